@@ -1,0 +1,160 @@
+/* lacquer — offline mastering chain.  Public API.
+ *
+ * Every function is prefixed lq_, every object is an opaque handle created by a
+ * *_new / *_load function and freed by the matching *_destroy(&p), which also sets the
+ * caller's pointer to NULL.  Functions that can fail return an lq_error; the library
+ * never prints and never exits.  Where a human-readable line is useful (a bad preset,
+ * a bad input file) the failing call writes it into a caller-owned buffer or keeps it
+ * in the handle (lq_job_error_message).  No function keeps mutable static state: two
+ * threads with two handles never interfere.
+ */
+#ifndef LACQUER_LACQUER_H
+#define LACQUER_LACQUER_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define LQ_WARN_UNUSED __attribute__((warn_unused_result))
+#else
+#define LQ_WARN_UNUSED
+#endif
+
+/* One error enum for the whole library; lq_strerror() names each. */
+typedef enum lq_error {
+    LQ_OK = 0,
+    LQ_ERR_NOMEM,             /* out of memory */
+    LQ_ERR_ARG,               /* invalid argument to an API function */
+    LQ_ERR_INPUT_UNREADABLE,  /* input missing, unreadable, or not an audio file */
+    LQ_ERR_INPUT_TRUNCATED,   /* input shorter than its header says */
+    LQ_ERR_INPUT_CHANNELS,    /* more than two channels */
+    LQ_ERR_INPUT_RATE,        /* sample rate outside 8000..768000 Hz */
+    LQ_ERR_INPUT_EMPTY,       /* zero-length input */
+    LQ_ERR_INPUT_NONFINITE,   /* NaN or infinite sample */
+    LQ_ERR_PRESET,            /* preset or target file invalid (message names file:line:col) */
+    LQ_ERR_PRESET_NOT_FOUND,  /* no shipped preset/target by that name and no such file */
+    LQ_ERR_OUTPUT,            /* output folder or file cannot be written */
+    LQ_ERR_EXISTS,            /* an output exists and overwriting was not allowed */
+    LQ_ERR_CANCELLED,         /* the progress callback or cancel flag stopped the job */
+    LQ_ERR_DSP,               /* internal DSP failure (FFTW plan, resampler) */
+    LQ_ERR_ENCODE,            /* the encoder refused the format, rate or data */
+    LQ_ERR_COUNT
+} lq_error;
+
+/* A static, never-NULL description of an error code. */
+const char *lq_strerror(lq_error err);
+
+/* The library version, "MAJOR.MINOR.PATCH". */
+const char *lq_version(void);
+
+/* ---- Presets and targets ------------------------------------------------------ */
+
+typedef struct lq_preset lq_preset;
+typedef struct lq_target lq_target;
+typedef struct lq_overrides lq_overrides;
+
+/* Command-line overrides ("finish.limiter.release_ms=120", "loudness_lufs=-16").
+ * lq_overrides_add() checks the KEY=VALUE shape and that KEY starts with a known preset
+ * or target key; the value is validated, like a file's, when a preset or target is
+ * loaded with these overrides.  On error, writes one line into err. */
+LQ_WARN_UNUSED lq_error lq_overrides_new(lq_overrides **out);
+LQ_WARN_UNUSED lq_error lq_overrides_add(lq_overrides *o, const char *key_equals_value,
+                                         char *err, size_t errlen);
+void lq_overrides_destroy(lq_overrides **o);
+
+/* Load a preset by shipped name (looked up as PRESET_DIR/NAME.yaml) or by path (any
+ * argument with a '/' or ending in ".yaml").  overrides may be NULL.  Errors:
+ * LQ_ERR_PRESET_NOT_FOUND, LQ_ERR_PRESET (err holds "FILE:LINE:COL: KEY.PATH: what is
+ * wrong (expected ...)"), LQ_ERR_NOMEM. */
+LQ_WARN_UNUSED lq_error lq_preset_load(lq_preset **out, const char *name_or_path,
+                                       const char *preset_dir, const lq_overrides *ov,
+                                       char *err, size_t errlen);
+const char *lq_preset_name(const lq_preset *p);
+const char *lq_preset_description(const lq_preset *p);
+/* The preset's default targets (names as written in its `targets:` list). */
+size_t lq_preset_target_count(const lq_preset *p);
+const char *lq_preset_target_name(const lq_preset *p, size_t i);
+void lq_preset_destroy(lq_preset **p);
+
+/* Load a target by shipped name (PRESET_DIR/targets/NAME.yaml) or by path. */
+LQ_WARN_UNUSED lq_error lq_target_load(lq_target **out, const char *name_or_path,
+                                       const char *preset_dir, const lq_overrides *ov,
+                                       char *err, size_t errlen);
+const char *lq_target_name(const lq_target *t);
+const char *lq_target_description(const lq_target *t);
+void lq_target_destroy(lq_target **t);
+
+/* ---- Mastering jobs ----------------------------------------------------------- */
+
+typedef struct lq_job lq_job;
+
+/* Progress: phase is a short word ("master", "resample", "spotify" ...), fraction 0..1.
+ * Return non-zero to cancel the job (lq_job_run then returns LQ_ERR_CANCELLED and
+ * removes every temporary file; nothing is left in the output folder). */
+typedef int (*lq_progress_fn)(void *user, const char *phase, double fraction);
+
+LQ_WARN_UNUSED lq_error lq_job_new(lq_job **out);
+/* The job borrows preset and targets: they must outlive lq_job_run(). */
+LQ_WARN_UNUSED lq_error lq_job_set_input(lq_job *j, const char *path);
+LQ_WARN_UNUSED lq_error lq_job_set_preset(lq_job *j, const lq_preset *p);
+LQ_WARN_UNUSED lq_error lq_job_add_target(lq_job *j, const lq_target *t);
+LQ_WARN_UNUSED lq_error lq_job_set_output_dir(lq_job *j, const char *dir);
+/* Title/artist/album tags and the {title} of file names; NULL keeps the default
+ * (title: the input file name without extension). */
+LQ_WARN_UNUSED lq_error lq_job_set_metadata(lq_job *j, const char *title,
+                                            const char *artist, const char *album);
+void lq_job_set_force(lq_job *j, int force);          /* overwrite existing exports */
+void lq_job_set_threads(lq_job *j, int threads);      /* <= 0: number of cores */
+/* Frames per processing block; 0 = random sizes from a fixed seed (tests use this
+ * to prove block-size independence).  Default 4096. */
+void lq_job_set_block_size(lq_job *j, size_t frames);
+void lq_job_set_progress(lq_job *j, lq_progress_fn fn, void *user);
+/* Polled during the job; when *flag becomes non-zero the job is cancelled. */
+void lq_job_set_cancel_flag(lq_job *j, const volatile sig_atomic_t *flag);
+
+/* Master the input to every target.  Returns LQ_OK when every export was written and
+ * re-measured (whether or not it met its target: see lq_job_targets_met), or the first
+ * error; on error nothing is left in the output folder.  The message for the error is
+ * lq_job_error_message(). */
+LQ_WARN_UNUSED lq_error lq_job_run(lq_job *j);
+const char *lq_job_error_message(const lq_job *j);
+/* 1 when every written export met every requirement of its target. */
+int lq_job_targets_met(const lq_job *j);
+/* The report (docs/REPORT.md) as JSON text and as human text; malloc'd, free() it.
+ * NULL before a successful run or when out of memory. */
+char *lq_job_report_json(const lq_job *j);
+char *lq_job_report_text(const lq_job *j);
+void lq_job_destroy(lq_job **j);
+
+/* ---- Analysis ------------------------------------------------------------------ */
+
+typedef struct lq_analysis {
+    double sample_rate;
+    int channels;
+    long long frames;
+    double duration_s;
+    double integrated_lufs;     /* -HUGE_VAL for silence */
+    double lra_lu;
+    double max_momentary_lufs;
+    double max_short_term_lufs;
+    double true_peak_dbtp;      /* libebur128 (4x below 96 kHz, 2x below 192 kHz) */
+    double true_peak_16x_dbtp;  /* lacquer's own 16x-oversampled meter */
+    double sample_peak_dbfs;
+    double plr_db;              /* true peak minus integrated loudness */
+    double dc_offset_db[2];     /* mean per channel, dBFS */
+    double correlation;         /* L/R correlation, 1 for mono */
+    long long clipped_runs;     /* runs of >= 3 consecutive samples at |x| >= 0.9999 */
+} lq_analysis;
+
+/* Decode and measure a file.  Errors as for an input file of a job; err gets one line. */
+LQ_WARN_UNUSED lq_error lq_analyze_file(const char *path, lq_analysis *out,
+                                        char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,505 @@
+/* Chain presets (presets/NAME.yaml): finding, loading and validating them, and the stage
+ * config specs they hold.  The keys are documented in docs/PRESETS.md. */
+#include "config/preset.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef LQ_INSTALL_PRESET_DIR
+#define LQ_INSTALL_PRESET_DIR "/usr/local/share/lacquer/presets"
+#endif
+
+#define MAX_MASTER_STAGES 32
+#define MAX_TARGETS 64
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *r = malloc(n);
+    if (r) memcpy(r, s, n);
+    return r;
+}
+
+/* ---- Stage specs -------------------------------------------------------------------- */
+
+lq_error lq_stage_spec_parse(lq_stage_spec *spec, const lq_stage_vt *vt, const lq_node *map,
+                             lq_diag *d)
+{
+    memset(spec, 0, sizeof *spec);
+    if (!vt) return lq_diag_set(d, LQ_ERR_ARG, "lq_stage_spec_parse: no stage");
+    void *cfg = calloc(1, vt->config_size ? vt->config_size : 1);
+    if (!cfg) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    if (vt->config_default) vt->config_default(cfg);
+    if (map && !lq_node_is_null(map) && vt->config_parse) {
+        lq_error e = vt->config_parse(cfg, map, d);
+        if (e) {
+            if (vt->config_free) vt->config_free(cfg);
+            free(cfg);
+            return e;
+        }
+    }
+    spec->vt = vt;
+    spec->cfg = cfg;
+    return LQ_OK;
+}
+
+lq_error lq_stage_spec_override(lq_stage_spec *dst, const lq_stage_spec *base,
+                                const lq_node *over, lq_diag *d)
+{
+    memset(dst, 0, sizeof *dst);
+    if (!base || !base->vt) {
+        if (!over) return LQ_OK;
+        return lq_diag_set(d, LQ_ERR_ARG, "lq_stage_spec_override: no base stage to override "
+                           "(parse the defaults with lq_stage_spec_parse first)");
+    }
+    const lq_stage_vt *vt = base->vt;
+    size_t size = vt->config_size ? vt->config_size : 1;
+    void *cfg = malloc(size);
+    if (!cfg) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    /* Stage configs are plain data (stage.h), so a byte copy is a full copy. */
+    memcpy(cfg, base->cfg, size);
+    if (over && !lq_node_is_null(over) && vt->config_parse) {
+        lq_error e = vt->config_parse(cfg, over, d);
+        if (e) {
+            free(cfg);
+            return e;
+        }
+    }
+    dst->vt = vt;
+    dst->cfg = cfg;
+    return LQ_OK;
+}
+
+void lq_stage_spec_free(lq_stage_spec *spec)
+{
+    if (!spec) return;
+    if (spec->cfg && spec->vt && spec->vt->config_free) spec->vt->config_free(spec->cfg);
+    free(spec->cfg);
+    spec->cfg = NULL;
+    spec->vt = NULL;
+}
+
+/* ---- Finding files ------------------------------------------------------------------- */
+
+const char *lq_preset_default_dir(void)
+{
+    const char *env = getenv("LACQUER_PRESET_DIR");
+    if (env && env[0]) return env;
+    return LQ_INSTALL_PRESET_DIR;
+}
+
+static int is_path(const char *s)
+{
+    size_t l = strlen(s);
+    if (strchr(s, '/')) return 1;
+    if (l >= 5 && strcmp(s + l - 5, ".yaml") == 0) return 1;
+    if (l >= 4 && strcmp(s + l - 4, ".yml") == 0) return 1;
+    return 0;
+}
+
+static char *join_path(const char *dir, const char *subdir, const char *name, const char *ext)
+{
+    size_t n = strlen(dir) + strlen(subdir) + strlen(name) + strlen(ext) + 4;
+    char *p = malloc(n);
+    if (!p) return NULL;
+    if (subdir[0])
+        snprintf(p, n, "%s/%s/%s%s", dir, subdir, name, ext);
+    else
+        snprintf(p, n, "%s/%s%s", dir, name, ext);
+    return p;
+}
+
+char *lq_preset_resolve(const char *name_or_path, const char *preset_dir, const char *subdir)
+{
+    if (!name_or_path || !name_or_path[0]) return NULL;
+    if (!subdir) subdir = "";
+    char *p;
+    if (is_path(name_or_path)) {
+        p = dup_str(name_or_path);
+    } else {
+        p = join_path(preset_dir ? preset_dir : lq_preset_default_dir(), subdir, name_or_path,
+                      ".yaml");
+    }
+    if (p && access(p, R_OK) != 0) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void lq_preset_names_free(char **names, size_t count)
+{
+    if (!names) return;
+    for (size_t i = 0; i < count; i++) free(names[i]);
+    free(names);
+}
+
+lq_error lq_preset_names(const char *preset_dir, const char *subdir, char ***names,
+                         size_t *count)
+{
+    *names = NULL;
+    *count = 0;
+    char *dir = join_path(preset_dir ? preset_dir : lq_preset_default_dir(), "",
+                          subdir ? subdir : "", "");
+    if (!dir) return LQ_ERR_NOMEM;
+    DIR *dp = opendir(dir);
+    free(dir);
+    if (!dp) return LQ_OK;
+    char **list = NULL;
+    size_t n = 0;
+    struct dirent *de;
+    lq_error e = LQ_OK;
+    while ((de = readdir(dp)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l <= 5 || strcmp(de->d_name + l - 5, ".yaml") != 0 || de->d_name[0] == '.')
+            continue;
+        char **grown = realloc(list, (n + 1) * sizeof *grown);
+        if (!grown) {
+            e = LQ_ERR_NOMEM;
+            break;
+        }
+        list = grown;
+        list[n] = malloc(l - 4);
+        if (!list[n]) {
+            e = LQ_ERR_NOMEM;
+            break;
+        }
+        memcpy(list[n], de->d_name, l - 5);
+        list[n][l - 5] = '\0';
+        n++;
+    }
+    closedir(dp);
+    if (e) {
+        lq_preset_names_free(list, n);
+        return e;
+    }
+    if (n) qsort(list, n, sizeof *list, cmp_str);
+    *names = list;
+    *count = n;
+    return LQ_OK;
+}
+
+/* "a, b, c" of the shipped names, or "none in DIR". */
+static void shipped_list(char *buf, size_t len, const char *preset_dir, const char *subdir)
+{
+    char **names;
+    size_t n;
+    buf[0] = '\0';
+    if (lq_preset_names(preset_dir, subdir, &names, &n) != LQ_OK || n == 0) {
+        snprintf(buf, len, "none in %s%s%s", preset_dir ? preset_dir : lq_preset_default_dir(),
+                 subdir[0] ? "/" : "", subdir);
+        lq_preset_names_free(names, n);
+        return;
+    }
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++) {
+        int k = snprintf(buf + off, len - off, "%s%s", i ? ", " : "", names[i]);
+        if (k < 0 || (size_t)k >= len - off) break;
+        off += (size_t)k;
+    }
+    lq_preset_names_free(names, n);
+}
+
+lq_error lq_config_load_tree(const char *name_or_path, const char *preset_dir, int for_target,
+                             const lq_overrides *ov, lq_node **root, char **file, lq_diag *d)
+{
+    const char *kind = for_target ? "target" : "preset";
+    const char *subdir = for_target ? "targets" : "";
+    *root = NULL;
+    *file = NULL;
+    if (!name_or_path || !name_or_path[0])
+        return lq_diag_set(d, LQ_ERR_ARG, "no %s name given (expected a name or a path)", kind);
+    if (!preset_dir) preset_dir = lq_preset_default_dir();
+
+    char *path = is_path(name_or_path) ? dup_str(name_or_path)
+                                       : join_path(preset_dir, subdir, name_or_path, ".yaml");
+    if (!path) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    lq_node *r = NULL;
+    lq_error e = LQ_OK;
+    FILE *probe = fopen(path, "rb");
+    if (!probe) {
+        int err = errno;
+        e = LQ_ERR_PRESET_NOT_FOUND;
+        if (!is_path(name_or_path) && (err == ENOENT || err == ENOTDIR)) {
+            char list[700];
+            shipped_list(list, sizeof list, preset_dir, subdir);
+            lq_diag_set(d, e, "%s: no such %s (shipped %ss: %s)", name_or_path, kind, kind,
+                        list);
+        } else {
+            lq_diag_set(d, e, "%s: cannot open %s file (%s)", path, kind, strerror(err));
+        }
+        free(path);
+        return e;
+    }
+    fclose(probe);
+    e = lq_node_parse_file(&r, path, d);
+    if (e) {
+        free(path);
+        return e;
+    }
+
+    char desc[128];
+    if (r->type != LQ_NODE_MAP) {
+        if (lq_node_is_null(r))
+            e = lq_cfg_error(d, r, "the file is empty (expected a map of %s settings starting "
+                             "with lacquer: %d)", kind, LQ_SCHEMA_VERSION);
+        else
+            e = lq_cfg_error(d, r, "%s is not a map (expected a map of %s settings starting "
+                             "with lacquer: %d)", lq_cfg_describe(r, desc, sizeof desc), kind,
+                             LQ_SCHEMA_VERSION);
+        goto fail;
+    }
+    const lq_node *ver = lq_node_get(r, "lacquer");
+    if (!ver) {
+        char expect[96];
+        snprintf(expect, sizeof expect, "lacquer: %d, the schema version, as the first key",
+                 LQ_SCHEMA_VERSION);
+        e = lq_cfg_missing(d, r, "lacquer", expect);
+        goto fail;
+    }
+    double v;
+    if (!lq_cfg_scalar_number(ver, &v)) {
+        e = lq_cfg_error(d, ver, "%s is not a schema version (expected %d)",
+                         lq_cfg_describe(ver, desc, sizeof desc), LQ_SCHEMA_VERSION);
+        goto fail;
+    }
+    if (v != LQ_SCHEMA_VERSION) {
+        e = lq_cfg_error(d, ver, "version %s is not supported (expected %d, the version this "
+                         "build reads)", ver->value, LQ_SCHEMA_VERSION);
+        goto fail;
+    }
+    if (ov) {
+        e = lq_overrides_apply(ov, r, for_target, d);
+        if (e) goto fail;
+    }
+    *root = r;
+    *file = path;
+    return LQ_OK;
+fail:
+    lq_node_free(r);
+    free(path);
+    return e;
+}
+
+/* ---- Presets -------------------------------------------------------------------------- */
+
+static const char *const preset_keys[] = {"lacquer", "name", "description", "master",
+                                          "finish", "targets", NULL};
+
+static int is_finish_stage(const char *name)
+{
+    return strcmp(name, "limiter") == 0 || strcmp(name, "dither") == 0;
+}
+
+static lq_error parse_master(lq_preset *p, const lq_node *master, lq_diag *d)
+{
+    char desc[128], known[512];
+    lq_error e = lq_cfg_expect_seq(master, 0, MAX_MASTER_STAGES, "master-bus stages", d);
+    if (e) return e;
+    if (master->type != LQ_NODE_SEQ || master->count == 0) return LQ_OK;
+    p->master = calloc(master->count, sizeof *p->master);
+    if (!p->master) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+
+    /* Known master-bus stages, for messages. */
+    size_t n_all, off = 0;
+    const lq_stage_vt *const *all = lq_stage_all(&n_all);
+    known[0] = '\0';
+    for (size_t i = 0; i < n_all; i++) {
+        if (is_finish_stage(all[i]->name)) continue;
+        int k = snprintf(known + off, sizeof known - off, "%s%s", off ? ", " : "",
+                         all[i]->name);
+        if (k < 0 || (size_t)k >= sizeof known - off) break;
+        off += (size_t)k;
+    }
+
+    for (size_t i = 0; i < master->count; i++) {
+        const lq_node *item = master->items[i];
+        if (item->type != LQ_NODE_MAP)
+            return lq_cfg_error(d, item, "%s is not a stage (expected a map with one stage "
+                                "name as key, as in \"- gain: {gain_db: -1}\")",
+                                lq_cfg_describe(item, desc, sizeof desc));
+        if (item->count != 1)
+            return lq_cfg_error(d, item, "%zu keys in one item (expected one stage per item, "
+                                "as in \"- gain: {gain_db: -1}\")", item->count);
+        const char *name = item->keys[0];
+        if (is_finish_stage(name))
+            return lq_cfg_error_at_key(d, item, 0, "\"%s\" is a finishing stage and cannot be "
+                                       "in master (expected it under finish:, as finish.%s)",
+                                       name, name);
+        const lq_stage_vt *vt = lq_stage_find(name);
+        if (!vt)
+            return lq_cfg_error_at_key(d, item, 0, "unknown stage \"%.100s\" (expected one "
+                                       "of: %s)", name, known);
+        e = lq_stage_spec_parse(&p->master[i], vt, item->items[0], d);
+        if (e) return e;
+        p->n_master = i + 1;
+    }
+    return LQ_OK;
+}
+
+static lq_error parse_finish(lq_preset *p, const lq_node *finish, lq_diag *d)
+{
+    static const char *const keys[] = {"limiter", "dither", NULL};
+    lq_error e = lq_cfg_expect_map(finish, keys, "finishing chain", d);
+    if (e) return e;
+    const lq_node *lim = lq_node_get(finish, "limiter");
+    if (lim) {
+        const lq_stage_vt *vt = lq_stage_find("limiter");
+        if (!vt)
+            return lq_cfg_error(d, lim, "limiter stage not available in this build (expected "
+                                "no finish.limiter in this build)");
+        e = lq_stage_spec_parse(&p->limiter, vt, lim, d);
+        if (e) return e;
+    }
+    const lq_stage_vt *dvt = lq_stage_find("dither");
+    if (dvt) {
+        e = lq_stage_spec_parse(&p->dither, dvt, lq_node_get(finish, "dither"), d);
+        if (e) return e;
+    }
+    return LQ_OK;
+}
+
+static lq_error parse_targets(lq_preset *p, const lq_node *targets, const char *preset_dir,
+                              lq_diag *d)
+{
+    char desc[128];
+    lq_error e = lq_cfg_expect_seq(targets, 0, MAX_TARGETS, "target names", d);
+    if (e) return e;
+    if (targets->type != LQ_NODE_SEQ || targets->count == 0) return LQ_OK;
+    p->targets = calloc(targets->count, sizeof *p->targets);
+    if (!p->targets) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < targets->count; i++) {
+        const lq_node *t = targets->items[i];
+        if (t->type != LQ_NODE_SCALAR || lq_node_is_null(t))
+            return lq_cfg_error(d, t, "%s is not a target name (expected a shipped target "
+                                "name such as spotify, or a path)",
+                                lq_cfg_describe(t, desc, sizeof desc));
+        /* Names (not paths) must be shipped targets: a typo is caught here, not at export. */
+        if (!is_path(t->value)) {
+            char *f = lq_preset_resolve(t->value, preset_dir, "targets");
+            if (!f) {
+                char list[700];
+                shipped_list(list, sizeof list, preset_dir, "targets");
+                return lq_cfg_error(d, t, "no such target \"%.100s\" (expected one of: %s)",
+                                    t->value, list);
+            }
+            free(f);
+        }
+        p->targets[i] = dup_str(t->value);
+        if (!p->targets[i]) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+        p->n_targets = i + 1;
+    }
+    return LQ_OK;
+}
+
+static lq_error preset_validate(lq_preset *p, const char *preset_dir, lq_diag *d)
+{
+    const lq_node *r = p->root;
+    lq_error e = lq_cfg_expect_map(r, preset_keys, "preset", d);
+    if (e) return e;
+    if (!lq_node_get(r, "name"))
+        return lq_cfg_missing(d, r, "name", "the preset's name, a string");
+    e = lq_cfg_string(r, "name", 64, &p->name, d);
+    if (e) return e;
+    if (!p->name[0])
+        return lq_cfg_error(d, lq_node_get(r, "name"), "an empty name (expected the preset's "
+                            "name, a string)");
+    e = lq_cfg_string(r, "description", 500, &p->description, d);
+    if (e) return e;
+    if (!p->description) {
+        p->description = dup_str("");
+        if (!p->description) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    }
+    const lq_node *n = lq_node_get(r, "master");
+    if (n) {
+        e = parse_master(p, n, d);
+        if (e) return e;
+    }
+    n = lq_node_get(r, "finish");
+    if (n && !lq_node_is_null(n)) p->finish_node = (lq_node *)n;
+    e = parse_finish(p, n, d);
+    if (e) return e;
+    n = lq_node_get(r, "targets");
+    if (n) {
+        e = parse_targets(p, n, preset_dir, d);
+        if (e) return e;
+    }
+    return LQ_OK;
+}
+
+void lq_preset_destroy(lq_preset **pp)
+{
+    if (!pp || !*pp) return;
+    lq_preset *p = *pp;
+    free(p->name);
+    free(p->description);
+    free(p->file);
+    for (size_t i = 0; i < p->n_master; i++) lq_stage_spec_free(&p->master[i]);
+    free(p->master);
+    lq_stage_spec_free(&p->limiter);
+    lq_stage_spec_free(&p->dither);
+    for (size_t i = 0; i < p->n_targets; i++) free(p->targets[i]);
+    free(p->targets);
+    lq_node_free(p->root);
+    free(p);
+    *pp = NULL;
+}
+
+static void copy_err(char *err, size_t errlen, const lq_diag *d)
+{
+    if (err && errlen) snprintf(err, errlen, "%s", d->msg);
+}
+
+lq_error lq_preset_load(lq_preset **out, const char *name_or_path, const char *preset_dir,
+                        const lq_overrides *ov, char *err, size_t errlen)
+{
+    lq_diag d = {{0}};
+    if (err && errlen) err[0] = '\0';
+    if (!out) return LQ_ERR_ARG;
+    *out = NULL;
+    if (!preset_dir) preset_dir = lq_preset_default_dir();
+    lq_preset *p = calloc(1, sizeof *p);
+    if (!p) {
+        lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
+        copy_err(err, errlen, &d);
+        return LQ_ERR_NOMEM;
+    }
+    lq_error e = lq_config_load_tree(name_or_path, preset_dir, 0, ov, &p->root, &p->file, &d);
+    if (!e) e = preset_validate(p, preset_dir, &d);
+    if (e) {
+        copy_err(err, errlen, &d);
+        lq_preset_destroy(&p);
+        return e;
+    }
+    *out = p;
+    return LQ_OK;
+}
+
+const char *lq_preset_name(const lq_preset *p)
+{
+    return p ? p->name : NULL;
+}
+
+const char *lq_preset_description(const lq_preset *p)
+{
+    return p ? p->description : NULL;
+}
+
+size_t lq_preset_target_count(const lq_preset *p)
+{
+    return p ? p->n_targets : 0;
+}
+
+const char *lq_preset_target_name(const lq_preset *p, size_t i)
+{
+    return p && i < p->n_targets ? p->targets[i] : NULL;
+}

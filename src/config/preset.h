@@ -1,0 +1,94 @@
+/* Plain-data presets and targets, as parsed and validated from YAML (preset.c,
+ * target.c).  The engine reads these structs directly. */
+#ifndef LQ_CONFIG_PRESET_H
+#define LQ_CONFIG_PRESET_H
+
+#include "config/node.h"
+#include "stage.h"
+
+/* Schema version this build reads (the `lacquer:` line). */
+#define LQ_SCHEMA_VERSION 1
+
+typedef struct lq_stage_spec {
+    const lq_stage_vt *vt;   /* NULL: stage absent */
+    void *cfg;               /* vt->config_size bytes, parsed */
+} lq_stage_spec;
+
+struct lq_preset {
+    char *name, *description, *file;
+    lq_stage_spec *master;   /* master-bus stages in order */
+    size_t n_master;
+    lq_stage_spec limiter;   /* finish.limiter; vt NULL when the preset has none */
+    lq_stage_spec dither;    /* finish.dither; always present (defaults: tpdf, no shaping) */
+    char **targets;          /* default target names */
+    size_t n_targets;
+    lq_node *finish_node;    /* the preset's `finish:` map (targets may override on top) */
+    lq_node *root;
+};
+
+typedef enum lq_format {
+    LQ_FMT_WAV, LQ_FMT_FLAC, LQ_FMT_AIFF, LQ_FMT_MP3, LQ_FMT_OGG, LQ_FMT_OPUS, LQ_FMT_COUNT
+} lq_format;
+
+/* Names as written in target files, and the file extension for each. */
+extern const char *const lq_format_names[LQ_FMT_COUNT + 1];
+extern const char *const lq_format_ext[LQ_FMT_COUNT];
+int lq_format_is_lossy(lq_format f);
+
+struct lq_target {
+    char *name, *description, *file;
+    int sample_rate;          /* 0 = source rate */
+    lq_format format;
+    int bit_depth;            /* 16, 24, or 32 meaning 32-bit float ("32f") */
+    int has_loudness;         /* 0 when loudness_lufs: null */
+    double loudness_lufs;
+    double true_peak_dbtp;
+    unsigned codec_check;     /* bit (1u << lq_format) per lossy round trip to check */
+    int bitrate_kbps;         /* lossy formats; 0 = codec default */
+    char *filename;           /* pattern: {title} {target} {ext} {artist} {album} */
+    const lq_node *limiter_node;  /* optional `limiter:` override map (inside root) */
+    const lq_node *dither_node;   /* optional `dither:` override map */
+    lq_node *root;
+};
+
+/* Resolve NAME or PATH to a file path: malloc'd, NULL if not found. `subdir` is "" for
+ * presets and "targets" for targets. */
+char *lq_preset_resolve(const char *name_or_path, const char *preset_dir, const char *subdir);
+
+/* Apply the overrides whose key belongs to `kind` ("preset" or "target") to a tree. */
+lq_error lq_overrides_apply(const lq_overrides *ov, lq_node *root, int for_target,
+                            lq_diag *d);
+
+/* Parse a stage config from its map node (defaults, then the map). */
+lq_error lq_stage_spec_parse(lq_stage_spec *spec, const lq_stage_vt *vt,
+                             const lq_node *map, lq_diag *d);
+/* Copy spec and parse `over` on top of it (target overrides of finish stages). */
+lq_error lq_stage_spec_override(lq_stage_spec *dst, const lq_stage_spec *base,
+                                const lq_node *over, lq_diag *d);
+void lq_stage_spec_free(lq_stage_spec *spec);
+
+/* ---- Loading helpers shared by preset.c and target.c (and the CLI's listings) ---- */
+
+/* The preset directory used when a preset_dir argument is NULL: $LACQUER_PRESET_DIR when
+ * set and non-empty, else the install directory.  Never NULL. */
+const char *lq_preset_default_dir(void);
+
+/* Sorted names (file names without ".yaml") of the *.yaml files in preset_dir/subdir.
+ * *names is malloc'd (free with lq_preset_names_free); *count may be 0. */
+lq_error lq_preset_names(const char *preset_dir, const char *subdir, char ***names,
+                         size_t *count);
+void lq_preset_names_free(char **names, size_t count);
+
+/* Find (as lq_preset_resolve), parse, check that the root is a map with `lacquer: 1`,
+ * then graft the overrides for this kind.  *file is the resolved path (malloc'd).
+ * Errors: LQ_ERR_PRESET_NOT_FOUND ("NAME: no such preset (shipped presets: a, b)",
+ * "PATH: cannot open target file (No such file or directory)"), LQ_ERR_PRESET. */
+lq_error lq_config_load_tree(const char *name_or_path, const char *preset_dir, int for_target,
+                             const lq_overrides *ov, lq_node **root, char **file,
+                             lq_diag *d);
+
+/* Keys that --set may change, NULL-terminated (overrides.c). */
+extern const char *const lq_preset_override_keys[];
+extern const char *const lq_target_override_keys[];
+
+#endif

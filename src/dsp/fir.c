@@ -1,0 +1,150 @@
+/* Linear-phase FIR design by frequency sampling + window (see fir.h for the method). */
+#include <fftw3.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsp/fftw_lock.h"
+#include "dsp/fir.h"
+
+/* Kaiser window shape parameter.  Kaiser & Schafer, "On the use of the I0-sinh window
+ * for spectrum analysis", IEEE Trans. ASSP 28(1), 1980: beta trades main-lobe width
+ * (how much the response is smoothed: low-frequency resolution) for side-lobe level
+ * (how far a steep or deep response leaks: stop-band depth).  See LQ_FIR_KAISER_BETA in
+ * fir.h. */
+
+size_t lq_fir_taps(double length_ms, double rate)
+{
+    double n = length_ms * rate / 1000.0;
+    if (!(n > 3.0)) return 3;
+    if (n > 1e8) n = 1e8;
+    size_t half = (size_t)floor((n - 1.0) / 2.0 + 0.5);
+    if (half < 1) half = 1;
+    return 2 * half + 1;
+}
+
+size_t lq_fir_grid_points(size_t ntaps)
+{
+    size_t g = 1024;
+    while (g < 16 * ntaps) g <<= 1;
+    return g / 2 + 1;
+}
+
+/* Modified Bessel function of the first kind, order 0, by its power series
+ * I0(x) = sum_k ((x/2)^k / k!)^2 (Abramowitz & Stegun 9.6.12); converges for all x. */
+static double bessel_i0(double x)
+{
+    double sum = 1.0, term = 1.0, q = x * x / 4.0;
+    for (int k = 1; k < 500; k++) {
+        term *= q / ((double)k * (double)k);
+        sum += term;
+        if (term < sum * 1e-17) break;
+    }
+    return sum;
+}
+
+/* Kaiser window value at offset m from the centre of a window of half-width c
+ * (m = -c..c): I0(beta sqrt(1 - (m/c)^2)) / I0(beta). */
+static double kaiser(double m, double c, double beta, double i0beta)
+{
+    double r = m / c;
+    double a = 1.0 - r * r;
+    if (a < 0.0) a = 0.0;
+    return bessel_i0(beta * sqrt(a)) / i0beta;
+}
+
+lq_error lq_fir_design_grid_kaiser(double *taps, size_t ntaps, const double *amp,
+                                   size_t npoints, double beta, lq_diag *d)
+{
+    if (!taps || !amp || ntaps < 3 || (ntaps & 1) == 0 || !(beta >= 0.0))
+        return lq_diag_set(d, LQ_ERR_ARG, "FIR design: %zu taps (need an odd number >= 3)",
+                           ntaps);
+    if (npoints != lq_fir_grid_points(ntaps))
+        return lq_diag_set(d, LQ_ERR_ARG, "FIR design: grid of %zu points, expected %zu",
+                           npoints, lq_fir_grid_points(ntaps));
+    const size_t g = 2 * (npoints - 1);
+    fftw_complex *spec = fftw_malloc(npoints * sizeof(fftw_complex));
+    double *h = fftw_malloc(g * sizeof(double));
+    if (!spec || !h) {
+        fftw_free(spec);
+        fftw_free(h);
+        return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory (FIR design)");
+    }
+    for (size_t k = 0; k < npoints; k++) {
+        if (!isfinite(amp[k])) {
+            fftw_free(spec);
+            fftw_free(h);
+            return lq_diag_set(d, LQ_ERR_DSP, "FIR design: non-finite response at grid point %zu",
+                               k);
+        }
+        spec[k][0] = amp[k];
+        spec[k][1] = 0.0;
+    }
+    lq_fftw_lock();
+    fftw_plan p = fftw_plan_dft_c2r_1d((int)g, spec, h, FFTW_ESTIMATE | FFTW_DESTROY_INPUT);
+    lq_fftw_unlock();
+    if (!p) {
+        fftw_free(spec);
+        fftw_free(h);
+        return lq_diag_set(d, LQ_ERR_DSP, "FIR design: FFTW could not plan %zu points", g);
+    }
+    fftw_execute(p);
+    lq_fftw_lock();
+    fftw_destroy_plan(p);
+    lq_fftw_unlock();
+
+    /* h is the zero-phase response (times g), even: h[m] == h[g-m] up to rounding.
+     * Average the two halves so the taps are exactly symmetric. */
+    const size_t c = (ntaps - 1) / 2;
+    const double i0b = bessel_i0(beta);
+    const double half_width = (double)c + 1.0;  /* end taps not forced to the window's edge */
+    const double inv_g = 1.0 / (double)g;
+    taps[c] = h[0] * inv_g;
+    for (size_t m = 1; m <= c; m++) {
+        double v = 0.5 * (h[m] + h[g - m]) * inv_g * kaiser((double)m, half_width, beta, i0b);
+        taps[c + m] = v;
+        taps[c - m] = v;
+    }
+    fftw_free(spec);
+    fftw_free(h);
+    return LQ_OK;
+}
+
+lq_error lq_fir_design_grid(double *taps, size_t ntaps, const double *amp, size_t npoints,
+                            lq_diag *d)
+{
+    return lq_fir_design_grid_kaiser(taps, ntaps, amp, npoints, LQ_FIR_KAISER_BETA, d);
+}
+
+lq_error lq_fir_design(double *taps, size_t ntaps, double rate, lq_fir_amp_fn amp,
+                       void *user, lq_diag *d)
+{
+    if (!taps || !amp || !(rate > 0.0) || ntaps < 3 || (ntaps & 1) == 0)
+        return lq_diag_set(d, LQ_ERR_ARG, "FIR design: bad arguments (%zu taps, rate %g)",
+                           ntaps, rate);
+    const size_t np = lq_fir_grid_points(ntaps);
+    double *grid = malloc(np * sizeof(double));
+    if (!grid) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory (FIR design)");
+    const double df = rate / (double)(2 * (np - 1));
+    for (size_t k = 0; k < np; k++) grid[k] = amp((double)k * df, user);
+    lq_error e = lq_fir_design_grid(taps, ntaps, grid, np, d);
+    free(grid);
+    return e;
+}
+
+void lq_fir_complement(double *taps, size_t ntaps)
+{
+    const size_t c = (ntaps - 1) / 2;
+    for (size_t i = 0; i < ntaps; i++) taps[i] = -taps[i];
+    taps[c] += 1.0;
+}
+
+double lq_fir_amplitude(const double *taps, size_t ntaps, double rate, double f_hz)
+{
+    const size_t c = (ntaps - 1) / 2;
+    const long double w = 2.0L * 3.14159265358979323846264338327950288L * (long double)f_hz /
+                          (long double)rate;
+    long double a = taps[c];
+    for (size_t m = 1; m <= c; m++) a += 2.0L * (long double)taps[c + m] * cosl(w * (long double)m);
+    return (double)a;
+}

@@ -1,0 +1,54 @@
+/* A chain of stage instances and the block driver that runs audio through it with
+ * latency compensation: the output lines up with the input sample for sample and has
+ * exactly the input's length. */
+#ifndef LQ_ENGINE_CHAIN_H
+#define LQ_ENGINE_CHAIN_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/preset.h"
+#include "stage.h"
+
+typedef struct lq_chain {
+    size_t n;
+    const lq_stage_vt *vt[16];
+    void *state[16];
+    size_t latency;       /* sum of the stages' latencies */
+    int channels;
+    size_t max_block;
+} lq_chain;
+
+/* Instantiate the non-identity stages of specs (entries with vt NULL are skipped). */
+lq_error lq_chain_create(lq_chain *c, const lq_stage_spec *specs, size_t n,
+                         const lq_stage_env *env, lq_diag *d);
+void lq_chain_process(lq_chain *c, double *const *buf, size_t n);
+void lq_chain_destroy(lq_chain *c);
+
+/* Block sizes: fixed, or pseudo-random in 1..max (frames == 0) from a fixed seed. */
+typedef struct lq_blocker {
+    size_t fixed, max;
+    uint64_t rng;
+} lq_blocker;
+void lq_blocker_init(lq_blocker *b, size_t frames, size_t max_block);
+size_t lq_blocker_next(lq_blocker *b);
+
+/* Pull up to n frames into buf; return the count (0 at the end) or set *err. */
+typedef size_t (*lq_source_fn)(void *user, double *const *buf, size_t n, lq_error *err);
+typedef lq_error (*lq_sink_fn)(void *user, const double *const *buf, size_t n);
+
+typedef struct lq_run_ctl {
+    lq_blocker *blocks;
+    const volatile sig_atomic_t *cancel;   /* may be NULL */
+    lq_error (*progress)(void *user, long long frames_done);  /* may be NULL */
+    void *progress_user;
+} lq_run_ctl;
+
+/* Run source -> chain -> sink until the source ends, then drain the chain's latency
+ * with silence.  Returns the number of frames delivered in *frames_out (== frames
+ * read from the source). */
+lq_error lq_chain_run(lq_chain *c, lq_source_fn src, void *src_user, lq_sink_fn sink,
+                      void *sink_user, const lq_run_ctl *ctl, long long *frames_out);
+
+#endif

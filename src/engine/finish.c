@@ -1,0 +1,372 @@
+/* One target's finishing chain: gain -> true-peak limiter -> dither/quantize ->
+ * encode, with the gain into the limiter solved in a closed loop so that the written
+ * file lands on the target loudness, and the ceiling lowered until it also holds after
+ * a lossy round trip.  Every pass streams from the rate group's spool (bounded memory).
+ *
+ * Without a limiter in the preset, the gain is linear: it stops where the true peak
+ * would cross the ceiling, and the shortfall is reported in LU. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/chain.h"
+#include "engine/job.h"
+#include "io/audio_in.h"
+#include "stages/dither.h"
+#include "stages/limiter.h"
+
+#define BLOCK 4096
+#define LOUDNESS_TOL_LU 0.05   /* a target is met within this (EBU QC practice: 0.2) */
+#define SOLVE_TOL_LU 0.01      /* the closed loop aims tighter */
+#define MAX_CODEC_ROUNDS 4
+
+void lq_export_warn(lq_export *ex, const char *fmt, ...)
+{
+    if (ex->n_warnings >= LQ_MAX_WARNINGS) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ex->warnings[ex->n_warnings++], sizeof ex->warnings[0], fmt, ap);
+    va_end(ap);
+}
+
+typedef struct render {
+    lq_spool_reader rd;
+    double gain;
+    lq_meter *meter;
+    lq_audio_out *out[1 + LQ_MAX_CODEC_CHECKS];
+    int n_out;
+    lq_diag *d;
+} render;
+
+static size_t src_fn(void *u, double *const *buf, size_t n, lq_error *err)
+{
+    render *r = u;
+    size_t got = lq_spool_read(&r->rd, buf, n);
+    if (got == (size_t)-1) {
+        *err = lq_diag_set(r->d, LQ_ERR_OUTPUT, "cannot read back a temporary file");
+        return 0;
+    }
+    const int nc = r->rd.s->channels;
+    if (r->gain != 1.0)
+        for (int c = 0; c < nc; c++)
+            for (size_t i = 0; i < got; i++) buf[c][i] *= r->gain;
+    return got;
+}
+
+static lq_error sink_fn(void *u, const double *const *buf, size_t n)
+{
+    render *r = u;
+    if (r->meter) lq_meter_push(r->meter, buf, n);
+    for (int i = 0; i < r->n_out; i++) {
+        lq_error e = lq_audio_out_write(r->out[i], buf, n, r->d);
+        if (e) return e;
+    }
+    return LQ_OK;
+}
+
+typedef struct plan {
+    lq_job *j;
+    lq_export *ex;
+    const lq_rate_group *g;
+    lq_stage_spec limiter, dither;
+    int use_limiter, use_dither, out_bits;
+    lq_stage_env env;
+    unsigned char lim_cfg[512];
+} plan;
+
+/* Run the chain once with gain_db and ceiling; measure with `what`; optionally encode
+ * into outs.  *res gets the figures of what came out of the chain. */
+static lq_error run_pass(plan *p, double gain_db, double ceiling_dbtp, int what,
+                         lq_audio_out **outs, int n_out, lq_meter_result *res,
+                         json_t **lim_report, json_t **dith_report, long long *clipped)
+{
+    lq_export *ex = p->ex;
+    lq_stage_spec specs[2] = {{0}, {0}};
+    if (p->use_limiter) {
+        memcpy(p->lim_cfg, p->limiter.cfg, p->limiter.vt->config_size);
+        ((lq_limiter_config *)(void *)p->lim_cfg)->ceiling_dbtp = ceiling_dbtp;
+        specs[0].vt = p->limiter.vt;
+        specs[0].cfg = p->lim_cfg;
+    }
+    if (p->use_dither) specs[1] = p->dither;
+    lq_chain chain;
+    lq_error e = lq_chain_create(&chain, specs, 2, &p->env, &ex->diag);
+    if (e) return e;
+    render r = {.gain = pow(10.0, gain_db / 20.0), .d = &ex->diag, .n_out = n_out};
+    for (int i = 0; i < n_out; i++) r.out[i] = outs[i];
+    e = lq_meter_new(&r.meter, p->env.channels, p->env.sample_rate, what, BLOCK, &ex->diag);
+    if (!e && lq_spool_reader_init(&r.rd, &p->g->spool, BLOCK))
+        e = lq_diag_set(&ex->diag, LQ_ERR_NOMEM, "out of memory");
+    if (!e) {
+        lq_blocker bl;
+        lq_blocker_init(&bl, p->j->block, BLOCK);
+        lq_run_ctl ctl = {.blocks = &bl, .cancel = &p->j->cancel};
+        e = lq_chain_run(&chain, src_fn, &r, sink_fn, &r, &ctl, NULL);
+        if (e == LQ_ERR_CANCELLED) lq_diag_set(&ex->diag, e, "cancelled");
+        lq_spool_reader_free(&r.rd);
+    }
+    if (!e) lq_meter_result_get(r.meter, res);
+    if (!e) {
+        for (size_t i = 0; i < chain.n; i++) {
+            json_t **slot = strcmp(chain.vt[i]->name, "limiter") == 0 ? lim_report
+                            : strcmp(chain.vt[i]->name, "dither") == 0 ? dith_report
+                                                                         : NULL;
+            if (strcmp(chain.vt[i]->name, "dither") == 0 && clipped)
+                *clipped = lq_dither_clipped(chain.state[i]);
+            if (strcmp(chain.vt[i]->name, "limiter") == 0) {
+                double mx, mean, secs;
+                lq_limiter_stats(chain.state[i], &mx, &mean, &secs);
+                ex->max_gr_db = mx;
+            }
+            if (slot && chain.vt[i]->report) {
+                if (*slot) json_decref(*slot);
+                *slot = json_object();
+                chain.vt[i]->report(chain.state[i], *slot);
+            }
+        }
+    }
+    lq_meter_destroy(&r.meter);
+    lq_chain_destroy(&chain);
+    return e;
+}
+
+/* Re-open a written file, decode it and measure it. */
+static lq_error measure_file(const char *path, lq_meter_result *res, lq_diag *d)
+{
+    lq_audio_in in;
+    lq_error e = lq_audio_in_open(&in, path, BLOCK, d);
+    if (e) return e;
+    lq_meter *m = NULL;
+    e = lq_meter_new(&m, in.channels, in.rate, LQ_METER_FULL | LQ_METER_TP16, BLOCK, d);
+    double *mem = malloc(2 * BLOCK * sizeof(double));
+    double *pl[2] = {mem, mem ? mem + BLOCK : NULL};
+    if (!e && !mem) e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    while (!e) {
+        size_t got = 0;
+        e = lq_audio_in_read(&in, pl, BLOCK, &got, d);
+        if (e || got == 0) break;
+        lq_meter_push(m, (const double *const *)pl, got);
+    }
+    if (e == LQ_ERR_INPUT_EMPTY) e = LQ_OK;
+    if (!e) lq_meter_result_get(m, res);
+    free(mem);
+    lq_meter_destroy(&m);
+    lq_audio_in_close(&in);
+    return e;
+}
+
+static lq_error open_export(plan *p, lq_audio_out *o, lq_format fmt, int bits)
+{
+    lq_job *j = p->j;
+    const lq_target *t = p->ex->target;
+    char desc[256];
+    snprintf(desc, sizeof desc, "%s mastered by lacquer for %s", j->title, t->name);
+    lq_out_meta meta = {j->title, j->artist, j->album, desc};
+    int kbps = fmt == t->format ? t->bitrate_kbps : fmt == LQ_FMT_OPUS ? 160 : 320;
+    return lq_audio_out_open(o, j->out_dir, fmt, p->ex->rate, p->env.channels, bits, kbps,
+                             &meta, BLOCK, &p->ex->diag);
+}
+
+void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
+{
+    const lq_target *t = ex->target;
+    const lq_preset *pr = j->preset;
+    plan p = {.j = j, .ex = ex, .g = g};
+    const int lossy = lq_format_is_lossy(t->format);
+    ex->bits = lossy ? 0 : t->bit_depth;
+    p.out_bits = lossy || t->bit_depth == 32 ? 0 : t->bit_depth;
+
+    /* finishing stages: the preset's, with the target's overrides on top */
+    if (pr->limiter.vt) {
+        ex->err = lq_stage_spec_override(&p.limiter, &pr->limiter, t->limiter_node, &ex->diag);
+        if (ex->err) return;
+        p.use_limiter = 1;
+    }
+    if (pr->dither.vt) {
+        ex->err = lq_stage_spec_override(&p.dither, &pr->dither, t->dither_node, &ex->diag);
+        if (ex->err) goto out;
+    }
+    /* the signal's word length: unchanged only when nothing touched it */
+    const int untouched_rate = ex->rate == j->in_rate && j->master_identity;
+    const double src_lufs = g->meas.integrated_lufs, src_tp = g->meas.true_peak_16x_dbtp;
+    double gain_db = t->has_loudness && isfinite(src_lufs) ? t->loudness_lufs - src_lufs : 0.0;
+
+    /* a ceiling the unlimited signal already respects needs no limiter pass */
+    double headroom = 0.0;
+    if (p.dither.vt && p.out_bits)
+        headroom = lq_dither_peak_headroom(p.dither.cfg, p.out_bits);
+    const double ceil_lin = pow(10.0, t->true_peak_dbtp / 20.0);
+    double ceiling_int = 20.0 * log10(ceil_lin - 2.0 * headroom);
+
+    if (!p.use_limiter) {
+        if (src_tp + gain_db > ceiling_int) {
+            double cut = src_tp + gain_db - ceiling_int;
+            gain_db -= cut;
+            if (t->has_loudness) ex->shortfall_lu = cut;
+        }
+    }
+    const int signal_exact = untouched_rate && gain_db == 0.0 && !p.use_limiter;
+    const int signal_bits = signal_exact && j->in_bits ? j->in_bits : 64;
+    p.use_dither = p.dither.vt && p.out_bits && signal_bits > p.out_bits;
+    ex->dithered = p.use_dither;
+    char ident[64];
+    snprintf(ident, sizeof ident, "%016llx", (unsigned long long)j->in_hash);
+    p.env = (lq_stage_env){.sample_rate = ex->rate, .channels = j->in_channels,
+                           .max_block = BLOCK, .seed = lq_dither_seed(ident, t->name),
+                           .out_bits = p.out_bits};
+
+    /* codec round trips to hold the ceiling on */
+    unsigned checks = t->codec_check;
+    if (lossy) checks |= 1u << t->format;
+    double margin = 0.0;
+    for (int round = 0; round < MAX_CODEC_ROUNDS; round++) {
+        double ceil_now = ceiling_int - margin;
+        lq_meter_result res;
+        /* 1. solve the gain (limiter present and a loudness target) */
+        ex->n_passes = 0;
+        if (p.use_limiter && t->has_loudness && isfinite(src_lufs)) {
+            double gs[LQ_MAX_PASSES], ls[LQ_MAX_PASSES];
+            double gk = gain_db;
+            for (int k = 0; k < LQ_MAX_PASSES - 1; k++) {
+                ex->err = run_pass(&p, gk, ceil_now, LQ_METER_LOUDNESS, NULL, 0, &res, NULL,
+                                   NULL, NULL);
+                if (ex->err) goto out;
+                gs[k] = gk;
+                ls[k] = res.integrated_lufs;
+                ex->passes[ex->n_passes++] = (lq_pass){gk, ceil_now, res.integrated_lufs};
+                double err = t->loudness_lufs - ls[k];
+                if (fabs(err) <= SOLVE_TOL_LU) break;
+                double slope = 1.0;
+                if (k > 0 && gs[k] != gs[k - 1]) slope = (ls[k] - ls[k - 1]) / (gs[k] - gs[k - 1]);
+                if (!(slope > 0.05 && slope < 1.5)) slope = 1.0;
+                double step = err / slope;
+                if (step > 12.0) step = 12.0;
+                if (step < -12.0) step = -12.0;
+                gk += step;
+            }
+            /* the best pass so far */
+            int best = 0;
+            for (int k = 1; k < ex->n_passes; k++)
+                if (fabs(t->loudness_lufs - ls[k]) < fabs(t->loudness_lufs - ls[best])) best = k;
+            gain_db = gs[best];
+        }
+        ex->gain_db = gain_db;
+        ex->ceiling_dbtp = ceil_now;
+
+        /* 2. the real render: encode the export (and the codec-check round trips) */
+        lq_audio_out *outs[1 + LQ_MAX_CODEC_CHECKS];
+        lq_audio_out chk[LQ_MAX_CODEC_CHECKS];
+        lq_format chk_fmt[LQ_MAX_CODEC_CHECKS];
+        int n_chk = 0;
+        ex->err = open_export(&p, &ex->out, t->format, t->bit_depth);
+        if (ex->err) goto out;
+        ex->have_out = 1;
+        outs[0] = &ex->out;
+        for (int f = 0; f < LQ_FMT_COUNT && n_chk < LQ_MAX_CODEC_CHECKS; f++) {
+            if (!(checks & (1u << f)) || (lossy && f == (int)t->format)) continue;
+            if (f == LQ_FMT_OPUS && ex->rate != 48000) {
+                if (round == 0)
+                    lq_export_warn(ex, "opus round trip not checked: Opus runs at 48 kHz, "
+                                       "this export is %d Hz", ex->rate);
+                continue;
+            }
+            if (open_export(&p, &chk[n_chk], (lq_format)f, 24) == LQ_OK) {
+                chk_fmt[n_chk] = (lq_format)f;
+                outs[1 + n_chk] = &chk[n_chk];
+                n_chk++;
+            }
+        }
+        json_t *lim = NULL, *dit = NULL;
+        ex->err = run_pass(&p, gain_db, ceil_now, LQ_METER_LOUDNESS, outs, 1 + n_chk, &res,
+                           &lim, &dit, &ex->clipped);
+        if (ex->limiter_report) json_decref(ex->limiter_report);
+        if (ex->dither_report) json_decref(ex->dither_report);
+        ex->limiter_report = lim;
+        ex->dither_report = dit;
+        if (!p.use_limiter || !t->has_loudness)
+            ex->passes[ex->n_passes++] = (lq_pass){gain_db, ceil_now, res.integrated_lufs};
+        for (int i = 0; i <= n_chk && !ex->err; i++)
+            ex->err = lq_audio_out_close(outs[i], &ex->diag);
+        /* 3. verify: the file as written (decoded, for lossy formats) */
+        if (!ex->err) ex->err = measure_file(ex->out.read_path, &ex->meas, &ex->diag);
+        ex->clipped += ex->out.clipped;
+        ex->n_codec = 0;
+        double worst = lossy ? ex->meas.true_peak_16x_dbtp : -HUGE_VAL;
+        for (int i = 0; i < n_chk; i++) {
+            lq_meter_result cr;
+            if (!ex->err) ex->err = measure_file(chk[i].read_path, &cr, &ex->diag);
+            lq_audio_out_discard(&chk[i]);
+            if (ex->err) continue;
+            lq_codec_check *cc = &ex->codec[ex->n_codec++];
+            cc->format = chk_fmt[i];
+            cc->true_peak_dbtp = cr.true_peak_16x_dbtp;
+            cc->ok = cr.true_peak_16x_dbtp <= t->true_peak_dbtp;
+            if (cr.true_peak_16x_dbtp > worst) worst = cr.true_peak_16x_dbtp;
+        }
+        if (ex->err) goto out;
+        /* lossy: the decoded loudness is what counts; nudge the gain if it drifted */
+        double lufs_err = t->has_loudness ? t->loudness_lufs - ex->meas.integrated_lufs : 0.0;
+        int peak_over = worst > t->true_peak_dbtp;
+        if (!peak_over && !(lossy && fabs(lufs_err) > SOLVE_TOL_LU * 2)) break;
+        if (round == MAX_CODEC_ROUNDS - 1) break;
+        if (peak_over) {
+            margin += worst - t->true_peak_dbtp + 0.1;
+            if (!p.use_limiter) gain_db -= worst - t->true_peak_dbtp + 0.1;
+        } else if (!p.use_limiter) {
+            gain_db += lufs_err;
+        } else {
+            gain_db += lufs_err;
+        }
+        lq_audio_out_discard(&ex->out);
+        ex->have_out = 0;
+    }
+
+    /* 4. judge (and record the verified figures in the BWF header) */
+    if (t->format == LQ_FMT_WAV)
+        ex->err = lq_audio_out_patch_bext(&ex->out, ex->meas.integrated_lufs, ex->meas.lra_lu,
+                                          ex->meas.true_peak_16x_dbtp,
+                                          ex->meas.max_momentary_lufs,
+                                          ex->meas.max_short_term_lufs, &ex->diag);
+    if (ex->err) goto out;
+    {
+        const lq_meter_result *m = &ex->meas;
+        ex->loudness_ok = !t->has_loudness ||
+                          fabs(m->integrated_lufs - t->loudness_lufs) <= LOUDNESS_TOL_LU;
+        ex->peak_ok = m->true_peak_16x_dbtp <= t->true_peak_dbtp;
+        ex->clip_ok = ex->clipped == 0;
+        ex->codec_ok = 1;
+        for (int i = 0; i < ex->n_codec; i++) ex->codec_ok &= ex->codec[i].ok;
+        ex->format_ok = 1;
+        ex->met = ex->loudness_ok && ex->peak_ok && ex->clip_ok && ex->codec_ok && ex->format_ok;
+        if (ex->shortfall_lu > 0.0)
+            lq_export_warn(ex, "%.1f LU short of %.1f LUFS: the true-peak ceiling stopped "
+                               "the gain (this preset has no limiter)",
+                           ex->shortfall_lu, t->loudness_lufs);
+        double warn_db = 6.0;
+        if (p.use_limiter) warn_db = ((lq_limiter_config *)p.limiter.cfg)->push_warn_db;
+        if (p.use_limiter && ex->max_gr_db > warn_db)
+            lq_export_warn(ex, "the limiter is pushing this master hard: up to %.1f dB of "
+                               "gain reduction on peaks (more than %.0f dB squashes drums "
+                               "and transients; consider a quieter target or a more "
+                               "dynamic mix)", ex->max_gr_db, warn_db);
+        if (margin > 0.0)
+            lq_export_warn(ex, "the %s encode overshot: the limiter ceiling was lowered by "
+                               "%.2f dB so the decoded file stays under %.1f dBTP",
+                           lossy ? lq_format_names[t->format] : "codec-check", margin,
+                           t->true_peak_dbtp);
+        if (ex->clipped)
+            lq_export_warn(ex, "%lld samples clipped in the quantizer", ex->clipped);
+        if (m->integrated_lufs > t->true_peak_dbtp - 6.0 && isfinite(m->integrated_lufs))
+            lq_export_warn(ex, "very loud master (%.1f LUFS): streaming services will turn "
+                               "it down", m->integrated_lufs);
+    }
+out:
+    lq_stage_spec_free(&p.limiter);
+    lq_stage_spec_free(&p.dither);
+    if (ex->err && ex->have_out) {
+        lq_audio_out_discard(&ex->out);
+        ex->have_out = 0;
+    }
+}

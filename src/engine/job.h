@@ -1,0 +1,108 @@
+/* The insides of an lq_job: settings, the figures measured on the way, and one result
+ * per export.  job.c orchestrates (input -> master bus -> resampling -> targets ->
+ * publish -> reports), finish.c runs one target's finishing chain and closed loop. */
+#ifndef LQ_ENGINE_JOB_H
+#define LQ_ENGINE_JOB_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include "config/preset.h"
+#include "engine/meter.h"
+#include "io/audio_out.h"
+#include "io/spool.h"
+
+#define LQ_MAX_PASSES 10
+#define LQ_MAX_WARNINGS 12
+#define LQ_MAX_CODEC_CHECKS 3
+
+typedef struct lq_pass {
+    double gain_db;         /* gain into the limiter */
+    double ceiling_dbtp;    /* limiter ceiling used */
+    double lufs;            /* integrated loudness measured */
+} lq_pass;
+
+typedef struct lq_codec_check {
+    lq_format format;
+    double true_peak_dbtp;  /* 16x, on the decoded round trip */
+    int ok;
+} lq_codec_check;
+
+typedef struct lq_export {
+    const lq_target *target;
+    char *path;             /* final path */
+    char *file_name;
+    int rate, bits;         /* bits: 16, 24, 32 (float), 0 (lossy) */
+    int dithered;
+    double gain_db;
+    double ceiling_dbtp;    /* the limiter's internal ceiling (after margins) */
+    double shortfall_lu;    /* loudness not reached because the ceiling stopped the gain */
+    int n_passes;
+    lq_pass passes[LQ_MAX_PASSES];
+    lq_meter_result meas;   /* measured on the written (and decoded) file */
+    long long clipped;      /* quantizer clips */
+    int n_codec;
+    lq_codec_check codec[LQ_MAX_CODEC_CHECKS];
+    int loudness_ok, peak_ok, format_ok, clip_ok, codec_ok, met;
+    json_t *limiter_report; /* or NULL */
+    json_t *dither_report;  /* or NULL */
+    double max_gr_db;
+    int n_warnings;
+    char warnings[LQ_MAX_WARNINGS][320];
+    lq_audio_out out;       /* the hidden file until published */
+    int have_out;
+    lq_error err;
+    lq_diag diag;
+} lq_export;
+
+typedef struct lq_rate_group {
+    double rate;
+    lq_spool spool;         /* at this rate (the master spool itself for the source rate) */
+    int own;                /* spool created for this group (else borrowed) */
+    lq_meter_result meas;   /* integrated loudness and 16x true peak of the spool */
+    lq_error err;
+    lq_diag diag;
+} lq_rate_group;
+
+struct lq_job {
+    char *input;
+    const lq_preset *preset;
+    const lq_target **targets;
+    size_t n_targets;
+    char *out_dir;
+    char *title, *artist, *album;
+    int force, threads;
+    size_t block;
+    lq_progress_fn progress;
+    void *progress_user;
+    pthread_mutex_t progress_lock;
+    const volatile sig_atomic_t *user_cancel;
+    volatile sig_atomic_t cancel;
+
+    /* what the run found */
+    int ran;
+    char errmsg[1024];
+    int in_channels, in_rate, in_bits;
+    long long in_frames;
+    char in_format[64];
+    uint64_t in_hash;
+    int master_identity;     /* no master-bus stage changed the signal */
+    lq_meter_result in_meas; /* the input mix, with health figures */
+    lq_meter_result master_meas;
+    int n_mix_warnings;
+    char mix_warnings[LQ_MAX_WARNINGS][320];
+    lq_spool master;
+    lq_rate_group *groups;
+    size_t n_groups;
+    lq_export *exports;
+    json_t *master_reports; /* per master stage */
+};
+
+/* Master one target from its rate group's spool into ex (hidden file, verified). */
+void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g);
+
+/* Add a warning line to an export. */
+void lq_export_warn(lq_export *ex, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,181 @@
+#include "engine/meter.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsp/truepeak.h"
+
+struct lq_meter {
+    ebur128_state *st;
+    lq_tp_meter *tp;
+    int channels, what;
+    double rate;
+    double *ibuf;
+    size_t max_block;
+    /* health */
+    double sum[2], sumsq[2], sumlr;
+    double lp_state[2][2], lp_a, lp_energy[2];
+    int run[2];
+    long long clipped_runs, frames;
+    double sample_peak;
+    size_t hop, hop_pos;
+    double max_m, max_s;
+};
+
+double lq_db(double linear)
+{
+    return linear > 0 ? 20.0 * log10(linear) : -HUGE_VAL;
+}
+
+lq_error lq_meter_new(lq_meter **out, int channels, double rate, int what, size_t max_block,
+                      lq_diag *d)
+{
+    lq_meter *m = calloc(1, sizeof *m);
+    if (!m) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    m->channels = channels;
+    m->rate = rate;
+    m->what = what;
+    m->max_block = max_block;
+    int mode = EBUR128_MODE_I;
+    if (what & LQ_METER_FULL)
+        mode |= EBUR128_MODE_LRA | EBUR128_MODE_M | EBUR128_MODE_S | EBUR128_MODE_TRUE_PEAK |
+                EBUR128_MODE_SAMPLE_PEAK;
+    m->st = ebur128_init((unsigned)channels, (unsigned long)rate, mode);
+    m->ibuf = malloc(max_block * (size_t)channels * sizeof(double));
+    if (!m->st || !m->ibuf) goto fail;
+    if (channels == 1) ebur128_set_channel(m->st, 0, EBUR128_CENTER);
+    if (what & LQ_METER_TP16) {
+        if (lq_tp_meter_new(&m->tp, channels, rate, 16) != LQ_OK) goto fail;
+    }
+    /* one-pole low-pass at 150 Hz for the low-end balance figure */
+    m->lp_a = exp(-2.0 * M_PI * 150.0 / rate);
+    m->hop = (size_t)llround(rate / 10.0);
+    m->max_m = m->max_s = -HUGE_VAL;
+    *out = m;
+    return LQ_OK;
+fail:
+    lq_meter_destroy(&m);
+    return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory (loudness meter)");
+}
+
+/* Feed [off, off+k) of p to libebur128 and the other meters. */
+static void push_span(lq_meter *m, const double *const *p, size_t off, size_t k)
+{
+    const int nc = m->channels;
+    for (size_t i = 0; i < k; i++)
+        for (int c = 0; c < nc; c++)
+            m->ibuf[i * (size_t)nc + (size_t)c] = p[c][off + i];
+    ebur128_add_frames_double(m->st, m->ibuf, k);
+    if (m->tp) {
+        const double *v[2] = {p[0] + off, p[nc > 1 ? 1 : 0] + off};
+        lq_tp_meter_push(m->tp, v, k);
+    }
+    for (int c = 0; c < nc; c++)
+        for (size_t i = off; i < off + k; i++) {
+            double a = fabs(p[c][i]);
+            if (a > m->sample_peak) m->sample_peak = a;
+        }
+    if (m->what & LQ_METER_HEALTH) {
+        for (int c = 0; c < nc; c++) {
+            double s = 0, ss = 0, y1 = m->lp_state[c][0], y2 = m->lp_state[c][1], e = 0;
+            const double a = m->lp_a;
+            int run = m->run[c];
+            for (size_t i = off; i < off + k; i++) {
+                double x = p[c][i];
+                s += x;
+                ss += x * x;
+                y1 = (1 - a) * x + a * y1;
+                y2 = (1 - a) * y1 + a * y2;
+                e += y2 * y2;
+                if (fabs(x) >= 0.9999) {
+                    if (++run == 3) m->clipped_runs++;
+                } else {
+                    run = 0;
+                }
+            }
+            m->sum[c] += s;
+            m->sumsq[c] += ss;
+            m->lp_state[c][0] = y1;
+            m->lp_state[c][1] = y2;
+            m->lp_energy[c] += e;
+            m->run[c] = run;
+        }
+        if (nc == 2)
+            for (size_t i = off; i < off + k; i++) m->sumlr += p[0][i] * p[1][i];
+    }
+    m->frames += (long long)k;
+}
+
+void lq_meter_push(lq_meter *m, const double *const *p, size_t n)
+{
+    size_t off = 0;
+    while (off < n) {
+        size_t k = n - off;
+        if (k > m->max_block) k = m->max_block;
+        if (m->what & LQ_METER_FULL && k > m->hop - m->hop_pos) k = m->hop - m->hop_pos;
+        push_span(m, p, off, k);
+        off += k;
+        if (m->what & LQ_METER_FULL && (m->hop_pos += k) == m->hop) {
+            /* every 100 ms: track the maxima of momentary (after 400 ms) and
+             * short-term (after 3 s) loudness, EBU Tech 3341 section 2.2 */
+            m->hop_pos = 0;
+            double v;
+            if (m->frames >= (long long)(0.4 * m->rate) &&
+                ebur128_loudness_momentary(m->st, &v) == EBUR128_SUCCESS && v > m->max_m)
+                m->max_m = v;
+            if (m->frames >= (long long)(3.0 * m->rate) &&
+                ebur128_loudness_shortterm(m->st, &v) == EBUR128_SUCCESS && v > m->max_s)
+                m->max_s = v;
+        }
+    }
+}
+
+void lq_meter_result_get(lq_meter *m, lq_meter_result *r)
+{
+    memset(r, 0, sizeof *r);
+    const int nc = m->channels;
+    double v = -HUGE_VAL;
+    if (ebur128_loudness_global(m->st, &v) != EBUR128_SUCCESS || !isfinite(v)) v = -HUGE_VAL;
+    r->integrated_lufs = v;
+    r->lra_lu = r->max_momentary_lufs = r->max_short_term_lufs = NAN;
+    r->true_peak_dbtp = r->true_peak_16x_dbtp = NAN;
+    if (m->what & LQ_METER_FULL) {
+        double x;
+        if (ebur128_loudness_range(m->st, &x) == EBUR128_SUCCESS) r->lra_lu = x;
+        double tp = 0;
+        for (int c = 0; c < nc; c++)
+            if (ebur128_true_peak(m->st, (unsigned)c, &x) == EBUR128_SUCCESS && x > tp) tp = x;
+        r->true_peak_dbtp = lq_db(tp);
+        r->max_momentary_lufs = m->max_m;
+        r->max_short_term_lufs = m->max_s;
+    }
+    r->sample_peak_dbfs = lq_db(m->sample_peak);
+    if (m->tp) r->true_peak_16x_dbtp = lq_tp_meter_max_dbtp(m->tp);
+    r->frames = m->frames;
+    if (m->what & LQ_METER_HEALTH && m->frames > 0) {
+        double nf = (double)m->frames;
+        for (int c = 0; c < nc; c++) r->dc_db[c] = lq_db(fabs(m->sum[c] / nf));
+        if (nc == 2) {
+            double den = sqrt(m->sumsq[0] * m->sumsq[1]);
+            r->correlation = den > 0 ? m->sumlr / den : 1.0;
+            r->low_end_balance_db =
+                10.0 * log10((m->lp_energy[0] + 1e-30) / (m->lp_energy[1] + 1e-30));
+        } else {
+            r->dc_db[1] = r->dc_db[0];
+            r->correlation = 1.0;
+        }
+        r->clipped_runs = m->clipped_runs;
+    }
+}
+
+void lq_meter_destroy(lq_meter **pm)
+{
+    lq_meter *m = *pm;
+    if (!m) return;
+    if (m->st) ebur128_destroy(&m->st);
+    if (m->tp) lq_tp_meter_destroy(&m->tp);
+    free(m->ibuf);
+    free(m);
+    *pm = NULL;
+}

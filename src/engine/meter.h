@@ -1,0 +1,38 @@
+/* Measuring audio as it streams past: libebur128 for loudness (integrated, LRA, max
+ * momentary and short-term, true and sample peak), lacquer's own 16x true-peak meter
+ * (src/dsp/truepeak.c) for the ceiling, and the mix-health figures libebur128 lacks
+ * (DC, L/R correlation, clipping runs, low-end balance). */
+#ifndef LQ_ENGINE_METER_H
+#define LQ_ENGINE_METER_H
+
+#include <ebur128.h>
+#include <stddef.h>
+
+#include "core/diag.h"
+
+enum {
+    LQ_METER_LOUDNESS = 1,  /* integrated only (cheap: closed-loop passes) */
+    LQ_METER_FULL = 2,      /* + LRA, max M/S, sample peak, libebur128 true peak */
+    LQ_METER_TP16 = 4,      /* + lacquer's 16x true peak */
+    LQ_METER_HEALTH = 8     /* + DC, correlation, clipping runs, low-end balance */
+};
+
+typedef struct lq_meter_result {
+    double integrated_lufs, lra_lu, max_momentary_lufs, max_short_term_lufs;
+    double true_peak_dbtp, true_peak_16x_dbtp, sample_peak_dbfs;
+    double dc_db[2], correlation, low_end_balance_db;
+    long long clipped_runs, frames;
+} lq_meter_result;
+
+typedef struct lq_meter lq_meter;
+
+lq_error lq_meter_new(lq_meter **m, int channels, double rate, int what, size_t max_block,
+                      lq_diag *d);
+void lq_meter_push(lq_meter *m, const double *const *planar, size_t n);
+void lq_meter_result_get(lq_meter *m, lq_meter_result *r);
+void lq_meter_destroy(lq_meter **m);
+
+/* dB helpers: -inf safe */
+double lq_db(double linear);
+
+#endif

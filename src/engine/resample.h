@@ -1,0 +1,14 @@
+/* Sample-rate conversion of a whole spool with libsamplerate (SRC_SINC_BEST_QUALITY),
+ * streamed in blocks.  Output length is round(frames * ratio); the converter's output
+ * is time-aligned with its input, so nothing needs compensating. */
+#ifndef LQ_ENGINE_RESAMPLE_H
+#define LQ_ENGINE_RESAMPLE_H
+
+#include <signal.h>
+
+#include "io/spool.h"
+
+lq_error lq_resample_spool(const lq_spool *in, lq_spool *out, double out_rate,
+                           const volatile sig_atomic_t *cancel, lq_diag *d);
+
+#endif

@@ -1,0 +1,44 @@
+/* Decoding the input mix with libsndfile, with the checks every input gets: readable,
+ * 1-2 channels, a sane rate, not empty, not truncated, finite samples. */
+#ifndef LQ_IO_AUDIO_IN_H
+#define LQ_IO_AUDIO_IN_H
+
+#include <sndfile.h>
+#include <stddef.h>
+
+#include "core/diag.h"
+
+/* Accepted input sample rates (Hz). */
+#define LQ_MIN_RATE 8000
+#define LQ_MAX_RATE 768000
+
+typedef struct lq_audio_in {
+    SNDFILE *sf;
+    SF_INFO info;
+    const char *path;     /* borrowed */
+    int channels;
+    int rate;
+    long long frames;     /* from the header; -1 when the format does not say */
+    int word_bits;        /* 8/16/24/32 for integer PCM; 0 for float or lossy sources */
+    long long read_pos;   /* frames delivered so far */
+    double *dbuf;         /* interleaved scratch (double read) */
+    int *ibuf;            /* interleaved scratch (integer read, exact for PCM) */
+    size_t max_block;
+} lq_audio_in;
+
+/* Open and check the header.  Errors (d gets "PATH: what is wrong (expected ...)"):
+ * LQ_ERR_INPUT_UNREADABLE, _CHANNELS, _RATE, _EMPTY. */
+lq_error lq_audio_in_open(lq_audio_in *in, const char *path, size_t max_block, lq_diag *d);
+
+/* Read up to n frames into planar buffers (exact for integer PCM).  *got = frames read;
+ * 0 at the end.  Errors: LQ_ERR_INPUT_NONFINITE (names the time and channel),
+ * LQ_ERR_INPUT_TRUNCATED (the file ended before the header's frame count). */
+lq_error lq_audio_in_read(lq_audio_in *in, double *const *planar, size_t n, size_t *got,
+                          lq_diag *d);
+
+void lq_audio_in_close(lq_audio_in *in);
+
+/* Word length of a libsndfile format: 8..32 for integer PCM, 0 for float and lossy. */
+int lq_sf_word_bits(int sf_format);
+
+#endif

@@ -1,0 +1,157 @@
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/report.h"
+
+/* JSON has no infinities: a silent file's loudness is null. */
+static json_t *num(double v)
+{
+    return isfinite(v) ? json_real(round(v * 1e4) / 1e4) : json_null();
+}
+
+static json_t *measured(const lq_meter_result *m, double rate)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "integrated_lufs", num(m->integrated_lufs));
+    json_object_set_new(o, "loudness_range_lu", num(m->lra_lu));
+    json_object_set_new(o, "max_momentary_lufs", num(m->max_momentary_lufs));
+    json_object_set_new(o, "max_short_term_lufs", num(m->max_short_term_lufs));
+    json_object_set_new(o, "true_peak_dbtp", num(m->true_peak_16x_dbtp));
+    json_object_set_new(o, "true_peak_ebur128_dbtp", num(m->true_peak_dbtp));
+    json_object_set_new(o, "sample_peak_dbfs", num(m->sample_peak_dbfs));
+    json_object_set_new(o, "plr_db", num(m->true_peak_16x_dbtp - m->integrated_lufs));
+    json_object_set_new(o, "frames", json_integer(m->frames));
+    json_object_set_new(o, "duration_s", num((double)m->frames / rate));
+    return o;
+}
+
+static json_t *export_json(const lq_job *j, const lq_export *ex)
+{
+    const lq_target *t = ex->target;
+    json_t *o = json_object();
+    json_object_set_new(o, "target", json_string(t->name));
+    json_object_set_new(o, "target_file", json_string(t->file ? t->file : ""));
+    json_object_set_new(o, "path", json_string(ex->path));
+    json_object_set_new(o, "file", json_string(ex->file_name));
+    json_object_set_new(o, "format", json_string(lq_format_names[t->format]));
+    json_object_set_new(o, "sample_rate", json_integer(ex->rate));
+    json_object_set_new(o, "bit_depth", lq_format_is_lossy(t->format) ? json_null()
+                                        : t->bit_depth == 32 ? json_string("32f")
+                                                             : json_integer(t->bit_depth));
+    if (lq_format_is_lossy(t->format))
+        json_object_set_new(o, "bitrate_kbps", json_integer(t->bitrate_kbps));
+    json_object_set_new(o, "dithered", json_boolean(ex->dithered));
+    json_object_set_new(o, "gain_db", num(ex->gain_db));
+    json_object_set_new(o, "limiter_ceiling_dbtp", num(ex->ceiling_dbtp));
+    json_object_set_new(o, "shortfall_lu", num(ex->shortfall_lu));
+    json_t *passes = json_array();
+    for (int i = 0; i < ex->n_passes; i++) {
+        json_t *p = json_object();
+        json_object_set_new(p, "gain_db", num(ex->passes[i].gain_db));
+        json_object_set_new(p, "ceiling_dbtp", num(ex->passes[i].ceiling_dbtp));
+        json_object_set_new(p, "integrated_lufs", num(ex->passes[i].lufs));
+        json_array_append_new(passes, p);
+    }
+    json_object_set_new(o, "passes", passes);
+    json_object_set_new(o, "measured", measured(&ex->meas, ex->rate));
+
+    json_t *req = json_object();
+    json_t *l = json_object();
+    json_object_set_new(l, "target_lufs", t->has_loudness ? num(t->loudness_lufs) : json_null());
+    json_object_set_new(l, "tolerance_lu", json_real(0.05));
+    json_object_set_new(l, "measured_lufs", num(ex->meas.integrated_lufs));
+    json_object_set_new(l, "pass", json_boolean(ex->loudness_ok));
+    json_object_set_new(req, "loudness", l);
+    json_t *tp = json_object();
+    json_object_set_new(tp, "ceiling_dbtp", num(t->true_peak_dbtp));
+    json_object_set_new(tp, "measured_dbtp", num(ex->meas.true_peak_16x_dbtp));
+    json_object_set_new(tp, "pass", json_boolean(ex->peak_ok));
+    json_object_set_new(req, "true_peak", tp);
+    json_t *cl = json_object();
+    json_object_set_new(cl, "clipped_samples", json_integer(ex->clipped));
+    json_object_set_new(cl, "pass", json_boolean(ex->clip_ok));
+    json_object_set_new(req, "no_clipping", cl);
+    json_t *cc = json_array();
+    for (int i = 0; i < ex->n_codec; i++) {
+        json_t *c = json_object();
+        json_object_set_new(c, "codec", json_string(lq_format_names[ex->codec[i].format]));
+        json_object_set_new(c, "true_peak_dbtp", num(ex->codec[i].true_peak_dbtp));
+        json_object_set_new(c, "pass", json_boolean(ex->codec[i].ok));
+        json_array_append_new(cc, c);
+    }
+    json_object_set_new(req, "codec_checks", cc);
+    json_object_set_new(o, "requirements", req);
+    json_object_set_new(o, "met", json_boolean(ex->met));
+    if (ex->limiter_report) json_object_set(o, "limiter", ex->limiter_report);
+    if (ex->dither_report) json_object_set(o, "dither", ex->dither_report);
+    json_t *w = json_array();
+    for (int i = 0; i < ex->n_warnings; i++) json_array_append_new(w, json_string(ex->warnings[i]));
+    json_object_set_new(o, "warnings", w);
+    (void)j;
+    return o;
+}
+
+json_t *lq_report_build(const lq_job *j)
+{
+    json_t *r = json_object();
+    json_t *meta = json_object();
+    json_object_set_new(meta, "version", json_string(lq_version()));
+    json_object_set_new(meta, "report_schema", json_integer(1));
+    json_object_set_new(r, "lacquer", meta);
+
+    json_t *in = json_object();
+    json_object_set_new(in, "path", json_string(j->input));
+    json_object_set_new(in, "format", json_string(j->in_format));
+    json_object_set_new(in, "sample_rate", json_integer(j->in_rate));
+    json_object_set_new(in, "channels", json_integer(j->in_channels));
+    json_object_set_new(in, "bit_depth", j->in_bits ? json_integer(j->in_bits) : json_null());
+    json_t *im = measured(&j->in_meas, j->in_rate);
+    json_object_set_new(im, "correlation", num(j->in_meas.correlation));
+    json_object_set_new(im, "dc_offset_dbfs", num(fmax(j->in_meas.dc_db[0], j->in_meas.dc_db[1])));
+    json_object_set_new(im, "clipped_runs", json_integer(j->in_meas.clipped_runs));
+    json_object_set_new(im, "low_end_balance_db", num(j->in_meas.low_end_balance_db));
+    json_object_set_new(in, "measured", im);
+    json_object_set_new(r, "input", in);
+
+    json_t *pr = json_object();
+    json_object_set_new(pr, "name", json_string(lq_preset_name(j->preset)));
+    json_object_set_new(pr, "file", json_string(j->preset->file ? j->preset->file : ""));
+    json_object_set_new(r, "preset", pr);
+
+    json_t *ms = json_object();
+    json_object_set(ms, "stages", j->master_reports ? j->master_reports : json_array());
+    json_object_set_new(ms, "measured", measured(&j->master_meas, j->in_rate));
+    json_object_set_new(r, "master", ms);
+
+    json_t *mw = json_array();
+    for (int i = 0; i < j->n_mix_warnings; i++)
+        json_array_append_new(mw, json_string(j->mix_warnings[i]));
+    json_object_set_new(r, "mix_warnings", mw);
+
+    json_t *ex = json_array();
+    for (size_t i = 0; i < j->n_targets; i++) json_array_append_new(ex, export_json(j, &j->exports[i]));
+    json_object_set_new(r, "exports", ex);
+    json_object_set_new(r, "all_met", json_boolean(lq_job_targets_met(j)));
+    return r;
+}
+
+char *lq_job_report_json(const lq_job *j)
+{
+    if (!j || !j->ran) return NULL;
+    json_t *r = lq_report_build(j);
+    if (!r) return NULL;
+    char *s = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    json_decref(r);
+    if (!s) return NULL;
+    /* newline at the end of the file */
+    size_t n = strlen(s);
+    char *t = realloc(s, n + 2);
+    if (!t) {
+        free(s);
+        return NULL;
+    }
+    t[n] = '\n';
+    t[n + 1] = 0;
+    return t;
+}

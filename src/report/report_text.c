@@ -1,0 +1,113 @@
+/* report.txt: what a person reads after a run — the input, what to fix in the mix, and
+ * one row per export with its figures and verdict. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "report/report.h"
+
+typedef struct sbuf {
+    char *s;
+    size_t len, cap;
+    int oom;
+} sbuf;
+
+static void put(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(sbuf *b, const char *fmt, ...)
+{
+    if (b->oom) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if (b->len + (size_t)n + 1 > b->cap) {
+        size_t cap = (b->cap + (size_t)n + 1) * 2;
+        char *s = realloc(b->s, cap);
+        if (!s) {
+            b->oom = 1;
+            return;
+        }
+        b->s = s;
+        b->cap = cap;
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+static const char *fmt_db(char *buf, size_t n, double v)
+{
+    if (isfinite(v)) snprintf(buf, n, "%.2f", v);
+    else snprintf(buf, n, "-inf");
+    return buf;
+}
+
+char *lq_job_report_text(const lq_job *j)
+{
+    if (!j || !j->ran) return NULL;
+    sbuf b = {0};
+    char x1[32], x2[32], x3[32], x4[32];
+    const lq_meter_result *im = &j->in_meas;
+    put(&b, "lacquer %s mastering report\n\n", lq_version());
+    put(&b, "Input   %s\n", j->input);
+    put(&b, "        %s, %d Hz, %s, %s, %.2f s\n", j->in_format, j->in_rate,
+        j->in_channels == 2 ? "stereo" : "mono",
+        j->in_bits ? (j->in_bits == 16 ? "16-bit" : j->in_bits == 24 ? "24-bit" : "integer")
+                   : "float/lossy",
+        (double)j->in_frames / j->in_rate);
+    put(&b, "        %s LUFS integrated, %s LU range, %s dBTP true peak, PLR %s dB\n",
+        fmt_db(x1, 32, im->integrated_lufs), fmt_db(x2, 32, im->lra_lu),
+        fmt_db(x3, 32, im->true_peak_dbtp),
+        fmt_db(x4, 32, im->true_peak_dbtp - im->integrated_lufs));
+    put(&b, "Preset  %s\n\n", lq_preset_name(j->preset));
+    if (j->n_mix_warnings) {
+        put(&b, "The mix (mastering cannot fix these):\n");
+        for (int i = 0; i < j->n_mix_warnings; i++) put(&b, "  - %s\n", j->mix_warnings[i]);
+        put(&b, "\n");
+    } else {
+        put(&b, "The mix: no problems measured (clipping, headroom, dynamics, phase, DC, "
+                "low-end balance).\n\n");
+    }
+    put(&b, "%-14s %-7s %6s %4s %8s %8s %8s %7s %7s  %s\n", "target", "format", "rate",
+        "bits", "LUFS", "aim", "dBTP", "ceiling", "gain", "verdict");
+    for (size_t i = 0; i < j->n_targets; i++) {
+        const lq_export *ex = &j->exports[i];
+        const lq_target *t = ex->target;
+        char bits[8], aim[16];
+        if (lq_format_is_lossy(t->format)) snprintf(bits, sizeof bits, "-");
+        else if (t->bit_depth == 32) snprintf(bits, sizeof bits, "32f");
+        else snprintf(bits, sizeof bits, "%d", t->bit_depth);
+        if (t->has_loudness) snprintf(aim, sizeof aim, "%.1f", t->loudness_lufs);
+        else snprintf(aim, sizeof aim, "none");
+        put(&b, "%-14s %-7s %6d %4s %8s %8s %8s %7.1f %+7.2f  %s\n", t->name,
+            lq_format_names[t->format], ex->rate, bits, fmt_db(x1, 32, ex->meas.integrated_lufs),
+            aim, fmt_db(x2, 32, ex->meas.true_peak_16x_dbtp), t->true_peak_dbtp, ex->gain_db,
+            ex->met ? "met" : "NOT MET");
+    }
+    put(&b, "\n");
+    for (size_t i = 0; i < j->n_targets; i++) {
+        const lq_export *ex = &j->exports[i];
+        put(&b, "%s -> %s\n", ex->target->name, ex->path);
+        put(&b, "  loudness range %s LU, max short-term %s LUFS, sample peak %s dBFS, %d "
+                "pass%s%s\n",
+            fmt_db(x1, 32, ex->meas.lra_lu), fmt_db(x2, 32, ex->meas.max_short_term_lufs),
+            fmt_db(x3, 32, ex->meas.sample_peak_dbfs), ex->n_passes,
+            ex->n_passes == 1 ? "" : "es", ex->dithered ? ", dithered" : "");
+        if (ex->limiter_report)
+            put(&b, "  limiter: up to %.1f dB gain reduction\n", ex->max_gr_db);
+        for (int k = 0; k < ex->n_codec; k++)
+            put(&b, "  %s round trip: %s dBTP (%s)\n", lq_format_names[ex->codec[k].format],
+                fmt_db(x1, 32, ex->codec[k].true_peak_dbtp), ex->codec[k].ok ? "ok" : "OVER");
+        for (int k = 0; k < ex->n_warnings; k++) put(&b, "  ! %s\n", ex->warnings[k]);
+    }
+    put(&b, "\n%s\n", lq_job_targets_met(j) ? "All targets met." : "Some targets NOT met.");
+    if (b.oom) {
+        free(b.s);
+        return NULL;
+    }
+    return b.s;
+}

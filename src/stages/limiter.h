@@ -1,0 +1,39 @@
+/* limiter: the true-peak lookahead limiter of the finishing chain (`finish.limiter`).
+ * The stage table is lq_stage_limiter (stages.def); this header exposes its config so
+ * the engine can set the ceiling (which comes from the target, not the preset), and its
+ * figures for the report.  The algorithm is described at the top of limiter.c and in
+ * docs/PRESETS.md ("Stage: limiter"). */
+#ifndef LQ_STAGES_LIMITER_H
+#define LQ_STAGES_LIMITER_H
+
+#include <stddef.h>
+
+/* The stage's plain-data config (vt->config_size bytes). */
+typedef struct lq_limiter_config {
+    double lookahead_ms;   /* 0.5 .. 10, default 2.0: attack ramp length */
+    double release_ms;     /* 1 .. 1000, default 80: exponential recovery time constant */
+    int auto_release;      /* default 0: program-dependent release (0.5x .. 2x release_ms) */
+    int oversample;        /* 4, 8 or 16, default 8: detector oversampling factor */
+    double link;           /* 0 .. 1, default 1: stereo link (1: same gain on L and R) */
+    double push_warn_db;   /* 0 .. 30, default 6: the report warns above this much GR */
+    /* NOT parsed from presets: the engine writes the target's ceiling here before
+     * create().  Default -1.0 dBTP. */
+    double ceiling_dbtp;
+} lq_limiter_config;
+
+/* Safety margin below the ceiling used by the detector (dB): covers the detector's
+ * residual errors (filter ripple, images, grid) and the output's gain modulation. */
+#define LQ_LIMITER_MARGIN_DB 0.03
+/* Gain hold around each peak (samples, even): the gain applied to sample n is at most
+ * the requirement of every interval starting in [n - H/2, n + H/2]. */
+#define LQ_LIMITER_HOLD 8
+
+/* Figures over the audio processed so far (excluding the latency pre-roll):
+ * max_gr_db  largest gain reduction (dB, >= 0);
+ * mean_gr_db gain reduction averaged over the whole duration (dB, >= 0);
+ * limiting_seconds time during which the gain was below 1.
+ * Any pointer may be NULL. */
+void lq_limiter_stats(const void *state, double *max_gr_db, double *mean_gr_db,
+                      double *limiting_seconds);
+
+#endif
