@@ -51,18 +51,31 @@ static lq_dither_config cfg_of(int type, int shaping, int blank)
     return c;
 }
 
-/* Process ch[0..channels) of n frames in blocks of `block` (0: random sizes). */
+/* Process ch[0..channels) of n frames in blocks of `block` (0: random sizes), with the
+ * pipeline's latency compensation: L frames of silence are fed after the signal and the
+ * first L output frames are dropped, so ch[i] lines up with the input. */
 static void run(void *st, double **ch, size_t n, size_t block, uint64_t seed)
 {
+    const size_t lat = lq_stage_dither.latency(st), m = n + lat;
+    double *pad[2] = {NULL, NULL};
+    for (int c = 0; c < 2 && ch[c]; c++) {
+        pad[c] = calloc(m, sizeof(double));
+        assert_non_null(pad[c]);
+        memcpy(pad[c], ch[c], n * sizeof(double));
+    }
     lqs_rng r;
     lqs_rng_seed(&r, seed);
     size_t i = 0;
-    while (i < n) {
+    while (i < m) {
         size_t b = block ? block : 1 + (size_t)(lqs_rng_next(&r) % 4096);
-        if (b > n - i) b = n - i;
-        double *p[2] = {ch[0] + i, ch[1] ? ch[1] + i : NULL};
+        if (b > m - i) b = m - i;
+        double *p[2] = {pad[0] + i, pad[1] ? pad[1] + i : NULL};
         lq_stage_dither.process(st, p, b);
         i += b;
+    }
+    for (int c = 0; c < 2 && ch[c]; c++) {
+        memcpy(ch[c], pad[c] + lat, n * sizeof(double));
+        free(pad[c]);
     }
 }
 
@@ -335,6 +348,9 @@ static void test_shaping_curves(void **unused)
            *psd = malloc((nfft / 2 + 1) * sizeof(double));
     assert_true(x && psd && psd_flat);
     lqs_pink(x, n, 0.05, 21);
+    /* isolated exact zeros (as in quiet 24-bit material) must not punch holes into the
+     * shaped noise with auto_blank on */
+    for (size_t i = 0; i < n; i += 50) x[i] = 0.0;
     for (int ri = 0; ri < 2; ri++) {
         const double rate = rates[ri], bin = rate / (double)nfft;
         const size_t kmax = nfft / 2;
@@ -425,61 +441,88 @@ static void test_shaping_curves(void **unused)
     free(psd_flat);
 }
 
-/* Done-when 3: zeros in give zeros out (every shape, every type); without auto-blank
- * the silence gets dither hiss. */
+/* Done-when 3: digital silence in (runs of >= 64 exact zeros) gives zeros out, for
+ * every shape and type; isolated zeros inside music are dithered; without auto-blank
+ * the silence gets dither hiss.  Latency 64 frames with auto_blank, 0 without. */
 static void test_auto_blank(void **unused)
 {
     (void)unused;
     const size_t n = 3 * 44100;
     double *l = calloc(n, sizeof *l), *r = calloc(n, sizeof *r);
-    assert_true(l && r);
-    /* 1 s silence, 1 s of music-like material with isolated exact zeros, 1 s silence;
-     * the right channel is silent except for a short transient burst */
+    unsigned char *silent[2] = {calloc(n, 1), calloc(n, 1)};
+    assert_true(l && r && silent[0] && silent[1]);
+    /* 1 s silence, 1 s of music with isolated exact zeros and two short zero runs (64:
+     * silence, 63: not), 1 s silence; the right channel goes silent half way through */
     lqs_mix(l + 44100, r + 44100, 44100, 44100, 5, 0.5);
     for (size_t i = 44100; i < 2 * 44100; i += 97) l[i] = 0.0;
+    for (size_t i = 60000; i < 60064; i++) l[i] = 0.0;
+    for (size_t i = 70001; i < 70064; i++) l[i] = 0.0; /* 69999 is an isolated zero */
     for (size_t i = 44100 + 22050; i < 2 * 44100; i++) r[i] = 0.0;
+    /* the expected digital silence, independently: runs of >= 64 zeros */
+    const double *in[2] = {l, r};
+    size_t n_silent = 0;
+    for (int ch = 0; ch < 2; ch++)
+        for (size_t i = 0; i < n;) {
+            size_t j = i;
+            while (j < n && in[ch][j] == 0.0) j++;
+            if (j - i >= 64) {
+                memset(silent[ch] + i, 1, j - i);
+                n_silent += j - i;
+            }
+            i = j > i ? j : i + 1;
+        }
     for (int type = LQ_DITHER_NONE; type <= LQ_DITHER_TPDF; type++)
         for (int shape = 0; shape < LQ_SHAPE_COUNT; shape++)
             for (int blank = 0; blank < 2; blank++) {
                 lq_dither_config c = cfg_of(type, shape, blank);
                 void *st = make(&c, 44100, 16, 2, SEED);
+                assert_int_equal(lq_stage_dither.latency(st), blank ? 64 : 0);
                 double *yl = dup(l, n), *yr = dup(r, n);
                 run(st, (double *[]){yl, yr}, n, 0, 3);
-                size_t zeros = 0, nonzero_out = 0, changed = 0;
-                for (size_t i = 0; i < n; i++) {
-                    const double *in[2] = {l, r}, *out[2] = {yl, yr};
-                    for (int ch = 0; ch < 2; ch++) {
-                        if (in[ch][i] == 0.0) {
-                            zeros++;
-                            if (out[ch][i] != 0.0) nonzero_out++;
-                        } else if (out[ch][i] != in[ch][i]) {
-                            changed++;
+                size_t silence_hiss = 0, iso = 0, iso_dithered = 0, run63 = 0;
+                const double *out[2] = {yl, yr};
+                for (int ch = 0; ch < 2; ch++)
+                    for (size_t i = 0; i < n; i++) {
+                        if (silent[ch][i]) {
+                            silence_hiss += out[ch][i] != 0.0;
+                        } else if (in[ch][i] == 0.0) {
+                            iso++;
+                            iso_dithered += out[ch][i] != 0.0;
                         }
                     }
-                }
+                for (size_t i = 70001; i < 70064; i++) run63 += yl[i] != 0.0;
                 json_t *rep = json_object();
                 lq_stage_dither.report(st, rep);
                 long long blanked = json_integer_value(json_object_get(rep, "blanked_samples"));
                 json_decref(rep);
                 if (blank) {
-                    CHECK(nonzero_out == 0 && (size_t)blanked == zeros,
-                          "%s/%s auto_blank: %zu of %zu zero samples came out non-zero "
+                    CHECK(silence_hiss == 0 && (size_t)blanked == n_silent,
+                          "%s/%s auto_blank: %zu of %zu silent samples came out non-zero "
                           "(blanked %lld)", lq_dither_type_name(type),
-                          lq_dither_shaping_name(shape), nonzero_out, zeros, blanked);
-                    CHECK(changed > n / 4, "%s/%s: the signal was not quantized",
-                          lq_dither_type_name(type), lq_dither_shaping_name(shape));
-                } else if (type == LQ_DITHER_TPDF) {
-                    printf("  tpdf/%-12s without auto_blank: %.1f%% of silent samples "
-                           "non-zero\n", lq_dither_shaping_name(shape),
-                           100.0 * (double)nonzero_out / (double)zeros);
-                    CHECK(nonzero_out > zeros / 10, "%s: silence not dithered (%zu of %zu)",
-                          lq_dither_shaping_name(shape), nonzero_out, zeros);
+                          lq_dither_shaping_name(shape), silence_hiss, n_silent, blanked);
+                }
+                if (type == LQ_DITHER_TPDF) {
+                    printf("  tpdf/%-12s auto_blank %d: %5.1f%% of silent samples non-zero;"
+                           " isolated zeros in music dithered to non-zero: %5.1f%%; "
+                           "63-zero run: %zu non-zero\n", lq_dither_shaping_name(shape), blank,
+                           100.0 * (double)silence_hiss / (double)n_silent,
+                           100.0 * (double)iso_dithered / (double)iso, run63);
+                    CHECK(iso_dithered > iso / 10 && run63 > 5,
+                          "%s: isolated zeros / short run not dithered (%zu of %zu, %zu)",
+                          lq_dither_shaping_name(shape), iso_dithered, iso, run63);
+                    if (!blank)
+                        CHECK(silence_hiss > n_silent / 10,
+                              "%s: silence not dithered without auto_blank (%zu of %zu)",
+                              lq_dither_shaping_name(shape), silence_hiss, n_silent);
                 }
                 lq_stage_dither.destroy(st);
                 free(yl);
                 free(yr);
             }
-    printf("  auto_blank: every exact zero in stayed exactly zero out (3 types x 5 shapes)\n");
+    printf("  auto_blank: all %zu samples of digital silence stayed exactly zero "
+           "(3 types x 5 shapes)\n", n_silent);
+    free(silent[0]);
+    free(silent[1]);
     free(l);
     free(r);
 }

@@ -108,13 +108,6 @@ static void free2(double **p)
     free(p);
 }
 
-static double rms(const double *x, size_t a, size_t b)
-{
-    double s = 0.0;
-    for (size_t i = a; i < b; i++) s += x[i] * x[i];
-    return sqrt(s / (double)(b - a));
-}
-
 /* Amplitude of the f Hz component over [a, b) (least squares on sin/cos; the window
  * should hold whole periods of every tone present). */
 static double tone_amp(const double *x, size_t a, size_t b, double fs, double f)
@@ -300,14 +293,18 @@ static void test_isolation(void **st)
 }
 
 /* Static curve through the whole stage: a steady 2 kHz sine (inside band 3 of
- * 120/800/5000) stepped from -60 to 0 dBFS; band 3 compresses with threshold -30 dB,
+ * 120/800/5000) stepped from -60 to 0 dBFS in 3 dB steps; band 3 compresses with threshold -30 dB,
  * ratios 1.5, 2, 4, inf and knees 0, 6, 12; the output tone's gain is the designed
  * curve within 0.25 dB. */
 static void test_static_curve(void **st)
 {
     (void)st;
     const double fs = 44100.0, f = 2000.0;
-    const size_t step = (size_t)(0.1 * fs), meas = (size_t)(0.03 * fs);
+    /* 150 ms per level; the gain is measured 85..115 ms into each step: after the
+     * attack has settled and before the next step's pre-ringing (the linear-phase
+     * crossovers ring +-33 ms around a level jump at the 120 Hz crossover) arrives. */
+    const size_t step = (size_t)(0.15 * fs), meas = (size_t)(0.03 * fs);
+    const size_t meas_end = (size_t)(0.115 * fs);
     const int nlev = 21; /* -60..0 in 3 dB steps */
     const size_t n = step * (size_t)nlev;
     double **in = alloc2(n), **out = alloc2(n);
@@ -335,7 +332,7 @@ static void test_static_curve(void **st)
             run_stage(cfg, fs, 1, in, out, n, 4096, 0, NULL);
             free(cfg);
             for (int l = 0; l < nlev; l++) {
-                const size_t e = (size_t)(l + 1) * step, s0 = e - meas;
+                const size_t e = (size_t)l * step + meas_end, s0 = e - meas;
                 const double x = -60.0 + 3.0 * l;
                 const double got = db(tone_amp(out[0], s0, e, fs, f) /
                                       tone_amp(in[0], s0, e, fs, f));
@@ -349,6 +346,9 @@ static void test_static_curve(void **st)
                 else
                     want = (ir - 1.0) * (x - T);
                 if (fabs(got - want) > worst) worst = fabs(got - want);
+                if (getenv("LQ_TEST_VERBOSE"))
+                    printf("ratio %s knee %g level %.0f: %.4f vs %.4f\n", ratios[ri],
+                           knees[ki], x, got, want);
                 if (fabs(got - want) > 0.25)
                     fail_msg("ratio %s knee %g: at %.0f dBFS gain %.3f dB, designed %.3f dB",
                              ratios[ri], knees[ki], x, got, want);
@@ -497,10 +497,10 @@ static void test_block_size_rerun(void **st)
     double **in = alloc2(n), **ref = alloc2(n), **out = alloc2(n);
     lqs_mix(in[0], in[1], n, fs, 31, 0.98);
     const char *y = "{crossovers_hz: [120, 800, 5000], link: 0.6, bands: ["
-                    "{threshold_db: -24, ratio: 3, knee_db: 6, attack_ms: 20, release_ms: 200},"
-                    "{threshold_db: -26, ratio: 2, detector: rms, rms_ms: 15, mode: mid_side},"
-                    "{threshold_db: -28, ratio: inf, knee_db: 12, attack_ms: 1, makeup_db: 2},"
-                    "{threshold_db: -30, ratio: 1.5, link: 1, release_ms: 60}]}";
+                    "{threshold_db: -36, ratio: 3, knee_db: 6, attack_ms: 20, release_ms: 200},"
+                    "{threshold_db: -36, ratio: 2, detector: rms, rms_ms: 15, mode: mid_side},"
+                    "{threshold_db: -36, ratio: inf, knee_db: 12, attack_ms: 1, makeup_db: 2},"
+                    "{threshold_db: -40, ratio: 1.5, link: 1, release_ms: 60}]}";
     void *cfg = cfg_or_fail(y);
     json_t *rep = NULL;
     run_stage(cfg, fs, 2, in, ref, n, 4096, 0, &rep);
@@ -517,6 +517,7 @@ static void test_block_size_rerun(void **st)
     run_stage(cfg, fs, 2, in, out, n, 0, 99, &rep2);
     assert_true(json_equal(rep, rep2));
     json_t *bands = json_object_get(rep, "bands");
+    int compressed = 0;
     assert_int_equal(json_array_size(bands), 4);
     for (size_t k = 0; k < 4; k++) {
         json_t *b = json_array_get(bands, k);
@@ -526,9 +527,11 @@ static void test_block_size_rerun(void **st)
         const double iv = json_real_value(json_object_get(b, "gr_envelope_interval_s"));
         printf("mix band %zu: max GR %.2f dB, mean GR %.2f dB, envelope %zu points every "
                "%.3f s\n", k + 1, mx, mean, ne, iv);
-        assert_true(mx > 0.5 && mean > 0.0 && mean < mx);
+        assert_true(mean >= 0.0 && mean <= mx);
+        if (mx > 3.0) compressed++;
         assert_true(fabs((double)ne * iv - 1.5) < 2.0 * iv);
     }
+    assert_true(compressed >= 2);  /* the test really exercises the compressors */
     json_decref(rep);
     json_decref(rep2);
     /* reset gives the just-created state */
@@ -608,6 +611,14 @@ static void test_report(void **st)
     const size_t n = (size_t)(2.0 * fs);
     double **in = alloc2(n), **out = alloc2(n);
     lqs_sine(in[0], n, fs, 2000.0, pow(10.0, -10.0 / 20.0), 0.0);
+    /* 50 ms raised-cosine fade-in: a sine switched on abruptly splatters, and the
+     * band-passed onset overshoots (a real, but here unwanted, extra reduction) */
+    const size_t fade = (size_t)(0.05 * fs);
+    for (size_t i = 0; i < fade; i++) {
+        const double w = 0.5 - 0.5 * cos(PI * (double)i / (double)fade);
+        in[0][i] *= w;
+        in[0][n - 1 - i] *= w;  /* and a fade-out: the end would pre-ring the same way */
+    }
     const char *y = "{crossovers_hz: [800, 5000], bands: [{threshold_db: -30, ratio: 1}, "
                     "{threshold_db: -30, ratio: 3, knee_db: 0, attack_ms: 2}, "
                     "{threshold_db: -30, ratio: 1}]}";
@@ -628,7 +639,7 @@ static void test_report(void **st)
     assert_true(mean > 12.5 && mean <= mx);
     assert_true(fabs((double)ne * iv - 2.0) <= iv);
     assert_true(json_real_value(json_object_get(json_array_get(bands, 0), "max_gr_db")) == 0.0);
-    assert_int_equal(json_integer_value(json_object_get(rep, "fir_taps")), 2941);
+    assert_int_equal(json_integer_value(json_object_get(rep, "fir_taps")), 441);
     json_decref(rep);
     free(cfg);
     free2(in);

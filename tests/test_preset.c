@@ -115,6 +115,7 @@ static void test_node_errors(void **state)
          "m.yaml:2:4: b: aliases (*name) are not supported (expected the value written out)"},
         {"a: 1\n---\nb: 2\n",
          "m.yaml:2:1: a second YAML document (expected one document per file)"},
+        {"a: 1\nb: x\xff\n", "m.yaml:2:5: syntax error: invalid leading UTF-8 octet"},
         {"? [a, b]\n: 1\n",
          "m.yaml:1:3: a map or sequence used as a key is not supported (expected a plain "
          "key)"},
@@ -467,8 +468,16 @@ static void test_bad_presets(void **state)
         if (!c.expect) c.expect = targets_msg;
         check_bad(&c, NULL);
     }
-    /* finish.limiter: an error only while the build has no limiter stage. */
-    if (!lq_stage_find("limiter")) {
+    /* finish.limiter: the example line of docs/PRESETS.md, or (while the build has no
+     * limiter stage) the "not available" error. */
+    if (lq_stage_find("limiter")) {
+        bad_case c = {"limiter release out of range",
+                      "lacquer: 1\nname: x\nfinish:\n  limiter:\n"
+                      "    lookahead_ms: 2\n    release_ms: 5000\n",
+                      ":6:17: finish.limiter.release_ms: 5000 is out of range (expected "
+                      "milliseconds from 1 to 1000)"};
+        check_bad(&c, NULL);
+    } else {
         bad_case c = {"limiter not built", "lacquer: 1\nname: x\nfinish:\n  limiter: {}\n",
                       ":4:12: finish.limiter: limiter stage not available in this build "
                       "(expected no finish.limiter in this build)"};
@@ -505,7 +514,31 @@ static void test_minimal_presets(void **state)
     assert_true(*(const double *)p->master[2].cfg == 24.0);
     lq_preset_destroy(&p);
 
+    if (lq_stage_find("limiter")) {
+        write_file("lim.yaml", "lacquer: 1\nname: l\nfinish:\n  limiter: {release_ms: 80}\n",
+                   path, sizeof path);
+        if (lq_preset_load(&p, path, preset_dir(), NULL, err, sizeof err)) fail_msg("%s", err);
+        assert_ptr_equal(p->limiter.vt, lq_stage_find("limiter"));
+        assert_non_null(p->limiter.cfg);
+        lq_preset_destroy(&p);
+    }
     if (lq_stage_find("dither")) {
+        /* --set into a preset without finish: creates finish.dither */
+        lq_overrides *ov = NULL;
+        assert_int_equal(lq_overrides_new(&ov), LQ_OK);
+        assert_int_equal(lq_overrides_add(ov, "finish.dither.type=rpdf", err, sizeof err),
+                         LQ_OK);
+        write_file("nofin.yaml", "lacquer: 1\nname: n\n", path, sizeof path);
+        lq_preset *a = NULL, *b = NULL;
+        if (lq_preset_load(&a, path, preset_dir(), NULL, err, sizeof err)) fail_msg("%s", err);
+        if (lq_preset_load(&b, path, preset_dir(), ov, err, sizeof err)) fail_msg("%s", err);
+        assert_null(a->finish_node);
+        assert_non_null(b->finish_node);
+        assert_true(memcmp(a->dither.cfg, b->dither.cfg, a->dither.vt->config_size) != 0);
+        lq_preset_destroy(&a);
+        lq_preset_destroy(&b);
+        lq_overrides_destroy(&ov);
+
         write_file("dit.yaml", "lacquer: 1\nname: d\nfinish: {dither: {type: rpdf}}\n", path,
                    sizeof path);
         if (lq_preset_load(&p, path, preset_dir(), NULL, err, sizeof err)) fail_msg("%s", err);
@@ -593,6 +626,56 @@ static void test_overrides(void **state)
     }
 }
 
+/* Deterministic mutations of a valid preset (byte flips, deletions, insertions of YAML
+ * punctuation): never a crash or leak (ASan), and every failure is one line that starts
+ * with "PATH:" and has no newline. */
+static void test_mutations(void **state)
+{
+    (void)state;
+    const char *base = "lacquer: 1\nname: mut\ndescription: \"m\"\nmaster:\n"
+                       "  - gain: {gain_db: -1.5}\n  - gain:\n      gain_db: 2\n"
+                       "finish:\n  dither: {type: tpdf}\ntargets: [cd, spotify]\n";
+    static const char punct[] = "{}[]:,-#&*!|>'\"%@` \n\t0123456789.eE";
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    size_t blen = strlen(base), n_ok = 0, n_err = 0;
+    char text[512], path[400], err[1024];
+    for (int it = 0; it < 1500; it++) {
+        memcpy(text, base, blen + 1);
+        size_t len = blen;
+        int edits = 1 + it % 3;
+        for (int k = 0; k < edits; k++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            size_t pos = (size_t)(seed >> 33) % len;
+            char c = punct[(seed >> 13) % (sizeof punct - 1)];
+            switch ((seed >> 7) % 3) {
+            case 0: text[pos] = c; break;
+            case 1: memmove(text + pos, text + pos + 1, len - pos); len--; break;
+            default:
+                if (len + 2 < sizeof text) {
+                    memmove(text + pos + 1, text + pos, len - pos + 1);
+                    text[pos] = c;
+                    len++;
+                }
+            }
+        }
+        write_file("mut.yaml", text, path, sizeof path);
+        lq_preset *p = NULL;
+        lq_error e = lq_preset_load(&p, path, preset_dir(), NULL, err, sizeof err);
+        if (e == LQ_OK) {
+            n_ok++;
+            lq_preset_destroy(&p);
+            continue;
+        }
+        n_err++;
+        if (e != LQ_ERR_PRESET || strncmp(err, path, strlen(path)) != 0 ||
+            err[strlen(path)] != ':' || strchr(err, '\n'))
+            fail_msg("iteration %d (seed chain from 0x9E3779B97F4A7C15): error %d \"%s\" "
+                     "for:\n%s", it, e, err, text);
+    }
+    print_message("mutations: %zu loaded, %zu rejected with a located error\n", n_ok, n_err);
+    assert_true(n_err > 500); /* the mutations really do break files */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -605,6 +688,7 @@ int main(void)
         cmocka_unit_test(test_bad_presets),
         cmocka_unit_test(test_minimal_presets),
         cmocka_unit_test(test_overrides),
+        cmocka_unit_test(test_mutations),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -123,13 +123,43 @@ typedef struct pctx {
     const char *origin; /* file string stored in the nodes */
     lq_diag *d;
     int flat;           /* 1: give every node line 0 (a --set value) */
+    FILE *in_file;      /* the input, to locate reader (encoding) errors */
+    const char *in_text;
 } pctx;
+
+/* libyaml reports reader errors (bad UTF-8, control characters) by byte offset only:
+ * turn the offset into a 1-based line and column (columns counted in bytes). */
+static void offset_to_mark(pctx *c, size_t offset, size_t *line, size_t *col)
+{
+    size_t l = 1, k = 1;
+    if (c->in_file && fseek(c->in_file, 0, SEEK_SET) == 0) {
+        for (size_t i = 0; i < offset; i++) {
+            int ch = fgetc(c->in_file);
+            if (ch == EOF) break;
+            if (ch == '\n') l++, k = 1;
+            else k++;
+        }
+    } else if (c->in_text) {
+        for (size_t i = 0; i < offset && c->in_text[i]; i++) {
+            if (c->in_text[i] == '\n') l++, k = 1;
+            else k++;
+        }
+    }
+    *line = l;
+    *col = k;
+}
 
 static lq_error syntax_error(pctx *c)
 {
     const char *problem = c->parser.problem ? c->parser.problem : "cannot parse";
     if (c->flat)
         return lq_diag_set(c->d, LQ_ERR_PRESET, "%s: syntax error: %s", c->file, problem);
+    if (c->parser.error == YAML_READER_ERROR) {
+        size_t line, col;
+        offset_to_mark(c, c->parser.problem_offset, &line, &col);
+        return lq_diag_set(c->d, LQ_ERR_PRESET, "%s:%zu:%zu: syntax error: %s", c->file, line,
+                           col, problem);
+    }
     return lq_diag_set(c->d, LQ_ERR_PRESET, "%s:%zu:%zu: syntax error: %s", c->file,
                        (size_t)c->parser.problem_mark.line + 1,
                        (size_t)c->parser.problem_mark.column + 1, problem);
@@ -379,7 +409,7 @@ lq_error lq_node_parse_file(lq_node **out, const char *path, lq_diag *d)
     if (!f)
         return lq_diag_set(d, LQ_ERR_PRESET_NOT_FOUND, "%s: cannot open file (%s)", path,
                            strerror(errno));
-    pctx c = {.file = path, .d = d};
+    pctx c = {.file = path, .d = d, .in_file = f};
     if (!yaml_parser_initialize(&c.parser)) {
         fclose(f);
         return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
@@ -395,7 +425,7 @@ static lq_error parse_string_impl(lq_node **out, const char *text, const char *m
                                   const char *origin, int flat, lq_diag *d)
 {
     *out = NULL;
-    pctx c = {.file = msg_name, .d = d, .flat = flat};
+    pctx c = {.file = msg_name, .d = d, .flat = flat, .in_text = text};
     if (!yaml_parser_initialize(&c.parser)) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     yaml_parser_set_input_string(&c.parser, (const unsigned char *)text, strlen(text));
     lq_error e = parse_with(&c, out, origin);

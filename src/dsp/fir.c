@@ -132,6 +132,59 @@ lq_error lq_fir_design(double *taps, size_t ntaps, double rate, lq_fir_amp_fn am
     return e;
 }
 
+lq_error lq_fir_design_refined(double *taps, size_t ntaps, double rate, const double *amp,
+                               size_t npoints, double f_lo_hz, int iterations,
+                               lq_diag *d)
+{
+    lq_error e = lq_fir_design_grid(taps, ntaps, amp, npoints, d);
+    if (e || iterations <= 0) return e;
+    if (!(rate > 0.0)) return lq_diag_set(d, LQ_ERR_ARG, "FIR design: rate %g", rate);
+    const size_t g = 2 * (npoints - 1);
+    double *want = malloc(npoints * sizeof(double));
+    double *buf = fftw_malloc(g * sizeof(double));
+    fftw_complex *spec = fftw_malloc(npoints * sizeof(fftw_complex));
+    fftw_plan p = NULL;
+    if (!want || !buf || !spec) {
+        e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory (FIR design)");
+        goto done;
+    }
+    lq_fftw_lock();
+    p = fftw_plan_dft_r2c_1d((int)g, buf, spec, FFTW_ESTIMATE);
+    lq_fftw_unlock();
+    if (!p) {
+        e = lq_diag_set(d, LQ_ERR_DSP, "FIR design: FFTW could not plan %zu points", g);
+        goto done;
+    }
+    memcpy(want, amp, npoints * sizeof(double));
+    const double df = rate / (double)g;
+    for (int it = 0; it < iterations; it++) {
+        memset(buf, 0, g * sizeof(double));
+        memcpy(buf, taps, ntaps * sizeof(double));
+        fftw_execute(p);
+        for (size_t k = 0; k < npoints; k++) {
+            if ((double)k * df < f_lo_hz || !(amp[k] >= 1e-4)) continue;
+            double got = hypot(spec[k][0], spec[k][1]);
+            if (!(got > 1e-12)) continue;
+            double r = amp[k] / got;
+            if (r > 4.0) r = 4.0;
+            if (r < 0.25) r = 0.25;
+            want[k] *= r;
+        }
+        e = lq_fir_design_grid(taps, ntaps, want, npoints, d);
+        if (e) goto done;
+    }
+done:
+    if (p) {
+        lq_fftw_lock();
+        fftw_destroy_plan(p);
+        lq_fftw_unlock();
+    }
+    fftw_free(spec);
+    fftw_free(buf);
+    free(want);
+    return e;
+}
+
 void lq_fir_complement(double *taps, size_t ntaps)
 {
     const size_t c = (ntaps - 1) / 2;

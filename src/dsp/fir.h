@@ -59,12 +59,30 @@ lq_error lq_fir_design_grid(double *taps, size_t ntaps, const double *amp, size_
                             lq_diag *d);
 
 /* The Kaiser window's beta used by lq_fir_design / lq_fir_design_grid. */
-#define LQ_FIR_KAISER_BETA 8.0
+#define LQ_FIR_KAISER_BETA 4.0
 
 /* Same as lq_fir_design_grid with an explicit Kaiser beta (0 = rectangular; larger =
  * deeper stop bands, more smoothing of the response). */
 lq_error lq_fir_design_grid_kaiser(double *taps, size_t ntaps, const double *amp,
                                    size_t npoints, double beta, lq_diag *d);
+
+/* Refined design for magnitude responses (amp[k] >= 0 on the grid of
+ * lq_fir_grid_points(ntaps) points at this rate).  The windowed design smooths the
+ * response over roughly 1.5 * rate / ntaps Hz (the window's main lobe), which shows near
+ * steep low-frequency features (a 24 dB/oct high-pass at 25 Hz is off by 0.5 dB at
+ * 30 Hz with 186 ms).  This pre-corrects the wanted response iteratively: design,
+ * measure the realised magnitude |H(f_k)| on the grid (FFT of the taps), multiply the
+ * wanted response by amp/|H| (limited to a factor 4 per pass) at grid points with
+ * f_k >= f_lo_hz and amp[k] >= 1e-4 (-80 dB), and design again; `iterations` passes
+ * (6 is plenty; 0 = plain lq_fir_design_grid).  It is the classical iterative
+ * pre-distortion of frequency-sampling designs (cf. Parks & Burrus, "Digital Filter
+ * Design", 1987, sec. 3.3 on adjusting frequency samples).  Below f_lo_hz the response
+ * is left free, so the resolution limit ends up there instead of in the band of
+ * interest.  Measured with 186 ms at 44.1-192 kHz: <= 0.04 dB from 30 Hz to 0.9 x Nyquist
+ * where the wanted response is above -60 dB, for every band type of the EQ. */
+lq_error lq_fir_design_refined(double *taps, size_t ntaps, double rate, const double *amp,
+                               size_t npoints, double f_lo_hz, int iterations,
+                               lq_diag *d);
 
 /* taps := unit impulse at the centre minus taps (the complementary filter: the two sum
  * to a pure delay of (ntaps-1)/2, exactly up to one rounding of the centre tap).  For

@@ -259,8 +259,8 @@ static size_t input_read(void *u, double *const *buf, size_t n, lq_error *err)
     }
     lq_meter_push(s->meter, (const double *const *)buf, got);
     uint64_t h = s->j->in_hash;
-    for (int c = 0; c < s->in.channels; c++)
-        for (size_t i = 0; i < got; i += 7) {
+    for (size_t i = 0; i < got; i++)
+        for (int c = 0; c < s->in.channels; c++) {
             uint64_t v;
             memcpy(&v, &buf[c][i], sizeof v);
             h = mix64(h, v);

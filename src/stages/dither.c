@@ -188,10 +188,22 @@ static inline uint64_t rng_next(rng *r)
 
 #define MAX_CH 2
 
+/* Auto-blank: digital silence is a run of at least BLANK_RUN exact zeros in a channel.
+ * Deciding needs to see the run's end or its BLANK_RUN-th zero, so with auto_blank the
+ * stage delays its output by BLANK_RUN frames (reported as latency).  Isolated zeros
+ * inside music are dithered like any other sample: zeroing them would punch holes into
+ * noise-shaped dither (each hole removes a sample of the shaped noise, i.e. adds white
+ * noise that fills the shaping's dip; tests/test_dither.c checks this). */
+#define BLANK_RUN 64
+
 typedef struct dither_chan {
     rng r;
     double hist[2 * LQ_DITHER_MAX_TAPS]; /* e[n-1..n-N] mirrored: hist[pos+k] */
     int pos;
+    int head;                     /* delay line: oldest entry, next to go out */
+    long zrun;                    /* exact zeros ending at the newest input (capped) */
+    double dx[BLANK_RUN];         /* delayed input */
+    unsigned char db[BLANK_RUN];  /* 1: that delayed sample is part of digital silence */
 } dither_chan;
 
 typedef struct dither_state {
@@ -257,6 +269,12 @@ static void dither_reset(void *state)
         if (!(ch->r.s[0] | ch->r.s[1] | ch->r.s[2] | ch->r.s[3])) ch->r.s[0] = 1;
         memset(ch->hist, 0, sizeof ch->hist);
         ch->pos = 0;
+        ch->head = 0;
+        ch->zrun = 0;
+        memset(ch->dx, 0, sizeof ch->dx);
+        memset(ch->db, 2, sizeof ch->db); /* 2: the initial delay-line fill, output as
+                                             zeros and cut by the engine's latency
+                                             compensation; not counted */
     }
     s->clipped = 0;
     s->blanked = 0;
@@ -295,8 +313,8 @@ static lq_error dither_create(void **state, const void *cfg, const lq_stage_env 
 
 static size_t dither_latency(const void *state)
 {
-    (void)state;
-    return 0;
+    const dither_state *s = state;
+    return s->bits && s->cfg.auto_blank ? BLANK_RUN : 0;
 }
 
 static void dither_process(void *state, double *const *buf, size_t n)
@@ -307,22 +325,47 @@ static void dither_process(void *state, double *const *buf, size_t n)
     const double scale = s->scale, inv = s->inv_scale;
     const double lo = -scale, hi = scale - 1.0;
     const double u32 = 1.0 / 4294967296.0, u53 = 1.0 / 9007199254740992.0;
-    const double *h = s->h;
+    double h[LQ_DITHER_MAX_TAPS];
+    for (int k = 0; k < nt; k++) h[k] = s->h[k];
     long long clipped = 0, blanked = 0;
     double max_added = s->max_added;
     for (int c = 0; c < s->channels; c++) {
         dither_chan *ch = &s->ch[c];
         rng r = ch->r;
-        int pos = ch->pos;
+        int pos = ch->pos, head = ch->head;
+        long zrun = ch->zrun;
+        double hist[2 * LQ_DITHER_MAX_TAPS];
+        memcpy(hist, ch->hist, sizeof hist);
         double *x = buf[c];
         for (size_t i = 0; i < n; i++) {
-            double e = 0.0, y;
-            if (blank && x[i] == 0.0) {
-                y = 0.0; /* digital silence stays digital silence; e = 0 */
-                blanked++;
+            double xin = x[i];
+            int silent = 0;
+            if (blank) {
+                /* through the delay line; classify the newest sample's run */
+                double old = ch->dx[head];
+                silent = ch->db[head];
+                ch->dx[head] = xin;
+                ch->db[head] = 0;
+                if (xin == 0.0) {
+                    zrun++;
+                    if (zrun == BLANK_RUN) {
+                        memset(ch->db, 1, sizeof ch->db); /* the whole run so far */
+                    } else if (zrun > BLANK_RUN) {
+                        ch->db[head] = 1;
+                        zrun = BLANK_RUN + 1;
+                    }
+                } else {
+                    zrun = 0;
+                }
+                head = head + 1 == BLANK_RUN ? 0 : head + 1;
+                xin = old;
+            }
+            double e = 0.0, y = 0.0;
+            if (silent) {
+                blanked += silent == 1; /* digital silence stays digital silence; e = 0 */
             } else {
-                double xs = x[i] * scale, fb = 0.0;
-                for (int k = 0; k < nt; k++) fb += h[k] * ch->hist[pos + k];
+                double xs = xin * scale, fb = 0.0;
+                for (int k = 0; k < nt; k++) fb += h[k] * hist[pos + k];
                 double v = xs - fb, dv = 0.0;
                 if (type == LQ_DITHER_TPDF) {
                     uint64_t b = rng_next(&r);
@@ -348,12 +391,15 @@ static void dither_process(void *state, double *const *buf, size_t n)
             if (nt) {
                 /* push e as e[n-1]: the ring is read at hist[pos .. pos+nt) */
                 pos = pos == 0 ? nt - 1 : pos - 1;
-                ch->hist[pos] = e;
-                ch->hist[pos + nt] = e;
+                hist[pos] = e;
+                hist[pos + nt] = e;
             }
         }
+        memcpy(ch->hist, hist, sizeof hist);
         ch->r = r;
         ch->pos = pos;
+        ch->head = head;
+        ch->zrun = zrun;
     }
     s->clipped += clipped;
     s->blanked += blanked;

@@ -36,8 +36,10 @@ typedef enum lq_dither_shaping {
 typedef struct lq_dither_config {
     int type;       /* lq_dither_type; default LQ_DITHER_TPDF */
     int shaping;    /* lq_dither_shaping; default LQ_SHAPE_NONE */
-    int auto_blank; /* 1 (default): an input sample that is exactly 0.0 is output as
-                       exactly 0 (digital silence stays digital silence) */
+    int auto_blank; /* 1 (default): digital silence in stays digital silence out: every
+                       sample of a run of >= 64 exact zeros in a channel is output as
+                       exactly 0 (isolated zeros inside music are dithered).  Costs a
+                       latency of 64 frames (compensated by the pipeline). */
 } lq_dither_config;
 
 /* The stage's names for the enums ("none", "rpdf", "tpdf"; "none", "lipshitz",

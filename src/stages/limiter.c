@@ -10,7 +10,7 @@
  *    gives an upper estimate d_c of the channel's true peak over the interval
  *    [t-Df, t-Df+1), Df = LQ_OS_DELAY = 24 samples (the interpolator's group delay).
  *    Required gain r_c = thr / d_c when d_c > thr, else exactly 1, where thr is the
- *    ceiling minus LQ_LIMITER_MARGIN_DB (0.03 dB).
+ *    ceiling minus LQ_LIMITER_MARGIN_DB (0.03 dB; 0.08 dB at 4x).
  * 2. Stereo link: r'_c = r_c^(1-link) * (min_c r_c)^link (interpolation in dB; never
  *    above r_c).  With link = 1 (or mono) one gain path serves every channel.
  * 3. Gain computer, per path, in exact integer arithmetic (q = floor(r' * 2^40)):
@@ -28,7 +28,7 @@
  *    ramp, no step), and holds it for H+1 samples around the peak.
  * 4. Release, per path: g(t) = s(t) when s(t) <= g(t-1) (attack), else
  *    g(t) = g(t-1) + alpha (s(t) - g(t-1)) (one-pole recovery, time constant
- *    release_ms; snapped to s(t) when within 1e-10).  g(t) <= s(t) always, so the
+ *    release_ms; snapped to s(t) when within 1e-7, a -140 dB step).  g(t) <= s(t) always, so the
  *    claim holds for g.  Auto release scales the time constant by 0.5 .. 2 with the
  *    fraction of the last second spent limiting (short for isolated peaks, long under
  *    sustained limiting where a fast release would distort).
@@ -61,6 +61,7 @@
 #define Q_SCALE (1.0 / 1099511627776.0) /* 2^-40 */
 #define ENV_CAP 8192                     /* envelope points kept (then halved) */
 #define ENV_RATE 10.0                    /* envelope points per second */
+#define LIMITING_GR_DB 0.01              /* "limiting" = at least this much GR */
 
 typedef struct gain_path {
     /* sliding minimum over S+H values: monotonic deque in a ring of dq_cap */
@@ -202,7 +203,8 @@ static lq_error limiter_create(void **state, const void *cfg, const lq_stage_env
         limiter_destroy(s);
         return lq_diag_set(d, e, "limiter: cannot design the oversampling filter");
     }
-    s->thr = pow(10.0, (c->ceiling_dbtp - LQ_LIMITER_MARGIN_DB) / 20.0);
+    const double margin = c->oversample == 4 ? LQ_LIMITER_MARGIN_4X_DB : LQ_LIMITER_MARGIN_DB;
+    s->thr = pow(10.0, (c->ceiling_dbtp - margin) / 20.0);
     /* below 0.9 thr no phase is computed (oversample.h: the parabola refinement can
      * raise a grid value by well under 10 %, so nothing that could need limiting is
      * skipped) */
@@ -293,7 +295,7 @@ static inline double path_step(limiter_state *s, gain_path *gp, int64_t q)
         if (s->cfg.auto_release)
             alpha = -expm1(-1.0 / (s->release_base * (0.5 + 1.5 * gp->act) * s->rate));
         g += alpha * (sm - g);
-        if (sm - g < 1e-10) g = sm;
+        if (sm - g < 1e-7) g = sm;
     }
     gp->g = g;
     return g;
@@ -353,7 +355,7 @@ static void limiter_process(void *state, double *const *buf, size_t n)
             double gr = 0;
             if (gmin < 1.0) {
                 gr = -20.0 * log10(gmin);
-                s->limiting_frames++;
+                if (gr >= LIMITING_GR_DB) s->limiting_frames++;
                 s->sum_gr_db += gr;
                 if (gmin < s->min_g) s->min_g = gmin;
             }

@@ -22,8 +22,11 @@ typedef struct lq_limiter_config {
 } lq_limiter_config;
 
 /* Safety margin below the ceiling used by the detector (dB): covers the detector's
- * residual errors (filter ripple, images, grid) and the output's gain modulation. */
+ * residual errors (filter ripple, images, grid) and the output's gain modulation.
+ * At 4x the grid is coarse enough (content near fs/2: parabola refinement still off
+ * by up to ~0.035 dB on white noise) to need a larger margin. */
 #define LQ_LIMITER_MARGIN_DB 0.03
+#define LQ_LIMITER_MARGIN_4X_DB 0.08
 /* Gain hold around each peak (samples, even): the gain applied to sample n is at most
  * the requirement of every interval starting in [n - H/2, n + H/2]. */
 #define LQ_LIMITER_HOLD 8
@@ -31,7 +34,7 @@ typedef struct lq_limiter_config {
 /* Figures over the audio processed so far (excluding the latency pre-roll):
  * max_gr_db  largest gain reduction (dB, >= 0);
  * mean_gr_db gain reduction averaged over the whole duration (dB, >= 0);
- * limiting_seconds time during which the gain was below 1.
+ * limiting_seconds time during which the gain reduction was at least 0.01 dB.
  * Any pointer may be NULL. */
 void lq_limiter_stats(const void *state, double *max_gr_db, double *mean_gr_db,
                       double *limiting_seconds);

@@ -210,6 +210,9 @@ static void voice_start(voice *v, const mix_event *e, double rate)
         v->e1 = 1.0, v->k1 = decay_k(e->variant ? 0.13 : 0.022, rate);
         v->g1 = tpt_g(fmin(8000.0, 0.40 * rate), rate);
         v->fk = 1.3;
+        v->ph[0] = 1.0 / (1.0 + v->g1 * (v->g1 + v->fk)); /* svf a1, a2, a3 */
+        v->ph[1] = v->g1 * v->ph[0];
+        v->ph[2] = v->g1 * v->ph[1];
         v->amp *= e->variant ? 0.13 : 0.17;
         break;
     case I_BASS: {
@@ -228,18 +231,18 @@ static void voice_start(voice *v, const mix_event *e, double rate)
     }
     case I_PAD: {
         double f = note_hz(e->note);
-        static const double cents[3] = {-9.0, 0.0, 9.0};
-        static const double spread[3] = {-0.75, 0.0, 0.75};
+        static const double cents[2] = {-8.0, 8.0};
+        static const double spread[2] = {-0.6, 0.6};
         v->len = e->dur + (int64_t)llround(0.7 * rate);
         v->fade = (int64_t)llround(0.15 * rate) + 1;
-        for (int i = 0; i < 3; i++) {
+        for (int i = 0; i < 2; i++) {
             v->dph[i] = f * pow(2.0, cents[i] / 1200.0) / rate;
             v->ph[i] = lqs_rng_uniform(&v->rng);
             pan_gains(e->pan + spread[i], &v->sgl[i], &v->sgr[i]);
         }
         v->atk = 0.12 * rate;
         v->rel = 1.0, v->krel = decay_k(0.18, rate);
-        v->amp *= 0.05;
+        v->amp *= 0.06;
         break;
     }
     case I_LEAD: {
@@ -300,8 +303,14 @@ static void voice_render(voice *v, double *L, double *R, double *PL, double *PR,
         break;
     case I_HAT:
         for (size_t i = 0; i < m; i++) {
-            double hp;
-            (void)svf(v->z, v->g1, v->fk, noise(&v->rng), &hp);
+            /* highpass output of svf() with its coefficients precomputed */
+            const double x = noise(&v->rng);
+            const double v3 = x - v->z[1];
+            const double v1 = v->ph[0] * v->z[0] + v->ph[1] * v3;
+            const double v2 = v->z[1] + v->ph[1] * v->z[0] + v->ph[2] * v3;
+            v->z[0] = 2.0 * v1 - v->z[0];
+            v->z[1] = 2.0 * v2 - v->z[1];
+            const double hp = x - v->fk * v1 - v2;
             double s = hp * v->e1 * v->amp * fadeout(v);
             v->e1 *= v->k1;
             L[i] += s * v->gl;
@@ -332,7 +341,7 @@ static void voice_render(voice *v, double *L, double *R, double *PL, double *PR,
     case I_PAD:
         for (size_t i = 0; i < m; i++) {
             double l = 0.0, r = 0.0;
-            for (int k = 0; k < 3; k++) {
+            for (int k = 0; k < 2; k++) {
                 double o = saw(v->ph[k], v->dph[k]);
                 v->ph[k] = wrap(v->ph[k] + v->dph[k]);
                 l += o * v->sgl[k];
@@ -358,7 +367,7 @@ static void voice_render(voice *v, double *L, double *R, double *PL, double *PR,
             double dp = v->dph[0] * (1.0 + 0.0145 * depth * psin(v->lfo));
             v->lfo = wrap(v->lfo + v->dlfo);
             double p = v->ph[0];
-            double x = saw(p, dp) + 0.6 * psin(p);
+            double x = saw(p, dp);
             v->ph[0] = wrap(p + dp);
             double a = tt < v->atk ? tt / v->atk : 1.0;
             a *= 0.65 + 0.35 * v->e1;

@@ -1,0 +1,399 @@
+/* The whole path, through the public API: bit-exact transparency, block-size
+ * independence, length and alignment across rates, SRC purity, loudness on target with
+ * linear gain, and byte-identical reruns whatever the thread count. */
+#include <math.h>
+#include <setjmp.h>
+#include <sndfile.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <fftw3.h>
+
+#include "lacquer/lacquer.h"
+#include "lqtest.h"
+#include "synth.h"
+
+static char *g_tmp;
+
+static const char *preset_dir(void)
+{
+    const char *env = getenv("LACQUER_PRESET_DIR");
+    return env && env[0] ? env : LQ_SOURCE_DIR "/presets";
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    g_tmp = lqt_tmpdir();
+    return g_tmp ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    lqt_rmrf(g_tmp);
+    free(g_tmp);
+    return 0;
+}
+
+static void path_in(char *buf, size_t n, const char *name)
+{
+    snprintf(buf, n, "%s/%s", g_tmp, name);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A target file in the temp dir. */
+static void make_target(const char *name, const char *rate, const char *fmt,
+                        const char *bits, const char *lufs, double tp, char *path, size_t n)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "lacquer: 1\nname: %s\nsample_rate: %s\nformat: %s\nbit_depth: %s\n"
+             "loudness_lufs: %s\ntrue_peak_dbtp: %.2f\nfilename: \"{title}-{target}.{ext}\"\n",
+             name, rate, fmt, bits, lufs, tp);
+    char file[300];
+    snprintf(file, sizeof file, "%s.yaml", name);
+    path_in(path, n, file);
+    write_text(path, text);
+}
+
+/* A stereo generated mix at a given peak (linear). */
+static void make_mix(const char *path, int rate, double seconds, double peak, int subtype)
+{
+    size_t n = (size_t)(seconds * rate);
+    double *l = malloc(n * sizeof *l), *r = malloc(n * sizeof *r);
+    lqs_mix(l, r, n, rate, 7, peak);
+    const double *pl[2] = {l, r};
+    assert_int_equal(lqt_write_wav(path, pl, 2, n, rate, subtype), 0);
+    free(l);
+    free(r);
+}
+
+typedef struct run_opts {
+    const char *preset;
+    const char *targets[8];
+    int threads;
+    long block;       /* -1: default */
+} run_opts;
+
+static void run_job(const char *input, const char *outdir, const run_opts *o)
+{
+    char err[1024];
+    lq_preset *p = NULL;
+    lq_error e = lq_preset_load(&p, o->preset, preset_dir(), NULL, err, sizeof err);
+    if (e) fail_msg("preset: %s", err);
+    lq_target *t[8] = {0};
+    lq_job *j = NULL;
+    assert_int_equal(lq_job_new(&j), LQ_OK);
+    assert_int_equal(lq_job_set_input(j, input), LQ_OK);
+    assert_int_equal(lq_job_set_preset(j, p), LQ_OK);
+    assert_int_equal(lq_job_set_output_dir(j, outdir), LQ_OK);
+    int nt = 0;
+    for (; nt < 8 && o->targets[nt]; nt++) {
+        e = lq_target_load(&t[nt], o->targets[nt], preset_dir(), NULL, err, sizeof err);
+        if (e) fail_msg("target: %s", err);
+        assert_int_equal(lq_job_add_target(j, t[nt]), LQ_OK);
+    }
+    lq_job_set_threads(j, o->threads ? o->threads : 1);
+    if (o->block >= 0) lq_job_set_block_size(j, (size_t)o->block);
+    e = lq_job_run(j);
+    if (e) fail_msg("job: %s", lq_job_error_message(j));
+    lq_job_destroy(&j);
+    for (int i = 0; i < nt; i++) lq_target_destroy(&t[i]);
+    lq_preset_destroy(&p);
+}
+
+/* Transparent preset, no loudness target, same rate and word length: bit for bit. */
+static void test_transparent_bit_exact(void **state)
+{
+    (void)state;
+    static const struct { int subtype; const char *bits; } cases[] = {
+        {SF_FORMAT_PCM_24, "24"}, {SF_FORMAT_PCM_16, "16"}};
+    for (size_t c = 0; c < 2; c++) {
+        char in[700], tgt[700], out[700], exp[700];
+        snprintf(exp, sizeof exp, "exact%zu.wav", c);
+        path_in(in, sizeof in, exp);
+        make_mix(in, 44100, 3.0, 0.5, cases[c].subtype);
+        make_target("same", "source", "wav", cases[c].bits, "null", 0.0, tgt, sizeof tgt);
+        snprintf(out, sizeof out, "%s/out-exact%zu", g_tmp, c);
+        run_opts o = {.preset = "transparent", .targets = {tgt}, .block = -1};
+        run_job(in, out, &o);
+        snprintf(exp, sizeof exp, "%s/exact%zu-same.wav", out, c);
+        int ca, cb, ra, rb;
+        size_t fa, fb;
+        double *a = lqt_read_planar(in, &ca, &fa, &ra);
+        double *b = lqt_read_planar(exp, &cb, &fb, &rb);
+        assert_non_null(a);
+        assert_non_null(b);
+        assert_int_equal(ca, cb);
+        assert_int_equal(fa, fb);
+        assert_int_equal(ra, rb);
+        size_t diff = 0;
+        for (size_t i = 0; i < fa * (size_t)ca; i++) diff += a[i] != b[i];
+        if (diff) fail_msg("%s-bit: %zu samples differ", cases[c].bits, diff);
+        free(a);
+        free(b);
+    }
+}
+
+/* Same output bytes for block sizes 1, 7, 64, 4096 and random; through gain, resampling,
+ * limiter (a preset with one) and dither. */
+static void test_block_size_independence(void **state)
+{
+    (void)state;
+    char in[512], t16[512], t48[512], pre[512];
+    path_in(in, sizeof in, "blocks.wav");
+    make_mix(in, 44100, 1.5, 0.9, SF_FORMAT_PCM_24);
+    make_target("b16", "source", "wav", "16", "-12", -1.0, t16, sizeof t16);
+    make_target("b48", "48000", "flac", "24", "-16", -1.0, t48, sizeof t48);
+    path_in(pre, sizeof pre, "limited.yaml");
+    write_text(pre, "lacquer: 1\nname: limited\nfinish:\n  limiter: {lookahead_ms: 2}\n");
+    static const long blocks[] = {4096, 1, 7, 64, 0};
+    uint64_t ref[2] = {0, 0};
+    for (size_t b = 0; b < sizeof blocks / sizeof blocks[0]; b++) {
+        char out[512], f[600];
+        snprintf(out, sizeof out, "%s/out-block%ld", g_tmp, blocks[b]);
+        run_opts o = {.preset = pre, .targets = {t16, t48}, .block = blocks[b]};
+        run_job(in, out, &o);
+        for (int k = 0; k < 2; k++) {
+            snprintf(f, sizeof f, "%s/blocks-%s", out, k ? "b48.flac" : "b16.wav");
+            uint64_t h = lqt_file_hash(f);
+            if (b == 0) ref[k] = h;
+            else if (h != ref[k])
+                fail_msg("block size %ld: %s differs from block size 4096", blocks[b], f);
+        }
+    }
+}
+
+/* Energy centroid (in seconds) of a signal: where a burst sits in time. */
+static double centroid_s(const double *x, size_t n, double rate)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num += (double)i * x[i] * x[i];
+        den += x[i] * x[i];
+    }
+    return num / den / rate;
+}
+
+/* Every export has the input's length (rate-scaled, +-1) and zero lag. */
+static void test_length_and_alignment(void **state)
+{
+    (void)state;
+    static const int rates[] = {44100, 48000, 96000, 192000};
+    char t441[512], t48[512], tsrc[512];
+    make_target("r44", "44100", "wav", "32f", "null", 0.0, t441, sizeof t441);
+    make_target("r48", "48000", "wav", "32f", "null", 0.0, t48, sizeof t48);
+    make_target("rsrc", "source", "wav", "32f", "null", 0.0, tsrc, sizeof tsrc);
+    for (size_t k = 0; k < 4; k++) {
+        int rate = rates[k];
+        size_t n = (size_t)(0.8 * rate) + 13;  /* odd length on purpose */
+        double *x = calloc(n, sizeof *x);
+        /* a 6 ms Hann-windowed 2 kHz burst centred at 0.3 s, and noise for xcorr */
+        double t0 = 0.3;
+        size_t half = (size_t)(0.003 * rate);
+        size_t c0 = (size_t)llround(t0 * rate);
+        for (size_t i = c0 - half; i <= c0 + half; i++) {
+            double w = 0.5 + 0.5 * cos(M_PI * ((double)i - (double)c0) / (double)half);
+            x[i] = 0.5 * w * sin(2 * M_PI * 2000.0 * ((double)i - (double)c0) / rate);
+        }
+        const double *pl[2] = {x, x};
+        char in[512], out[512], name[64];
+        snprintf(name, sizeof name, "align%d.wav", rate);
+        path_in(in, sizeof in, name);
+        assert_int_equal(lqt_write_wav(in, pl, 2, n, rate, SF_FORMAT_FLOAT), 0);
+        snprintf(out, sizeof out, "%s/out-align%d", g_tmp, rate);
+        run_opts o = {.preset = "transparent", .targets = {t441, t48, tsrc}, .block = -1};
+        run_job(in, out, &o);
+        static const char *const tn[] = {"r44", "r48", "rsrc"};
+        for (int t = 0; t < 3; t++) {
+            char f[700];
+            snprintf(f, sizeof f, "%s/align%d-%s.wav", out, rate, tn[t]);
+            int ch, orate;
+            size_t frames;
+            double *y = lqt_read_planar(f, &ch, &frames, &orate);
+            assert_non_null(y);
+            double want = (double)n * orate / rate;
+            if (fabs((double)frames - want) > 1.0)
+                fail_msg("%d -> %d Hz: %zu frames, expected %.1f", rate, orate, frames, want);
+            double tc = centroid_s(y, frames, orate);
+            double tin = centroid_s(x, n, rate);
+            if (fabs(tc - tin) * orate > 0.05)
+                fail_msg("%d -> %d Hz: burst moved by %.4f samples", rate, orate,
+                         (tc - tin) * orate);
+            if (orate == rate) {
+                long lag = lqt_xcorr_lag(y, x, n, 64);
+                assert_int_equal(lag, 0);
+            }
+            free(y);
+        }
+        free(x);
+    }
+}
+
+/* libsamplerate at best quality: a 1 kHz tone 44.1 -> 48 kHz has no spur above -140 dBFS,
+ * a 20 kHz tone none above -120 dBFS. */
+static double bessel_i0(double x)
+{
+    double sum = 1.0, term = 1.0;
+    for (int k = 1; k < 200 && term > 1e-20 * sum; k++) {
+        term *= (x / (2.0 * k)) * (x / (2.0 * k));
+        sum += term;
+    }
+    return sum;
+}
+
+static double worst_spur_db(const double *y, size_t n, double rate, double f0)
+{
+    /* Kaiser window, beta 24 (sidelobes below -200 dB: a 4-term Blackman-Harris leaks
+     * at -110 dB far from the tone and would hide nothing), 64k FFT, +-16 bins around
+     * the tone skipped, levels as the amplitude of a sine in dBFS. */
+    const size_t nfft = 65536;
+    if (n < nfft) return NAN;
+    const double *x = y + (n - nfft) / 2;
+    double *in = fftw_malloc(nfft * sizeof *in);
+    fftw_complex *out = fftw_malloc((nfft / 2 + 1) * sizeof *out);
+    fftw_plan p = fftw_plan_dft_r2c_1d((int)nfft, in, out, FFTW_ESTIMATE);
+    double wsum = 0;
+    for (size_t i = 0; i < nfft; i++) {
+        double r = 2.0 * (double)i / (double)(nfft - 1) - 1.0;
+        double w = bessel_i0(24.0 * sqrt(1.0 - r * r)) / bessel_i0(24.0);
+        in[i] = x[i] * w;
+        wsum += w;
+    }
+    fftw_execute(p);
+    double bin = rate / (double)nfft, level = -HUGE_VAL;
+    for (size_t k = 4; k < nfft / 2; k++) {
+        double f = (double)k * bin;
+        if (fabs(f - f0) < 16 * bin) continue;
+        double mag = 2.0 * hypot(out[k][0], out[k][1]) / wsum;
+        double db = 20 * log10(mag + 1e-300);
+        if (db > level) level = db;
+    }
+    fftw_destroy_plan(p);
+    fftw_free(in);
+    fftw_free(out);
+    return level;
+}
+
+static void test_src_spurs(void **state)
+{
+    (void)state;
+    char t48[512];
+    make_target("s48", "48000", "wav", "32f", "null", 0.0, t48, sizeof t48);
+    static const struct { double f, limit; } tones[] = {{1000.0, -140.0}, {20000.0, -120.0}};
+    for (int k = 0; k < 2; k++) {
+        size_t n = 3 * 44100;
+        double *x = malloc(n * sizeof *x);
+        lqs_sine(x, n, 44100, tones[k].f, 0.5, 0.0);
+        const double *pl[1] = {x};
+        char in[512], out[512], f[700], name[64];
+        snprintf(name, sizeof name, "tone%d.wav", k);
+        path_in(in, sizeof in, name);
+        assert_int_equal(lqt_write_wav(in, pl, 1, n, 44100, SF_FORMAT_DOUBLE), 0);
+        snprintf(out, sizeof out, "%s/out-tone%d", g_tmp, k);
+        run_opts o = {.preset = "transparent", .targets = {t48}, .block = -1};
+        run_job(in, out, &o);
+        snprintf(f, sizeof f, "%s/tone%d-s48.wav", out, k);
+        int ch, rate;
+        size_t frames;
+        double *y = lqt_read_planar(f, &ch, &frames, &rate);
+        assert_non_null(y);
+        double spur = worst_spur_db(y, frames, rate, tones[k].f);
+        printf("SRC 44.1->48 kHz, %.0f Hz tone at -6 dBFS: worst spur %.1f dBFS (limit %.0f)\n",
+               tones[k].f, spur, tones[k].limit);
+        assert_true(spur < tones[k].limit);
+        free(x);
+        free(y);
+    }
+}
+
+/* Linear gain with headroom lands within 0.05 LU at every rate and word length. */
+static void test_loudness_linear(void **state)
+{
+    (void)state;
+    char in[512];
+    path_in(in, sizeof in, "quiet.wav");
+    make_mix(in, 48000, 8.0, 0.1, SF_FORMAT_PCM_24); /* peak -20 dBFS: room for gain */
+    static const struct { const char *name, *rate, *fmt, *bits, *lufs; } tg[] = {
+        {"l1", "44100", "wav", "16", "-16"}, {"l2", "48000", "flac", "24", "-14"},
+        {"l3", "96000", "wav", "32f", "-23"}, {"l4", "source", "aiff", "16", "-18"},
+        {"l5", "88200", "wav", "24", "-20"}};
+    char paths[5][512];
+    run_opts o = {.preset = "transparent", .block = -1, .threads = 2};
+    for (int i = 0; i < 5; i++) {
+        make_target(tg[i].name, tg[i].rate, tg[i].fmt, tg[i].bits, tg[i].lufs, -1.0, paths[i],
+                    sizeof paths[i]);
+        o.targets[i] = paths[i];
+    }
+    char out[512];
+    snprintf(out, sizeof out, "%s/out-loud", g_tmp);
+    run_job(in, out, &o);
+    for (int i = 0; i < 5; i++) {
+        char f[700], err[512];
+        const char *ext = !strcmp(tg[i].fmt, "aiff") ? "aiff" : tg[i].fmt;
+        snprintf(f, sizeof f, "%s/quiet-%s.%s", out, tg[i].name, ext);
+        lq_analysis a;
+        assert_int_equal(lq_analyze_file(f, &a, err, sizeof err), LQ_OK);
+        double want = atof(tg[i].lufs);
+        printf("%-3s %6s Hz %4s-bit %-4s: %.3f LUFS (target %.1f, error %+.3f LU)\n",
+               tg[i].name, tg[i].rate, tg[i].bits, tg[i].fmt, a.integrated_lufs, want,
+               a.integrated_lufs - want);
+        assert_true(fabs(a.integrated_lufs - want) <= 0.05);
+    }
+}
+
+/* Reruns and --threads 1 vs 2: byte-identical exports. */
+static void test_reruns_and_threads(void **state)
+{
+    (void)state;
+    char in[512], a[512], b[512], c[512];
+    path_in(in, sizeof in, "rerun.wav");
+    make_mix(in, 44100, 2.0, 0.95, SF_FORMAT_PCM_24);
+    make_target("ra", "source", "wav", "16", "-14", -1.0, a, sizeof a);
+    make_target("rb", "48000", "flac", "24", "-16", -1.0, b, sizeof b);
+    make_target("rc", "96000", "wav", "24", "null", -1.0, c, sizeof c);
+    static const char *const files[] = {"rerun-ra.wav", "rerun-rb.flac", "rerun-rc.wav",
+                                        "report.json"};
+    uint64_t ref[4] = {0};
+    static const int threads[] = {1, 1, 2, 2};
+    for (int r = 0; r < 4; r++) {
+        char out[512];
+        snprintf(out, sizeof out, "%s/out-rerun%d", g_tmp, r);
+        run_opts o = {.preset = "transparent", .targets = {a, b, c}, .block = -1,
+                      .threads = threads[r]};
+        run_job(in, out, &o);
+        for (int k = 0; k < 3; k++) {
+            char f[700];
+            snprintf(f, sizeof f, "%s/%s", out, files[k]);
+            uint64_t h = lqt_file_hash(f);
+            if (r == 0) ref[k] = h;
+            else if (h != ref[k]) fail_msg("run %d (threads %d): %s differs", r, threads[r], files[k]);
+        }
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_transparent_bit_exact),
+        cmocka_unit_test(test_block_size_independence),
+        cmocka_unit_test(test_length_and_alignment),
+        cmocka_unit_test(test_src_spurs),
+        cmocka_unit_test(test_loudness_linear),
+        cmocka_unit_test(test_reruns_and_threads),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
