@@ -116,25 +116,37 @@ static int cmd_run(const char *in, const char *out, const char *type, const char
                      .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
     SNDFILE *fo = sf_open(out, SFM_WRITE, &oinfo);
     if (!fo) return 1;
-    /* streamed in blocks like the engine: read, dither, write */
+    /* streamed in blocks like the engine: read, dither, write; the stage's latency is
+     * compensated as the pipeline does (drop the first L output frames, feed L frames
+     * of silence at the end) */
     int ibuf[2 * B];
     short obuf[2 * B];
     double l[B], r[B];
     double *p[2] = {l, r}, stage = 0.0;
-    sf_count_t got;
-    while ((got = sf_readf_int(fi, ibuf, B)) > 0) {
+    size_t skip = lq_stage_dither.latency(st), tail = skip;
+    for (;;) {
+        sf_count_t got = sf_readf_int(fi, ibuf, B);
         for (sf_count_t i = 0; i < got; i++) {
             l[i] = (double)ibuf[2 * i] * (1.0 / 2147483648.0);
             r[i] = (double)ibuf[2 * i + 1] * (1.0 / 2147483648.0);
         }
+        if (got <= 0) {
+            if (!tail) break;
+            got = (sf_count_t)tail;
+            memset(l, 0, sizeof l);
+            memset(r, 0, sizeof r);
+            tail = 0;
+        }
         double t0 = now();
         lq_stage_dither.process(st, p, (size_t)got);
         stage += now() - t0;
-        for (sf_count_t i = 0; i < got; i++) {
-            obuf[2 * i] = (short)(l[i] * 32768.0);
-            obuf[2 * i + 1] = (short)(r[i] * 32768.0);
+        size_t first = skip < (size_t)got ? skip : (size_t)got;
+        skip -= first;
+        for (size_t i = first; i < (size_t)got; i++) {
+            obuf[2 * (i - first)] = (short)(l[i] * 32768.0);
+            obuf[2 * (i - first) + 1] = (short)(r[i] * 32768.0);
         }
-        sf_writef_short(fo, obuf, got);
+        sf_writef_short(fo, obuf, got - (sf_count_t)first);
     }
     sf_close(fo);
     sf_close(fi);

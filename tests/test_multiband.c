@@ -205,8 +205,9 @@ static void test_null_idle(void **st)
     printf("worst null residual: %.1f dBFS\n", worst);
 }
 
-/* Band isolation through solo: a sine one octave inside a band is at least 40 dB down
- * in each neighbouring band's output, and passes its own band within 0.1 dB.  Also the
+/* Band isolation through solo: a sine one octave inside a band is at least 48 dB down
+ * in each neighbouring band's output (the issue asks 40), and passes its own band
+ * within 0.1 dB.  Also the
  * soloed bands of a noise signal add up to the input. */
 static void test_isolation(void **st)
 {
@@ -250,7 +251,9 @@ static void test_isolation(void **st)
                                      band + 1, g);
                     } else {
                         if (g > worst) worst = g;
-                        if (g > -40.0)
+                        /* the issue asks 40 dB; each tone is exactly one octave from a
+                         * crossover, so this is also the 48 dB/oct slope claim */
+                        if (g > -48.0)
                             fail_msg("%.0f Hz sine (band %d) in band %d: only %.2f dB down "
                                      "at %.0f Hz (crossovers %g %g %g)", f, band + 1, j + 1, g,
                                      fs, xo[0], xo[1], xo[2]);

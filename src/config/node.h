@@ -42,8 +42,12 @@ const lq_node *lq_node_get(const lq_node *map, const char *key);
 /* 1 when n is a plain scalar meaning null: empty, "~", "null", "Null" or "NULL". */
 int lq_node_is_null(const lq_node *n);
 
-/* Set "a.b.c" = YAML scalar text in a map tree, creating maps on the way; the new
- * node's location is reported as `origin` (e.g. "--set"). */
+/* Set "a.b.c" (or "a[0].b") = value in a map tree.  The value is parsed as one YAML
+ * document ("-16", "null", "[mp3, opus]", "{release_ms: 50}") and replaces the scalar or
+ * subtree at the key; missing maps on the way are created, a null placeholder becomes a
+ * map, "[N]" must index an existing sequence item.  The new nodes have file `origin`
+ * (e.g. "--set") and line 0, so their errors read "--set: PATH: ...".  Errors in the key
+ * or value: LQ_ERR_PRESET with "ORIGIN KEY=VALUE: PROBLEM (expected ...)". */
 lq_error lq_node_set_path(lq_node *root, const char *dotted_key, const char *value,
                           const char *origin, lq_diag *d);
 

@@ -34,7 +34,7 @@ lq_error lq_stage_spec_parse(lq_stage_spec *spec, const lq_stage_vt *vt, const l
     void *cfg = calloc(1, vt->config_size ? vt->config_size : 1);
     if (!cfg) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     if (vt->config_default) vt->config_default(cfg);
-    if (map && !lq_node_is_null(map) && vt->config_parse) {
+    if (map && vt->config_parse) {
         lq_error e = vt->config_parse(cfg, map, d);
         if (e) {
             if (vt->config_free) vt->config_free(cfg);
@@ -62,7 +62,7 @@ lq_error lq_stage_spec_override(lq_stage_spec *dst, const lq_stage_spec *base,
     if (!cfg) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     /* Stage configs are plain data (stage.h), so a byte copy is a full copy. */
     memcpy(cfg, base->cfg, size);
-    if (over && !lq_node_is_null(over) && vt->config_parse) {
+    if (over && vt->config_parse) {
         lq_error e = vt->config_parse(cfg, over, d);
         if (e) {
             free(cfg);

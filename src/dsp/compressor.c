@@ -11,18 +11,22 @@
 /* Gain reduction below this (dB) during a release towards zero is set to zero, so the
  * smoother never runs into denormals (1e-12 dB is a gain error of 1e-13). */
 #define LQ_COMP_GR_EPS 1e-12
+/* ln(10) / 20: 10^(dB/20) = exp(dB * ln(10) / 20) */
+#define LQ_COMP_DB_TO_LN 0.11512925464970228420
 
 typedef struct comp_chan {
-    /* peak: monotonic deque of (value, time) over the hold window, ring of `hold` */
-    double *dq_val;
-    uint64_t *dq_t;
-    size_t dq_head, dq_len;
+    /* peak: maxima of |x| over the current (partial) hold segment and the two before */
+    double seg_cur, seg_prev1, seg_prev12;
     /* rms: ring of squares, running sum, and a fresh sum that replaces the running sum
      * every time the ring wraps (so rounding does not accumulate over hours). */
     double *sq;
     double sum, fresh;
     size_t sq_pos;
     double y;  /* smoothed gain reduction, dB >= 0 */
+    double g;  /* the linear gain for y (so an unchanged y needs no exp) */
+    /* the last detector value (linear) and its static gain: a held peak often stays
+     * the same for many samples, and then neither log10 nor the curve is recomputed */
+    double last_v, last_gc;
 } comp_chan;
 
 struct lq_comp {
@@ -31,8 +35,11 @@ struct lq_comp {
     double link;
     double a_att, a_rel;
     size_t hold;  /* samples, >= 1 */
+    size_t seg;   /* peak-hold segment: hold / 2 rounded up, >= 1 */
+    size_t seg_pos; /* samples into the current segment */
     size_t win;   /* rms window, samples, >= 1 */
-    uint64_t t;   /* samples processed */
+    double v_knee; /* detector value (amplitude, or mean square) below which the static
+                      gain is exactly 0: the bottom of the knee, T - W/2 */
     comp_chan ch[2];
 };
 
@@ -55,15 +62,18 @@ double lq_comp_static_gain_db(const lq_comp_params *p, double x)
 
 void lq_comp_reset(lq_comp *c)
 {
-    c->t = 0;
+    c->seg_pos = 0;
     for (int k = 0; k < c->channels; k++) {
         comp_chan *h = &c->ch[k];
-        h->dq_head = h->dq_len = 0;
+        h->seg_cur = h->seg_prev1 = h->seg_prev12 = 0.0;
         h->sum = h->fresh = 0.0;
         h->sq_pos = 0;
         if (h->sq)
             for (size_t i = 0; i < c->win; i++) h->sq[i] = 0.0;
         h->y = 0.0;
+        h->g = c->p.makeup_db == 0.0 ? 1.0 : exp(c->p.makeup_db * LQ_COMP_DB_TO_LN);
+        h->last_v = -1.0;  /* no detector value yet */
+        h->last_gc = 0.0;
     }
 }
 
@@ -72,8 +82,6 @@ void lq_comp_destroy(lq_comp **pc)
     if (!pc || !*pc) return;
     lq_comp *c = *pc;
     for (int k = 0; k < 2; k++) {
-        free(c->ch[k].dq_val);
-        free(c->ch[k].dq_t);
         free(c->ch[k].sq);
     }
     free(c);
@@ -100,15 +108,15 @@ lq_error lq_comp_new(lq_comp **out, const lq_comp_params *p, double fs, int chan
     c->a_rel = exp(-log(9.0) / (p->release_ms * 1e-3 * fs));
     double h = floor(p->hold_ms * 1e-3 * fs + 0.5);
     c->hold = h < 1.0 ? 1 : (size_t)h;
+    c->seg = (c->hold + 1) / 2;
+    const double knee_bottom_db = p->threshold_db - 0.5 * p->knee_db;
+    c->v_knee = p->detector == LQ_COMP_PEAK ? pow(10.0, knee_bottom_db / 20.0)
+                                            : pow(10.0, knee_bottom_db / 10.0);
     double w = floor(p->rms_ms * 1e-3 * fs + 0.5);
     c->win = w < 1.0 ? 1 : (size_t)w;
     for (int k = 0; k < channels; k++) {
         comp_chan *ch = &c->ch[k];
-        if (p->detector == LQ_COMP_PEAK) {
-            ch->dq_val = malloc(c->hold * sizeof *ch->dq_val);
-            ch->dq_t = malloc(c->hold * sizeof *ch->dq_t);
-            if (!ch->dq_val || !ch->dq_t) goto fail;
-        } else {
+        if (p->detector == LQ_COMP_RMS) {
             ch->sq = calloc(c->win, sizeof *ch->sq);
             if (!ch->sq) goto fail;
         }
@@ -121,31 +129,20 @@ fail:
     return LQ_ERR_NOMEM;
 }
 
-/* Sliding maximum of |x| over the last `hold` samples (monotonic deque), in dBFS. */
-static double peak_level_db(comp_chan *h, size_t hold, uint64_t t, double v)
+/* Peak hold: the maximum of |x| over the current segment of `seg` samples (segments
+ * aligned on the sample count, so the result does not depend on block sizes) and the
+ * two segments before it, i.e. over the last 2 seg + 1 .. 3 seg samples: at least the
+ * hold time, at most 1.5 times it.  O(1) per sample with no data-dependent loop (the
+ * segment shift is done by lq_comp_run for all channels). */
+static double peak_level(comp_chan *h, double v)
 {
     v = fabs(v);
-    /* drop from the back every value not larger than the new one */
-    while (h->dq_len > 0) {
-        size_t back = (h->dq_head + h->dq_len - 1) % hold;
-        if (h->dq_val[back] > v) break;
-        h->dq_len--;
-    }
-    /* drop from the front what left the window */
-    if (h->dq_len > 0 && h->dq_t[h->dq_head] + hold <= t) {
-        h->dq_head = (h->dq_head + 1) % hold;
-        h->dq_len--;
-    }
-    size_t pos = (h->dq_head + h->dq_len) % hold;
-    h->dq_val[pos] = v;
-    h->dq_t[pos] = t;
-    h->dq_len++;
-    const double pk = h->dq_val[h->dq_head];
-    return pk > 1e-20 ? 20.0 * log10(pk) : LQ_COMP_FLOOR_DB;
+    if (v > h->seg_cur) h->seg_cur = v;
+    return h->seg_cur > h->seg_prev12 ? h->seg_cur : h->seg_prev12;
 }
 
-/* Mean square over the last `win` samples, in dBFS (a full-scale sine reads -3 dB). */
-static double rms_level_db(comp_chan *h, size_t win, double v)
+/* Mean square over the last `win` samples (a full-scale sine reads 0.5, -3 dB). */
+static double mean_square(comp_chan *h, size_t win, double v)
 {
     const double s = v * v;
     h->sum += s - h->sq[h->sq_pos];
@@ -156,8 +153,25 @@ static double rms_level_db(comp_chan *h, size_t win, double v)
         h->sum = h->fresh;  /* exactly the last `win` squares, no accumulated rounding */
         h->fresh = 0.0;
     }
-    const double ms = h->sum > 0.0 ? h->sum / (double)win : 0.0;
-    return ms > 1e-40 ? 10.0 * log10(ms) : LQ_COMP_FLOOR_DB;
+    return h->sum > 0.0 ? h->sum / (double)win : 0.0;
+}
+
+/* Static gain (dB) for a detector value v (linear amplitude or mean square). */
+static double chan_static_gain(const lq_comp *c, comp_chan *h, double v)
+{
+    if (v == h->last_v) return h->last_gc;
+    double gc = 0.0;
+    if (v > c->v_knee) {  /* below the knee the curve is exactly 0 dB: no log needed */
+        double lev;
+        if (c->p.detector == LQ_COMP_PEAK)
+            lev = v > 1e-20 ? 20.0 * log10(v) : LQ_COMP_FLOOR_DB;
+        else
+            lev = v > 1e-40 ? 10.0 * log10(v) : LQ_COMP_FLOOR_DB;
+        gc = lq_comp_static_gain_db(&c->p, lev);
+    }
+    h->last_v = v;
+    h->last_gc = gc;
+    return gc;
 }
 
 void lq_comp_run(lq_comp *c, const double *const *x, double *const *g, double *gr_db,
@@ -169,10 +183,14 @@ void lq_comp_run(lq_comp *c, const double *const *x, double *const *g, double *g
     for (size_t i = 0; i < n; i++) {
         double gc[2] = {0.0, 0.0};
         for (int k = 0; k < nch; k++) {
-            const double lev = c->p.detector == LQ_COMP_PEAK
-                                   ? peak_level_db(&c->ch[k], c->hold, c->t, x[k][i])
-                                   : rms_level_db(&c->ch[k], c->win, x[k][i]);
-            gc[k] = lq_comp_static_gain_db(&c->p, lev);
+            double v;
+            if (c->p.detector == LQ_COMP_RMS)
+                v = mean_square(&c->ch[k], c->win, x[k][i]);
+            else if (c->hold > 1)
+                v = peak_level(&c->ch[k], x[k][i]);
+            else
+                v = fabs(x[k][i]);
+            gc[k] = chan_static_gain(c, &c->ch[k], v);
         }
         if (nch == 2 && link > 0.0) {
             const double common = gc[0] < gc[1] ? gc[0] : gc[1];
@@ -195,12 +213,23 @@ void lq_comp_run(lq_comp *c, const double *const *x, double *const *g, double *g
             else
                 y = a_rel * y + (1.0 - a_rel) * target;
             if (y < LQ_COMP_GR_EPS && target == 0.0) y = 0.0;
-            h->y = y;
+            if (y != h->y) {
+                h->y = y;
+                const double db = makeup - y;
+                h->g = db == 0.0 ? 1.0 : exp(db * LQ_COMP_DB_TO_LN);
+            }
             if (y > grmax) grmax = y;
-            const double db = makeup - y;
-            g[k][i] = db == 0.0 ? 1.0 : pow(10.0, db / 20.0);
+            g[k][i] = h->g;
         }
         if (gr_db) gr_db[i] = grmax;
-        c->t++;
+        if (++c->seg_pos == c->seg) {  /* peak hold: start a new segment */
+            c->seg_pos = 0;
+            for (int k = 0; k < nch; k++) {
+                comp_chan *h = &c->ch[k];
+                h->seg_prev12 = h->seg_cur > h->seg_prev1 ? h->seg_cur : h->seg_prev1;
+                h->seg_prev1 = h->seg_cur;
+                h->seg_cur = 0.0;
+            }
+        }
     }
 }

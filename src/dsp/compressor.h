@@ -12,10 +12,11 @@
  * So attack_ms / release_ms are the 10->90 % times of the gain change after a step.
  *
  * What the gain computer sees (the "input level" x_L) is chosen by the detector:
- *   - peak: the maximum of |x| over a sliding hold window (hold_ms), so that a steady
- *     waveform is measured by its peak, not by its instantaneous value (no ripple from
- *     the waveform itself; the window should span at least one period of the lowest
- *     frequency detected);
+ *   - peak: the maximum of |x| held over the last hold_ms to 1.5 hold_ms (three
+ *     segments of hold_ms / 2, aligned on the sample count), so that a steady waveform
+ *     is measured by its peak, not by its instantaneous value (no ripple from the
+ *     waveform itself; hold_ms should span at least one period of the lowest frequency
+ *     detected; 0 = the instantaneous |x|);
  *   - rms: the mean square of x over a sliding rectangular window (rms_ms).
  * Stereo link 0..1 blends each channel's static gain (dB) with the channels' common
  * gain (the most reduction of the two): 1 = both channels get the same gain, 0 = fully
@@ -40,7 +41,7 @@ typedef struct lq_comp_params {
     double makeup_db;     /* added after the gain computer */
     lq_comp_detector detector;
     double rms_ms;        /* rms window */
-    double hold_ms;       /* peak hold window (0: instantaneous |x|) */
+    double hold_ms;       /* peak hold time (0: instantaneous |x|) */
 } lq_comp_params;
 
 /* The static curve: output level minus input level (dB, <= 0; makeup not included) for

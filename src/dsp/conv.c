@@ -26,24 +26,16 @@ struct lq_conv {
     fftw_plan r2c, c2r;
 };
 
-/* Pick the FFT size: powers of two from the first >= 2N, the one that minimises the
- * modelled cost per output frame, M log2 M / (M - N + 1), with a mild penalty for sizes
- * beyond 8N (cache).  In practice M = 4N..8N rounded to a power of two. */
+/* Pick the FFT size: the smallest power of two >= 3N (at least 64).  The modelled
+ * cost per output frame, M log2 M / (M - N + 1), keeps falling for larger M, but
+ * measured with FFTW_ESTIMATE plans on this class of machine (bench/fftsize notes in
+ * docs/PRESETS.md, "Stage: eq") transforms beyond about 4N lose more to cache misses
+ * than they gain: 3N..6N is the sweet spot for N = 8k..64k taps. */
 static size_t choose_fft_size(size_t ntaps)
 {
-    size_t m = 16;
-    while (m < 2 * ntaps) m <<= 1;
-    size_t best = m;
-    double best_cost = HUGE_VAL;
-    for (size_t cand = m; cand <= 8 * m && cand <= ((size_t)1 << 26); cand <<= 1) {
-        double cost = (double)cand * log2((double)cand) / (double)(cand - ntaps + 1);
-        if (cand > 4 * ntaps) cost *= 1.05;  /* larger transforms leave the cache */
-        if (cost < best_cost - 1e-9) {
-            best_cost = cost;
-            best = cand;
-        }
-    }
-    return best;
+    size_t m = 64;
+    while (m < 3 * ntaps) m <<= 1;
+    return m;
 }
 
 static void conv_free(lq_conv *c)

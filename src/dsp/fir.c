@@ -26,7 +26,7 @@ size_t lq_fir_taps(double length_ms, double rate)
 size_t lq_fir_grid_points(size_t ntaps)
 {
     size_t g = 1024;
-    while (g < 16 * ntaps) g <<= 1;
+    while (g < 8 * ntaps) g <<= 1;
     return g / 2 + 1;
 }
 

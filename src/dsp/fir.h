@@ -42,7 +42,7 @@ static inline size_t lq_fir_delay(size_t ntaps) { return (ntaps - 1) / 2; }
 
 /* Number of points (k = 0..n-1, f_k = k * rate / (2 * (n - 1))) of the design grid used
  * for a filter of ntaps taps; for callers that sample their response themselves and
- * call lq_fir_design_grid().  A power of two plus one, >= 16 * ntaps / 2. */
+ * call lq_fir_design_grid().  A power of two plus one, >= 8 * ntaps / 2 (accuracy is the same as with 16x: checked in tests/test_eq.c). */
 size_t lq_fir_grid_points(size_t ntaps);
 
 /* Design taps[0..ntaps) (ntaps odd, >= 3) whose zero-phase amplitude approximates

@@ -19,7 +19,8 @@ lq_error lq_analyze_file(const char *path, lq_analysis *out, char *err, size_t e
     double *mem = NULL;
     if (!e)
         e = lq_meter_new(&m, in.channels, in.rate,
-                         LQ_METER_FULL | LQ_METER_TP16 | LQ_METER_HEALTH, BLOCK, &d);
+                         LQ_METER_FULL | LQ_METER_TP16 | LQ_METER_HEALTH |
+                             LQ_METER_TP_EBUR128, BLOCK, &d);
     if (!e && !(mem = malloc(2 * BLOCK * sizeof(double))))
         e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
     double *pl[2] = {mem, mem ? mem + BLOCK : NULL};

@@ -20,7 +20,7 @@
 #define BLOCK 4096
 #define LOUDNESS_TOL_LU 0.05   /* a target is met within this (EBU QC practice: 0.2) */
 #define SOLVE_TOL_LU 0.01      /* the closed loop aims tighter */
-#define MAX_CODEC_ROUNDS 4
+#define MAX_CODEC_ROUNDS 6
 
 void lq_export_warn(lq_export *ex, const char *fmt, ...)
 {
@@ -221,6 +221,9 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
     unsigned checks = t->codec_check;
     if (lossy) checks |= 1u << t->format;
     double margin = 0.0;
+    /* the loudness the pre-encode render aims at: the target, corrected by what a lossy
+     * encode shifts (measured on the decoded file, round by round) */
+    double aim = t->loudness_lufs;
     for (int round = 0; round < MAX_CODEC_ROUNDS; round++) {
         double ceil_now = ceiling_int - margin;
         lq_meter_result res;
@@ -236,7 +239,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
                 gs[k] = gk;
                 ls[k] = res.integrated_lufs;
                 ex->passes[ex->n_passes++] = (lq_pass){gk, ceil_now, res.integrated_lufs};
-                double err = t->loudness_lufs - ls[k];
+                double err = aim - ls[k];
                 if (fabs(err) <= SOLVE_TOL_LU) break;
                 double slope = 1.0;
                 if (k > 0 && gs[k] != gs[k - 1]) slope = (ls[k] - ls[k - 1]) / (gs[k] - gs[k - 1]);
@@ -249,7 +252,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
             /* the best pass so far */
             int best = 0;
             for (int k = 1; k < ex->n_passes; k++)
-                if (fabs(t->loudness_lufs - ls[k]) < fabs(t->loudness_lufs - ls[best])) best = k;
+                if (fabs(aim - ls[k]) < fabs(aim - ls[best])) best = k;
             gain_db = gs[best];
         }
         ex->gain_db = gain_db;
@@ -314,9 +317,8 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
         if (peak_over) {
             margin += worst - t->true_peak_dbtp + 0.1;
             if (!p.use_limiter) gain_db -= worst - t->true_peak_dbtp + 0.1;
-        } else if (!p.use_limiter) {
-            gain_db += lufs_err;
         } else {
+            aim += lufs_err;
             gain_db += lufs_err;
         }
         lq_audio_out_discard(&ex->out);

@@ -365,7 +365,8 @@ static lq_error render_master(lq_job *j, lq_diag *d)
     }
     j->master_identity = chain.n == 0;
     if (!e) e = lq_meter_new(&src.meter, src.in.channels, src.in.rate,
-                             LQ_METER_FULL | LQ_METER_HEALTH, MAX_BLOCK, d);
+                             LQ_METER_FULL | LQ_METER_HEALTH | LQ_METER_TP_EBUR128,
+                             MAX_BLOCK, d);
     if (!e) e = lq_meter_new(&master_meter, src.in.channels, src.in.rate, LQ_METER_FULL,
                              MAX_BLOCK, d);
     if (!e) e = lq_spool_create(&j->master, j->out_dir, src.in.channels, src.in.rate, d);

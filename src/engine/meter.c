@@ -39,8 +39,8 @@ lq_error lq_meter_new(lq_meter **out, int channels, double rate, int what, size_
     m->max_block = max_block;
     int mode = EBUR128_MODE_I;
     if (what & LQ_METER_FULL)
-        mode |= EBUR128_MODE_LRA | EBUR128_MODE_M | EBUR128_MODE_S | EBUR128_MODE_TRUE_PEAK |
-                EBUR128_MODE_SAMPLE_PEAK;
+        mode |= EBUR128_MODE_LRA | EBUR128_MODE_M | EBUR128_MODE_S;
+    if (what & LQ_METER_TP_EBUR128) mode |= EBUR128_MODE_TRUE_PEAK;
     m->st = ebur128_init((unsigned)channels, (unsigned long)rate, mode);
     m->ibuf = malloc(max_block * (size_t)channels * sizeof(double));
     if (!m->st || !m->ibuf) goto fail;
@@ -143,10 +143,13 @@ void lq_meter_result_get(lq_meter *m, lq_meter_result *r)
     if (m->what & LQ_METER_FULL) {
         double x;
         if (ebur128_loudness_range(m->st, &x) == EBUR128_SUCCESS) r->lra_lu = x;
-        double tp = 0;
-        for (int c = 0; c < nc; c++)
-            if (ebur128_true_peak(m->st, (unsigned)c, &x) == EBUR128_SUCCESS && x > tp) tp = x;
-        r->true_peak_dbtp = lq_db(tp);
+        if (m->what & LQ_METER_TP_EBUR128) {
+            double tp = 0;
+            for (int c = 0; c < nc; c++)
+                if (ebur128_true_peak(m->st, (unsigned)c, &x) == EBUR128_SUCCESS && x > tp)
+                    tp = x;
+            r->true_peak_dbtp = lq_db(tp);
+        }
         r->max_momentary_lufs = m->max_m;
         r->max_short_term_lufs = m->max_s;
     }

@@ -12,9 +12,10 @@
 
 enum {
     LQ_METER_LOUDNESS = 1,  /* integrated only (cheap: closed-loop passes) */
-    LQ_METER_FULL = 2,      /* + LRA, max M/S, sample peak, libebur128 true peak */
+    LQ_METER_FULL = 2,      /* + LRA, max M/S, sample peak */
     LQ_METER_TP16 = 4,      /* + lacquer's 16x true peak */
-    LQ_METER_HEALTH = 8     /* + DC, correlation, clipping runs, low-end balance */
+    LQ_METER_HEALTH = 8,    /* + DC, correlation, clipping runs, low-end balance */
+    LQ_METER_TP_EBUR128 = 16 /* + libebur128's own true peak (a cross-check; costly) */
 };
 
 typedef struct lq_meter_result {

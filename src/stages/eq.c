@@ -6,7 +6,7 @@
  *
  * Design.  Each band contributes the magnitude of an analogue prototype, in dB; the
  * bands acting on a channel are summed on a dense frequency grid (dsp/fir.h,
- * lq_fir_grid_points: 16 x the tap count), and the linear magnitude is turned into a
+ * lq_fir_grid_points: 8 x the tap count), and the linear magnitude is turned into a
  * symmetric odd-length FIR (zero-phase spectrum, inverse FFT, Kaiser window, refined
  * by iterative pre-correction from 25 Hz up: lq_fir_design_refined).  Prototypes, with
  * w = f / freq_hz (the analogue transfer functions of R. Bristow-Johnson, "Cookbook
@@ -129,6 +129,34 @@ static double band_db(const eq_band *b, double f)
     }
     default:
         return 0.0;
+    }
+}
+
+/* |H(f)|^2 of one band, linear: the same formulas as band_db without the logarithms
+ * (the design grid has up to ~10^6 points per filter; this keeps the design fast). */
+static double band_mag2(const eq_band *b, double f)
+{
+    const double w = f / b->freq_hz;
+    switch (b->type) {
+    case EQ_BELL: {
+        const double a = pow(10.0, b->gain_db / 40.0), x = 1.0 - w * w;
+        const double nz = w * a / b->q, dp = w / (a * b->q);
+        return (x * x + nz * nz) / (x * x + dp * dp);
+    }
+    case EQ_LOW_SHELF:
+    case EQ_HIGH_SHELF: {
+        const double a = pow(10.0, b->gain_db / 40.0), m = sqrt(a) * w / b->q;
+        const double lo = (a - w * w) * (a - w * w) + m * m;
+        const double hi = (1.0 - a * w * w) * (1.0 - a * w * w) + m * m;
+        return b->type == EQ_LOW_SHELF ? a * a * lo / hi : a * a * hi / lo;
+    }
+    case EQ_HIGHPASS:
+        if (!(f > 0.0)) return 0.0;
+        return 1.0 / (1.0 + pow(w, -b->slope_db_oct / 3.0));
+    case EQ_LOWPASS:
+        return 1.0 / (1.0 + pow(w, b->slope_db_oct / 3.0));
+    default:
+        return pow(10.0, band_db(b, f) / 10.0);
     }
 }
 
@@ -361,24 +389,42 @@ static void eq_destroy(void *state)
     free(s);
 }
 
-/* Design G = F - unit impulse for the bands in mask (taps must hold ntaps). */
-static lq_error design_residual(double *taps, size_t ntaps, double rate, const eq_config *c,
-                                unsigned mask, lq_diag *d)
+/* Design F for the bands in mask (taps must hold ntaps). */
+static lq_error design_full(double *taps, size_t ntaps, double rate, const eq_config *c,
+                            unsigned mask, lq_diag *d)
 {
     const size_t np = lq_fir_grid_points(ntaps);
     double *amp = malloc(np * sizeof(double));
     if (!amp) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory (eq design)");
     const double df = rate / (double)(2 * (np - 1));
     for (size_t k = 0; k < np; k++) {
-        double db = curve_db(c, mask, (double)k * df);
-        amp[k] = db < -400.0 ? 0.0 : pow(10.0, db / 20.0);
+        double p2 = 1.0;
+        for (int i = 0; i < c->n_bands; i++)
+            if (mask & (1u << i)) p2 *= band_mag2(&c->band[i], (double)k * df);
+        amp[k] = isfinite(p2) ? sqrt(p2) : 0.0;
     }
     lq_error e = lq_fir_design_refined(taps, ntaps, rate, amp, np, EQ_REFINE_FROM_HZ,
                                        EQ_REFINE_PASSES, d);
     free(amp);
+    return e;
+}
+
+/* Design G = F - unit impulse for the bands in mask. */
+static lq_error design_residual(double *taps, size_t ntaps, double rate, const eq_config *c,
+                                unsigned mask, lq_diag *d)
+{
+    lq_error e = design_full(taps, ntaps, rate, c, mask, d);
     if (e) return e;
     taps[(ntaps - 1) / 2] -= 1.0;
     return LQ_OK;
+}
+
+lq_error lq_eq_design_taps(const void *eq_cfg, lq_eq_view view, double rate, double *taps,
+                           size_t ntaps, lq_diag *d)
+{
+    if (!eq_cfg || !taps || (int)view < 0 || view > 3)
+        return lq_diag_set(d, LQ_ERR_ARG, "eq design: bad arguments");
+    return design_full(taps, ntaps, rate, eq_cfg, view_mask(eq_cfg, (int)view, 1), d);
 }
 
 static lq_error section_init(eq_section *sec, int ms, const unsigned mask[2], int nch,
@@ -392,6 +438,10 @@ static lq_error section_init(eq_section *sec, int ms, const unsigned mask[2], in
     for (int k = 0; k < nch; k++) {
         sec->active[k] = mask[k] != 0;
         if (!sec->active[k]) continue;
+        if (k == 1 && mask[1] == mask[0]) {  /* same bands on both: design once */
+            mat[k * nch + k] = taps[0];
+            continue;
+        }
         taps[k] = malloc(ntaps * sizeof(double));
         if (!taps[k]) {
             e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory (eq)");

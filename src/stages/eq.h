@@ -25,6 +25,14 @@ typedef enum lq_eq_view {
 lq_error lq_eq_curve(const void *eq_cfg, lq_eq_view view, const double *freqs_hz, size_t n,
                      double *mag_db_out, lq_diag *d);
 
+/* The full linear-phase FIR (ntaps odd, e.g. lq_fir_taps(length_ms, rate)) that the
+ * stage designs for the bands acting on one view, exactly as the stage does (refined
+ * windowed design, dsp/fir.h).  The stage applies it as delay + (taps - impulse); this
+ * returns the taps themselves, for benchmarks (e.g. the same filter in SoX `fir`) and
+ * reports.  Errors as lq_fir_design_refined. */
+lq_error lq_eq_design_taps(const void *eq_cfg, lq_eq_view view, double rate, double *taps,
+                           size_t ntaps, lq_diag *d);
+
 /* Bit (1 << view) set for each view that at least one band acts on (stereo bands set
  * all four); 0 for a flat EQ.  Lets a printer show only the curves that differ. */
 unsigned lq_eq_views_used(const void *eq_cfg);

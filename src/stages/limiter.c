@@ -8,31 +8,33 @@
  * 1. Detector.  Each channel goes through the polyphase interpolator of
  *    dsp/oversample.h (factor 4/8/16; the audio itself is not oversampled), which
  *    gives an upper estimate d_c of the channel's true peak over the interval
- *    [t-Df, t-Df+1), Df = LQ_OS_DELAY = 24 samples (the interpolator's group delay).
+ *    [t-Df, t-Df+1), Df = LQ_OS_DELAY = 32 samples (the interpolator's group delay).
  *    Required gain r_c = thr / d_c when d_c > thr, else exactly 1, where thr is the
- *    ceiling minus LQ_LIMITER_MARGIN_DB (0.03 dB; 0.08 dB at 4x).
+ *    ceiling minus LQ_LIMITER_MARGIN_DB (0.05 dB; 0.1 dB at 4x).
  * 2. Stereo link: r'_c = r_c^(1-link) * (min_c r_c)^link (interpolation in dB; never
  *    above r_c).  With link = 1 (or mono) one gain path serves every channel.
  * 3. Gain computer, per path, in exact integer arithmetic (q = floor(r' * 2^40)):
  *      m(k) = min of q over the last S+H values (sliding minimum, monotonic deque),
- *      a(k) = floor(mean of m over the last W1 values),
- *      s(t) = floor(mean of a over the last W2 values) * 2^-40,
+ *      v(k) = m(k) if m(k) <= v(k-1), else v(k-1) + trunc(alpha (m(k) - v(k-1)))
+ *             (release: one-pole recovery with time constant release_ms, snapped to
+ *             m(k) when within 1e-7, a -140 dB step), so v(k) <= m(k) always;
+ *      a(k) = floor(mean of v over the last W1 values),
+ *      g(t) = floor(mean of a over the last W2 values) * 2^-40,
  *    with S = lookahead in samples, W1 + W2 - 1 = S, H = LQ_LIMITER_HOLD.
- *    Claim: s(t) <= r'(j) for every j in [t-(S-1)-H, t-(S-1)].
- *    Proof: the two running means make s(t) a weighted mean, with non-negative weights
- *    summing to 1, of m(t-i) for i = 0..S-1 (a box of W1 convolved with a box of W2 has
- *    support W1+W2-1 = S); the floors only lower it.  Each m(t-i) is the minimum of r'
- *    over [t-i-(S-1)-H, t-i], and that interval contains j for every i in 0..S-1 when
- *    t-(S-1)-H <= j <= t-(S-1).  So every term is <= r'(j), and so is their mean.  QED
+ *    Claim: g(t) <= r'(j) for every j in [t-(S-1)-H, t-(S-1)].
+ *    Proof: the two running means make g(t) a weighted mean, with non-negative weights
+ *    summing to 1, of v(t-i) for i = 0..S-1 (a box of W1 convolved with a box of W2 has
+ *    support W1+W2-1 = S); the floors only lower it.  Each v(t-i) <= m(t-i), the
+ *    minimum of r' over [t-i-(S-1)-H, t-i], and that interval contains j for every i in
+ *    0..S-1 when t-(S-1)-H <= j <= t-(S-1).  So every term is <= r'(j), and so is their
+ *    mean.  QED
  *    The gain reaches the required reduction over S samples (a C1 piecewise-quadratic
- *    ramp, no step), and holds it for H+1 samples around the peak.
- * 4. Release, per path: g(t) = s(t) when s(t) <= g(t-1) (attack), else
- *    g(t) = g(t-1) + alpha (s(t) - g(t-1)) (one-pole recovery, time constant
- *    release_ms; snapped to s(t) when within 1e-7, a -140 dB step).  g(t) <= s(t) always, so the
- *    claim holds for g.  Auto release scales the time constant by 0.5 .. 2 with the
- *    fraction of the last second spent limiting (short for isolated peaks, long under
- *    sustained limiting where a fast release would distort).
- * 5. Output: y = g(t) * x[t - D], D = Df + (S-1) + H/2 (the reported latency), so the
+ *    ramp, no step), holds it for H+1 samples around the peak, and the release is
+ *    smoothed by the same two means (no fast corner even at release_ms = 1).
+ *    Auto release scales the time constant by 0.5 .. 2 with the fraction of the last
+ *    second spent limiting (short for isolated peaks, long under sustained limiting,
+ *    where a fast release would distort).
+ * 4. Output: y = g(t) * x[t - D], D = Df + (S-1) + H/2 (the reported latency), so the
  *    gain applied to sample n is <= the requirement of every detector interval
  *    starting in [n-H/2, n+H/2]: no overs by construction, up to the detector's error
  *    and the (slow) gain modulation, both covered by the margin and checked on the
@@ -40,9 +42,10 @@
  *    y equals the delayed input bit for bit (below the ceiling the stage is
  *    transparent: r = 1 exactly, the integer means return exactly to 2^40).
  *
- * Smoothness: |s(t) - s(t-1)| <= (1 - min g) / W2 (the trapezoid kernel's height is
- * 1/max(W1, W2) = 1/W2), and a release step is alpha (1 - min g): the test asserts
- * max |g[n] - g[n-1]| against this bound.
+ * Smoothness: g(t) - g(t-1) = sum_i (c_i - c_{i-1}) v(t-i) for the trapezoid kernel c,
+ * whose rising and falling parts each sum to its height 1/max(W1, W2) = 1/W2, so
+ * |g(t) - g(t-1)| <= (max v - min v) / W2 <= (1 - min g) / W2 (+ 2^-39 of rounding),
+ * in attack and release alike: the test asserts max |g[n] - g[n-1]| against this.
  *
  * Design learned from x42-dpl (Robin Gareus, peaklim.cc: lookahead ring buffer,
  * oversampled detector, gain never above the requirement); the gain computer here is a
@@ -59,6 +62,7 @@
 
 #define Q_ONE ((int64_t)1 << 40)
 #define Q_SCALE (1.0 / 1099511627776.0) /* 2^-40 */
+#define Q_SNAP ((int64_t)109951)          /* 1e-7 * 2^40: release snaps to its target */
 #define ENV_CAP 8192                     /* envelope points kept (then halved) */
 #define ENV_RATE 10.0                    /* envelope points per second */
 #define LIMITING_GR_DB 0.01              /* "limiting" = at least this much GR */
@@ -71,7 +75,8 @@ typedef struct gain_path {
     int64_t *ring1, *ring2; /* running means */
     size_t pos1, pos2;
     int64_t sum1, sum2;
-    double g, act;
+    int64_t rel; /* released min-hold */
+    double act;  /* auto release: fraction of the last second spent limiting */
 } gain_path;
 
 typedef struct limiter_state {
@@ -149,7 +154,7 @@ static void limiter_reset(void *state)
         gp->pos1 = gp->pos2 = 0;
         gp->sum1 = (int64_t)s->W1 * Q_ONE;
         gp->sum2 = (int64_t)s->W2 * Q_ONE;
-        gp->g = 1.0;
+        gp->rel = Q_ONE;
         gp->act = 0.0;
     }
     s->t = 0;
@@ -273,32 +278,31 @@ static inline double path_step(limiter_state *s, gain_path *gp, int64_t q)
         gp->dq_len--;
     }
     const int64_t m = gp->dq_val[gp->dq_head];
+    /* release: instant down, one-pole recovery up (never above m) */
+    int64_t rel = gp->rel;
+    if (s->cfg.auto_release) {
+        gp->act += s->act_beta * ((rel < Q_ONE ? 1.0 : 0.0) - gp->act);
+        if (gp->act < 1e-20) gp->act = 0;
+    }
+    if (m <= rel) {
+        rel = m;
+    } else {
+        double alpha = s->alpha;
+        if (s->cfg.auto_release)
+            alpha = -expm1(-1.0 / (s->release_base * (0.5 + 1.5 * gp->act) * s->rate));
+        rel += (int64_t)((double)(m - rel) * alpha);  /* truncation: stays <= m */
+        if (m - rel < Q_SNAP) rel = m;
+    }
+    gp->rel = rel;
     /* two running means, exact in integers */
-    gp->sum1 += m - gp->ring1[gp->pos1];
-    gp->ring1[gp->pos1] = m;
+    gp->sum1 += rel - gp->ring1[gp->pos1];
+    gp->ring1[gp->pos1] = rel;
     if (++gp->pos1 == s->W1) gp->pos1 = 0;
     const int64_t a = gp->sum1 / (int64_t)s->W1;
     gp->sum2 += a - gp->ring2[gp->pos2];
     gp->ring2[gp->pos2] = a;
     if (++gp->pos2 == s->W2) gp->pos2 = 0;
-    const double sm = (double)(gp->sum2 / (int64_t)s->W2) * Q_SCALE;
-    /* release */
-    double g = gp->g;
-    if (s->cfg.auto_release) {
-        gp->act += s->act_beta * ((g < 1.0 ? 1.0 : 0.0) - gp->act);
-        if (gp->act < 1e-20) gp->act = 0;
-    }
-    if (sm <= g) {
-        g = sm;
-    } else {
-        double alpha = s->alpha;
-        if (s->cfg.auto_release)
-            alpha = -expm1(-1.0 / (s->release_base * (0.5 + 1.5 * gp->act) * s->rate));
-        g += alpha * (sm - g);
-        if (sm - g < 1e-7) g = sm;
-    }
-    gp->g = g;
-    return g;
+    return (double)(gp->sum2 / (int64_t)s->W2) * Q_SCALE;
 }
 
 static void envelope_push(limiter_state *s, double gr)

@@ -51,7 +51,8 @@ typedef struct voice {
     double sgl[3], sgr[3];
     double ph[3], dph[3];
     double e1, k1, e2, k2, e3, k3;
-    double rel, krel, atk;
+    double rel, krel;
+    int64_t atk; /* attack length in frames */
     double z[4];
     double g1, g2, fk;
     double lfo, dlfo, vdel, vramp;
@@ -72,7 +73,11 @@ struct lqs_mixer {
     /* pads and lead are filtered on their buses (one filter each instead of one per
      * voice); the pad cutoff follows the latest pad note. */
     double padG, padz[4], leadG, leadz[2];
-    double busL[CHUNK], busR[CHUNK], padL[CHUNK], padR[CHUNK], lead[CHUNK];
+    /* hats: enveloped noise summed on a bus, one highpass state-variable filter per
+     * channel (coefficients a1..a3, damping k) */
+    double hat_a[3], hat_k, hatz[4];
+    double busL[CHUNK], busR[CHUNK], padL[CHUNK], padR[CHUNK], hatL[CHUNK], hatR[CHUNK];
+    double lead[CHUNK];
 };
 
 /* ---- small DSP helpers ---------------------------------------------------------- */
@@ -111,12 +116,6 @@ static inline double blep(double t, double dt)
 static inline double saw(double p, double dp) { return 2.0 * p - 1.0 - blep(p, dp); }
 
 static inline double wrap(double p) { return p >= 1.0 ? p - 1.0 : p; }
-
-static inline double noise(lqs_rng *r)
-{
-    return (double)(lqs_rng_next(r) >> 11) * 0x1.0p-52 - 1.0;
-}
-
 /* Prewarped integrator gain of a trapezoidal (TPT) filter, g = tan(pi fc / fs)
  * (Zavalishin, "The Art of VA Filter Design", rev. 2.1.2, 2020, ch. 3). */
 static double tpt_g(double fc, double rate)
@@ -129,9 +128,9 @@ static double tpt_g(double fc, double rate)
 /* Linear trapezoidal state-variable filter, one sample (Andrew Simper, "Linear
  * Trapezoidal Integrated State Variable Filter", Cytomic technical paper, 2013).
  * z[0], z[1]: integrator states.  Returns lowpass; *hp gets highpass. */
-static inline double svf(double *z, double g, double k, double x, double *hp)
+static inline double svf(double *z, const double a[3], double k, double x, double *hp)
 {
-    const double a1 = 1.0 / (1.0 + g * (g + k)), a2 = g * a1, a3 = g * a2;
+    const double a1 = a[0], a2 = a[1], a3 = a[2];
     const double v3 = x - z[1];
     const double v1 = a1 * z[0] + a2 * v3;
     const double v2 = z[1] + a2 * z[0] + a3 * v3;
@@ -140,6 +139,13 @@ static inline double svf(double *z, double g, double k, double x, double *hp)
     if (hp)
         *hp = x - k * v1 - v2;
     return v2;
+}
+
+static void svf_coeffs(double g, double k, double a[3])
+{
+    a[0] = 1.0 / (1.0 + g * (g + k));
+    a[1] = g * a[0];
+    a[2] = g * a[1];
 }
 
 /* TPT one-pole lowpass with G = g / (1 + g) (Zavalishin, ch. 3.10). */
@@ -166,12 +172,6 @@ static void pan_gains(double pan, double *gl, double *gr)
     *gr = sin(th);
 }
 
-static inline double fadeout(const voice *v)
-{
-    const int64_t left = v->len - v->t;
-    return left < v->fade ? (double)left / (double)v->fade : 1.0;
-}
-
 /* ---- voices ---------------------------------------------------------------------- */
 
 static void voice_start(voice *v, const mix_event *e, double rate)
@@ -192,7 +192,7 @@ static void voice_start(voice *v, const mix_event *e, double rate)
         v->e1 = 1.0, v->k1 = decay_k(0.22, rate);   /* body */
         v->e2 = 1.0, v->k2 = decay_k(0.035, rate);  /* pitch drop */
         v->e3 = 1.0, v->k3 = decay_k(0.0015, rate); /* click */
-        v->amp *= 0.95;
+        v->amp *= 0.8;
         break;
     case I_SNARE:
         v->len = (int64_t)llround(0.35 * rate);
@@ -203,36 +203,33 @@ static void voice_start(voice *v, const mix_event *e, double rate)
         v->e2 = 1.0, v->k2 = decay_k(0.11, rate);  /* noise */
         v->g1 = tpt_g(1200.0, rate);
         v->g1 = v->g1 / (1.0 + v->g1);
+        v->g2 = tpt_g(7000.0, rate);
+        v->g2 = v->g2 / (1.0 + v->g2);
         v->amp *= 0.55;
         break;
     case I_HAT:
         v->len = (int64_t)llround((e->variant ? 0.45 : 0.14) * rate);
         v->e1 = 1.0, v->k1 = decay_k(e->variant ? 0.13 : 0.022, rate);
-        v->g1 = tpt_g(fmin(8000.0, 0.40 * rate), rate);
-        v->fk = 1.3;
-        v->ph[0] = 1.0 / (1.0 + v->g1 * (v->g1 + v->fk)); /* svf a1, a2, a3 */
-        v->ph[1] = v->g1 * v->ph[0];
-        v->ph[2] = v->g1 * v->ph[1];
-        v->amp *= e->variant ? 0.13 : 0.17;
+        v->amp *= e->variant ? 0.16 : 0.22;
         break;
     case I_BASS: {
         double f = note_hz(e->note);
         v->len = e->dur + (int64_t)llround(0.15 * rate);
         v->dph[0] = f / rate;
-        v->atk = 0.004 * rate;
+        v->atk = (int64_t)llround(0.004 * rate) + 1;
         v->e1 = 1.0, v->k1 = decay_k(0.7, rate);
         v->e2 = 1.0, v->k2 = decay_k(0.10, rate); /* filter envelope */
         v->rel = 1.0, v->krel = decay_k(0.03, rate);
         v->g1 = tpt_g(180.0 + 250.0 * e->vel, rate);
         v->g2 = tpt_g(600.0 + 1400.0 * e->vel, rate);
         v->fk = 0.8;
-        v->amp *= 0.42;
+        v->amp *= 0.36;
         break;
     }
     case I_PAD: {
         double f = note_hz(e->note);
         static const double cents[2] = {-8.0, 8.0};
-        static const double spread[2] = {-0.6, 0.6};
+        static const double spread[2] = {-1.0, 1.0};
         v->len = e->dur + (int64_t)llround(0.7 * rate);
         v->fade = (int64_t)llround(0.15 * rate) + 1;
         for (int i = 0; i < 2; i++) {
@@ -240,9 +237,9 @@ static void voice_start(voice *v, const mix_event *e, double rate)
             v->ph[i] = lqs_rng_uniform(&v->rng);
             pan_gains(e->pan + spread[i], &v->sgl[i], &v->sgr[i]);
         }
-        v->atk = 0.12 * rate;
+        v->atk = (int64_t)llround(0.12 * rate) + 1;
         v->rel = 1.0, v->krel = decay_k(0.18, rate);
-        v->amp *= 0.06;
+        v->amp *= 0.13;
         break;
     }
     case I_LEAD: {
@@ -252,10 +249,10 @@ static void voice_start(voice *v, const mix_event *e, double rate)
         v->dlfo = 5.5 / rate;
         v->vdel = 0.15 * rate;
         v->vramp = 0.30 * rate;
-        v->atk = 0.008 * rate;
+        v->atk = (int64_t)llround(0.008 * rate) + 1;
         v->e1 = 1.0, v->k1 = decay_k(0.5, rate);
         v->rel = 1.0, v->krel = decay_k(0.06, rate);
-        v->amp *= 0.2;
+        v->amp *= 0.3;
         break;
     }
     default:
@@ -268,121 +265,195 @@ static void voice_start(voice *v, const mix_event *e, double rate)
 }
 
 /* Renders up to c frames of voice v, adding into L/R (or the lead bus). */
-static void voice_render(voice *v, double *L, double *R, double *PL, double *PR, double *lead,
-                         size_t c, double rate)
+typedef struct buses {
+    double *L, *R;   /* direct */
+    double *PL, *PR; /* pads, lowpassed on the bus */
+    double *HL, *HR; /* hats, highpassed on the bus */
+    double *lead;    /* lead (mono), lowpassed, dry + echoes */
+} buses;
+
+/* xoshiro256** step on a local copy of the state (same sequence as lqs_rng_next; kept
+ * here so the hot loops hold the state in registers). */
+static inline uint64_t rng_step(lqs_rng *r)
 {
-    int64_t left = v->len - v->t;
-    size_t m = (int64_t)c < left ? c : (size_t)left;
+    uint64_t *s = r->s;
+    const uint64_t x = s[1] * 5;
+    const uint64_t result = ((x << 7) | (x >> 57)) * 9;
+    const uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = (s[3] << 45) | (s[3] >> 19);
+    return result;
+}
+
+static inline double unoise(lqs_rng *r) { return (double)(rng_step(r) >> 11) * 0x1.0p-52 - 1.0; }
+
+static inline void unoise2(lqs_rng *r, double *a, double *b)
+{
+    const uint64_t u = rng_step(r);
+    *a = (double)(u >> 32) * 0x1.0p-31 - 1.0;
+    *b = (double)(u & 0xffffffffu) * 0x1.0p-31 - 1.0;
+}
+
+static inline double fade_at(int64_t t, int64_t len, int64_t fade)
+{
+    const int64_t left = len - t;
+    return left < fade ? (double)left / (double)fade : 1.0;
+}
+
+static inline double attack_at(int64_t t, int64_t atk)
+{
+    return t < atk ? (double)t / (double)atk : 1.0;
+}
+
+/* Renders up to c frames of voice v into the buses.  The hot loops work on local
+ * copies of the voice state (no aliasing with the output buffers) and write it back. */
+static void voice_render(voice *v, const buses *B, size_t c, double rate)
+{
+    double *restrict L = B->L, *restrict R = B->R;
+    const int64_t left = v->len - v->t;
+    const size_t m = (int64_t)c < left ? c : (size_t)left;
+    const int64_t len = v->len, fade = v->fade, dur = v->dur, atk = v->atk;
+    const double amp = v->amp, gl = v->gl, gr = v->gr;
+    int64_t t = v->t;
+    lqs_rng rng = v->rng;
     switch (v->inst) {
-    case I_KICK:
-        for (size_t i = 0; i < m; i++) {
-            double f = 48.0 + 122.0 * v->e2;
-            v->ph[0] = wrap(v->ph[0] + f / rate);
-            double s = psin(v->ph[0]) * v->e1 + 0.3 * v->e3 * noise(&v->rng);
-            s *= v->amp * fadeout(v);
-            v->e1 *= v->k1, v->e2 *= v->k2, v->e3 *= v->k3;
-            L[i] += s * v->gl;
-            R[i] += s * v->gr;
-            v->t++;
+    case I_KICK: {
+        double ph = v->ph[0], e1 = v->e1, e2 = v->e2, e3 = v->e3;
+        const double k1 = v->k1, k2 = v->k2, k3 = v->k3, inv = 1.0 / rate;
+        for (size_t i = 0; i < m; i++, t++) {
+            const double f = 48.0 + 122.0 * e2;
+            ph = wrap(ph + f * inv);
+            double s = psin(ph) * e1 + 0.3 * e3 * unoise(&rng);
+            s *= amp * fade_at(t, len, fade);
+            e1 *= k1, e2 *= k2, e3 *= k3;
+            L[i] += s * gl;
+            R[i] += s * gr;
         }
+        v->ph[0] = ph, v->e1 = e1, v->e2 = e2, v->e3 = e3;
         break;
-    case I_SNARE:
-        for (size_t i = 0; i < m; i++) {
-            v->ph[0] = wrap(v->ph[0] + v->dph[0]);
-            v->ph[1] = wrap(v->ph[1] + v->dph[1]);
-            double n = noise(&v->rng);
-            double hp = n - onepole(&v->z[0], v->g1, n);
-            double s = 0.55 * v->e1 * (psin(v->ph[0]) + 0.5 * psin(v->ph[1])) +
-                       0.75 * v->e2 * hp;
-            s *= v->amp * fadeout(v);
-            v->e1 *= v->k1, v->e2 *= v->k2;
-            L[i] += s * v->gl;
-            R[i] += s * v->gr;
-            v->t++;
+    }
+    case I_SNARE: {
+        double p0 = v->ph[0], p1 = v->ph[1], e1 = v->e1, e2 = v->e2;
+        double z0 = v->z[0], z1 = v->z[1], z2 = v->z[2], z3 = v->z[3];
+        const double d0 = v->dph[0], d1 = v->dph[1], k1 = v->k1, k2 = v->k2;
+        const double g1 = v->g1, g2 = v->g2;
+        for (size_t i = 0; i < m; i++, t++) {
+            p0 = wrap(p0 + d0);
+            p1 = wrap(p1 + d1);
+            /* noise partly decorrelated between L and R (rho 0.6): a roomy snare */
+            double a, b;
+            unoise2(&rng, &a, &b);
+            const double nr = 0.6 * a + 0.8 * b;
+            const double al = onepole(&z2, g2, a), ar = onepole(&z3, g2, nr);
+            const double hl = al - onepole(&z0, g1, al);
+            const double hr = ar - onepole(&z1, g1, ar);
+            const double g = amp * fade_at(t, len, fade);
+            const double tone = 0.55 * e1 * (psin(p0) + 0.5 * psin(p1)) * g;
+            const double ne = 0.75 * e2 * g;
+            e1 *= k1, e2 *= k2;
+            L[i] += (tone + ne * hl) * gl;
+            R[i] += (tone + ne * hr) * gr;
         }
+        v->ph[0] = p0, v->ph[1] = p1, v->e1 = e1, v->e2 = e2;
+        v->z[0] = z0, v->z[1] = z1, v->z[2] = z2, v->z[3] = z3;
         break;
-    case I_HAT:
-        for (size_t i = 0; i < m; i++) {
-            /* highpass output of svf() with its coefficients precomputed */
-            const double x = noise(&v->rng);
-            const double v3 = x - v->z[1];
-            const double v1 = v->ph[0] * v->z[0] + v->ph[1] * v3;
-            const double v2 = v->z[1] + v->ph[1] * v->z[0] + v->ph[2] * v3;
-            v->z[0] = 2.0 * v1 - v->z[0];
-            v->z[1] = 2.0 * v2 - v->z[1];
-            const double hp = x - v->fk * v1 - v2;
-            double s = hp * v->e1 * v->amp * fadeout(v);
-            v->e1 *= v->k1;
-            L[i] += s * v->gl;
-            R[i] += s * v->gr;
-            v->t++;
+    }
+    case I_HAT: {
+        double *restrict HL = B->HL, *restrict HR = B->HR;
+        double e1 = v->e1;
+        const double k1 = v->k1, al = amp * gl, ar = amp * gr;
+        for (size_t i = 0; i < m; i++, t++) {
+            /* two partly decorrelated noises (rho 0.4) for L and R */
+            double xl, b;
+            unoise2(&rng, &xl, &b);
+            const double xr = 0.4 * xl + 0.9165 * b;
+            const double g = e1 * fade_at(t, len, fade);
+            e1 *= k1;
+            HL[i] += xl * g * al;
+            HR[i] += xr * g * ar;
         }
+        v->e1 = e1;
         break;
-    case I_BASS:
-        for (size_t i = 0; i < m; i++) {
-            double p = v->ph[0];
-            double x = 0.6 * saw(p, v->dph[0]) + 0.9 * psin(p);
-            v->ph[0] = wrap(p + v->dph[0]);
-            double g = v->g1 + (v->g2 - v->g1) * v->e2;
-            double y = svf(v->z, g, v->fk, x, NULL);
-            double a = (double)v->t < v->atk ? (double)v->t / v->atk : 1.0;
-            a *= 0.55 + 0.45 * v->e1;
-            if (v->t >= v->dur) {
-                a *= v->rel;
-                v->rel *= v->krel;
+    }
+    case I_BASS: {
+        double ph = v->ph[0], e1 = v->e1, e2 = v->e2, rel = v->rel;
+        double z[2] = {v->z[0], v->z[1]};
+        const double dp = v->dph[0], k1 = v->k1, k2 = v->k2, krel = v->krel;
+        const double g1 = v->g1, gd = v->g2 - v->g1, fk = v->fk;
+        for (size_t i = 0; i < m; i++, t++) {
+            const double x = 0.6 * saw(ph, dp) + 0.9 * psin(ph);
+            ph = wrap(ph + dp);
+            double ca[3];
+            svf_coeffs(g1 + gd * e2, fk, ca);
+            const double y = svf(z, ca, fk, x, NULL);
+            double a = attack_at(t, atk) * (0.55 + 0.45 * e1);
+            if (t >= dur) {
+                a *= rel;
+                rel *= krel;
             }
-            double s = y * a * v->amp * fadeout(v);
-            v->e1 *= v->k1, v->e2 *= v->k2;
-            L[i] += s * v->gl;
-            R[i] += s * v->gr;
-            v->t++;
+            const double s = y * a * amp * fade_at(t, len, fade);
+            e1 *= k1, e2 *= k2;
+            L[i] += s * gl;
+            R[i] += s * gr;
         }
+        v->ph[0] = ph, v->e1 = e1, v->e2 = e2, v->rel = rel;
+        v->z[0] = z[0], v->z[1] = z[1];
         break;
-    case I_PAD:
-        for (size_t i = 0; i < m; i++) {
-            double l = 0.0, r = 0.0;
-            for (int k = 0; k < 2; k++) {
-                double o = saw(v->ph[k], v->dph[k]);
-                v->ph[k] = wrap(v->ph[k] + v->dph[k]);
-                l += o * v->sgl[k];
-                r += o * v->sgr[k];
+    }
+    case I_PAD: {
+        double *restrict PL = B->PL, *restrict PR = B->PR;
+        double p0 = v->ph[0], p1 = v->ph[1], rel = v->rel;
+        const double d0 = v->dph[0], d1 = v->dph[1], krel = v->krel;
+        const double l0 = v->sgl[0], l1 = v->sgl[1], r0 = v->sgr[0], r1 = v->sgr[1];
+        for (size_t i = 0; i < m; i++, t++) {
+            const double o0 = saw(p0, d0), o1 = saw(p1, d1);
+            p0 = wrap(p0 + d0);
+            p1 = wrap(p1 + d1);
+            double a = attack_at(t, atk);
+            if (t >= dur) {
+                a *= rel;
+                rel *= krel;
             }
-            double a = (double)v->t < v->atk ? (double)v->t / v->atk : 1.0;
-            if (v->t >= v->dur) {
-                a *= v->rel;
-                v->rel *= v->krel;
-            }
-            a *= v->amp * fadeout(v);
-            PL[i] += l * a;
-            PR[i] += r * a;
-            v->t++;
+            a *= amp * fade_at(t, len, fade);
+            PL[i] += (o0 * l0 + o1 * l1) * a;
+            PR[i] += (o0 * r0 + o1 * r1) * a;
         }
+        v->ph[0] = p0, v->ph[1] = p1, v->rel = rel;
         break;
-    case I_LEAD:
-        for (size_t i = 0; i < m; i++) {
-            double tt = (double)v->t;
-            double depth = tt < v->vdel ? 0.0
-                         : tt < v->vdel + v->vramp ? (tt - v->vdel) / v->vramp : 1.0;
+    }
+    case I_LEAD: {
+        double *restrict LB = B->lead;
+        double ph = v->ph[0], lfo = v->lfo, e1 = v->e1, rel = v->rel;
+        const double d0 = v->dph[0], dl = v->dlfo, k1 = v->k1, krel = v->krel;
+        const double vdel = v->vdel, vramp = v->vramp;
+        for (size_t i = 0; i < m; i++, t++) {
+            const double tt = (double)t;
+            const double depth = tt < vdel ? 0.0 : tt < vdel + vramp ? (tt - vdel) / vramp : 1.0;
             /* vibrato: +-0.25 semitone (2^(0.25/12) - 1 = 0.0145) at 5.5 Hz */
-            double dp = v->dph[0] * (1.0 + 0.0145 * depth * psin(v->lfo));
-            v->lfo = wrap(v->lfo + v->dlfo);
-            double p = v->ph[0];
-            double x = saw(p, dp);
-            v->ph[0] = wrap(p + dp);
-            double a = tt < v->atk ? tt / v->atk : 1.0;
-            a *= 0.65 + 0.35 * v->e1;
-            if (v->t >= v->dur) {
-                a *= v->rel;
-                v->rel *= v->krel;
+            const double dp = d0 * (1.0 + 0.0145 * depth * psin(lfo));
+            lfo = wrap(lfo + dl);
+            const double x = saw(ph, dp);
+            ph = wrap(ph + dp);
+            double a = attack_at(t, atk) * (0.65 + 0.35 * e1);
+            if (t >= dur) {
+                a *= rel;
+                rel *= krel;
             }
-            v->e1 *= v->k1;
-            lead[i] += x * a * v->amp * fadeout(v);
-            v->t++;
+            e1 *= k1;
+            LB[i] += x * a * amp * fade_at(t, len, fade);
         }
+        v->ph[0] = ph, v->lfo = lfo, v->e1 = e1, v->rel = rel;
         break;
+    }
     default:
         break;
     }
+    v->t = t;
+    v->rng = rng;
     if (v->t >= v->len)
         v->active = 0;
 }
@@ -506,13 +577,13 @@ static void build_section(builder *b, int type, int bar0, int nbars, const motif
         /* pads */
         double pvel, pfc;
         switch (type) {
-        case S_INTRO: pvel = 0.45 + 0.05 * bi; pfc = 600.0 + 220.0 * bi; break;
+        case S_INTRO: pvel = 0.7 + 0.04 * bi; pfc = 900.0 + 250.0 * bi; break;
         case S_VERSE: pvel = 0.6; pfc = 1700.0; break;
         case S_CHORUS: pvel = 0.8; pfc = 2600.0; break;
-        default: pvel = 0.62; pfc = 1100.0 + 120.0 * bi; break;
+        default: pvel = 0.85; pfc = 1300.0 + 150.0 * bi; break;
         }
         for (int k = 0; k < 4; k++)
-            add(b, I_PAD, s0, 15.5, chords[ch][k], pvel, -0.45 + 0.3 * k, 0, pfc);
+            add(b, I_PAD, s0, 15.5, chords[ch][k], pvel, -0.3 + 0.2 * k, 0, pfc);
 
         /* kick */
         if (type == S_VERSE) {
@@ -594,7 +665,7 @@ static void build_section(builder *b, int type, int bar0, int nbars, const motif
             add(b, I_BASS, s0 + 8, 7.5, root, 0.55, 0, 0, 0);
         } else if (type == S_BREAK) {
             if (bi < 6)
-                add(b, I_BASS, s0, 15.5, root, 0.35, 0, 0, 0);
+                add(b, I_BASS, s0, 15.5, root, 0.5, 0, 0, 0);
             else
                 for (int s = 0; s < 16; s += 2)
                     add(b, I_BASS, s0 + s, 1.6, root, 0.4 + 0.25 * (bi - 6 + s / 16.0), 0, 0,
@@ -611,7 +682,7 @@ static void build_section(builder *b, int type, int bar0, int nbars, const motif
                 double st = s0 + n->step + swing(n->step);
                 double note = penta(n->deg);
                 if (type == S_BREAK) {
-                    add(b, I_LEAD, st, n->dur * 1.4 - 0.5, note, 0.45, 0.2, 0, 0);
+                    add(b, I_LEAD, st, n->dur * 1.4 - 0.5, note, 0.6, 0.2, 0, 0);
                 } else if (type == S_VERSE) {
                     add(b, I_LEAD, st, n->dur - 0.5, note, 0.7, 0.2, 0, 0);
                 } else {
@@ -672,6 +743,9 @@ static void mixer_reset(lqs_mixer *m)
     memset(m->v, 0, sizeof m->v);
     memset(m->padz, 0, sizeof m->padz);
     memset(m->leadz, 0, sizeof m->leadz);
+    memset(m->hatz, 0, sizeof m->hatz);
+    m->hat_k = 1.3;
+    svf_coeffs(tpt_g(fmin(8000.0, 0.40 * m->rate), m->rate), m->hat_k, m->hat_a);
     m->padG = 0.0;
     m->leadG = tpt_g(2600.0, m->rate);
     m->leadG /= 1.0 + m->leadG;
@@ -695,6 +769,65 @@ static const mix_event *next_event(lqs_mixer *m, int64_t *abs_onset)
     }
     *abs_onset = m->cyc_base + m->cyc.ev[m->idx].onset;
     return &m->cyc.ev[m->idx];
+}
+
+/* Bus processing and the final sum for c frames (state in locals, written back). */
+static void mix_buses(lqs_mixer *m, size_t c, double gain, double *restrict outL,
+                      double *restrict outR, double *peak)
+{
+    const double *restrict bL = m->busL, *restrict bR = m->busR;
+    const double *restrict pL = m->padL, *restrict pR = m->padR;
+    const double *restrict hL = m->hatL, *restrict hR = m->hatR, *restrict ld = m->lead;
+    double *restrict ring = m->ring;
+    const size_t mask = m->ring_mask, d1 = m->d1, d2 = m->d2, d3 = m->d3;
+    const double pG = m->padG, lG = m->leadG, hk = m->hat_k;
+    const double ha[3] = {m->hat_a[0], m->hat_a[1], m->hat_a[2]};
+    double pz0 = m->padz[0], pz1 = m->padz[1], pz2 = m->padz[2], pz3 = m->padz[3];
+    double lz0 = m->leadz[0], lz1 = m->leadz[1];
+    double hz[4] = {m->hatz[0], m->hatz[1], m->hatz[2], m->hatz[3]};
+    size_t w = m->ring_w;
+    double pk = peak ? *peak : 0.0;
+    for (size_t i = 0; i < c; i++) {
+        /* pads: 2-pole lowpass on the bus */
+        const double pl = onepole(&pz1, pG, onepole(&pz0, pG, pL[i]));
+        const double pr = onepole(&pz3, pG, onepole(&pz2, pG, pR[i]));
+        /* lead: 2-pole lowpass, dry at pan +0.2, ping-pong echoes every dotted eighth
+         * (0.375 s at 120 BPM) L, R, L */
+        const double x = onepole(&lz1, lG, onepole(&lz0, lG, ld[i]));
+        /* hats: highpass */
+        double hl, hr;
+        (void)svf(&hz[0], ha, hk, hL[i], &hl);
+        (void)svf(&hz[2], ha, hk, hR[i], &hr);
+        /* the lead and hat buses fall silent for whole sections: flush their decaying
+         * states before they turn denormal (a per-sample rule: block-size independent) */
+        for (int k = 0; k < 4; k++)
+            hz[k] = fabs(hz[k]) < 1e-30 ? 0.0 : hz[k];
+        lz0 = fabs(lz0) < 1e-30 ? 0.0 : lz0;
+        lz1 = fabs(lz1) < 1e-30 ? 0.0 : lz1;
+        ring[w] = x;
+        double l = bL[i] + pl + hl + 0.588 * x + 0.30 * ring[(w - d1) & mask] +
+                   0.12 * ring[(w - d3) & mask];
+        double r = bR[i] + pr + hr + 0.809 * x + 0.22 * ring[(w - d2) & mask];
+        w = (w + 1) & mask;
+        l *= gain;
+        r *= gain;
+        if (outL) {
+            outL[i] = l;
+            outR[i] = r;
+        }
+        if (peak) {
+            const double al = fabs(l), ar = fabs(r);
+            pk = al > pk ? al : pk;
+            pk = ar > pk ? ar : pk;
+        }
+    }
+    if (peak)
+        *peak = pk;
+    m->padz[0] = pz0, m->padz[1] = pz1, m->padz[2] = pz2, m->padz[3] = pz3;
+    m->leadz[0] = lz0, m->leadz[1] = lz1;
+    for (int k = 0; k < 4; k++)
+        m->hatz[k] = hz[k];
+    m->ring_w = w;
 }
 
 /* Render n raw (un-normalised) frames, multiplied by gain. */
@@ -723,38 +856,16 @@ static void mixer_run(lqs_mixer *m, double *outL, double *outR, size_t n, double
         memset(m->busR, 0, c * sizeof(double));
         memset(m->padL, 0, c * sizeof(double));
         memset(m->padR, 0, c * sizeof(double));
+        memset(m->hatL, 0, c * sizeof(double));
+        memset(m->hatR, 0, c * sizeof(double));
         memset(m->lead, 0, c * sizeof(double));
+        const buses B = {m->busL, m->busR, m->padL, m->padR, m->hatL, m->hatR, m->lead};
         for (int k = 0; k < NVOICES; k++)
             if (m->v[k].active)
-                voice_render(&m->v[k], m->busL, m->busR, m->padL, m->padR, m->lead, c,
-                             m->rate);
+                voice_render(&m->v[k], &B, c, m->rate);
         /* pads: 2-pole lowpass on the bus; lead: 2-pole lowpass, dry at pan +0.2 and
          * ping-pong echoes every dotted eighth (0.375 s at 120 BPM) L, R, L */
-        const size_t mask = m->ring_mask;
-        const double pG = m->padG, lG = m->leadG;
-        for (size_t i = 0; i < c; i++) {
-            const size_t w = m->ring_w;
-            const double pl = onepole(&m->padz[1], pG, onepole(&m->padz[0], pG, m->padL[i]));
-            const double pr = onepole(&m->padz[3], pG, onepole(&m->padz[2], pG, m->padR[i]));
-            const double x = onepole(&m->leadz[1], lG, onepole(&m->leadz[0], lG, m->lead[i]));
-            m->ring[w] = x;
-            double l = m->busL[i] + pl + 0.588 * x + 0.30 * m->ring[(w - m->d1) & mask] +
-                       0.12 * m->ring[(w - m->d3) & mask];
-            double r = m->busR[i] + pr + 0.809 * x + 0.22 * m->ring[(w - m->d2) & mask];
-            m->ring_w = (w + 1) & mask;
-            l *= gain;
-            r *= gain;
-            if (outL) {
-                outL[done + i] = l;
-                outR[done + i] = r;
-            }
-            if (peak) {
-                if (fabs(l) > *peak)
-                    *peak = fabs(l);
-                if (fabs(r) > *peak)
-                    *peak = fabs(r);
-            }
-        }
+        mix_buses(m, c, gain, outL ? outL + done : NULL, outR ? outR + done : NULL, peak);
         m->pos += (int64_t)c;
         done += c;
     }

@@ -1,0 +1,255 @@
+/* Issue 5 end to end: the written file's true peak (measured by the test suite's own
+ * 16x meter, lqt_true_peak_16x) stays under the ceiling on hard material driven +6 and
+ * +12 dB into the limiter, at 44.1/48/96 kHz and 16/24 bit, and after MP3 320 / Opus 160
+ * round trips; and the closed loop lands every shipped streaming target within 0.05 LU
+ * (libebur128 on the written file). */
+#include <math.h>
+#include <setjmp.h>
+#include <sndfile.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lacquer/lacquer.h"
+#include "lqtest.h"
+#include "synth.h"
+
+static char *g_tmp;
+
+static const char *preset_dir(void)
+{
+    const char *env = getenv("LACQUER_PRESET_DIR");
+    return env && env[0] ? env : LQ_SOURCE_DIR "/presets";
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    g_tmp = lqt_tmpdir();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    lqt_rmrf(g_tmp);
+    free(g_tmp);
+    return 0;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+enum { SIG_WHITE, SIG_PINK, SIG_DRUMS, SIG_SQUARE, SIG_FS4, SIG_SWEEP, SIG_MIX, SIG_COUNT };
+static const char *const sig_names[] = {"white", "pink", "drums", "square", "fs4-45deg",
+                                        "sweep", "mix"};
+
+/* Stereo test material at `rate`, sample peak normalised to 0.9. */
+static void make_signal(int kind, int rate, size_t n, double *l, double *r)
+{
+    switch (kind) {
+    case SIG_WHITE: lqs_white(l, n, 0.2, 11); lqs_white(r, n, 0.2, 12); break;
+    case SIG_PINK: lqs_pink(l, n, 0.2, 13); lqs_pink(r, n, 0.2, 14); break;
+    case SIG_DRUMS:
+        lqs_transients(l, n, rate, 0.25, 0.9, 15);
+        lqs_transients(r, n, rate, 0.375, 0.9, 16);
+        break;
+    case SIG_SQUARE: lqs_square(l, n, rate, 997.0, 0.9); lqs_square(r, n, rate, 1499.0, 0.9); break;
+    case SIG_FS4:
+        lqs_sine(l, n, rate, rate / 4.0, 0.9, M_PI / 4);
+        lqs_sine(r, n, rate, rate / 4.0, 0.9, M_PI / 4);
+        break;
+    case SIG_SWEEP: lqs_sweep(l, n, rate, 20.0, 0.45 * rate, 0.9); memcpy(r, l, n * sizeof *r); break;
+    default: lqs_mix(l, r, n, rate, 17, 0.9); break;
+    }
+    double pk = 0;
+    for (size_t i = 0; i < n; i++) pk = fmax(pk, fmax(fabs(l[i]), fabs(r[i])));
+    for (size_t i = 0; i < n; i++) {
+        l[i] *= 0.9 / pk;
+        r[i] *= 0.9 / pk;
+    }
+}
+
+static void run(const char *in, const char *preset, const char *const *targets, size_t nt,
+                const char *out)
+{
+    char err[1024];
+    lq_preset *p = NULL;
+    if (lq_preset_load(&p, preset, preset_dir(), NULL, err, sizeof err)) fail_msg("%s", err);
+    lq_target *t[16] = {0};
+    lq_job *j = NULL;
+    assert_int_equal(lq_job_new(&j), LQ_OK);
+    assert_int_equal(lq_job_set_input(j, in), LQ_OK);
+    assert_int_equal(lq_job_set_preset(j, p), LQ_OK);
+    assert_int_equal(lq_job_set_output_dir(j, out), LQ_OK);
+    for (size_t i = 0; i < nt; i++) {
+        if (lq_target_load(&t[i], targets[i], preset_dir(), NULL, err, sizeof err))
+            fail_msg("%s", err);
+        assert_int_equal(lq_job_add_target(j, t[i]), LQ_OK);
+    }
+    lq_error e = lq_job_run(j);
+    if (e) fail_msg("%s", lq_job_error_message(j));
+    lq_job_destroy(&j);
+    for (size_t i = 0; i < nt; i++) lq_target_destroy(&t[i]);
+    lq_preset_destroy(&p);
+}
+
+static double file_tp_db(const char *path, int *rate_out)
+{
+    int ch, rate;
+    size_t n;
+    double *x = lqt_read_planar(path, &ch, &n, &rate);
+    if (!x) fail_msg("cannot read %s", path);
+    double tp = 0;
+    for (int c = 0; c < ch; c++) tp = fmax(tp, lqt_true_peak_16x(x + (size_t)c * n, n));
+    free(x);
+    if (rate_out) *rate_out = rate;
+    return lqt_db(tp);
+}
+
+/* PCM: every signal x {+6, +12 dB} x {44.1, 48, 96 kHz} x {16, 24 bit}. */
+static void test_ceiling_pcm(void **state)
+{
+    (void)state;
+    char tpath[6][512];
+    const char *targets[6];
+    static const int rates[] = {44100, 48000, 96000};
+    for (int r = 0; r < 3; r++)
+        for (int b = 0; b < 2; b++) {
+            int k = r * 2 + b;
+            char text[512];
+            snprintf(text, sizeof text,
+                     "lacquer: 1\nname: c%d\nsample_rate: %d\nformat: wav\nbit_depth: %d\n"
+                     "loudness_lufs: null\ntrue_peak_dbtp: -1.0\nfilename: \"{title}-{target}.{ext}\"\n",
+                     k, rates[r], b ? 24 : 16);
+            snprintf(tpath[k], sizeof tpath[k], "%s/c%d.yaml", g_tmp, k);
+            write_text(tpath[k], text);
+            targets[k] = tpath[k];
+        }
+    double worst = -HUGE_VAL;
+    for (int drive = 6; drive <= 12; drive += 6) {
+        char pre[512], text[256];
+        snprintf(pre, sizeof pre, "%s/drive%d.yaml", g_tmp, drive);
+        snprintf(text, sizeof text,
+                 "lacquer: 1\nname: drive%d\nmaster:\n  - gain: {gain_db: %d}\n"
+                 "finish:\n  limiter: {lookahead_ms: 2.0, release_ms: 80}\n",
+                 drive, drive);
+        write_text(pre, text);
+        for (int s = 0; s < SIG_COUNT; s++) {
+            int rate = 44100;
+            size_t n = (size_t)(2.5 * rate);
+            double *l = malloc(n * sizeof *l), *rr = malloc(n * sizeof *rr);
+            make_signal(s, rate, n, l, rr);
+            char in[512], out[512];
+            snprintf(in, sizeof in, "%s/%s.wav", g_tmp, sig_names[s]);
+            const double *pl[2] = {l, rr};
+            assert_int_equal(lqt_write_wav(in, pl, 2, n, rate, SF_FORMAT_PCM_24), 0);
+            snprintf(out, sizeof out, "%s/out-%s-%d", g_tmp, sig_names[s], drive);
+            run(in, pre, targets, 6, out);
+            for (int k = 0; k < 6; k++) {
+                char f[700];
+                snprintf(f, sizeof f, "%s/%s-c%d.wav", out, sig_names[s], k);
+                int orate;
+                double tp = file_tp_db(f, &orate);
+                worst = fmax(worst, tp);
+                if (tp > -1.0)
+                    fail_msg("%s +%d dB, %d Hz %s-bit: true peak %.3f dBTP over -1.0", sig_names[s],
+                             drive, orate, k % 2 ? "24" : "16", tp);
+            }
+            lqt_rmrf(out);
+            free(l);
+            free(rr);
+        }
+    }
+    printf("PCM exports, 7 signals x 2 drives x 3 rates x 2 word lengths: worst true peak "
+           "%.3f dBTP (ceiling -1.0)\n", worst);
+}
+
+/* Lossy: the decoded MP3 320k and Opus 160k files stay under the ceiling too. */
+static void test_ceiling_lossy(void **state)
+{
+    (void)state;
+    char pre[512];
+    snprintf(pre, sizeof pre, "%s/drive-lossy.yaml", g_tmp);
+    write_text(pre, "lacquer: 1\nname: drive\nmaster:\n  - gain: {gain_db: 9}\n"
+                    "finish:\n  limiter: {lookahead_ms: 2.0, release_ms: 80}\n");
+    static const int kinds[] = {SIG_MIX, SIG_DRUMS, SIG_PINK};
+    const char *targets[] = {"mp3-320", "opus-160"};
+    for (size_t s = 0; s < 3; s++) {
+        int rate = 44100;
+        size_t n = (size_t)(3.0 * rate);
+        double *l = malloc(n * sizeof *l), *r = malloc(n * sizeof *r);
+        make_signal(kinds[s], rate, n, l, r);
+        char in[512], out[512];
+        snprintf(in, sizeof in, "%s/lossy-%s.wav", g_tmp, sig_names[kinds[s]]);
+        const double *pl[2] = {l, r};
+        assert_int_equal(lqt_write_wav(in, pl, 2, n, rate, SF_FORMAT_PCM_24), 0);
+        snprintf(out, sizeof out, "%s/out-lossy-%zu", g_tmp, s);
+        run(in, pre, targets, 2, out);
+        static const char *const files[] = {"mp3-320).mp3", "opus-160).opus"};
+        for (int k = 0; k < 2; k++) {
+            char f[800];
+            snprintf(f, sizeof f, "%s/lossy-%s (%s", out, sig_names[kinds[s]], files[k]);
+            double tp = file_tp_db(f, NULL);
+            printf("%-6s %-5s decoded true peak %.3f dBTP (ceiling -1.0)\n", sig_names[kinds[s]],
+                   k ? "opus" : "mp3", tp);
+            assert_true(tp <= -1.0);
+        }
+        free(l);
+        free(r);
+    }
+}
+
+/* The closed loop: every shipped streaming target within 0.05 LU, measured by
+ * libebur128 on the written (decoded) file. */
+static void test_loudness_streaming_targets(void **state)
+{
+    (void)state;
+    int rate = 44100;
+    size_t n = (size_t)(10.0 * rate);
+    double *l = malloc(n * sizeof *l), *r = malloc(n * sizeof *r);
+    lqs_mix(l, r, n, rate, 23, 0.98);
+    char in[512], out[512];
+    snprintf(in, sizeof in, "%s/song.wav", g_tmp);
+    const double *pl[2] = {l, r};
+    assert_int_equal(lqt_write_wav(in, pl, 2, n, rate, SF_FORMAT_PCM_24), 0);
+    snprintf(out, sizeof out, "%s/out-streaming", g_tmp);
+    const char *targets[] = {"spotify", "apple-music", "youtube", "tidal", "amazon-music",
+                             "deezer", "podcast", "ebu-r128", "atsc-a85"};
+    static const double want[] = {-14, -16, -14, -14, -14, -15, -16, -23, -24};
+    run(in, "gentle", targets, 9, out);
+    static const char *const ext[] = {"wav", "wav", "wav", "flac", "wav", "wav", "mp3", "wav",
+                                      "wav"};
+    for (int k = 0; k < 9; k++) {
+        char f[800], err[512];
+        snprintf(f, sizeof f, "%s/song (%s).%s", out, targets[k], ext[k]);
+        lq_analysis a;
+        if (lq_analyze_file(f, &a, err, sizeof err)) fail_msg("%s", err);
+        printf("%-13s %8.3f LUFS (target %5.1f, error %+.3f LU), true peak %.2f dBTP\n",
+               targets[k], a.integrated_lufs, want[k], a.integrated_lufs - want[k],
+               a.true_peak_16x_dbtp);
+        assert_true(fabs(a.integrated_lufs - want[k]) <= 0.05);
+    }
+    free(l);
+    free(r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_loudness_streaming_targets),
+        cmocka_unit_test(test_ceiling_lossy),
+        cmocka_unit_test(test_ceiling_pcm),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
