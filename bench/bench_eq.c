@@ -200,40 +200,71 @@ static int cmd_design(int argc, char **argv)
     return 0;
 }
 
+/* Stream IN through the eq stage in blocks of 4096 frames (as the engine does: the
+ * first `latency` output frames are dropped, `latency` frames of silence drain the
+ * tail), writing OUT as it goes. */
 static int cmd_run(int argc, char **argv)
 {
     if (argc != 5) die("usage: run IN OUT TAPS");
-    double *l, *r, rate;
-    const size_t n = read_file(argv[2], &l, &r, &rate);
+    SF_INFO ii;
+    memset(&ii, 0, sizeof ii);
+    SNDFILE *in = sf_open(argv[2], SFM_READ, &ii);
+    if (!in) die(sf_strerror(NULL));
+    if (ii.channels != 2) die("expected a stereo file");
+    const double rate = ii.samplerate;
+    SF_INFO oi = {.samplerate = ii.samplerate, .channels = 2,
+                  .format = SF_FORMAT_WAV | SF_FORMAT_DOUBLE};
+    SNDFILE *out = sf_open(argv[3], SFM_WRITE, &oi);
+    if (!out) die(sf_strerror(NULL));
+    sf_command(out, SFC_SET_NORM_DOUBLE, NULL, SF_FALSE);
     const size_t taps = (size_t)atol(argv[4]);
     void *cfg = make_cfg(taps, rate);
     const lq_stage_vt *vt = lq_stage_find("eq");
-    const size_t block = 4096;
-    lq_stage_env env = {.sample_rate = rate, .channels = 2, .max_block = block};
+    enum { BLOCK = 4096 };
+    lq_stage_env env = {.sample_rate = rate, .channels = 2, .max_block = BLOCK};
     void *st = NULL;
     lq_diag d = {{0}};
     double t0 = now_s();
     if (vt->create(&st, cfg, &env, &d) != LQ_OK) die(d.msg);
-    double t1 = now_s();
-    const size_t lat = vt->latency(st), total = n + lat;
-    double *ol = calloc(total, sizeof(double)), *orr = calloc(total, sizeof(double));
-    if (!ol || !orr) die("out of memory");
-    memcpy(ol, l, n * sizeof(double));
-    memcpy(orr, r, n * sizeof(double));
-    for (size_t off = 0; off < total; off += block) {
-        size_t b = total - off < block ? total - off : block;
-        double *p[2] = {ol + off, orr + off};
+    double t1 = now_s(), tproc = 0.0;
+    static double il[2 * BLOCK], l[BLOCK], r[BLOCK];
+    size_t skip = vt->latency(st), tail = skip;
+    int eof = 0;
+    while (!eof || tail > 0) {
+        size_t got = 0;
+        if (!eof) {
+            got = (size_t)sf_readf_double(in, il, BLOCK);
+            if (got < BLOCK) eof = 1;
+        }
+        for (size_t i = 0; i < got; i++) {
+            l[i] = il[2 * i];
+            r[i] = il[2 * i + 1];
+        }
+        size_t b = got;
+        while (eof && b < BLOCK && tail > 0) {
+            l[b] = r[b] = 0.0;
+            b++;
+            tail--;
+        }
+        if (b == 0) continue;
+        double *p[2] = {l, r};
+        double ta = now_s();
         vt->process(st, p, b);
+        tproc += now_s() - ta;
+        size_t from = skip < b ? skip : b;
+        skip -= from;
+        for (size_t i = from; i < b; i++) {
+            il[2 * (i - from)] = l[i];
+            il[2 * (i - from) + 1] = r[i];
+        }
+        if (b > from && (size_t)sf_writef_double(out, il, (sf_count_t)(b - from)) != b - from)
+            die("short write");
     }
-    double t2 = now_s();
-    write_file(argv[3], ol + lat, orr + lat, n, (int)rate);
+    sf_close(in);
+    sf_close(out);
     fprintf(stderr, "lacquer eq: %zu taps, latency %zu, design %.3f s, process %.3f s\n", taps,
-            lat, t1 - t0, t2 - t1);
+            vt->latency(st), t1 - t0, tproc);
     vt->destroy(st);
-    free(ol);
-    free(orr);
-    free(l);
-    free(r);
     free(cfg);
     return 0;
 }

@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -231,7 +235,7 @@ static void test_bad_presets(void **state)
          "4:25: finish.limiter.release_ms: 5000 is out of range (expected milliseconds from 1 "
          "to 1000)"},
         {"lacquer: 1\nname: x\nmaster:\n  - gain: {gain_db: loud}\n",
-         "4:19: master[0].gain.gain_db: \"loud\" is not a number (expected dB from -60 to 24)"},
+         "4:21: master[0].gain.gain_db: loud is not a number (expected dB from -60 to 24)"},
         {"lacquer: 1\nname: x\ncolour: red\n",
          NULL},
         {"lacquer: 2\nname: x\n", NULL},
@@ -343,6 +347,53 @@ static void test_usage_errors(void **state)
     free(so);
 }
 
+/* Ctrl-C during a long export: exit 130, the output folder exactly as it was. */
+static void test_interrupt_leaves_folder(void **state)
+{
+    (void)state;
+    char in[512];
+    snprintf(in, sizeof in, "%s/long.wav", g_tmp);
+    const char *gen[] = {LQ_CLI_PATH, "demo", in, "--seconds", "120", "--rate", "96000", NULL};
+    assert_int_equal(lqt_run(gen, NULL, NULL), 0);
+    char *out = lqt_join(g_tmp, "keep");
+    char *keep = lqt_join(out, "notes.txt");
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && echo mine > '%s'", out, keep);
+    assert_int_equal(system(cmd), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        int errfd = open(lqt_join(g_tmp, "int.err"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(errfd, 2);
+        execl(LQ_CLI_PATH, LQ_CLI_PATH, "master", in, "--preset", "transparent", "--out", out,
+              "--target", "cd", "--target", "hires-96", "--target", "youtube", (char *)NULL);
+        _exit(127);
+    }
+    struct timespec ts = {1, 0};
+    nanosleep(&ts, NULL);
+    kill(pid, SIGINT);
+    int st = 0;
+    assert_true(waitpid(pid, &st, 0) == pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 130);
+    assert_int_equal(lqt_dir_count(out), 1);
+    assert_true(lqt_exists(keep));
+    char *ef = lqt_join(g_tmp, "int.err");
+    FILE *f = fopen(ef, "r");
+    assert_non_null(f);
+    char line[1024] = {0};
+    assert_non_null(fgets(line, sizeof line, f));
+    fclose(f);
+    char want[1200];
+    snprintf(want, sizeof want, "lacquer: interrupted: nothing was written to %s\n", out);
+    assert_string_equal(line, want);
+    free(ef);
+    free(keep);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_bad_presets),
         cmocka_unit_test(test_good_run_and_no_overwrite),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_interrupt_leaves_folder),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

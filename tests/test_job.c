@@ -385,6 +385,73 @@ static void test_reruns_and_threads(void **state)
     }
 }
 
+/* Other containers in (FLAC 24-bit: still bit-exact; MP3: decoded and mastered), and
+ * the BWF bext v2 loudness fields of a WAV export carry the verified figures. */
+static void test_input_formats_and_bext(void **state)
+{
+    (void)state;
+    char in[700], tgt[700], out[700], f[800];
+    path_in(in, sizeof in, "song.flac");
+    make_mix(in, 48000, 3.0, 0.5, SF_FORMAT_PCM_24);
+    make_target("same24", "source", "wav", "24", "null", 0.0, tgt, sizeof tgt);
+    snprintf(out, sizeof out, "%s/out-flac", g_tmp);
+    run_opts o = {.preset = "transparent", .targets = {tgt}, .block = -1};
+    run_job(in, out, &o);
+    snprintf(f, sizeof f, "%s/song-same24.wav", out);
+    int ca, cb, ra, rb;
+    size_t fa, fb;
+    double *a = lqt_read_planar(in, &ca, &fa, &ra);
+    double *b = lqt_read_planar(f, &cb, &fb, &rb);
+    assert_int_equal(fa, fb);
+    assert_memory_equal(a, b, fa * (size_t)ca * sizeof *a);
+    free(a);
+    free(b);
+
+    /* an MP3 input, mastered to -16 LUFS WAV with a bext chunk */
+    char mp3[700], t16[700];
+    path_in(mp3, sizeof mp3, "demo.mp3");
+    {
+        size_t n = 4 * 44100;
+        double *l = malloc(n * sizeof *l), *r = malloc(n * sizeof *r);
+        lqs_mix(l, r, n, 44100, 3, 0.3);
+        SF_INFO info = {.samplerate = 44100, .channels = 2,
+                        .format = SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III};
+        SNDFILE *sf = sf_open(mp3, SFM_WRITE, &info);
+        assert_non_null(sf);
+        double *il = malloc(2 * n * sizeof *il);
+        for (size_t i = 0; i < n; i++) il[2 * i] = l[i], il[2 * i + 1] = r[i];
+        sf_writef_double(sf, il, (sf_count_t)n);
+        sf_close(sf);
+        free(il);
+        free(l);
+        free(r);
+    }
+    make_target("bwf", "48000", "wav", "24", "-16", -1.0, t16, sizeof t16);
+    snprintf(out, sizeof out, "%s/out-mp3", g_tmp);
+    run_opts o2 = {.preset = "transparent", .targets = {t16}, .block = -1};
+    run_job(mp3, out, &o2);
+    snprintf(f, sizeof f, "%s/demo-bwf.wav", out);
+    lq_analysis an;
+    char err[512];
+    assert_int_equal(lq_analyze_file(f, &an, err, sizeof err), LQ_OK);
+    assert_true(fabs(an.integrated_lufs + 16.0) <= 0.05);
+    SF_INFO info = {0};
+    SNDFILE *sf = sf_open(f, SFM_READ, &info);
+    assert_non_null(sf);
+    SF_BROADCAST_INFO bi;
+    memset(&bi, 0, sizeof bi);
+    assert_true(sf_command(sf, SFC_GET_BROADCAST_INFO, &bi, sizeof bi) == SF_TRUE);
+    sf_close(sf);
+    printf("bext v%d: loudness %d (x0.01 LUFS), range %d, true peak %d, max M %d, max S %d;"
+           " measured %.3f LUFS %.3f dBTP\n", bi.version, bi.loudness_value, bi.loudness_range,
+           bi.max_true_peak_level, bi.max_momentary_loudness, bi.max_shortterm_loudness,
+           an.integrated_lufs, an.true_peak_16x_dbtp);
+    assert_int_equal(bi.version, 2);
+    assert_int_equal(bi.loudness_value, (int)lrint(an.integrated_lufs * 100));
+    assert_int_equal(bi.max_true_peak_level, (int)lrint(an.true_peak_16x_dbtp * 100));
+    assert_int_equal(bi.loudness_range, (int)lrint(an.lra_lu * 100));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -394,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_src_spurs),
         cmocka_unit_test(test_loudness_linear),
         cmocka_unit_test(test_reruns_and_threads),
+        cmocka_unit_test(test_input_formats_and_bext),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

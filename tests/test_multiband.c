@@ -363,6 +363,78 @@ static void test_static_curve(void **st)
     free2(out);
 }
 
+/* Time constants through the whole stage: a 2 kHz tone (band 3) steps 10 dB up and
+ * down, 10 and 20 dB over a -40 dBFS threshold at 4:1; the gain of the output tone,
+ * measured per period (24 samples at 48 kHz), moves 10->90 % in the set attack and
+ * release times within 10 %. */
+static void test_time_constants(void **st)
+{
+    (void)st;
+    const double fs = 48000.0, f = 2000.0;
+    const size_t per = 24, seg = (size_t)(1.5 * fs), n = 3 * seg;
+    const double atk[] = {20.0, 50.0}, rel[] = {200.0, 500.0};
+    double **in = alloc2(n), **out = alloc2(n);
+    for (size_t i = 0; i < n; i++) {
+        const double a = (i >= seg && i < 2 * seg) ? pow(10.0, -20.0 / 20.0)
+                                                   : pow(10.0, -30.0 / 20.0);
+        in[0][i] = a * sin(2.0 * PI * f * (double)i / fs);
+    }
+    const size_t np = n / per;
+    double *g = malloc(np * sizeof(double));
+    assert_non_null(g);
+    for (int k = 0; k < 2; k++) {
+        char y[600];
+        snprintf(y, sizeof y,
+                 "{crossovers_hz: [120, 800, 5000], bands: [{threshold_db: -40, ratio: 1}, "
+                 "{threshold_db: -40, ratio: 1}, {threshold_db: -40, ratio: 4, knee_db: 0, "
+                 "attack_ms: %g, release_ms: %g}, {threshold_db: -40, ratio: 1}]}",
+                 atk[k], rel[k]);
+        void *cfg = cfg_or_fail(y);
+        run_stage(cfg, fs, 1, in, out, n, 4096, 0, NULL);
+        free(cfg);
+        for (size_t p = 0; p < np; p++) {
+            double so = 0.0, si = 0.0;
+            for (size_t i = p * per; i < (p + 1) * per; i++) {
+                so += out[0][i] * out[0][i];
+                si += in[0][i] * in[0][i];
+            }
+            g[p] = 10.0 * log10(so / si);
+        }
+        /* steady gains: -7.5 dB (10 dB over), -15 dB (20 dB over) */
+        const double g0 = g[seg / per - 10], g1 = g[2 * seg / per - 10];
+        assert_float_equal(g0, -7.5, 0.02);
+        assert_float_equal(g1, -15.0, 0.02);
+        /* 10 % and 90 % crossings, linearly interpolated between periods.  The 90 %
+         * crossing is searched forwards from the step, the 10 % crossing backwards from
+         * there: the periods right at the step hold a mix of both levels (and the
+         * crossovers' pre-ringing), which must not count as the start of the change. */
+        double tc[2][2];
+        for (int dir = 0; dir < 2; dir++) {
+            const double from = dir ? g1 : g0, to = dir ? g0 : g1;
+            const double l10 = from + 0.1 * (to - from), l90 = from + 0.9 * (to - from);
+            const size_t p0 = (dir ? 2 * seg : seg) / per;
+            size_t p90 = p0;
+            while (p90 + 1 < np && !((to < from) ? g[p90 + 1] <= l90 : g[p90 + 1] >= l90))
+                p90++;
+            tc[dir][1] = ((double)p90 + (l90 - g[p90]) / (g[p90 + 1] - g[p90])) * (double)per;
+            size_t p10 = p90;
+            while (p10 > p0 && ((to < from) ? g[p10] <= l10 : g[p10] >= l10)) p10--;
+            tc[dir][0] = ((double)p10 + (l10 - g[p10]) / (g[p10 + 1] - g[p10])) * (double)per;
+            tc[dir][0] *= 1000.0 / fs;
+            tc[dir][1] *= 1000.0 / fs;
+        }
+        const double ma = tc[0][1] - tc[0][0], mr = tc[1][1] - tc[1][0];
+        printf("stage: attack set %.0f ms measured %.2f ms, release set %.0f ms measured "
+               "%.2f ms\n", atk[k], ma, rel[k], mr);
+        if (fabs(ma - atk[k]) > 0.1 * atk[k] || fabs(mr - rel[k]) > 0.1 * rel[k])
+            fail_msg("attack %.2f ms (set %.0f), release %.2f ms (set %.0f)", ma, atk[k], mr,
+                     rel[k]);
+    }
+    free(g);
+    free2(in);
+    free2(out);
+}
+
 /* Compressing band 2 hard (a 300 Hz tone 34 dB over threshold, ~25 dB of reduction)
  * leaves a 3 kHz tone in band 3 unchanged within 0.05 dB; and the other way round. */
 static void test_band_independence(void **st)
@@ -673,6 +745,13 @@ static void test_parse(void **st)
     free(cfg);
     expect_parse_error("{crossovers_hz: [100, 1000], bands: [{threshold_db: -20, ratio: 2}, "
                        "{threshold_db: -20, ratio: 2}]}", "bands");
+    expect_parse_error("{crossovers_hz: [100, 1000]}", "bands");
+    expect_parse_error("{bands: [{threshold_db: -20, ratio: 2}, {threshold_db: -20, ratio: 2}]}",
+                       "bands");
+    /* an empty map is all defaults: 120/800/5000 Hz, 4 bands at 2:1 above -20 dBFS */
+    cfg = cfg_or_fail("{}");
+    assert_false(vt->config_is_identity(cfg));
+    free(cfg);
     expect_parse_error("{crossovers_hz: [1000, 100], bands: [{threshold_db: -20, ratio: 2}, "
                        "{threshold_db: -20, ratio: 2}, {threshold_db: -20, ratio: 2}]}",
                        "crossovers_hz[1]");
@@ -726,6 +805,7 @@ int main(void)
         cmocka_unit_test(test_null_idle),
         cmocka_unit_test(test_isolation),
         cmocka_unit_test(test_static_curve),
+        cmocka_unit_test(test_time_constants),
         cmocka_unit_test(test_band_independence),
         cmocka_unit_test(test_link),
         cmocka_unit_test(test_mid_side),

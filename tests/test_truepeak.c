@@ -55,9 +55,8 @@ static void test_design(void **st)
     assert_int_equal(lq_os_design(&f, 17), LQ_ERR_ARG);
 }
 
-/* Single tones and sums of random sines, whose true peak is computed analytically
- * (the sum evaluated at 128 points per sample).  A slow raised-cosine fade of 1000
- * samples at both ends keeps the truncated signal band-limited. */
+/* A raised-cosine fade of 1000 samples at both ends, so a truncated test signal stays
+ * band-limited (an abrupt start has its own, real, intersample overshoot). */
 static double fade(size_t i, size_t n, double t)
 {
     const double L = 1000.0;
@@ -102,6 +101,8 @@ static void test_fs4_45(void **st)
     free(x);
 }
 
+/* Single tones and sums of random sines, whose true peak is computed analytically
+ * (the faded sum evaluated at 128 points per sample). */
 static void test_random_sines(void **st)
 {
     (void)st;

@@ -53,61 +53,99 @@ static double kaiser(double m, double c, double beta, double i0beta)
     return bessel_i0(beta * sqrt(a)) / i0beta;
 }
 
-lq_error lq_fir_design_grid_kaiser(double *taps, size_t ntaps, const double *amp,
-                                   size_t npoints, double beta, lq_diag *d)
+/* Buffers, plan and window for one tap count: made once per design call, reused by
+ * every pass of the refined design (plans and page faults of megabyte buffers would
+ * otherwise dominate the design time of long filters). */
+typedef struct designer {
+    size_t ntaps, npoints, g;
+    fftw_complex *spec;  /* npoints */
+    double *h;           /* g */
+    double *win;         /* (ntaps+1)/2: window / g, from the centre outwards */
+    fftw_plan c2r;
+} designer;
+
+static void designer_free(designer *ds)
 {
-    if (!taps || !amp || ntaps < 3 || (ntaps & 1) == 0 || !(beta >= 0.0))
+    if (ds->c2r) {
+        lq_fftw_lock();
+        fftw_destroy_plan(ds->c2r);
+        lq_fftw_unlock();
+    }
+    fftw_free(ds->spec);
+    fftw_free(ds->h);
+    free(ds->win);
+    memset(ds, 0, sizeof *ds);
+}
+
+static lq_error designer_init(designer *ds, size_t ntaps, size_t npoints, double beta,
+                              lq_diag *d)
+{
+    memset(ds, 0, sizeof *ds);
+    if (ntaps < 3 || (ntaps & 1) == 0 || !(beta >= 0.0))
         return lq_diag_set(d, LQ_ERR_ARG, "FIR design: %zu taps (need an odd number >= 3)",
                            ntaps);
     if (npoints != lq_fir_grid_points(ntaps))
         return lq_diag_set(d, LQ_ERR_ARG, "FIR design: grid of %zu points, expected %zu",
                            npoints, lq_fir_grid_points(ntaps));
-    const size_t g = 2 * (npoints - 1);
-    fftw_complex *spec = fftw_malloc(npoints * sizeof(fftw_complex));
-    double *h = fftw_malloc(g * sizeof(double));
-    if (!spec || !h) {
-        fftw_free(spec);
-        fftw_free(h);
+    ds->ntaps = ntaps;
+    ds->npoints = npoints;
+    ds->g = 2 * (npoints - 1);
+    const size_t c = (ntaps - 1) / 2;
+    ds->spec = fftw_malloc(npoints * sizeof(fftw_complex));
+    ds->h = fftw_malloc(ds->g * sizeof(double));
+    ds->win = malloc((c + 1) * sizeof(double));
+    if (!ds->spec || !ds->h || !ds->win) {
+        designer_free(ds);
         return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory (FIR design)");
     }
-    for (size_t k = 0; k < npoints; k++) {
-        if (!isfinite(amp[k])) {
-            fftw_free(spec);
-            fftw_free(h);
-            return lq_diag_set(d, LQ_ERR_DSP, "FIR design: non-finite response at grid point %zu",
-                               k);
-        }
-        spec[k][0] = amp[k];
-        spec[k][1] = 0.0;
-    }
     lq_fftw_lock();
-    fftw_plan p = fftw_plan_dft_c2r_1d((int)g, spec, h, FFTW_ESTIMATE | FFTW_DESTROY_INPUT);
+    ds->c2r = fftw_plan_dft_c2r_1d((int)ds->g, ds->spec, ds->h,
+                                   FFTW_ESTIMATE | FFTW_DESTROY_INPUT);
     lq_fftw_unlock();
-    if (!p) {
-        fftw_free(spec);
-        fftw_free(h);
-        return lq_diag_set(d, LQ_ERR_DSP, "FIR design: FFTW could not plan %zu points", g);
+    if (!ds->c2r) {
+        designer_free(ds);
+        return lq_diag_set(d, LQ_ERR_DSP, "FIR design: FFTW could not plan %zu points", ds->g);
     }
-    fftw_execute(p);
-    lq_fftw_lock();
-    fftw_destroy_plan(p);
-    lq_fftw_unlock();
-
-    /* h is the zero-phase response (times g), even: h[m] == h[g-m] up to rounding.
-     * Average the two halves so the taps are exactly symmetric. */
-    const size_t c = (ntaps - 1) / 2;
     const double i0b = bessel_i0(beta);
     const double half_width = (double)c + 1.0;  /* end taps not forced to the window's edge */
-    const double inv_g = 1.0 / (double)g;
-    taps[c] = h[0] * inv_g;
+    for (size_t m = 0; m <= c; m++)
+        ds->win[m] = kaiser((double)m, half_width, beta, i0b) / (double)ds->g;
+    return LQ_OK;
+}
+
+static lq_error designer_run(designer *ds, const double *amp, double *taps, lq_diag *d)
+{
+    for (size_t k = 0; k < ds->npoints; k++) {
+        if (!isfinite(amp[k]))
+            return lq_diag_set(d, LQ_ERR_DSP, "FIR design: non-finite response at grid point %zu",
+                               k);
+        ds->spec[k][0] = amp[k];
+        ds->spec[k][1] = 0.0;
+    }
+    fftw_execute_dft_c2r(ds->c2r, ds->spec, ds->h);
+    /* h is the zero-phase response (times g), even: h[m] == h[g-m] up to rounding.
+     * Average the two halves so the taps are exactly symmetric. */
+    const size_t c = (ds->ntaps - 1) / 2, g = ds->g;
+    const double *h = ds->h;
+    taps[c] = h[0] * ds->win[0];
     for (size_t m = 1; m <= c; m++) {
-        double v = 0.5 * (h[m] + h[g - m]) * inv_g * kaiser((double)m, half_width, beta, i0b);
+        const double v = 0.5 * (h[m] + h[g - m]) * ds->win[m];
         taps[c + m] = v;
         taps[c - m] = v;
     }
-    fftw_free(spec);
-    fftw_free(h);
     return LQ_OK;
+}
+
+lq_error lq_fir_design_grid_kaiser(double *taps, size_t ntaps, const double *amp,
+                                   size_t npoints, double beta, lq_diag *d)
+{
+    if (!taps || !amp) return lq_diag_set(d, LQ_ERR_ARG, "FIR design: NULL arguments");
+    designer ds;
+    lq_error e = designer_init(&ds, ntaps, npoints, beta, d);
+    if (e) return e;
+    e = designer_run(&ds, amp, taps, d);
+    designer_free(&ds);
+    return e;
 }
 
 lq_error lq_fir_design_grid(double *taps, size_t ntaps, const double *amp, size_t npoints,
@@ -136,20 +174,27 @@ lq_error lq_fir_design_refined(double *taps, size_t ntaps, double rate, const do
                                size_t npoints, double f_lo_hz, int iterations,
                                lq_diag *d)
 {
-    lq_error e = lq_fir_design_grid(taps, ntaps, amp, npoints, d);
-    if (e || iterations <= 0) return e;
+    if (!taps || !amp) return lq_diag_set(d, LQ_ERR_ARG, "FIR design: NULL arguments");
     if (!(rate > 0.0)) return lq_diag_set(d, LQ_ERR_ARG, "FIR design: rate %g", rate);
-    const size_t g = 2 * (npoints - 1);
+    designer ds;
+    lq_error e = designer_init(&ds, ntaps, npoints, LQ_FIR_KAISER_BETA, d);
+    if (e) return e;
+    e = designer_run(&ds, amp, taps, d);
+    if (e || iterations <= 0) {
+        designer_free(&ds);
+        return e;
+    }
+    const size_t g = ds.g;
     double *want = malloc(npoints * sizeof(double));
-    double *buf = fftw_malloc(g * sizeof(double));
-    fftw_complex *spec = fftw_malloc(npoints * sizeof(fftw_complex));
     fftw_plan p = NULL;
-    if (!want || !buf || !spec) {
+    if (!want) {
         e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory (FIR design)");
         goto done;
     }
+    /* The realised response is measured in the designer's own buffers (h, spec): they
+     * are free between passes. */
     lq_fftw_lock();
-    p = fftw_plan_dft_r2c_1d((int)g, buf, spec, FFTW_ESTIMATE);
+    p = fftw_plan_dft_r2c_1d((int)g, ds.h, ds.spec, FFTW_ESTIMATE);
     lq_fftw_unlock();
     if (!p) {
         e = lq_diag_set(d, LQ_ERR_DSP, "FIR design: FFTW could not plan %zu points", g);
@@ -157,10 +202,21 @@ lq_error lq_fir_design_refined(double *taps, size_t ntaps, double rate, const do
     }
     memcpy(want, amp, npoints * sizeof(double));
     const double df = rate / (double)g;
+    const fftw_complex *spec = ds.spec;
     for (int it = 0; it < iterations; it++) {
-        memset(buf, 0, g * sizeof(double));
-        memcpy(buf, taps, ntaps * sizeof(double));
+        memset(ds.h, 0, g * sizeof(double));
+        memcpy(ds.h, taps, ntaps * sizeof(double));
         fftw_execute(p);
+        /* Stop as soon as the realised response is within 0.001 dB everywhere it is
+         * checked (long filters with smooth curves get there before any correction). */
+        double worst = 0.0;
+        for (size_t k = 0; k < npoints; k++) {
+            if ((double)k * df < f_lo_hz || !(amp[k] >= 1e-4)) continue;
+            double got = hypot(spec[k][0], spec[k][1]);
+            double r = got > 0.0 ? amp[k] / got : HUGE_VAL;
+            if (fabs(r - 1.0) > worst) worst = fabs(r - 1.0);
+        }
+        if (worst < 1.15e-4) break;  /* 20 log10(1 + 1.15e-4) = 0.001 dB */
         for (size_t k = 0; k < npoints; k++) {
             if ((double)k * df < f_lo_hz || !(amp[k] >= 1e-4)) continue;
             double got = hypot(spec[k][0], spec[k][1]);
@@ -170,8 +226,7 @@ lq_error lq_fir_design_refined(double *taps, size_t ntaps, double rate, const do
             if (r < 0.25) r = 0.25;
             want[k] *= r;
         }
-        e = lq_fir_design_grid(taps, ntaps, want, npoints, d);
-        if (e) goto done;
+        if ((e = designer_run(&ds, want, taps, d))) goto done;
     }
 done:
     if (p) {
@@ -179,9 +234,8 @@ done:
         fftw_destroy_plan(p);
         lq_fftw_unlock();
     }
-    fftw_free(spec);
-    fftw_free(buf);
     free(want);
+    designer_free(&ds);
     return e;
 }
 

@@ -74,7 +74,7 @@ lq_error lq_fir_design_grid_kaiser(double *taps, size_t ntaps, const double *amp
  * measure the realised magnitude |H(f_k)| on the grid (FFT of the taps), multiply the
  * wanted response by amp/|H| (limited to a factor 4 per pass) at grid points with
  * f_k >= f_lo_hz and amp[k] >= 1e-4 (-80 dB), and design again; `iterations` passes
- * (6 is plenty; 0 = plain lq_fir_design_grid).  It is the classical iterative
+ * (6 is plenty; 0 = plain lq_fir_design_grid; the passes stop early once the realised magnitude is within 0.001 dB at every checked point).  It is the classical iterative
  * pre-distortion of frequency-sampling designs (cf. Parks & Burrus, "Digital Filter
  * Design", 1987, sec. 3.3 on adjusting frequency samples).  Below f_lo_hz the response
  * is left free, so the resolution limit ends up there instead of in the band of

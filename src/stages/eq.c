@@ -134,18 +134,18 @@ static double band_db(const eq_band *b, double f)
 
 /* |H(f)|^2 of one band, linear: the same formulas as band_db without the logarithms
  * (the design grid has up to ~10^6 points per filter; this keeps the design fast). */
-static double band_mag2(const eq_band *b, double f)
+static double band_mag2(const eq_band *b, double a, double f)
 {
     const double w = f / b->freq_hz;
     switch (b->type) {
     case EQ_BELL: {
-        const double a = pow(10.0, b->gain_db / 40.0), x = 1.0 - w * w;
+        const double x = 1.0 - w * w;
         const double nz = w * a / b->q, dp = w / (a * b->q);
         return (x * x + nz * nz) / (x * x + dp * dp);
     }
     case EQ_LOW_SHELF:
     case EQ_HIGH_SHELF: {
-        const double a = pow(10.0, b->gain_db / 40.0), m = sqrt(a) * w / b->q;
+        const double m = sqrt(a) * w / b->q;
         const double lo = (a - w * w) * (a - w * w) + m * m;
         const double hi = (1.0 - a * w * w) * (1.0 - a * w * w) + m * m;
         return b->type == EQ_LOW_SHELF ? a * a * lo / hi : a * a * hi / lo;
@@ -397,10 +397,12 @@ static lq_error design_full(double *taps, size_t ntaps, double rate, const eq_co
     double *amp = malloc(np * sizeof(double));
     if (!amp) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory (eq design)");
     const double df = rate / (double)(2 * (np - 1));
+    double a[EQ_MAX_BANDS];  /* A = 10^(gain/40) per band, computed once */
+    for (int i = 0; i < c->n_bands; i++) a[i] = pow(10.0, c->band[i].gain_db / 40.0);
     for (size_t k = 0; k < np; k++) {
         double p2 = 1.0;
         for (int i = 0; i < c->n_bands; i++)
-            if (mask & (1u << i)) p2 *= band_mag2(&c->band[i], (double)k * df);
+            if (mask & (1u << i)) p2 *= band_mag2(&c->band[i], a[i], (double)k * df);
         amp[k] = isfinite(p2) ? sqrt(p2) : 0.0;
     }
     lq_error e = lq_fir_design_refined(taps, ntaps, rate, amp, np, EQ_REFINE_FROM_HZ,

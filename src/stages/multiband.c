@@ -21,8 +21,9 @@
  * Reiss, JAES 2012) with threshold, ratio (1..inf), soft knee, attack, release, makeup,
  * peak or RMS detector, stereo link, and L/R or mid/side processing; bypass and solo.
  * The peak detector holds the peak for 1.5 periods of the band's lowest frequency
- * (30 Hz for the lowest band), at least 5 ms and at most 50 ms, so a steady tone is
- * measured by its peak, not by its instantaneous value.
+ * (30 Hz for the lowest band), at least 5 ms and at most 50 ms (up to 1.5 times that,
+ * see compressor.h), so a steady tone is measured by its peak, not by its
+ * instantaneous value.
  *
  * Report: per band max and mean gain reduction (dB, the larger of the two channels',
  * over the input's duration: the first `latency` output frames are not counted) and the
@@ -169,11 +170,12 @@ static lq_error mb_parse(void *cfg, const lq_node *map, lq_diag *d)
     mb_config *c = cfg;
     lq_error e = lq_cfg_expect_map(map, keys, "multiband stage", d);
     if (e) return e;
+    /* crossovers_hz and bands may both be left out (the defaults: 120/800/5000 Hz and
+     * four default bands); crossovers_hz given needs its bands. */
     const lq_node *xo = lq_node_get(map, "crossovers_hz");
-    if (!xo) return lq_cfg_missing(d, map, "crossovers_hz", "a list of 1 to 5 frequencies");
-    if ((e = lq_cfg_expect_seq(xo, 1, MB_MAX_CROSS, "crossovers_hz", d))) return e;
-    c->n_cross = (int)xo->count;
-    for (size_t k = 0; k < xo->count; k++) {
+    if (xo && (e = lq_cfg_expect_seq(xo, 1, MB_MAX_CROSS, "crossovers_hz", d))) return e;
+    if (xo) c->n_cross = (int)xo->count;
+    for (size_t k = 0; xo && k < xo->count; k++) {
         if ((e = lq_cfg_node_number(xo->items[k], 20.0, 20000.0, "Hz", &c->crossovers_hz[k],
                                     d)))
             return e;
@@ -190,13 +192,15 @@ static lq_error mb_parse(void *cfg, const lq_node *map, lq_diag *d)
                                 &c->length_ms, d)))
         return e;
     const lq_node *bands = lq_node_get(map, "bands");
+    if (!bands && !xo) return LQ_OK;
     if (!bands)
         return lq_cfg_missing(d, map, "bands", "one band map per band, low to high");
     if ((e = lq_cfg_expect_seq(bands, 2, MB_MAX_BANDS, "bands", d))) return e;
     if (bands->count != (size_t)c->n_cross + 1)
         return lq_cfg_error(d, bands,
-                            "%zu bands for %d crossovers (expected %d bands, one more than "
-                            "crossovers_hz)", bands->count, c->n_cross, c->n_cross + 1);
+                            "%zu bands for %d crossovers%s (expected %d bands, one more than "
+                            "crossovers_hz)", bands->count, c->n_cross,
+                            xo ? "" : " (the default 120, 800, 5000 Hz)", c->n_cross + 1);
     for (size_t k = 0; k < bands->count; k++)
         if ((e = mb_parse_band(&c->band[k], bands->items[k], d))) return e;
     return LQ_OK;

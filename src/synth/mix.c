@@ -3,12 +3,16 @@
  *
  * Song: an 8-bar intro, then a 32-bar cycle (verse 8, chorus 8, breakdown 8, chorus 8)
  * repeated for as long as asked.  Every voice is computed from its own onset (fresh
- * oscillator phases and filter states), the only shared state (the lead's ping-pong
- * delay) has finite memory, and the cycle's events are the same list every time, so
- * cycle k >= 2 is sample-for-sample a copy of cycle 2: the peak of any length is the
- * peak of at most intro + 2 cycles, found once at creation.  The output at every
- * sample is a fixed-order sum of per-sample recurrences, so any block size gives the
- * same bits. */
+ * oscillator phases and filter states, noise from its own seed) and the cycle's events
+ * are the same list every time.  The shared states are the lead's ping-pong delay
+ * (finite memory: 1.125 s) and three bus filters (pads, lead, hats: contracting IIRs
+ * whose state difference from one cycle to the next decays far below one rounding
+ * step within a bar, so the trajectories meet exactly).  Hence cycle k >= 2 is a
+ * sample-for-sample copy of cycle 2 (test_synth checks it bit for bit), and the peak of
+ * any length is the peak of at most intro + 2 cycles, found once at creation.  The
+ * output at every sample is a fixed-order sum of per-sample recurrences (voices summed
+ * in slot order; slots assigned round-robin per instrument in event order), so any
+ * block size gives the same bits. */
 #include "synth.h"
 
 #include <math.h>
@@ -76,6 +80,7 @@ struct lqs_mixer {
     /* hats: enveloped noise summed on a bus, one highpass state-variable filter per
      * channel (coefficients a1..a3, damping k) */
     double hat_a[3], hat_k, hatz[4];
+    unsigned flush; /* frames until the next denormal flush of the bus states */
     double busL[CHUNK], busR[CHUNK], padL[CHUNK], padR[CHUNK], hatL[CHUNK], hatR[CHUNK];
     double lead[CHUNK];
 };
@@ -230,21 +235,22 @@ static void voice_start(voice *v, const mix_event *e, double rate)
         double f = note_hz(e->note);
         static const double cents[2] = {-8.0, 8.0};
         static const double spread[2] = {-1.0, 1.0};
-        v->len = e->dur + (int64_t)llround(0.7 * rate);
-        v->fade = (int64_t)llround(0.15 * rate) + 1;
+        v->len = e->dur + (int64_t)llround(0.45 * rate);
+        v->fade = (int64_t)llround(0.12 * rate) + 1;
         for (int i = 0; i < 2; i++) {
             v->dph[i] = f * pow(2.0, cents[i] / 1200.0) / rate;
             v->ph[i] = lqs_rng_uniform(&v->rng);
             pan_gains(e->pan + spread[i], &v->sgl[i], &v->sgr[i]);
         }
         v->atk = (int64_t)llround(0.12 * rate) + 1;
-        v->rel = 1.0, v->krel = decay_k(0.18, rate);
+        v->rel = 1.0, v->krel = decay_k(0.12, rate);
         v->amp *= 0.13;
         break;
     }
     case I_LEAD: {
         double f = note_hz(e->note);
-        v->len = e->dur + (int64_t)llround(0.4 * rate);
+        v->len = e->dur + (int64_t)llround(0.3 * rate);
+        v->fade = (int64_t)llround(0.04 * rate) + 1;
         v->dph[0] = f / rate;
         v->dlfo = 5.5 / rate;
         v->vdel = 0.15 * rate;
@@ -409,18 +415,41 @@ static void voice_render(voice *v, const buses *B, size_t c, double rate)
         double p0 = v->ph[0], p1 = v->ph[1], rel = v->rel;
         const double d0 = v->dph[0], d1 = v->dph[1], krel = v->krel;
         const double l0 = v->sgl[0], l1 = v->sgl[1], r0 = v->sgr[0], r1 = v->sgr[1];
-        for (size_t i = 0; i < m; i++, t++) {
-            const double o0 = saw(p0, d0), o1 = saw(p1, d1);
-            p0 = wrap(p0 + d0);
-            p1 = wrap(p1 + d1);
-            double a = attack_at(t, atk);
-            if (t >= dur) {
-                a *= rel;
-                rel *= krel;
+        size_t i = 0;
+        while (i < m) {
+            /* the sustain segment (after the attack, before the note-off and the fade)
+             * has a constant gain: a = 1 * (amp * 1) = amp, the same bits as the general
+             * loop, so the split does not change the output */
+            const int64_t sus_end = dur < len - fade + 1 ? dur : len - fade + 1;
+            if (t >= atk && t < sus_end) {
+                size_t e = i + (size_t)(sus_end - t);
+                if (e > m)
+                    e = m;
+                for (; i < e; i++, t++) {
+                    const double o0 = saw(p0, d0), o1 = saw(p1, d1);
+                    p0 = wrap(p0 + d0);
+                    p1 = wrap(p1 + d1);
+                    PL[i] += (o0 * l0 + o1 * l1) * amp;
+                    PR[i] += (o0 * r0 + o1 * r1) * amp;
+                }
+                continue;
             }
-            a *= amp * fade_at(t, len, fade);
-            PL[i] += (o0 * l0 + o1 * l1) * a;
-            PR[i] += (o0 * r0 + o1 * r1) * a;
+            size_t e = m;
+            if (t < atk && i + (size_t)(atk - t) < e)
+                e = i + (size_t)(atk - t);
+            for (; i < e; i++, t++) {
+                const double o0 = saw(p0, d0), o1 = saw(p1, d1);
+                p0 = wrap(p0 + d0);
+                p1 = wrap(p1 + d1);
+                double a = attack_at(t, atk);
+                if (t >= dur) {
+                    a *= rel;
+                    rel *= krel;
+                }
+                a *= amp * fade_at(t, len, fade);
+                PL[i] += (o0 * l0 + o1 * l1) * a;
+                PR[i] += (o0 * r0 + o1 * r1) * a;
+            }
         }
         v->ph[0] = p0, v->ph[1] = p1, v->rel = rel;
         break;
@@ -744,6 +773,7 @@ static void mixer_reset(lqs_mixer *m)
     memset(m->padz, 0, sizeof m->padz);
     memset(m->leadz, 0, sizeof m->leadz);
     memset(m->hatz, 0, sizeof m->hatz);
+    m->flush = 1024;
     m->hat_k = 1.3;
     svf_coeffs(tpt_g(fmin(8000.0, 0.40 * m->rate), m->rate), m->hat_k, m->hat_a);
     m->padG = 0.0;
@@ -786,6 +816,7 @@ static void mix_buses(lqs_mixer *m, size_t c, double gain, double *restrict outL
     double lz0 = m->leadz[0], lz1 = m->leadz[1];
     double hz[4] = {m->hatz[0], m->hatz[1], m->hatz[2], m->hatz[3]};
     size_t w = m->ring_w;
+    unsigned flush = m->flush;
     double pk = peak ? *peak : 0.0;
     for (size_t i = 0; i < c; i++) {
         /* pads: 2-pole lowpass on the bus */
@@ -799,11 +830,15 @@ static void mix_buses(lqs_mixer *m, size_t c, double gain, double *restrict outL
         (void)svf(&hz[0], ha, hk, hL[i], &hl);
         (void)svf(&hz[2], ha, hk, hR[i], &hr);
         /* the lead and hat buses fall silent for whole sections: flush their decaying
-         * states before they turn denormal (a per-sample rule: block-size independent) */
-        for (int k = 0; k < 4; k++)
-            hz[k] = fabs(hz[k]) < 1e-30 ? 0.0 : hz[k];
-        lz0 = fabs(lz0) < 1e-30 ? 0.0 : lz0;
-        lz1 = fabs(lz1) < 1e-30 ? 0.0 : lz1;
+         * states every 1024 frames, before they turn denormal (counted in frames since
+         * the start, so independent of the block size) */
+        if (--flush == 0) {
+            flush = 1024;
+            for (int k = 0; k < 4; k++)
+                hz[k] = fabs(hz[k]) < 1e-30 ? 0.0 : hz[k];
+            lz0 = fabs(lz0) < 1e-30 ? 0.0 : lz0;
+            lz1 = fabs(lz1) < 1e-30 ? 0.0 : lz1;
+        }
         ring[w] = x;
         double l = bL[i] + pl + hl + 0.588 * x + 0.30 * ring[(w - d1) & mask] +
                    0.12 * ring[(w - d3) & mask];
@@ -828,6 +863,7 @@ static void mix_buses(lqs_mixer *m, size_t c, double gain, double *restrict outL
     for (int k = 0; k < 4; k++)
         m->hatz[k] = hz[k];
     m->ring_w = w;
+    m->flush = flush;
 }
 
 /* Render n raw (un-normalised) frames, multiplied by gain. */
