@@ -202,7 +202,7 @@ lq_error lq_fir_design_refined(double *taps, size_t ntaps, double rate, const do
     }
     memcpy(want, amp, npoints * sizeof(double));
     const double df = rate / (double)g;
-    const fftw_complex *spec = ds.spec;
+    fftw_complex *spec = ds.spec;
     for (int it = 0; it < iterations; it++) {
         memset(ds.h, 0, g * sizeof(double));
         memcpy(ds.h, taps, ntaps * sizeof(double));

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/playback.h"
 #include "report/report.h"
 
 /* JSON has no infinities: a silent file's loudness is null. */
@@ -83,6 +84,20 @@ static json_t *export_json(const lq_job *j, const lq_export *ex)
     json_object_set_new(req, "codec_checks", cc);
     json_object_set_new(o, "requirements", req);
     json_object_set_new(o, "met", json_boolean(ex->met));
+    if (!lq_format_is_lossy(t->format)) {
+        /* what the streaming services will do to this file's level on playback */
+        json_t *pb = json_array();
+        for (int i = 0; i < lq_n_services; i++) {
+            json_t *p = json_object();
+            json_object_set_new(p, "service", json_string(lq_services[i].name));
+            json_object_set_new(p, "plays_at_lufs", json_real(lq_services[i].level_lufs));
+            json_object_set_new(p, "gain_db", num(lq_service_gain(&lq_services[i],
+                                                                 ex->meas.integrated_lufs,
+                                                                 ex->meas.true_peak_16x_dbtp)));
+            json_array_append_new(pb, p);
+        }
+        json_object_set_new(o, "playback", pb);
+    }
     if (ex->limiter_report) json_object_set(o, "limiter", ex->limiter_report);
     if (ex->dither_report) json_object_set(o, "dither", ex->dither_report);
     json_t *w = json_array();
@@ -120,7 +135,8 @@ json_t *lq_report_build(const lq_job *j)
     json_object_set_new(r, "preset", pr);
 
     json_t *ms = json_object();
-    json_object_set(ms, "stages", j->master_reports ? j->master_reports : json_array());
+    json_object_set_new(ms, "stages",
+                        j->master_reports ? json_incref(j->master_reports) : json_array());
     json_object_set_new(ms, "measured", measured(&j->master_meas, j->in_rate));
     json_object_set_new(r, "master", ms);
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report/playback.h"
 #include "report/report.h"
 
 typedef struct sbuf {
@@ -102,6 +103,14 @@ char *lq_job_report_text(const lq_job *j)
         for (int k = 0; k < ex->n_codec; k++)
             put(&b, "  %s round trip: %s dBTP (%s)\n", lq_format_names[ex->codec[k].format],
                 fmt_db(x1, 32, ex->codec[k].true_peak_dbtp), ex->codec[k].ok ? "ok" : "OVER");
+        if (!lq_format_is_lossy(ex->target->format) && isfinite(ex->meas.integrated_lufs)) {
+            put(&b, "  on playback:");
+            for (int k = 0; k < lq_n_services; k++)
+                put(&b, "%s %s %+.1f dB", k ? "," : "", lq_services[k].name,
+                    lq_service_gain(&lq_services[k], ex->meas.integrated_lufs,
+                                    ex->meas.true_peak_16x_dbtp) + 0.0);
+            put(&b, "\n");
+        }
         for (int k = 0; k < ex->n_warnings; k++) put(&b, "  ! %s\n", ex->warnings[k]);
     }
     put(&b, "\n%s\n", lq_job_targets_met(j) ? "All targets met." : "Some targets NOT met.");

@@ -34,8 +34,10 @@ void lqs_mix(double *left, double *right, size_t n, double rate, uint64_t seed, 
  * the arrangement that holds its peak once: at most the 16 s intro plus two 64 s cycles;
  * the arrangement repeats those cycles sample for sample afterwards).  Rendering in any
  * block sizes gives exactly the samples of lqs_mix(l, r, total_frames, rate, seed, peak);
- * rendering past total_frames simply continues the song.  Returns NULL on allocation
- * failure or rate outside [1000, 1e6]. */
+ * rendering past total_frames simply continues the song.  Cost: about 650 instructions
+ * per stereo frame (roughly 20-25 s of CPU for 60 minutes at 96 kHz) plus the creation
+ * pass (up to 144 s of audio); memory: a few MB.  Returns NULL on allocation failure or
+ * rate outside [1000, 1e6]. */
 typedef struct lqs_mixer lqs_mixer;
 lqs_mixer *lqs_mixer_new(double rate, uint64_t seed, double peak, size_t total_frames);
 void lqs_mixer_render(lqs_mixer *m, double *left, double *right, size_t n);
