@@ -29,6 +29,9 @@ typedef struct lq_stage_env {
                              and the target, so reruns are identical */
     int out_bits;         /* finishing chain: output word length (16, 24, 32 int; 0 for
                              float output); 0 on the master bus */
+    size_t upstream_latency; /* latency of the stages before this one in its chain (set
+                                by the chain): the first upstream_latency + latency()
+                                output frames precede the input, for a stage's statistics */
 } lq_stage_env;
 
 typedef struct lq_stage_vt {

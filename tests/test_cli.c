@@ -340,6 +340,13 @@ static void test_usage_errors(void **state)
     assert_int_equal(lqt_run(a3, NULL, &se), 2);
     assert_string_equal(se, "lacquer: unknown option \"--bogus\" for master (see lacquer --help)\n");
     free(se);
+    /* what a preset does: the EQ design curve at third octaves */
+    const char *a5[] = {LQ_CLI_PATH, "analyze", "--preset", "warm", NULL};
+    char *po = NULL;
+    assert_int_equal(lqt_run(a5, &po, NULL), 0);
+    assert_non_null(strstr(po, "master[0]: eq"));
+    assert_non_null(strstr(po, "\n        1000 "));
+    free(po);
     const char *a4[] = {LQ_CLI_PATH, "--version", NULL};
     char *so = NULL;
     assert_int_equal(lqt_run(a4, &so, NULL), 0);

@@ -79,6 +79,10 @@ const char *lq_preset_description(const lq_preset *p);
 size_t lq_preset_target_count(const lq_preset *p);
 const char *lq_preset_target_name(const lq_preset *p, size_t i);
 void lq_preset_destroy(lq_preset **p);
+/* What the preset does, for people: its master-bus stages and the design curve of each
+ * EQ at third-octave frequencies (dB per view: stereo, or left/right/mid/side where
+ * they differ).  malloc'd text, free() it; NULL when out of memory. */
+char *lq_preset_describe(const lq_preset *p);
 
 /* Load a target by shipped name (PRESET_DIR/targets/NAME.yaml) or by path. */
 LQ_WARN_UNUSED lq_error lq_target_load(lq_target **out, const char *name_or_path,

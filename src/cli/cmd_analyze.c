@@ -2,6 +2,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -15,12 +16,35 @@ static json_t *num(double v)
 int cmd_analyze(int argc, char **argv)
 {
     int json = 0, nfiles = 0;
+    const char *preset = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) json = 1;
+        else if (!strcmp(argv[i], "--preset")) {
+            if (i + 1 >= argc) {
+                cli_error("--preset needs a value (see lacquer --help)");
+                return LQ_EXIT_USAGE;
+            }
+            preset = argv[++i];
+            argv[i - 1] = argv[i] = (char *)"";
+        }
         else if (argv[i][0] == '-' && argv[i][1]) {
             cli_error("unknown option \"%s\" for analyze (see lacquer --help)", argv[i]);
             return LQ_EXIT_USAGE;
-        } else nfiles++;
+        } else if (argv[i][0]) nfiles++;
+    }
+    if (preset) {
+        char err[1024];
+        lq_preset *p = NULL;
+        lq_error e = lq_preset_load(&p, preset, cli_preset_dir(), NULL, err, sizeof err);
+        if (e) {
+            cli_error("%s", err);
+            return cli_exit_for(e);
+        }
+        char *text = lq_preset_describe(p);
+        if (text) fputs(text, stdout);
+        free(text);
+        lq_preset_destroy(&p);
+        if (!nfiles) return LQ_EXIT_OK;
     }
     if (!nfiles) {
         cli_error("analyze needs at least one FILE (usage: lacquer analyze FILE... [--json])");
@@ -29,7 +53,7 @@ int cmd_analyze(int argc, char **argv)
     json_t *arr = json_array();
     int rc = LQ_EXIT_OK;
     for (int i = 1; i < argc; i++) {
-        if (argv[i][0] == '-' && argv[i][1]) continue;
+        if ((argv[i][0] == '-' && argv[i][1]) || !argv[i][0]) continue;
         lq_analysis a;
         char err[1024];
         lq_error e = lq_analyze_file(argv[i], &a, err, sizeof err);

@@ -57,6 +57,7 @@ static const char usage[] =
     "                 [--json] [--quiet] [--force] [--threads N]\n"
     "      master a stereo (or mono) mix to one verified export per target\n"
     "  lacquer analyze FILE... [--json]   loudness, true peak, LRA, PLR, DC, phase, clipping\n"
+    "  lacquer analyze --preset P         what a preset does: its stages and EQ curves\n"
     "  lacquer presets                    the shipped chain presets\n"
     "  lacquer targets                    the shipped distribution targets\n"
     "  lacquer demo [OUT.wav] [--seconds S] [--rate HZ]   write the generated demo mix\n"

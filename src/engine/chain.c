@@ -17,12 +17,15 @@ lq_error lq_chain_create(lq_chain *c, const lq_stage_spec *specs, size_t n,
             lq_chain_destroy(c);
             return lq_diag_set(d, LQ_ERR_ARG, "too many stages in one chain (at most 16)");
         }
-        lq_error e = s->vt->create(&c->state[c->n], s->cfg, env, d);
+        lq_stage_env here = *env;
+        here.upstream_latency = c->latency;
+        lq_error e = s->vt->create(&c->state[c->n], s->cfg, &here, d);
         if (e) {
             lq_chain_destroy(c);
             return e;
         }
         c->vt[c->n] = s->vt;
+        c->spec_index[c->n] = i;
         c->latency += s->vt->latency(c->state[c->n]);
         c->n++;
     }

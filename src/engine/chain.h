@@ -15,6 +15,7 @@ typedef struct lq_chain {
     size_t n;
     const lq_stage_vt *vt[16];
     void *state[16];
+    size_t spec_index[16];  /* which entry of the specs each instance came from */
     size_t latency;       /* sum of the stages' latencies */
     int channels;
     size_t max_block;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "engine/chain.h"
+#include "engine/describe.h"
 #include "engine/resample.h"
 #include "io/audio_in.h"
 #include "report/report.h"
@@ -392,6 +393,8 @@ static lq_error render_master(lq_job *j, lq_diag *d)
             json_object_set_new(o, "latency_frames",
                                 json_integer((json_int_t)chain.vt[i]->latency(chain.state[i])));
             if (chain.vt[i]->report) chain.vt[i]->report(chain.state[i], o);
+            json_t *c = lq_describe_stage_json(&j->preset->master[chain.spec_index[i]]);
+            if (c) json_object_set_new(o, "curve", c);
             json_array_append_new(j->master_reports, o);
         }
     }

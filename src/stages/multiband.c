@@ -87,6 +87,7 @@ typedef struct mb_state {
     lq_comp *comp[MB_MAX_BANDS];
     int any_solo;
     unsigned long long frames_out;
+    size_t stats_skip; /* own latency + the upstream stages': frames before the input */
     mb_stats st[MB_MAX_BANDS];
 } mb_state;
 
@@ -328,6 +329,7 @@ static lq_error mb_create(void **state, const void *cfgv, const lq_stage_env *en
     s->conv_lat = lq_conv_latency(s->conv[0]);
     s->ring_len = s->conv_lat + lq_fir_delay(nt);
     s->latency = s->ring_len;
+    s->stats_skip = s->latency + env->upstream_latency;
     for (int c = 0; c < s->nch; c++) {
         s->ring[c] = calloc(s->ring_len, sizeof(double));
         s->gain[c] = malloc(MB_CHUNK * sizeof(double));
@@ -427,8 +429,8 @@ static void mb_chunk(mb_state *s, double *const *buf, size_t off, size_t n)
 
     /* frames of this chunk that belong to the input (after the latency) */
     size_t skip = 0;
-    if (s->frames_out < s->latency) {
-        const unsigned long long left = s->latency - s->frames_out;
+    if (s->frames_out < s->stats_skip) {
+        const unsigned long long left = s->stats_skip - s->frames_out;
         skip = left < n ? (size_t)left : n;
     }
     s->frames_out += n;
