@@ -32,6 +32,12 @@
 #define LQ_OS_DELAY (LQ_OS_TAPS / 2)
 #define LQ_OS_BETA 7.5
 #define LQ_OS_MAX_FACTOR 16
+/* centre taps of the centre bound (hist[24..39], around the interpolated interval
+ * hist[31]..hist[32]) */
+#define LQ_OS_CENTER 16
+#define LQ_OS_C0 (LQ_OS_DELAY - LQ_OS_CENTER / 2)
+/* samples processed per internal chunk by lq_os_stream_* */
+#define LQ_OS_CHUNK 256
 
 typedef struct lq_os_filter {
     int factor;          /* 4, 8 or 16 (any 2..LQ_OS_MAX_FACTOR is accepted) */
@@ -41,6 +47,16 @@ typedef struct lq_os_filter {
     double *coef;
     /* max over phases of sum_k |h_p[k]|: |y_p(t)| <= l1 * max_k |x[t-k]|. */
     double l1;
+    /* Tighter bounds used to skip work (lq_os_stream_*):
+     * hmax[j] = max over phases p (phase 0 included) of |coef[p*taps + j]|, so
+     *   |y_p(t)| <= sum_j hmax[j] |hist[j]|                           (the "tap bound");
+     * tail_l1[p] = sum of |coef[p*taps + j]| over j outside the LQ_OS_CENTER centre taps
+     * [LQ_OS_C0, LQ_OS_C0 + LQ_OS_CENTER), so
+     *   |y_p(t)| <= |sum_{j in centre} coef[p*taps + j] hist[j]|
+     *               + tail_l1[p] * max_{j outside centre} |hist[j]|    (the "centre bound").
+     * Both follow from the triangle inequality. */
+    double hmax[LQ_OS_TAPS];
+    double tail_l1[LQ_OS_MAX_FACTOR];
 } lq_os_filter;
 
 /* Design the filter for `factor` (2..LQ_OS_MAX_FACTOR).  LQ_ERR_ARG for a bad factor,
@@ -53,7 +69,8 @@ void lq_os_filter_free(lq_os_filter *f);
  * tests to measure passband ripple and image rejection. */
 double lq_os_response(const lq_os_filter *f, double freq);
 
-/* y_p for a history of `taps` samples, oldest first (hist[taps-1] = x[t]). */
+/* y_p for a history of `taps` samples, oldest first (hist[taps-1] = x[t]).  This is the
+ * reference evaluation (plain C); lq_os_phases below gives bit-identical values faster. */
 static inline double lq_os_phase(const lq_os_filter *f, int p, const double *hist)
 {
     const double *h = f->coef + (size_t)p * (size_t)f->taps;
@@ -67,6 +84,11 @@ static inline double lq_os_phase(const lq_os_filter *f, int p, const double *his
     }
     return (a0 + a1) + (a2 + a3);
 }
+
+/* y[p] = lq_os_phase(f, p, hist) for every p = 0 .. factor-1, bit for bit (the same
+ * four partial sums in the same order, two per SSE2 register, several phases per pass;
+ * plain C where SSE2 is not available). */
+void lq_os_phases(const lq_os_filter *f, const double *hist, double *y);
 
 /* Streaming history of one channel: a doubled ring so the last `taps` samples are
  * always contiguous.  lq_os_hist_push returns a pointer to them (oldest first). */
@@ -108,5 +130,41 @@ void lq_os_detector_reset(lq_os_detector *d);
  * gives the plain maximum over the oversampled grid (a BS.1770-style meter). */
 double lq_os_detector_push(lq_os_detector *d, const lq_os_filter *f, double x,
                            double skip_below, int refine);
+
+/* ---- Fast streaming evaluation (the meter and the limiter use these) ------------------
+ *
+ * A chunked history (the last LQ_OS_TAPS samples before the chunk, then the chunk) and
+ * a cascade of bounds, cheapest first, that decide whether the phases of a sample are
+ * needed at all: (1) l1 * max|x| over the window (per group of samples for the meter,
+ * the exact per-sample rule of lq_os_detector_push for the limiter), (2) the tap
+ * bound, (3) the centre bound (see lq_os_filter).  Only when every bound fails are the
+ * phases computed, with lq_os_phases (bit-identical to lq_os_phase).  The results are
+ * exactly those of the reference per-sample code; each function states its guarantee,
+ * and tests/test_truepeak.c checks them against the reference on mixes, noise and an
+ * fs/4 sine, at several levels and block sizes. */
+typedef struct lq_os_stream {
+    double x[LQ_OS_TAPS + LQ_OS_CHUNK]; /* x[0..TAPS): the samples before the chunk */
+    double y1, y2;     /* detector: parabola state (last two |y|), unless pending */
+    double prev_bound; /* detector: an upper bound of every |y_p| of the previous sample */
+    int pending;       /* detector: y1, y2 belong to the previous sample, not computed */
+    int since_loud;    /* detector: samples since the last one with !(l1|x| < skip) */
+} lq_os_stream;
+
+void lq_os_stream_reset(lq_os_stream *s);
+
+/* Meter: push x[0..n) (any n); returns max(mx, every |y_p(t)| of the pushed samples,
+ * p = 0..factor-1), exactly the maximum the reference (every phase of every sample
+ * through lq_os_phase) would give; phases are computed only where a bound exceeds the
+ * running maximum.  mx >= 0. */
+double lq_os_stream_meter(lq_os_stream *s, const lq_os_filter *f, const double *x, size_t n,
+                          double mx);
+
+/* Limiter detector: push x[0..n) (any n); pk[i] receives the value that
+ * lq_os_detector_push(d, f, x[i], skip_below, 1) would return on a detector fed the same
+ * samples, whenever that value exceeds thr; otherwise pk[i] is some value <= thr (0 when
+ * the phases were not computed).  Requires 0 < skip_below <= thr, the same skip_below
+ * for every call since the last reset.  Not for NaN/Inf input. */
+void lq_os_stream_detect(lq_os_stream *s, const lq_os_filter *f, const double *x, size_t n,
+                         double skip_below, double thr, double *pk);
 
 #endif

@@ -96,7 +96,7 @@ static lq_error run_pass(plan *p, double gain_db, double ceiling_dbtp, int what,
     if (e) return e;
     render r = {.gain = pow(10.0, gain_db / 20.0), .d = &ex->diag, .n_out = n_out};
     for (int i = 0; i < n_out; i++) r.out[i] = outs[i];
-    e = lq_meter_new(&r.meter, p->env.channels, p->env.sample_rate, what, BLOCK, &ex->diag);
+    if (what) e = lq_meter_new(&r.meter, p->env.channels, p->env.sample_rate, what, BLOCK, &ex->diag);
     if (!e && lq_spool_reader_init(&r.rd, &p->g->spool, BLOCK))
         e = lq_diag_set(&ex->diag, LQ_ERR_NOMEM, "out of memory");
     if (!e) {
@@ -107,7 +107,7 @@ static lq_error run_pass(plan *p, double gain_db, double ceiling_dbtp, int what,
         if (e == LQ_ERR_CANCELLED) lq_diag_set(&ex->diag, e, "cancelled");
         lq_spool_reader_free(&r.rd);
     }
-    if (!e) lq_meter_result_get(r.meter, res);
+    if (!e && r.meter) lq_meter_result_get(r.meter, res);
     if (!e) {
         for (size_t i = 0; i < chain.n; i++) {
             json_t **slot = strcmp(chain.vt[i]->name, "limiter") == 0 ? lim_report
@@ -226,7 +226,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
     double aim = t->loudness_lufs;
     for (int round = 0; round < MAX_CODEC_ROUNDS; round++) {
         double ceil_now = ceiling_int - margin;
-        lq_meter_result res;
+        lq_meter_result res = {0};
         /* 1. solve the gain (limiter present and a loudness target) */
         ex->n_passes = 0;
         if (p.use_limiter && t->has_loudness && isfinite(src_lufs)) {
@@ -282,18 +282,19 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
             }
         }
         json_t *lim = NULL, *dit = NULL;
-        ex->err = run_pass(&p, gain_db, ceil_now, LQ_METER_LOUDNESS, outs, 1 + n_chk, &res,
-                           &lim, &dit, &ex->clipped);
+        /* no meter here: the written file is measured below */
+        ex->err = run_pass(&p, gain_db, ceil_now, 0, outs, 1 + n_chk, &res, &lim, &dit,
+                           &ex->clipped);
         if (ex->limiter_report) json_decref(ex->limiter_report);
         if (ex->dither_report) json_decref(ex->dither_report);
         ex->limiter_report = lim;
         ex->dither_report = dit;
-        if (!p.use_limiter || !t->has_loudness)
-            ex->passes[ex->n_passes++] = (lq_pass){gain_db, ceil_now, res.integrated_lufs};
         for (int i = 0; i <= n_chk && !ex->err; i++)
             ex->err = lq_audio_out_close(outs[i], &ex->diag);
         /* 3. verify: the file as written (decoded, for lossy formats) */
         if (!ex->err) ex->err = measure_file(ex->out.read_path, &ex->meas, &ex->diag);
+        if (!ex->err && (!p.use_limiter || !t->has_loudness) && ex->n_passes < LQ_MAX_PASSES)
+            ex->passes[ex->n_passes++] = (lq_pass){gain_db, ceil_now, ex->meas.integrated_lufs};
         ex->clipped += ex->out.clipped;
         ex->n_codec = 0;
         double worst = lossy ? ex->meas.true_peak_16x_dbtp : -HUGE_VAL;

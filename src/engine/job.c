@@ -368,8 +368,8 @@ static lq_error render_master(lq_job *j, lq_diag *d)
     if (!e) e = lq_meter_new(&src.meter, src.in.channels, src.in.rate,
                              LQ_METER_FULL | LQ_METER_HEALTH | LQ_METER_TP_EBUR128,
                              MAX_BLOCK, d);
-    if (!e) e = lq_meter_new(&master_meter, src.in.channels, src.in.rate, LQ_METER_FULL,
-                             MAX_BLOCK, d);
+    if (!e) e = lq_meter_new(&master_meter, src.in.channels, src.in.rate,
+                             LQ_METER_FULL | LQ_METER_TP16, MAX_BLOCK, d);
     if (!e) e = lq_spool_create(&j->master, j->out_dir, src.in.channels, src.in.rate, d);
     if (!e) {
         lq_blocker bl;
@@ -443,38 +443,28 @@ static void run_parallel(lq_job *j, size_t count, void (*fn)(lq_job *, size_t))
     pthread_mutex_destroy(&w.lock);
 }
 
+/* One output rate: resample the master spool (the source rate's group borrows the
+ * master spool, already measured while it was rendered), measuring loudness and 16x
+ * true peak on the way: the closed loop starts from these. */
 static void group_fn(lq_job *j, size_t i)
 {
     lq_rate_group *g = &j->groups[i];
-    if (g->own) {
-        g->err = lq_spool_create(&g->spool, j->out_dir, j->in_channels, g->rate, &g->diag);
-        if (!g->err)
-            g->err = lq_resample_spool(&j->master, &g->spool, g->rate, &j->cancel, &g->diag);
-        if (g->err == LQ_ERR_CANCELLED) lq_diag_set(&g->diag, g->err, "cancelled");
-        if (g->err) return;
-        report_progress(j, "resample", 1.0);
+    if (!g->own) {
+        g->meas = j->master_meas;
+        return;
     }
-    /* loudness and 16x true peak of the spool: the closed loop starts from these */
     lq_meter *m = NULL;
     g->err = lq_meter_new(&m, j->in_channels, g->rate, LQ_METER_LOUDNESS | LQ_METER_TP16,
                           MAX_BLOCK, &g->diag);
-    if (g->err) return;
-    lq_spool_reader rd;
-    if (lq_spool_reader_init(&rd, &g->spool, MAX_BLOCK)) {
-        lq_meter_destroy(&m);
-        g->err = lq_diag_set(&g->diag, LQ_ERR_NOMEM, "out of memory");
-        return;
+    if (!g->err) g->err = lq_spool_create(&g->spool, j->out_dir, j->in_channels, g->rate, &g->diag);
+    if (!g->err)
+        g->err = lq_resample_spool(&j->master, &g->spool, g->rate, m, &j->cancel, &g->diag);
+    if (g->err == LQ_ERR_CANCELLED) lq_diag_set(&g->diag, g->err, "cancelled");
+    if (!g->err) {
+        lq_meter_result_get(m, &g->meas);
+        report_progress(j, "resample", 1.0);
     }
-    double *mem = malloc(2 * MAX_BLOCK * sizeof(double));
-    double *p[2] = {mem, mem ? mem + MAX_BLOCK : NULL};
-    size_t n;
-    while (mem && (n = lq_spool_read(&rd, p, MAX_BLOCK)) > 0 && n != (size_t)-1)
-        lq_meter_push(m, (const double *const *)p, n);
-    if (!mem) g->err = lq_diag_set(&g->diag, LQ_ERR_NOMEM, "out of memory");
-    free(mem);
-    lq_meter_result_get(m, &g->meas);
     lq_meter_destroy(&m);
-    lq_spool_reader_free(&rd);
 }
 
 static void target_fn(lq_job *j, size_t i)

@@ -8,7 +8,7 @@
 #define RS_BLOCK 8192
 
 lq_error lq_resample_spool(const lq_spool *in, lq_spool *out, double out_rate,
-                           const volatile sig_atomic_t *cancel, lq_diag *d)
+                           lq_meter *meter, const volatile sig_atomic_t *cancel, lq_diag *d)
 {
     const int nc = in->channels;
     const double ratio = out_rate / in->rate;
@@ -71,7 +71,10 @@ lq_error lq_resample_spool(const lq_spool *in, lq_spool *out, double out_rate,
         for (long long i = 0; i < n; i++)
             for (int c = 0; c < nc; c++)
                 op[c][i] = fout[i * nc + c];
-        if (n > 0) e = lq_spool_write(out, (const double *const *)op, (size_t)n, d);
+        if (n > 0) {
+            e = lq_spool_write(out, (const double *const *)op, (size_t)n, d);
+            if (meter) lq_meter_push(meter, (const double *const *)op, (size_t)n);
+        }
         written += n;
         if (eof && sd.output_frames_gen == 0) {
             /* converter drained but short of the rounded length: pad with silence */
@@ -79,6 +82,7 @@ lq_error lq_resample_spool(const lq_spool *in, lq_spool *out, double out_rate,
             while (!e && written < want) {
                 long long k = want - written < (long long)ocap ? want - written : (long long)ocap;
                 e = lq_spool_write(out, (const double *const *)op, (size_t)k, d);
+                if (meter) lq_meter_push(meter, (const double *const *)op, (size_t)k);
                 written += k;
             }
         }
