@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define LQ_OS_PI 3.14159265358979323846
 
 /* Modified Bessel function of the first kind, order 0, by its power series
@@ -65,6 +69,19 @@ lq_error lq_os_design(lq_os_filter *f, int factor)
         if (l1 > l1max) l1max = l1;
     }
     f->l1 = l1max;
+    /* the bounds of the fast paths (oversample.h) */
+    for (int j = 0; j < K; j++) {
+        double m = 0;
+        for (int p = 0; p < L; p++) m = fmax(m, fabs(f->coef[(size_t)p * (size_t)K + (size_t)j]));
+        f->hmax[j] = m;
+    }
+    for (int p = 0; p < L; p++) {
+        double t = 0;
+        for (int j = 0; j < K; j++)
+            if (j < LQ_OS_C0 || j >= LQ_OS_C0 + LQ_OS_CENTER)
+                t += fabs(f->coef[(size_t)p * (size_t)K + (size_t)j]);
+        f->tail_l1[p] = t;
+    }
     free(proto);
     return LQ_OK;
 }
@@ -144,4 +161,310 @@ double lq_os_detector_push(lq_os_detector *d, const lq_os_filter *f, double x,
     d->y1 = y1;
     d->y2 = y2;
     return m;
+}
+
+/* ---- fast evaluation ------------------------------------------------------------ */
+
+#ifdef __SSE2__
+/* Phases p0 .. p0+NP-1 of the window w, NP = 1, 2 or 4.  Register A holds the partial
+ * sums (a0, a1) of lq_os_phase, register B (a2, a3): lane l of A accumulates
+ * h[j+l] w[j+l] for j = 0, 4, 8, ... in that order, exactly like a0/a1 (and B like
+ * a2/a3), and the result is formed as (a0 + a1) + (a2 + a3): bit-identical values. */
+#define LQ_OS_HSUM(A) _mm_cvtsd_f64(_mm_add_sd((A), _mm_unpackhi_pd((A), (A))))
+static void phases4(const double *h, const double *w, double *y)
+{
+    const double *h0 = h, *h1 = h + LQ_OS_TAPS, *h2 = h + 2 * LQ_OS_TAPS,
+                 *h3 = h + 3 * LQ_OS_TAPS;
+    __m128d a0 = _mm_setzero_pd(), b0 = a0, a1 = a0, b1 = a0, a2 = a0, b2 = a0, a3 = a0,
+            b3 = a0;
+    for (int j = 0; j < LQ_OS_TAPS; j += 4) {
+        const __m128d xa = _mm_loadu_pd(w + j), xb = _mm_loadu_pd(w + j + 2);
+        a0 = _mm_add_pd(a0, _mm_mul_pd(_mm_loadu_pd(h0 + j), xa));
+        b0 = _mm_add_pd(b0, _mm_mul_pd(_mm_loadu_pd(h0 + j + 2), xb));
+        a1 = _mm_add_pd(a1, _mm_mul_pd(_mm_loadu_pd(h1 + j), xa));
+        b1 = _mm_add_pd(b1, _mm_mul_pd(_mm_loadu_pd(h1 + j + 2), xb));
+        a2 = _mm_add_pd(a2, _mm_mul_pd(_mm_loadu_pd(h2 + j), xa));
+        b2 = _mm_add_pd(b2, _mm_mul_pd(_mm_loadu_pd(h2 + j + 2), xb));
+        a3 = _mm_add_pd(a3, _mm_mul_pd(_mm_loadu_pd(h3 + j), xa));
+        b3 = _mm_add_pd(b3, _mm_mul_pd(_mm_loadu_pd(h3 + j + 2), xb));
+    }
+    y[0] = LQ_OS_HSUM(a0) + LQ_OS_HSUM(b0);
+    y[1] = LQ_OS_HSUM(a1) + LQ_OS_HSUM(b1);
+    y[2] = LQ_OS_HSUM(a2) + LQ_OS_HSUM(b2);
+    y[3] = LQ_OS_HSUM(a3) + LQ_OS_HSUM(b3);
+}
+
+static void phases2(const double *h, const double *w, double *y)
+{
+    const double *h0 = h, *h1 = h + LQ_OS_TAPS;
+    __m128d a0 = _mm_setzero_pd(), b0 = a0, a1 = a0, b1 = a0;
+    for (int j = 0; j < LQ_OS_TAPS; j += 4) {
+        const __m128d xa = _mm_loadu_pd(w + j), xb = _mm_loadu_pd(w + j + 2);
+        a0 = _mm_add_pd(a0, _mm_mul_pd(_mm_loadu_pd(h0 + j), xa));
+        b0 = _mm_add_pd(b0, _mm_mul_pd(_mm_loadu_pd(h0 + j + 2), xb));
+        a1 = _mm_add_pd(a1, _mm_mul_pd(_mm_loadu_pd(h1 + j), xa));
+        b1 = _mm_add_pd(b1, _mm_mul_pd(_mm_loadu_pd(h1 + j + 2), xb));
+    }
+    y[0] = LQ_OS_HSUM(a0) + LQ_OS_HSUM(b0);
+    y[1] = LQ_OS_HSUM(a1) + LQ_OS_HSUM(b1);
+}
+
+static double phase1(const double *h, const double *w)
+{
+    __m128d a0 = _mm_setzero_pd(), b0 = a0;
+    for (int j = 0; j < LQ_OS_TAPS; j += 4) {
+        a0 = _mm_add_pd(a0, _mm_mul_pd(_mm_loadu_pd(h + j), _mm_loadu_pd(w + j)));
+        b0 = _mm_add_pd(b0, _mm_mul_pd(_mm_loadu_pd(h + j + 2), _mm_loadu_pd(w + j + 2)));
+    }
+    return LQ_OS_HSUM(a0) + LQ_OS_HSUM(b0);
+}
+
+/* The tap bound sum_j hmax[j] |w[j]| (any summation order: it is a bound, and the
+ * callers leave a relative slack far above its rounding error). */
+static double tap_bound(const lq_os_filter *f, const double *w)
+{
+    const __m128d sign = _mm_set1_pd(-0.0);
+    __m128d a = _mm_setzero_pd(), b = a, c = a, d = a;
+    for (int j = 0; j < LQ_OS_TAPS; j += 8) {
+        a = _mm_add_pd(a, _mm_mul_pd(_mm_loadu_pd(f->hmax + j),
+                                     _mm_andnot_pd(sign, _mm_loadu_pd(w + j))));
+        b = _mm_add_pd(b, _mm_mul_pd(_mm_loadu_pd(f->hmax + j + 2),
+                                     _mm_andnot_pd(sign, _mm_loadu_pd(w + j + 2))));
+        c = _mm_add_pd(c, _mm_mul_pd(_mm_loadu_pd(f->hmax + j + 4),
+                                     _mm_andnot_pd(sign, _mm_loadu_pd(w + j + 4))));
+        d = _mm_add_pd(d, _mm_mul_pd(_mm_loadu_pd(f->hmax + j + 6),
+                                     _mm_andnot_pd(sign, _mm_loadu_pd(w + j + 6))));
+    }
+    a = _mm_add_pd(_mm_add_pd(a, b), _mm_add_pd(c, d));
+    return LQ_OS_HSUM(a);
+}
+
+/* max |w[j]| over j in [0, n), n even or odd */
+static double abs_max(const double *w, size_t n)
+{
+    const __m128d sign = _mm_set1_pd(-0.0);
+    __m128d m = _mm_setzero_pd();
+    size_t j = 0;
+    for (; j + 2 <= n; j += 2) m = _mm_max_pd(m, _mm_andnot_pd(sign, _mm_loadu_pd(w + j)));
+    double r = fmax(_mm_cvtsd_f64(m), _mm_cvtsd_f64(_mm_unpackhi_pd(m, m)));
+    if (j < n) r = fmax(r, fabs(w[j]));
+    return r;
+}
+
+/* centre sum of phase p: sum over the LQ_OS_CENTER centre taps (any order) */
+static double centre_sum(const double *h, const double *w)
+{
+    __m128d a = _mm_setzero_pd(), b = a;
+    for (int j = LQ_OS_C0; j < LQ_OS_C0 + LQ_OS_CENTER; j += 4) {
+        a = _mm_add_pd(a, _mm_mul_pd(_mm_loadu_pd(h + j), _mm_loadu_pd(w + j)));
+        b = _mm_add_pd(b, _mm_mul_pd(_mm_loadu_pd(h + j + 2), _mm_loadu_pd(w + j + 2)));
+    }
+    a = _mm_add_pd(a, b);
+    return LQ_OS_HSUM(a);
+}
+#else
+static double tap_bound(const lq_os_filter *f, const double *w)
+{
+    double a = 0;
+    for (int j = 0; j < LQ_OS_TAPS; j++) a += f->hmax[j] * fabs(w[j]);
+    return a;
+}
+
+static double abs_max(const double *w, size_t n)
+{
+    double r = 0;
+    for (size_t j = 0; j < n; j++) r = fmax(r, fabs(w[j]));
+    return r;
+}
+
+static double centre_sum(const double *h, const double *w)
+{
+    double a = 0;
+    for (int j = LQ_OS_C0; j < LQ_OS_C0 + LQ_OS_CENTER; j++) a += h[j] * w[j];
+    return a;
+}
+#endif
+
+void lq_os_phases(const lq_os_filter *f, const double *hist, double *y)
+{
+    const int L = f->factor;
+    y[0] = lq_os_phase(f, 0, hist);
+#ifdef __SSE2__
+    const double *h = f->coef;
+    int p = 1;
+    for (; p + 4 <= L; p += 4) phases4(h + (size_t)p * LQ_OS_TAPS, hist, y + p);
+    for (; p + 2 <= L; p += 2) phases2(h + (size_t)p * LQ_OS_TAPS, hist, y + p);
+    for (; p < L; p++) y[p] = phase1(h + (size_t)p * LQ_OS_TAPS, hist);
+#else
+    for (int p = 1; p < L; p++) y[p] = lq_os_phase(f, p, hist);
+#endif
+}
+
+/* The centre bound (oversample.h): max over phases of |centre sum| + tail_l1 * tail max.
+ * Phase 0 (the delayed sample, |w[DELAY-1]|, inside the centre) is covered too. */
+static double centre_bound(const lq_os_filter *f, const double *w)
+{
+    const double tm = fmax(abs_max(w, LQ_OS_C0),
+                           abs_max(w + LQ_OS_C0 + LQ_OS_CENTER,
+                                   LQ_OS_TAPS - LQ_OS_C0 - LQ_OS_CENTER));
+    double b = fabs(w[LQ_OS_TAPS - 1 - LQ_OS_DELAY]);
+    for (int p = 1; p < f->factor; p++) {
+        double v = fabs(centre_sum(f->coef + (size_t)p * LQ_OS_TAPS, w)) + f->tail_l1[p] * tm;
+        if (v > b) b = v;
+    }
+    return b;
+}
+
+void lq_os_stream_reset(lq_os_stream *s)
+{
+    memset(s, 0, sizeof *s);
+    s->since_loud = LQ_OS_TAPS;
+}
+
+/* Rounding.  A computed bound b (sums of products of the same |coef| and |x| that the
+ * phases use) and a computed phase value y satisfy |y| <= b (1 + 2^-40) + 1e-300:
+ * both are within (64 + 3) units in the last place of the exact sums (Higham, Accuracy
+ * and Stability of Numerical Algorithms, 2nd ed., sec. 3.1, the bound gamma_n), plus at
+ * most 64 half subnormal spacings of underflow in the products; 2^-40 and 1e-300 are
+ * far above both. */
+#define BOUND_REL (1.0 + 9.094947017729282e-13)
+#define BOUND_ABS 1e-300
+/* a group of samples shares one window-maximum test in the meter */
+#define METER_GROUP 16
+
+double lq_os_stream_meter(lq_os_stream *s, const lq_os_filter *f, const double *x, size_t n,
+                          double mx)
+{
+    const int K = LQ_OS_TAPS, L = f->factor;
+    const double l1 = f->l1;
+    double y[LQ_OS_MAX_FACTOR];
+    while (n > 0) {
+        const size_t k = n < LQ_OS_CHUNK ? n : LQ_OS_CHUNK;
+        memcpy(s->x + K, x, k * sizeof *x);
+        /* sample i of the chunk: window w = s->x + i + 1 (x[t-63] .. x[t]) */
+        for (size_t g = 0; g < k; g += METER_GROUP) {
+            const size_t ge = g + METER_GROUP < k ? g + METER_GROUP : k;
+            /* (1) l1 times the largest |x| in any window of the group: every |y_p| of
+             * the group is below it; none can raise mx when it is <= mx (all zeros:
+             * every y_p is +-0) */
+            const double gm = abs_max(s->x + g + 1, ge - g + (size_t)K - 1);
+            if (gm == 0.0 || l1 * gm * BOUND_REL + BOUND_ABS <= mx) continue;
+            for (size_t i = g; i < ge; i++) {
+                const double *w = s->x + i + 1;
+                /* (2), (3): each an upper bound of every |y_p(t)|; a sample whose bound
+                 * is <= mx cannot change the maximum, so skipping it leaves the result
+                 * exactly that of computing every phase */
+                if (tap_bound(f, w) * BOUND_REL + BOUND_ABS <= mx) continue;
+                if (centre_bound(f, w) * BOUND_REL + BOUND_ABS <= mx) continue;
+                lq_os_phases(f, w, y);
+                for (int p = 0; p < L; p++) {
+                    const double v = p == 0 ? fabs(w[K - 1 - LQ_OS_DELAY]) : fabs(y[p]);
+                    if (v > mx) mx = v;
+                }
+            }
+        }
+        memmove(s->x, s->x + k, (size_t)K * sizeof *x);
+        x += k;
+        n -= k;
+    }
+    return mx;
+}
+
+/* The detector's fast path.  lq_os_detector_push returns m = the maximum of the grid
+ * values v_p = |y_p(t)| and of parabola vertices y1 + (v - y2)^2 / (8 (2 y1 - y2 - v)),
+ * taken only where y1 >= y2, y1 >= v (three consecutive grid points, y1 in the middle).
+ * With a = y1 - y2 >= 0, b = y1 - v >= 0 the vertex is y1 + (a - b)^2 / (8 (a + b)), and
+ * (a - b)^2 <= max(a, b) (a + b) <= y1 (a + b), so every vertex is <= 1.125 y1.  The
+ * middle point y1 is a grid value of sample t or the last one of sample t-1 (the state),
+ * so m <= 1.125 max(bound(t), bound(t-1)).  When that is <= thr, m <= thr and the
+ * limiter needs no gain (its r is exactly 1 either way): the phases are not computed.
+ * FAST_FACTOR = 1.13 leaves 0.4 % for rounding (far more than BOUND_REL).  The state
+ * the reference would hold after such a sample (the last two grid values) is computed
+ * later from the kept history, only if the next sample needs the phases ("pending"),
+ * so later results are exactly the reference's. */
+#define FAST_FACTOR 1.13
+
+void lq_os_stream_detect(lq_os_stream *s, const lq_os_filter *f, const double *x, size_t n,
+                         double skip_below, double thr, double *pk)
+{
+    const int K = LQ_OS_TAPS, L = f->factor;
+    const double l1 = f->l1, fast = thr / FAST_FACTOR;
+    double y1 = s->y1, y2 = s->y2, pb = s->prev_bound;
+    int pending = s->pending, since = s->since_loud;
+    double y[LQ_OS_MAX_FACTOR];
+    while (n > 0) {
+        const size_t k = n < LQ_OS_CHUNK ? n : LQ_OS_CHUNK;
+        memcpy(s->x + K, x, k * sizeof *x);
+        for (size_t i = 0; i < k; i++) {
+            const double *w = s->x + i + 1;
+            /* (1) the reference's own skip rule, exactly: it skips when
+             * l1 * max|x| < skip_below over the window; rounded multiplication by l1 > 0
+             * is monotonic, so that holds iff l1 |x| < skip_below for every sample of
+             * the window, i.e. iff the last sample failing it is >= K samples old */
+            if (l1 * fabs(w[K - 1]) < skip_below) {
+                if (since < K) since++;
+            } else {
+                since = 0;
+            }
+            if (since >= K) {
+                /* the reference returns its bound (< skip_below <= thr) and restarts the
+                 * parabola state */
+                y1 = y2 = 0;
+                pending = 0;
+                pb = 0;
+                pk[i] = 0;
+                continue;
+            }
+            /* (2), (3): see FAST_FACTOR above */
+            double b = tap_bound(f, w);
+            if (fmax(b, pb) > fast) b = fmin(b, centre_bound(f, w));
+            if (fmax(b, pb) <= fast) {
+                pending = 1;
+                pb = b;
+                pk[i] = 0;
+                continue;
+            }
+            if (pending) {
+                /* the reference's state: the last two grid values of sample t-1, whose
+                 * window is w - 1 (kept: s->x holds K samples before the chunk) */
+                const double *wp = w - 1;
+                for (int q = L - 2; q < L; q++) {
+                    double v = q == 0 ? fabs(wp[K - 1 - LQ_OS_DELAY])
+                                      : fabs(lq_os_phase(f, q, wp));
+                    y2 = y1;
+                    y1 = v;
+                }
+                pending = 0;
+            }
+            /* the reference's evaluation, on bit-identical phase values */
+            lq_os_phases(f, w, y);
+            double m = 0;
+            for (int p = 0; p < L; p++) {
+                const double v = p == 0 ? fabs(w[K - 1 - LQ_OS_DELAY]) : fabs(y[p]);
+                if (y1 >= y2 && y1 >= v) {
+                    const double den = 2.0 * y1 - y2 - v;
+                    if (den > 0) {
+                        const double diff = v - y2;
+                        const double vert = y1 + diff * diff / (8.0 * den);
+                        if (vert > m) m = vert;
+                    }
+                }
+                y2 = y1;
+                y1 = v;
+                if (v > m) m = v;
+            }
+            pk[i] = m;
+            /* every grid value of t is <= m */
+            pb = m;
+        }
+        memmove(s->x, s->x + k, (size_t)K * sizeof *x);
+        x += k;
+        n -= k;
+        pk += k;
+    }
+    s->y1 = y1;
+    s->y2 = y2;
+    s->prev_bound = pb;
+    s->pending = pending;
+    s->since_loud = since;
 }

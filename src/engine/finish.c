@@ -257,6 +257,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
         }
         ex->gain_db = gain_db;
         ex->ceiling_dbtp = ceil_now;
+        ex->codec_margin_db = margin;
 
         /* 2. the real render: encode the export (and the codec-check round trips) */
         lq_audio_out *outs[1 + LQ_MAX_CODEC_CHECKS];

@@ -38,6 +38,7 @@ typedef struct lq_export {
     double gain_db;
     double ceiling_dbtp;    /* the limiter's internal ceiling (after margins) */
     double shortfall_lu;    /* loudness not reached because the ceiling stopped the gain */
+    double codec_margin_db; /* how far the ceiling was lowered for lossy round trips */
     int n_passes;
     lq_pass passes[LQ_MAX_PASSES];
     lq_meter_result meas;   /* measured on the written (and decoded) file */

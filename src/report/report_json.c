@@ -46,6 +46,7 @@ static json_t *export_json(const lq_job *j, const lq_export *ex)
     json_object_set_new(o, "gain_db", num(ex->gain_db));
     json_object_set_new(o, "limiter_ceiling_dbtp", num(ex->ceiling_dbtp));
     json_object_set_new(o, "shortfall_lu", num(ex->shortfall_lu));
+    json_object_set_new(o, "codec_margin_db", num(ex->codec_margin_db));
     json_t *passes = json_array();
     for (int i = 0; i < ex->n_passes; i++) {
         json_t *p = json_object();
