@@ -268,12 +268,151 @@ static void test_detector(void **st)
     }
 }
 
+/* ---- the fast paths against the reference evaluation -------------------------------- */
+
+enum { FP_MIX, FP_NOISE, FP_FS4, FP_COUNT };
+static const char *const fp_names[FP_COUNT] = {"mix", "noise", "fs/4 sine"};
+
+/* n samples of signal `kind` with sample peak `peak` (channel 0 of the mix) */
+static void fp_signal(int kind, double *x, size_t n, double peak, uint64_t seed)
+{
+    if (kind == FP_MIX) {
+        double *r = malloc(n * sizeof(double));
+        assert_non_null(r);
+        lqs_mix(x, r, n, 44100.0, seed, peak);
+        free(r);
+    } else if (kind == FP_NOISE) {
+        lqs_white(x, n, 0.25, seed);
+        double m = 0;
+        for (size_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
+        for (size_t i = 0; i < n; i++) x[i] *= peak / m;
+    } else {
+        for (size_t i = 0; i < n; i++)
+            x[i] = peak * sin(PI / 2.0 * (double)i + PI / 4.0) * fade(i, n, (double)i);
+    }
+}
+
+/* Next block size: fixed, or random 1..700 (block 0). */
+static size_t fp_block(size_t block, uint64_t *rng)
+{
+    if (block) return block;
+    *rng = *rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return 1 + (size_t)((*rng >> 33) % 700);
+}
+
+/* lq_os_phases gives the values of lq_os_phase bit for bit (every factor, odd ones
+ * too, on random windows); lq_os_stream_meter gives exactly the maximum over every
+ * phase of every sample; lq_os_stream_detect gives exactly lq_os_detector_push's value
+ * wherever it exceeds the threshold (and <= thr elsewhere), on a mix, noise and an fs/4
+ * sine at levels from well below to far above the threshold, in any block sizes. */
+static void test_fast_paths(void **st)
+{
+    (void)st;
+    lqs_rng rng;
+    lqs_rng_seed(&rng, 77);
+    for (int L = 2; L <= LQ_OS_MAX_FACTOR; L++) {
+        lq_os_filter f;
+        assert_int_equal(lq_os_design(&f, L), LQ_OK);
+        double w[LQ_OS_TAPS], y[LQ_OS_MAX_FACTOR];
+        for (int trial = 0; trial < 200; trial++) {
+            for (int j = 0; j < LQ_OS_TAPS; j++)
+                w[j] = (2.0 * lqs_rng_uniform(&rng) - 1.0) * (trial % 3 == 0 ? 1e-3 : 1.0);
+            lq_os_phases(&f, w, y);
+            for (int p = 0; p < L; p++) {
+                if (y[p] != lq_os_phase(&f, p, w))
+                    printf("  factor %d phase %d trial %d (seed 77): %.17g != %.17g\n", L, p,
+                           trial, y[p], lq_os_phase(&f, p, w));
+                assert_true(y[p] == lq_os_phase(&f, p, w));
+            }
+        }
+        lq_os_filter_free(&f);
+    }
+
+    const size_t n = 12000;
+    double *x = malloc(n * sizeof(double)), *pk = malloc(n * sizeof(double));
+    assert_non_null(x);
+    assert_non_null(pk);
+    const double levels[3] = {0.5, 1.0, 2.0};   /* sample peak vs thr = 0.9 */
+    const double thr = 0.9, skip = 0.9 * thr;   /* as the limiter sets them */
+    const size_t blocks[3] = {1, 300, 0};
+    for (int fi = 0; fi < 3; fi++) {
+        lq_os_filter f;
+        assert_int_equal(lq_os_design(&f, factors[fi]), LQ_OK);
+        for (int kind = 0; kind < FP_COUNT; kind++)
+            for (int li = 0; li < 3; li++) {
+                fp_signal(kind, x, n, levels[li], 500 + (uint64_t)kind);
+                /* reference meter: every phase of every sample, plus the 32-sample tail */
+                double brute = 0;
+                lq_os_hist h;
+                memset(&h, 0, sizeof h);
+                for (size_t i = 0; i < n + LQ_OS_DELAY; i++) {
+                    const double *hist = lq_os_hist_push(&h, i < n ? x[i] : 0.0);
+                    for (int q = 0; q < factors[fi]; q++)
+                        brute = fmax(brute, fabs(lq_os_phase(&f, q, hist)));
+                }
+                /* reference detector */
+                lq_os_detector d;
+                lq_os_detector_reset(&d);
+                size_t over = 0;
+                for (size_t i = 0; i < n; i++) {
+                    pk[i] = lq_os_detector_push(&d, &f, x[i], skip, 1);
+                    if (pk[i] > thr) over++;
+                }
+                size_t computed1 = 0;
+                for (int b = 0; b < 3; b++) {
+                    uint64_t brng = 4242;
+                    lq_os_stream ms, ds;
+                    lq_os_stream_reset(&ms);
+                    lq_os_stream_reset(&ds);
+                    double mx = 0, out[700];
+                    size_t pos = 0, bad = 0, computed = 0;
+                    while (pos < n) {
+                        size_t k = fp_block(blocks[b], &brng);
+                        if (k > n - pos) k = n - pos;
+                        mx = lq_os_stream_meter(&ms, &f, x + pos, k, mx);
+                        lq_os_stream_detect(&ds, &f, x + pos, k, skip, thr, out);
+                        for (size_t i = 0; i < k; i++) {
+                            const double ref = pk[pos + i];
+                            /* the spec; and wherever the phases were computed (out != 0:
+                             * the fast paths give 0), exactly the reference's value */
+                            if (ref > thr ? out[i] != ref : !(out[i] <= thr)) bad++;
+                            if (out[i] != 0 && out[i] != ref) bad++;
+                            if (out[i] != 0) computed++;
+                        }
+                        pos += k;
+                    }
+                    const double zeros[LQ_OS_DELAY] = {0};
+                    mx = lq_os_stream_meter(&ms, &f, zeros, LQ_OS_DELAY, mx);
+                    if (mx != brute || bad)
+                        printf("  %2dx %-9s peak %.1f block %zu: meter %.17g vs every phase "
+                               "%.17g; detector: %zu mismatches of %zu samples over thr\n",
+                               factors[fi], fp_names[kind], levels[li], blocks[b], mx, brute,
+                               bad, over);
+                    assert_true(mx == brute);
+                    assert_int_equal(bad, 0);
+                    if (b == 0) computed1 = computed;
+                    assert_int_equal(computed, computed1);   /* same work in any blocks */
+                }
+                if (fi == 1)
+                    printf("  %2dx %-9s peak %.1f: true peak %.6f (identical), detector "
+                           "identical on %zu samples over thr, phases computed for %zu of "
+                           "%zu\n",
+                           factors[fi], fp_names[kind], levels[li], brute, over, computed1, n);
+                /* the comparison is not vacuous: above thr the reference does limit */
+                if (levels[li] > 1.5) assert_true(over > 0);
+            }
+        lq_os_filter_free(&f);
+    }
+    free(x);
+    free(pk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_design),        cmocka_unit_test(test_fs4_45),
         cmocka_unit_test(test_random_sines),  cmocka_unit_test(test_streaming),
-        cmocka_unit_test(test_detector),
+        cmocka_unit_test(test_detector),      cmocka_unit_test(test_fast_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -72,7 +72,8 @@ lq_error lq_os_design(lq_os_filter *f, int factor)
     /* the bounds of the fast paths (oversample.h) */
     for (int j = 0; j < K; j++) {
         double m = 0;
-        for (int p = 0; p < L; p++) m = fmax(m, fabs(f->coef[(size_t)p * (size_t)K + (size_t)j]));
+        for (int p = 0; p < L; p++)
+            m = fmax(m, fabs(f->coef[(size_t)p * (size_t)K + (size_t)j]));
         f->hmax[j] = m;
     }
     for (int p = 0; p < L; p++) {
@@ -246,21 +247,27 @@ static double abs_max(const double *w, size_t n)
     __m128d m = _mm_setzero_pd();
     size_t j = 0;
     for (; j + 2 <= n; j += 2) m = _mm_max_pd(m, _mm_andnot_pd(sign, _mm_loadu_pd(w + j)));
-    double r = fmax(_mm_cvtsd_f64(m), _mm_cvtsd_f64(_mm_unpackhi_pd(m, m)));
-    if (j < n) r = fmax(r, fabs(w[j]));
+    double r = _mm_cvtsd_f64(_mm_max_sd(m, _mm_unpackhi_pd(m, m)));
+    if (j < n && fabs(w[j]) > r) r = fabs(w[j]);
     return r;
 }
 
-/* centre sum of phase p: sum over the LQ_OS_CENTER centre taps (any order) */
-static double centre_sum(const double *h, const double *w)
+/* centre sums of phases h, h + TAPS (two at a time, any order), absolute values */
+static void centre_sums2(const double *h, const double *w, double *c)
 {
-    __m128d a = _mm_setzero_pd(), b = a;
+    const double *h1 = h + LQ_OS_TAPS;
+    __m128d a0 = _mm_setzero_pd(), b0 = a0, a1 = a0, b1 = a0;
     for (int j = LQ_OS_C0; j < LQ_OS_C0 + LQ_OS_CENTER; j += 4) {
-        a = _mm_add_pd(a, _mm_mul_pd(_mm_loadu_pd(h + j), _mm_loadu_pd(w + j)));
-        b = _mm_add_pd(b, _mm_mul_pd(_mm_loadu_pd(h + j + 2), _mm_loadu_pd(w + j + 2)));
+        const __m128d xa = _mm_loadu_pd(w + j), xb = _mm_loadu_pd(w + j + 2);
+        a0 = _mm_add_pd(a0, _mm_mul_pd(_mm_loadu_pd(h + j), xa));
+        b0 = _mm_add_pd(b0, _mm_mul_pd(_mm_loadu_pd(h + j + 2), xb));
+        a1 = _mm_add_pd(a1, _mm_mul_pd(_mm_loadu_pd(h1 + j), xa));
+        b1 = _mm_add_pd(b1, _mm_mul_pd(_mm_loadu_pd(h1 + j + 2), xb));
     }
-    a = _mm_add_pd(a, b);
-    return LQ_OS_HSUM(a);
+    a0 = _mm_add_pd(a0, b0);
+    a1 = _mm_add_pd(a1, b1);
+    c[0] = fabs(LQ_OS_HSUM(a0));
+    c[1] = fabs(LQ_OS_HSUM(a1));
 }
 #else
 static double tap_bound(const lq_os_filter *f, const double *w)
@@ -273,15 +280,20 @@ static double tap_bound(const lq_os_filter *f, const double *w)
 static double abs_max(const double *w, size_t n)
 {
     double r = 0;
-    for (size_t j = 0; j < n; j++) r = fmax(r, fabs(w[j]));
+    for (size_t j = 0; j < n; j++)
+        if (fabs(w[j]) > r) r = fabs(w[j]);
     return r;
 }
 
-static double centre_sum(const double *h, const double *w)
+static void centre_sums2(const double *h, const double *w, double *c)
 {
-    double a = 0;
-    for (int j = LQ_OS_C0; j < LQ_OS_C0 + LQ_OS_CENTER; j++) a += h[j] * w[j];
-    return a;
+    double a0 = 0, a1 = 0;
+    for (int j = LQ_OS_C0; j < LQ_OS_C0 + LQ_OS_CENTER; j++) {
+        a0 += h[j] * w[j];
+        a1 += h[j + LQ_OS_TAPS] * w[j];
+    }
+    c[0] = fabs(a0);
+    c[1] = fabs(a1);
 }
 #endif
 
@@ -300,17 +312,27 @@ void lq_os_phases(const lq_os_filter *f, const double *hist, double *y)
 #endif
 }
 
-/* The centre bound (oversample.h): max over phases of |centre sum| + tail_l1 * tail max.
- * Phase 0 (the delayed sample, |w[DELAY-1]|, inside the centre) is covered too. */
-static double centre_bound(const lq_os_filter *f, const double *w)
+static inline double dmax(double a, double b)
 {
-    const double tm = fmax(abs_max(w, LQ_OS_C0),
+    return a > b ? a : b;
+}
+
+/* The centre bound (oversample.h): max over phases of |centre sum| + tail_l1 * tail max.
+ * Phase 0 (the delayed sample, |w[DELAY-1]|, inside the centre) is covered too.  Stops
+ * as soon as the bound exceeds lim (the partial value returned is then > lim). */
+static double centre_bound(const lq_os_filter *f, const double *w, double lim)
+{
+    const double tm = dmax(abs_max(w, LQ_OS_C0),
                            abs_max(w + LQ_OS_C0 + LQ_OS_CENTER,
                                    LQ_OS_TAPS - LQ_OS_C0 - LQ_OS_CENTER));
     double b = fabs(w[LQ_OS_TAPS - 1 - LQ_OS_DELAY]);
-    for (int p = 1; p < f->factor; p++) {
-        double v = fabs(centre_sum(f->coef + (size_t)p * LQ_OS_TAPS, w)) + f->tail_l1[p] * tm;
-        if (v > b) b = v;
+    const int L = f->factor;
+    double c[2];
+    /* phases 1..L-1 in pairs; with an odd count the last pair starts one phase back */
+    for (int p = 1; p < L && b <= lim; p += 2) {
+        const int q = p + 1 < L ? p : L - 2;
+        centre_sums2(f->coef + (size_t)q * LQ_OS_TAPS, w, c);
+        b = dmax(b, dmax(c[0] + f->tail_l1[q] * tm, c[1] + f->tail_l1[q + 1] * tm));
     }
     return b;
 }
@@ -327,8 +349,11 @@ void lq_os_stream_reset(lq_os_stream *s)
  * and Stability of Numerical Algorithms, 2nd ed., sec. 3.1, the bound gamma_n), plus at
  * most 64 half subnormal spacings of underflow in the products; 2^-40 and 1e-300 are
  * far above both. */
-#define BOUND_REL (1.0 + 9.094947017729282e-13)
+#define BOUND_REL (1.0 + 0x1p-40)
 #define BOUND_ABS 1e-300
+/* skip when bound <= mx BOUND_SHRINK - BOUND_ABS, which implies
+ * bound BOUND_REL + BOUND_ABS <= mx (with room for the rounding of the product) */
+#define BOUND_SHRINK (1.0 - 0x1p-39)
 /* a group of samples shares one window-maximum test in the meter */
 #define METER_GROUP 16
 
@@ -348,14 +373,14 @@ double lq_os_stream_meter(lq_os_stream *s, const lq_os_filter *f, const double *
              * the group is below it; none can raise mx when it is <= mx (all zeros:
              * every y_p is +-0) */
             const double gm = abs_max(s->x + g + 1, ge - g + (size_t)K - 1);
-            if (gm == 0.0 || l1 * gm * BOUND_REL + BOUND_ABS <= mx) continue;
+            if (gm == 0.0 || l1 * gm <= mx * BOUND_SHRINK - BOUND_ABS) continue;
             for (size_t i = g; i < ge; i++) {
                 const double *w = s->x + i + 1;
                 /* (2), (3): each an upper bound of every |y_p(t)|; a sample whose bound
                  * is <= mx cannot change the maximum, so skipping it leaves the result
                  * exactly that of computing every phase */
-                if (tap_bound(f, w) * BOUND_REL + BOUND_ABS <= mx) continue;
-                if (centre_bound(f, w) * BOUND_REL + BOUND_ABS <= mx) continue;
+                const double lim = mx * BOUND_SHRINK - BOUND_ABS;
+                if (tap_bound(f, w) <= lim || centre_bound(f, w, lim) <= lim) continue;
                 lq_os_phases(f, w, y);
                 for (int p = 0; p < L; p++) {
                     const double v = p == 0 ? fabs(w[K - 1 - LQ_OS_DELAY]) : fabs(y[p]);
@@ -383,6 +408,50 @@ double lq_os_stream_meter(lq_os_stream *s, const lq_os_filter *f, const double *
  * later from the kept history, only if the next sample needs the phases ("pending"),
  * so later results are exactly the reference's. */
 #define FAST_FACTOR 1.13
+#define CENTRE_TRY 1.6
+
+/* lq_os_detector_push's refined maximum over the grid u[2 .. L+1] (u[0], u[1]: the two
+ * values before them), without branches: the maximum of every grid value and of every
+ * vertex y1 + (v - y2)^2 / (8 (2 y1 - y2 - v)) taken at (y2, y1, v) = u[p .. p+2] where
+ * y1 >= y2, y1 >= v and the denominator is > 0.  Each vertex is computed with the
+ * reference's operations in the reference's order, and a maximum does not depend on
+ * the order of its terms (no NaN here), so m is bit-identical to the reference's. */
+static double refine_max(const double *u, int L)
+{
+#ifdef __SSE2__
+    const __m128d zero = _mm_setzero_pd(), one = _mm_set1_pd(1.0), two = _mm_set1_pd(2.0),
+                  eight = _mm_set1_pd(8.0);
+    __m128d m = zero;
+    for (int p = 0; p < L; p += 2) {   /* L is even */
+        const __m128d y2 = _mm_loadu_pd(u + p), y1 = _mm_loadu_pd(u + p + 1),
+                      v = _mm_loadu_pd(u + p + 2);
+        const __m128d den = _mm_sub_pd(_mm_sub_pd(_mm_mul_pd(two, y1), y2), v);
+        const __m128d ok = _mm_and_pd(_mm_and_pd(_mm_cmpge_pd(y1, y2), _mm_cmpge_pd(y1, v)),
+                                      _mm_cmpgt_pd(den, zero));
+        const __m128d sden = _mm_or_pd(_mm_and_pd(ok, den), _mm_andnot_pd(ok, one));
+        const __m128d diff = _mm_sub_pd(v, y2);
+        const __m128d vert =
+            _mm_add_pd(y1, _mm_div_pd(_mm_mul_pd(diff, diff), _mm_mul_pd(eight, sden)));
+        m = _mm_max_pd(m, _mm_max_pd(v, _mm_and_pd(ok, vert)));
+    }
+    return _mm_cvtsd_f64(_mm_max_sd(m, _mm_unpackhi_pd(m, m)));
+#else
+    double m = 0;
+    for (int p = 0; p < L; p++) {
+        const double y2 = u[p], y1 = u[p + 1], v = u[p + 2];
+        if (y1 >= y2 && y1 >= v) {
+            const double den = 2.0 * y1 - y2 - v;
+            if (den > 0) {
+                const double diff = v - y2;
+                const double vert = y1 + diff * diff / (8.0 * den);
+                if (vert > m) m = vert;
+            }
+        }
+        if (v > m) m = v;
+    }
+    return m;
+#endif
+}
 
 void lq_os_stream_detect(lq_os_stream *s, const lq_os_filter *f, const double *x, size_t n,
                          double skip_below, double thr, double *pk)
@@ -391,7 +460,7 @@ void lq_os_stream_detect(lq_os_stream *s, const lq_os_filter *f, const double *x
     const double l1 = f->l1, fast = thr / FAST_FACTOR;
     double y1 = s->y1, y2 = s->y2, pb = s->prev_bound;
     int pending = s->pending, since = s->since_loud;
-    double y[LQ_OS_MAX_FACTOR];
+    double y[LQ_OS_MAX_FACTOR], u[LQ_OS_MAX_FACTOR + 2];
     while (n > 0) {
         const size_t k = n < LQ_OS_CHUNK ? n : LQ_OS_CHUNK;
         memcpy(s->x + K, x, k * sizeof *x);
@@ -416,9 +485,11 @@ void lq_os_stream_detect(lq_os_stream *s, const lq_os_filter *f, const double *x
                 continue;
             }
             /* (2), (3): see FAST_FACTOR above */
-            double b = tap_bound(f, w);
-            if (fmax(b, pb) > fast) b = fmin(b, centre_bound(f, w));
-            if (fmax(b, pb) <= fast) {
+            double b = pb <= fast ? tap_bound(f, w) : fast + 1.0;
+            /* the centre bound costs about 40 % of the phases: tried only when the tap
+             * bound is not far above (a heuristic; either way the result is exact) */
+            if (pb <= fast && b > fast && b <= CENTRE_TRY * fast) b = centre_bound(f, w, fast);
+            if (pb <= fast && b <= fast) {
                 pending = 1;
                 pb = b;
                 pk[i] = 0;
@@ -438,21 +509,13 @@ void lq_os_stream_detect(lq_os_stream *s, const lq_os_filter *f, const double *x
             }
             /* the reference's evaluation, on bit-identical phase values */
             lq_os_phases(f, w, y);
-            double m = 0;
-            for (int p = 0; p < L; p++) {
-                const double v = p == 0 ? fabs(w[K - 1 - LQ_OS_DELAY]) : fabs(y[p]);
-                if (y1 >= y2 && y1 >= v) {
-                    const double den = 2.0 * y1 - y2 - v;
-                    if (den > 0) {
-                        const double diff = v - y2;
-                        const double vert = y1 + diff * diff / (8.0 * den);
-                        if (vert > m) m = vert;
-                    }
-                }
-                y2 = y1;
-                y1 = v;
-                if (v > m) m = v;
-            }
+            u[0] = y2;
+            u[1] = y1;
+            u[2] = fabs(w[K - 1 - LQ_OS_DELAY]);
+            for (int p = 1; p < L; p++) u[p + 2] = fabs(y[p]);
+            const double m = refine_max(u, L);
+            y2 = u[L];
+            y1 = u[L + 1];
             pk[i] = m;
             /* every grid value of t is <= m */
             pb = m;

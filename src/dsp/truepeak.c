@@ -9,7 +9,7 @@
 struct lq_tp_meter {
     int channels;
     lq_os_filter f;
-    lq_os_detector det[2];
+    lq_os_stream det[2];
     double max[2];
 };
 
@@ -35,24 +35,17 @@ lq_error lq_tp_meter_new(lq_tp_meter **out, int channels, double rate, int facto
 void lq_tp_meter_reset(lq_tp_meter *m)
 {
     for (int c = 0; c < 2; c++) {
-        lq_os_detector_reset(&m->det[c]);
+        lq_os_stream_reset(&m->det[c]);
         m->max[c] = 0;
     }
 }
 
 void lq_tp_meter_push(lq_tp_meter *m, const double *const *planar, size_t n)
 {
-    for (int c = 0; c < m->channels; c++) {
-        lq_os_detector *d = &m->det[c];
-        const double *x = planar[c];
-        double mx = m->max[c];
-        for (size_t i = 0; i < n; i++) {
-            /* skip the phases when they cannot exceed the maximum so far */
-            double v = lq_os_detector_push(d, &m->f, x[i], mx, 0);
-            if (v > mx) mx = v;
-        }
-        m->max[c] = mx;
-    }
+    /* phases are computed only where a bound exceeds the maximum so far; the result is
+     * exactly the maximum over every phase of every sample (oversample.h) */
+    for (int c = 0; c < m->channels; c++)
+        m->max[c] = lq_os_stream_meter(&m->det[c], &m->f, planar[c], n, m->max[c]);
 }
 
 double lq_tp_meter_channel_max(const lq_tp_meter *m, int channel)
@@ -60,13 +53,9 @@ double lq_tp_meter_channel_max(const lq_tp_meter *m, int channel)
     if (channel < 0 || channel >= m->channels) return 0;
     /* the last LQ_OS_DELAY intervals are still inside the interpolator: run them out
      * on a copy, with zeros after the end */
-    lq_os_detector d = m->det[channel];
-    double mx = m->max[channel];
-    for (int i = 0; i < LQ_OS_DELAY; i++) {
-        double v = lq_os_detector_push(&d, &m->f, 0.0, mx, 0);
-        if (v > mx) mx = v;
-    }
-    return mx;
+    lq_os_stream d = m->det[channel];
+    const double zeros[LQ_OS_DELAY] = {0};
+    return lq_os_stream_meter(&d, &m->f, zeros, LQ_OS_DELAY, m->max[channel]);
 }
 
 double lq_tp_meter_max_linear(const lq_tp_meter *m)

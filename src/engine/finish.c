@@ -13,6 +13,7 @@
 
 #include "engine/chain.h"
 #include "engine/job.h"
+#include "engine/resample.h"
 #include "io/audio_in.h"
 #include "stages/dither.h"
 #include "stages/limiter.h"
@@ -157,7 +158,7 @@ static lq_error measure_file(const char *path, lq_meter_result *res, lq_diag *d)
     return e;
 }
 
-static lq_error open_export(plan *p, lq_audio_out *o, lq_format fmt, int bits)
+static lq_error open_export(plan *p, lq_audio_out *o, lq_format fmt, int bits, int rate)
 {
     lq_job *j = p->j;
     const lq_target *t = p->ex->target;
@@ -165,8 +166,86 @@ static lq_error open_export(plan *p, lq_audio_out *o, lq_format fmt, int bits)
     snprintf(desc, sizeof desc, "%s mastered by lacquer for %s", j->title, t->name);
     lq_out_meta meta = {j->title, j->artist, j->album, desc};
     int kbps = fmt == t->format ? t->bitrate_kbps : fmt == LQ_FMT_OPUS ? 160 : 320;
-    return lq_audio_out_open(o, j->out_dir, fmt, p->ex->rate, p->env.channels, bits, kbps,
-                             &meta, BLOCK, &p->ex->diag);
+    return lq_audio_out_open(o, j->out_dir, fmt, rate, p->env.channels, bits, kbps, &meta,
+                             BLOCK, &p->ex->diag);
+}
+
+/* Rates the lossy encoders take (MPEG-1/2/2.5 layer III; libsndfile's Opus). */
+static int codec_takes_rate(lq_format f, int rate)
+{
+    static const int mp3[] = {8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000};
+    static const int opus[] = {8000, 12000, 16000, 24000, 48000};
+    const int *r = f == LQ_FMT_MP3 ? mp3 : f == LQ_FMT_OPUS ? opus : NULL;
+    size_t n = f == LQ_FMT_MP3 ? 9 : 5;
+    if (!r) return rate <= 192000;
+    for (size_t i = 0; i < n; i++)
+        if (r[i] == rate) return 1;
+    return 0;
+}
+
+/* The rate a service would transcode this export at for that codec. */
+static int codec_rate_for(lq_format f, int rate)
+{
+    if (f == LQ_FMT_OPUS) return 48000;
+    if (f == LQ_FMT_MP3) return rate % 11025 == 0 ? 44100 : 48000;
+    return rate > 192000 ? 48000 : rate;
+}
+
+/* A codec round trip of an export whose rate the codec does not take (a 96 kHz master
+ * checked for MP3): decode the written file, resample it to the codec's rate as a
+ * service would, encode, and measure the decoded 16x true peak. */
+static lq_error resampled_roundtrip(plan *p, const char *path, lq_format fmt, double *tp_db)
+{
+    lq_export *ex = p->ex;
+    lq_diag *d = &ex->diag;
+    const int crate = codec_rate_for(fmt, ex->rate);
+    lq_audio_in in;
+    lq_spool s1, s2;
+    lq_audio_out o;
+    memset(&s1, 0, sizeof s1);
+    memset(&s2, 0, sizeof s2);
+    memset(&o, 0, sizeof o);
+    s1.fd = s2.fd = o.fd = -1;
+    double *mem = malloc(2 * BLOCK * sizeof(double));
+    double *pl[2] = {mem, mem ? mem + BLOCK : NULL};
+    lq_error e = mem ? lq_audio_in_open(&in, path, BLOCK, d)
+                     : lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    if (e) {
+        free(mem);
+        return e;
+    }
+    e = lq_spool_create(&s1, p->j->out_dir, in.channels, in.rate, d);
+    while (!e) {
+        size_t got = 0;
+        e = lq_audio_in_read(&in, pl, BLOCK, &got, d);
+        if (e || got == 0) break;
+        e = lq_spool_write(&s1, (const double *const *)pl, got, d);
+    }
+    lq_audio_in_close(&in);
+    if (!e) e = lq_spool_finish(&s1, d);
+    if (!e) e = lq_spool_create(&s2, p->j->out_dir, s1.channels, crate, d);
+    if (!e) e = lq_resample_spool(&s1, &s2, crate, NULL, &p->j->cancel, d);
+    if (!e) e = open_export(p, &o, fmt, 24, crate);
+    if (!e) {
+        lq_spool_reader rd;
+        if (lq_spool_reader_init(&rd, &s2, BLOCK)) {
+            e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+        } else {
+            size_t n;
+            while (!e && (n = lq_spool_read(&rd, pl, BLOCK)) > 0 && n != (size_t)-1)
+                e = lq_audio_out_write(&o, (const double *const *)pl, n, d);
+            lq_spool_reader_free(&rd);
+        }
+    }
+    if (!e) e = lq_audio_out_close(&o, d);
+    lq_meter_result r;
+    if (!e) e = measure_file(o.read_path, &r, d);
+    if (!e) *tp_db = r.true_peak_16x_dbtp;
+    lq_audio_out_discard(&o);
+    lq_spool_destroy(&s2);
+    lq_spool_destroy(&s1);
+    free(mem);
+    return e;
 }
 
 void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
@@ -264,23 +343,26 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
         lq_audio_out chk[LQ_MAX_CODEC_CHECKS];
         lq_format chk_fmt[LQ_MAX_CODEC_CHECKS];
         int n_chk = 0;
-        ex->err = open_export(&p, &ex->out, t->format, t->bit_depth);
+        ex->err = open_export(&p, &ex->out, t->format, t->bit_depth, ex->rate);
         if (ex->err) goto out;
         ex->have_out = 1;
         outs[0] = &ex->out;
-        for (int f = 0; f < LQ_FMT_COUNT && n_chk < LQ_MAX_CODEC_CHECKS; f++) {
+        lq_format later[LQ_MAX_CODEC_CHECKS];
+        int n_later = 0;
+        for (int f = 0; f < LQ_FMT_COUNT && n_chk + n_later < LQ_MAX_CODEC_CHECKS; f++) {
             if (!(checks & (1u << f)) || (lossy && f == (int)t->format)) continue;
-            if (f == LQ_FMT_OPUS && ex->rate != 48000) {
-                if (round == 0)
-                    lq_export_warn(ex, "opus round trip not checked: Opus runs at 48 kHz, "
-                                       "this export is %d Hz", ex->rate);
+            if (!codec_takes_rate((lq_format)f, ex->rate)) {
+                later[n_later++] = (lq_format)f;   /* resampled after the render */
                 continue;
             }
-            if (open_export(&p, &chk[n_chk], (lq_format)f, 24) == LQ_OK) {
-                chk_fmt[n_chk] = (lq_format)f;
-                outs[1 + n_chk] = &chk[n_chk];
-                n_chk++;
+            ex->err = open_export(&p, &chk[n_chk], (lq_format)f, 24, ex->rate);
+            if (ex->err) {
+                for (int i = 0; i < n_chk; i++) lq_audio_out_discard(&chk[i]);
+                goto out;
             }
+            chk_fmt[n_chk] = (lq_format)f;
+            outs[1 + n_chk] = &chk[n_chk];
+            n_chk++;
         }
         json_t *lim = NULL, *dit = NULL;
         /* no meter here: the written file is measured below */
@@ -306,9 +388,21 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
             if (ex->err) continue;
             lq_codec_check *cc = &ex->codec[ex->n_codec++];
             cc->format = chk_fmt[i];
+            cc->rate = ex->rate;
             cc->true_peak_dbtp = cr.true_peak_16x_dbtp;
             cc->ok = cr.true_peak_16x_dbtp <= t->true_peak_dbtp;
             if (cr.true_peak_16x_dbtp > worst) worst = cr.true_peak_16x_dbtp;
+        }
+        for (int i = 0; i < n_later && !ex->err; i++) {
+            double tp = 0;
+            ex->err = resampled_roundtrip(&p, ex->out.read_path, later[i], &tp);
+            if (ex->err) break;
+            lq_codec_check *cc = &ex->codec[ex->n_codec++];
+            cc->format = later[i];
+            cc->rate = codec_rate_for(later[i], ex->rate);
+            cc->true_peak_dbtp = tp;
+            cc->ok = tp <= t->true_peak_dbtp;
+            if (tp > worst) worst = tp;
         }
         if (ex->err) goto out;
         /* lossy: the decoded loudness is what counts; nudge the gain if it drifted */

@@ -25,6 +25,7 @@ typedef struct lq_pass {
 
 typedef struct lq_codec_check {
     lq_format format;
+    int rate;               /* the rate encoded at (resampled when the codec needs it) */
     double true_peak_dbtp;  /* 16x, on the decoded round trip */
     int ok;
 } lq_codec_check;

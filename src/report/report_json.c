@@ -78,6 +78,7 @@ static json_t *export_json(const lq_job *j, const lq_export *ex)
     for (int i = 0; i < ex->n_codec; i++) {
         json_t *c = json_object();
         json_object_set_new(c, "codec", json_string(lq_format_names[ex->codec[i].format]));
+        json_object_set_new(c, "sample_rate", json_integer(ex->codec[i].rate));
         json_object_set_new(c, "true_peak_dbtp", num(ex->codec[i].true_peak_dbtp));
         json_object_set_new(c, "pass", json_boolean(ex->codec[i].ok));
         json_array_append_new(cc, c);

@@ -101,7 +101,8 @@ char *lq_job_report_text(const lq_job *j)
         if (ex->limiter_report)
             put(&b, "  limiter: up to %.1f dB gain reduction\n", ex->max_gr_db);
         for (int k = 0; k < ex->n_codec; k++)
-            put(&b, "  %s round trip: %s dBTP (%s)\n", lq_format_names[ex->codec[k].format],
+            put(&b, "  %s round trip at %d Hz: %s dBTP (%s)\n",
+                lq_format_names[ex->codec[k].format], ex->codec[k].rate,
                 fmt_db(x1, 32, ex->codec[k].true_peak_dbtp), ex->codec[k].ok ? "ok" : "OVER");
         if (!lq_format_is_lossy(ex->target->format) && isfinite(ex->meas.integrated_lufs)) {
             put(&b, "  on playback:");

@@ -84,7 +84,8 @@ typedef struct limiter_state {
     int channels, npaths;
     double rate;
     lq_os_filter f;
-    lq_os_detector det[2];
+    lq_os_stream det[2];
+    double pk[2][LQ_OS_CHUNK]; /* detector output of the current chunk */
     double thr, skip;
     size_t S, W1, W2, H, win, D, dq_cap;
     double *delay[2];
@@ -143,7 +144,7 @@ static lq_error limiter_parse(void *cfg, const lq_node *map, lq_diag *d)
 static void limiter_reset(void *state)
 {
     limiter_state *s = state;
-    for (int c = 0; c < 2; c++) lq_os_detector_reset(&s->det[c]);
+    for (int c = 0; c < 2; c++) lq_os_stream_reset(&s->det[c]);
     for (int c = 0; c < s->channels; c++)
         memset(s->delay[c], 0, (s->dmask + 1) * sizeof(double));
     for (int p = 0; p < s->npaths; p++) {
@@ -330,9 +331,18 @@ static void limiter_process(void *state, double *const *buf, size_t n)
     const double thr = s->thr, skip = s->skip, link = s->cfg.link;
     const size_t D = s->D, dmask = s->dmask;
     for (size_t i = 0; i < n; i++) {
+        const size_t ci = i % LQ_OS_CHUNK;
+        if (ci == 0) {
+            /* detector for the next chunk: pk is the peak estimate of
+             * lq_os_detector_push(..., skip, 1) wherever that exceeds thr, and <= thr
+             * elsewhere (where the gain requirement is exactly 1 either way) */
+            const size_t k = n - i < LQ_OS_CHUNK ? n - i : LQ_OS_CHUNK;
+            for (int c = 0; c < nc; c++)
+                lq_os_stream_detect(&s->det[c], &s->f, buf[c] + i, k, skip, thr, s->pk[c]);
+        }
         double r[2] = {1.0, 1.0};
         for (int c = 0; c < nc; c++) {
-            double pk = lq_os_detector_push(&s->det[c], &s->f, buf[c][i], skip, 1);
+            const double pk = s->pk[c][ci];
             if (pk > thr) r[c] = thr / pk;
         }
         double rmin = nc == 2 && r[1] < r[0] ? r[1] : r[0];
