@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "lacquer/lacquer.h"
 #include "lqtest.h"
@@ -240,6 +241,25 @@ static void test_loudness_streaming_targets(void **state)
                a.true_peak_16x_dbtp);
         assert_true(fabs(a.integrated_lufs - want[k]) <= 0.05);
     }
+    /* the report agrees: every export met; the 96 kHz Apple master's MP3 check ran at
+     * 48 kHz (resampled as a service would) and held the ceiling */
+    char rp[600];
+    snprintf(rp, sizeof rp, "%s/report.json", out);
+    json_error_t jerr;
+    json_t *rep = json_load_file(rp, 0, &jerr);
+    assert_non_null(rep);
+    assert_true(json_is_true(json_object_get(rep, "all_met")));
+    json_t *exs = json_object_get(rep, "exports");
+    assert_int_equal(json_array_size(exs), 9);
+    json_t *apple = json_array_get(exs, 1);
+    assert_string_equal(json_string_value(json_object_get(apple, "target")), "apple-music");
+    json_t *cc = json_object_get(json_object_get(apple, "requirements"), "codec_checks");
+    assert_int_equal(json_array_size(cc), 1);
+    json_t *c0 = json_array_get(cc, 0);
+    assert_string_equal(json_string_value(json_object_get(c0, "codec")), "mp3");
+    assert_int_equal(json_integer_value(json_object_get(c0, "sample_rate")), 48000);
+    assert_true(json_real_value(json_object_get(c0, "true_peak_dbtp")) <= -1.0);
+    json_decref(rep);
     free(l);
     free(r);
 }

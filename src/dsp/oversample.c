@@ -408,7 +408,6 @@ double lq_os_stream_meter(lq_os_stream *s, const lq_os_filter *f, const double *
  * later from the kept history, only if the next sample needs the phases ("pending"),
  * so later results are exactly the reference's. */
 #define FAST_FACTOR 1.13
-#define CENTRE_TRY 1.6
 
 /* lq_os_detector_push's refined maximum over the grid u[2 .. L+1] (u[0], u[1]: the two
  * values before them), without branches: the maximum of every grid value and of every
@@ -486,9 +485,7 @@ void lq_os_stream_detect(lq_os_stream *s, const lq_os_filter *f, const double *x
             }
             /* (2), (3): see FAST_FACTOR above */
             double b = pb <= fast ? tap_bound(f, w) : fast + 1.0;
-            /* the centre bound costs about 40 % of the phases: tried only when the tap
-             * bound is not far above (a heuristic; either way the result is exact) */
-            if (pb <= fast && b > fast && b <= CENTRE_TRY * fast) b = centre_bound(f, w, fast);
+            if (pb <= fast && b > fast) b = centre_bound(f, w, fast);
             if (pb <= fast && b <= fast) {
                 pending = 1;
                 pb = b;

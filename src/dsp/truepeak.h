@@ -6,9 +6,10 @@
  * 79 dB down).
  * At 16x the grid error (a peak falling between two oversampled points) is at most
  * 1 - cos(pi f / (16 fs)): 0.01 dB at fs/4, 0.035 dB at 0.45 fs.  Intersample values
- * are computed only where they could raise the maximum found so far (a bound from the
- * filter's L1 norm and the largest nearby sample), so metering is cheap once the
- * loudest part has been seen.  The signal is taken as zero before the first and after
+ * are computed only where they could raise the maximum found so far (bounds from the
+ * filter's L1 norm, its per-tap maxima and its centre taps: lq_os_stream_meter), so
+ * metering is cheap once the loudest part has been seen; the result is exactly the
+ * maximum over every phase of every sample (tests/test_truepeak.c).  The signal is taken as zero before the first and after
  * the last sample (the tail of the interpolator is included by lq_tp_meter_max_*). */
 #ifndef LQ_DSP_TRUEPEAK_H
 #define LQ_DSP_TRUEPEAK_H

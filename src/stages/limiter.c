@@ -10,7 +10,9 @@
  *    gives an upper estimate d_c of the channel's true peak over the interval
  *    [t-Df, t-Df+1), Df = LQ_OS_DELAY = 32 samples (the interpolator's group delay).
  *    Required gain r_c = thr / d_c when d_c > thr, else exactly 1, where thr is the
- *    ceiling minus LQ_LIMITER_MARGIN_DB (0.05 dB; 0.1 dB at 4x).
+ *    ceiling minus LQ_LIMITER_MARGIN_DB (0.05 dB; 0.1 dB at 4x).  The detector runs
+ *    per chunk (lq_os_stream_detect): phases are computed only where a bound says the
+ *    estimate could exceed thr; r is bit-identical to per-sample evaluation.
  * 2. Stereo link: r'_c = r_c^(1-link) * (min_c r_c)^link (interpolation in dB; never
  *    above r_c).  With link = 1 (or mono) one gain path serves every channel.
  * 3. Gain computer, per path, in exact integer arithmetic (q = floor(r' * 2^40)):
