@@ -19,6 +19,7 @@
 #include "engine/chain.h"
 #include "engine/describe.h"
 #include "engine/resample.h"
+#include <samplerate.h>
 #include "io/audio_in.h"
 #include "report/report.h"
 
@@ -318,7 +319,7 @@ static void check_mix(lq_job *j)
     else if (m->sample_peak_dbfs > -0.1)
         mix_warn(j, "the mix peaks at %.2f dBFS: no headroom left; leave 3-6 dB of "
                     "headroom in the mix bounce", m->sample_peak_dbfs);
-    double plr = m->true_peak_dbtp - m->integrated_lufs;
+    double plr = m->true_peak_16x_dbtp - m->integrated_lufs;
     if (isfinite(plr) && plr < 8.0)
         mix_warn(j, "the mix is already heavily limited (peak-to-loudness ratio %.1f dB); "
                     "a master from it will sound flat — bounce the mix without the "
@@ -366,8 +367,7 @@ static lq_error render_master(lq_job *j, lq_diag *d)
     }
     j->master_identity = chain.n == 0;
     if (!e) e = lq_meter_new(&src.meter, src.in.channels, src.in.rate,
-                             LQ_METER_FULL | LQ_METER_HEALTH | LQ_METER_TP_EBUR128,
-                             MAX_BLOCK, d);
+                             LQ_METER_FULL | LQ_METER_HEALTH | LQ_METER_TP16, MAX_BLOCK, d);
     if (!e) e = lq_meter_new(&master_meter, src.in.channels, src.in.rate,
                              LQ_METER_FULL | LQ_METER_TP16, MAX_BLOCK, d);
     if (!e) e = lq_spool_create(&j->master, j->out_dir, src.in.channels, src.in.rate, d);
@@ -458,7 +458,8 @@ static void group_fn(lq_job *j, size_t i)
                           MAX_BLOCK, &g->diag);
     if (!g->err) g->err = lq_spool_create(&g->spool, j->out_dir, j->in_channels, g->rate, &g->diag);
     if (!g->err)
-        g->err = lq_resample_spool(&j->master, &g->spool, g->rate, m, &j->cancel, &g->diag);
+        g->err = lq_resample_spool(&j->master, &g->spool, g->rate, SRC_SINC_BEST_QUALITY, m,
+                                   &j->cancel, &g->diag);
     if (g->err == LQ_ERR_CANCELLED) lq_diag_set(&g->diag, g->err, "cancelled");
     if (!g->err) {
         lq_meter_result_get(m, &g->meas);

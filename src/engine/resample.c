@@ -7,7 +7,7 @@
 
 #define RS_BLOCK 8192
 
-lq_error lq_resample_spool(const lq_spool *in, lq_spool *out, double out_rate,
+lq_error lq_resample_spool(const lq_spool *in, lq_spool *out, double out_rate, int converter,
                            lq_meter *meter, const volatile sig_atomic_t *cancel, lq_diag *d)
 {
     const int nc = in->channels;
@@ -15,7 +15,7 @@ lq_error lq_resample_spool(const lq_spool *in, lq_spool *out, double out_rate,
     const long long want = llround((double)in->frames * ratio);
     const size_t ocap = (size_t)ceil(RS_BLOCK * ratio) + 64;
     int err = 0;
-    SRC_STATE *src = src_new(SRC_SINC_BEST_QUALITY, nc, &err);
+    SRC_STATE *src = src_new(converter, nc, &err);
     if (!src)
         return lq_diag_set(d, LQ_ERR_DSP, "resampler: %s", src_strerror(err));
     lq_spool_reader rd;

@@ -62,8 +62,8 @@ char *lq_job_report_text(const lq_job *j)
         (double)j->in_frames / j->in_rate);
     put(&b, "        %s LUFS integrated, %s LU range, %s dBTP true peak, PLR %s dB\n",
         fmt_db(x1, 32, im->integrated_lufs), fmt_db(x2, 32, im->lra_lu),
-        fmt_db(x3, 32, im->true_peak_dbtp),
-        fmt_db(x4, 32, im->true_peak_dbtp - im->integrated_lufs));
+        fmt_db(x3, 32, im->true_peak_16x_dbtp),
+        fmt_db(x4, 32, im->true_peak_16x_dbtp - im->integrated_lufs));
     put(&b, "Preset  %s\n\n", lq_preset_name(j->preset));
     if (j->n_mix_warnings) {
         put(&b, "The mix (mastering cannot fix these):\n");
