@@ -405,42 +405,98 @@ static lq_error render_master(lq_job *j, lq_diag *d)
     return e;
 }
 
-/* ---- parallel work ------------------------------------------------------------ */
+/* ---- parallel work ------------------------------------------------------------
+ * One queue of tasks for `--threads` workers: first every resampling (slowest, i.e.
+ * highest rate, first), then every target (those at the source rate first: they can
+ * start at once).  A target whose rate is still being resampled waits for it; it
+ * cannot deadlock, since every resampling was taken from the queue before any target
+ * and waits on nothing.  Each task writes only its own slot, so the output does not
+ * depend on the number of threads or the order tasks finish in. */
 
 typedef struct work {
     lq_job *j;
     pthread_mutex_t lock;
+    pthread_cond_t group_done;
     size_t next, count;
-    void (*fn)(lq_job *j, size_t i);
+    size_t *order;    /* task k: < n_groups a group index, else n_groups + target index */
+    int *done;        /* per group */
 } work;
+
+static void group_fn(lq_job *j, size_t i);
+static void target_fn(lq_job *j, size_t i);
 
 static void *worker(void *u)
 {
     work *w = u;
+    lq_job *j = w->j;
     for (;;) {
         pthread_mutex_lock(&w->lock);
-        size_t i = w->next++;
+        size_t k = w->next < w->count ? w->order[w->next++] : (size_t)-1;
         pthread_mutex_unlock(&w->lock);
-        if (i >= w->count) return NULL;
-        w->fn(w->j, i);
+        if (k == (size_t)-1) return NULL;
+        if (k < j->n_groups) {
+            group_fn(j, k);
+            pthread_mutex_lock(&w->lock);
+            w->done[k] = 1;
+            pthread_cond_broadcast(&w->group_done);
+            pthread_mutex_unlock(&w->lock);
+            continue;
+        }
+        size_t t = k - j->n_groups, g = 0;
+        while (j->groups[g].rate != j->exports[t].rate) g++;
+        pthread_mutex_lock(&w->lock);
+        while (!w->done[g]) pthread_cond_wait(&w->group_done, &w->lock);
+        pthread_mutex_unlock(&w->lock);
+        if (!j->groups[g].err) target_fn(j, t);
     }
 }
 
-static void run_parallel(lq_job *j, size_t count, void (*fn)(lq_job *, size_t))
+static lq_error run_tasks(lq_job *j)
 {
-    work w = {.j = j, .count = count, .fn = fn};
+    work w = {.j = j, .count = j->n_groups + j->n_targets};
+    w.order = malloc(w.count * sizeof *w.order);
+    w.done = calloc(j->n_groups, sizeof *w.done);
+    if (!w.order || !w.done) {
+        free(w.order);
+        free(w.done);
+        return LQ_ERR_NOMEM;
+    }
+    size_t n = 0;
+    for (size_t g = 0; g < j->n_groups; g++) {
+        if (!j->groups[g].own) {
+            group_fn(j, g); /* the source rate: nothing to resample */
+            w.done[g] = 1;
+            continue;
+        }
+        size_t at = n++;
+        while (at > 0 && j->groups[w.order[at - 1]].rate < j->groups[g].rate) {
+            w.order[at] = w.order[at - 1];
+            at--;
+        }
+        w.order[at] = g;
+    }
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t t = 0; t < j->n_targets; t++)
+            if ((j->exports[t].rate == j->in_rate) == (pass == 0))
+                w.order[n++] = j->n_groups + t;
+    w.count = n;
     pthread_mutex_init(&w.lock, NULL);
+    pthread_cond_init(&w.group_done, NULL);
     int nt = j->threads > 0 ? j->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (nt < 1) nt = 1;
-    if ((size_t)nt > count) nt = (int)count;
-    pthread_t th[64];
+    if ((size_t)nt > n) nt = n ? (int)n : 1;
     if (nt > 64) nt = 64;
+    pthread_t th[64];
     int started = 0;
     for (int i = 1; i < nt; i++)
         if (pthread_create(&th[started], NULL, worker, &w) == 0) started++;
     worker(&w);
     for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    pthread_cond_destroy(&w.group_done);
     pthread_mutex_destroy(&w.lock);
+    free(w.order);
+    free(w.done);
+    return LQ_OK;
 }
 
 /* One output rate: resample the master spool (the source rate's group borrows the
@@ -590,7 +646,7 @@ lq_error lq_job_run(lq_job *j)
     if (e) goto done;
     check_mix(j);
 
-    /* 3. one spool per output rate */
+    /* 3. one spool per output rate (made in step 4) */
     j->groups = calloc(j->n_targets, sizeof *j->groups);
     if (!j->groups) {
         e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
@@ -608,17 +664,16 @@ lq_error lq_job_run(lq_job *j)
             if (!g->own) g->spool = j->master;
         }
     }
-    run_parallel(j, j->n_groups, group_fn);
+    /* 4. resample and finish every target, in parallel */
+    if (run_tasks(j) != LQ_OK) {
+        e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
+        goto done;
+    }
     for (size_t k = 0; k < j->n_groups && !e; k++)
         if (j->groups[k].err) {
             e = j->groups[k].err;
             d = j->groups[k].diag;
         }
-    if (!e && cancelled(j)) e = lq_diag_set(&d, LQ_ERR_CANCELLED, "cancelled");
-    if (e) goto done;
-
-    /* 4. targets */
-    run_parallel(j, j->n_targets, target_fn);
     for (size_t i = 0; i < j->n_targets && !e; i++)
         if (j->exports[i].err) {
             e = j->exports[i].err;
