@@ -325,6 +325,40 @@ static void test_good_run_and_no_overwrite(void **state)
     free(out);
 }
 
+/* Title/artist/album: in the file name pattern and in the tags of FLAC, MP3 and WAV. */
+static void test_tags(void **state)
+{
+    (void)state;
+    char in[512], *out = lqt_join(g_tmp, "tagged");
+    snprintf(in, sizeof in, "%s/take7.wav", g_tmp);
+    tone_file(in, 2, 44100, 44100 * 2, SF_FORMAT_PCM_24);
+    const char *argv[] = {LQ_CLI_PATH, "master", in, "--preset", "transparent", "--out", out,
+                          "--target", "flac-archive", "--target", "mp3-320", "--target", "cd",
+                          "--title", "Night Drive", "--artist", "The Lacquers", "--album",
+                          "First Coat", "--quiet", NULL};
+    assert_int_equal(lqt_run(argv, NULL, NULL), 0);
+    static const char *const files[] = {"Night Drive (flac-archive).flac",
+                                        "Night Drive (mp3-320).mp3", "Night Drive (cd).wav"};
+    for (int i = 0; i < 3; i++) {
+        char *f = lqt_join(out, files[i]);
+        SF_INFO info = {0};
+        SNDFILE *sf = sf_open(f, SFM_READ, &info);
+        if (!sf) fail_msg("%s: %s", f, sf_strerror(NULL));
+        const char *t = sf_get_string(sf, SF_STR_TITLE), *a = sf_get_string(sf, SF_STR_ARTIST);
+        if (!t || strcmp(t, "Night Drive") || !a || strcmp(a, "The Lacquers"))
+            fail_msg("%s: title \"%s\", artist \"%s\"", files[i], t ? t : "(none)",
+                     a ? a : "(none)");
+        if (i < 2) {
+            const char *al = sf_get_string(sf, SF_STR_ALBUM);
+            assert_non_null(al);
+            assert_string_equal(al, "First Coat");
+        }
+        sf_close(sf);
+        free(f);
+    }
+    free(out);
+}
+
 static void test_usage_errors(void **state)
 {
     (void)state;
@@ -408,6 +442,7 @@ int main(void)
         cmocka_unit_test(test_bad_presets),
         cmocka_unit_test(test_good_run_and_no_overwrite),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_tags),
         cmocka_unit_test(test_interrupt_leaves_folder),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
