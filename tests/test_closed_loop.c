@@ -264,10 +264,60 @@ static void test_loudness_streaming_targets(void **state)
     free(r);
 }
 
+/* Every shipped preset masters a generated mix to its own default targets, and every
+ * export meets its target (report.json all_met). */
+static void test_shipped_presets(void **state)
+{
+    (void)state;
+    static const char *const presets[] = {"transparent", "gentle", "warm", "bright-air",
+                                          "acoustic", "modern-loud", "speech"};
+    int rate = 44100;
+    size_t n = (size_t)(6.0 * rate);
+    double *l = malloc(n * sizeof *l), *r = malloc(n * sizeof *r);
+    lqs_mix(l, r, n, rate, 29, 0.5); /* -6 dBFS peak: room for the linear transparent gain */
+    char in[512];
+    snprintf(in, sizeof in, "%s/album-track.wav", g_tmp);
+    const double *pl[2] = {l, r};
+    assert_int_equal(lqt_write_wav(in, pl, 2, n, rate, SF_FORMAT_PCM_24), 0);
+    for (size_t k = 0; k < sizeof presets / sizeof presets[0]; k++) {
+        char err[1024], out[600], rp[700];
+        lq_preset *p = NULL;
+        if (lq_preset_load(&p, presets[k], preset_dir(), NULL, err, sizeof err))
+            fail_msg("%s", err);
+        const char *tn[8];
+        size_t nt = lq_preset_target_count(p);
+        for (size_t i = 0; i < nt && i < 8; i++) tn[i] = lq_preset_target_name(p, i);
+        snprintf(out, sizeof out, "%s/out-preset-%s", g_tmp, presets[k]);
+        run(in, presets[k], tn, nt, out);
+        lq_preset_destroy(&p);
+        snprintf(rp, sizeof rp, "%s/report.json", out);
+        json_error_t jerr;
+        json_t *rep = json_load_file(rp, 0, &jerr);
+        assert_non_null(rep);
+        json_t *exs = json_object_get(rep, "exports");
+        for (size_t i = 0; i < json_array_size(exs); i++) {
+            json_t *e = json_array_get(exs, i);
+            json_t *m = json_object_get(e, "measured");
+            printf("%-12s %-13s %8.2f LUFS %7.2f dBTP %s\n", presets[k],
+                   json_string_value(json_object_get(e, "target")),
+                   json_number_value(json_object_get(m, "integrated_lufs")),
+                   json_number_value(json_object_get(m, "true_peak_dbtp")),
+                   json_is_true(json_object_get(e, "met")) ? "met" : "NOT MET");
+        }
+        if (!json_is_true(json_object_get(rep, "all_met")))
+            fail_msg("preset %s: a default target was not met", presets[k]);
+        json_decref(rep);
+        lqt_rmrf(out);
+    }
+    free(l);
+    free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_loudness_streaming_targets),
+        cmocka_unit_test(test_shipped_presets),
         cmocka_unit_test(test_ceiling_lossy),
         cmocka_unit_test(test_ceiling_pcm),
     };

@@ -441,7 +441,9 @@ static void test_bad_presets(void **state)
         {"stage settings not a map", "lacquer: 1\nname: x\nmaster:\n  - gain: 3\n",
          ":4:11: master[0].gain: 3 is not a map (expected a map of gain stage settings)"},
         {"unknown finish key", "lacquer: 1\nname: x\nfinish:\n  limter: {}\n",
-         ":4:3: finish: unknown key \"limter\" (expected one of: limiter, dither)"},
+         ":4:3: finish: unknown key \"limter\" (expected one of: limiter, dither, loudness_lufs)"},
+        {"preset level out of range", "lacquer: 1\nname: x\nfinish:\n  loudness_lufs: 3\n",
+         ":4:18: finish.loudness_lufs: 3 is out of range (expected LUFS from -70 to 0, or null)"},
         {"unknown target", "lacquer: 1\nname: x\ntargets: [spotify, spotfy]\n",
          NULL /* filled below: lists the shipped targets */},
         {"duplicate key", "lacquer: 1\nname: x\nname: y\n",
@@ -610,7 +612,9 @@ static void test_overrides(void **state)
          "--set: master[0]: \"limiter\" is a finishing stage and cannot be in master (expected "
          "it under finish:, as finish.limiter)"},
         {"finish.limter=1",
-         "--set: finish: unknown key \"limter\" (expected one of: limiter, dither)"},
+         "--set: finish: unknown key \"limter\" (expected one of: limiter, dither, loudness_lufs)"},
+        {"finish.loudness_lufs=loud",
+         "--set: finish.loudness_lufs: loud is not a number (expected LUFS from -70 to 0, or null)"},
         {"targets=[cd", "--set targets=[cd: syntax error: did not find expected ',' or ']'"},
         {"master[3].gain.gain_db=1",
          "--set master[3].gain.gain_db=1: master has no item [3] (expected an index into an "

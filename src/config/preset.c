@@ -348,9 +348,18 @@ static lq_error parse_master(lq_preset *p, const lq_node *master, lq_diag *d)
 
 static lq_error parse_finish(lq_preset *p, const lq_node *finish, lq_diag *d)
 {
-    static const char *const keys[] = {"limiter", "dither", NULL};
+    static const char *const keys[] = {"limiter", "dither", "loudness_lufs", NULL};
     lq_error e = lq_cfg_expect_map(finish, keys, "finishing chain", d);
     if (e) return e;
+    /* the master's own level, for targets that set none (cd, hi-res, archive) */
+    int is_null = 0;
+    double lv = 0.0;
+    if (lq_node_get(finish, "loudness_lufs")) {
+        e = lq_cfg_number_or_null(finish, "loudness_lufs", -70.0, 0.0, "LUFS", &lv, &is_null, d);
+        if (e) return e;
+        p->has_level = !is_null;
+        p->level_lufs = lv;
+    }
     const lq_node *lim = lq_node_get(finish, "limiter");
     if (lim) {
         const lq_stage_vt *vt = lq_stage_find("limiter");

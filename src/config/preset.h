@@ -20,6 +20,8 @@ struct lq_preset {
     size_t n_master;
     lq_stage_spec limiter;   /* finish.limiter; vt NULL when the preset has none */
     lq_stage_spec dither;    /* finish.dither; always present (defaults: tpdf, no shaping) */
+    int has_level;           /* finish.loudness_lufs given (not null) */
+    double level_lufs;       /* the master's level for targets with loudness_lufs: null */
     char **targets;          /* default target names */
     size_t n_targets;
     lq_node *finish_node;    /* the preset's `finish:` map (targets may override on top) */

@@ -274,7 +274,12 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
     /* the signal's word length: unchanged only when nothing touched it */
     const int untouched_rate = ex->rate == j->in_rate && j->master_identity;
     const double src_lufs = g->meas.integrated_lufs, src_tp = g->meas.true_peak_16x_dbtp;
-    double gain_db = t->has_loudness && isfinite(src_lufs) ? t->loudness_lufs - src_lufs : 0.0;
+    /* the loudness to land on: the target's, else the preset's own level, else none */
+    ex->has_aim = t->has_loudness || pr->has_level;
+    ex->aim_from_preset = !t->has_loudness && pr->has_level;
+    ex->aim_lufs = t->has_loudness ? t->loudness_lufs : pr->level_lufs;
+    const int has_aim = ex->has_aim;
+    double gain_db = has_aim && isfinite(src_lufs) ? ex->aim_lufs - src_lufs : 0.0;
 
     /* a ceiling the unlimited signal already respects needs no limiter pass */
     double headroom = 0.0;
@@ -287,7 +292,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
         if (src_tp + gain_db > ceiling_int) {
             double cut = src_tp + gain_db - ceiling_int;
             gain_db -= cut;
-            if (t->has_loudness) ex->shortfall_lu = cut;
+            if (has_aim) ex->shortfall_lu = cut;
         }
     }
     const int signal_exact = untouched_rate && gain_db == 0.0 && !p.use_limiter;
@@ -306,13 +311,13 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
     double margin = 0.0;
     /* the loudness the pre-encode render aims at: the target, corrected by what a lossy
      * encode shifts (measured on the decoded file, round by round) */
-    double aim = t->loudness_lufs;
+    double aim = ex->aim_lufs;
     for (int round = 0; round < MAX_CODEC_ROUNDS; round++) {
         double ceil_now = ceiling_int - margin;
         lq_meter_result res = {0};
         /* 1. solve the gain (limiter present and a loudness target) */
         ex->n_passes = 0;
-        if (p.use_limiter && t->has_loudness && isfinite(src_lufs)) {
+        if (p.use_limiter && has_aim && isfinite(src_lufs)) {
             double gs[LQ_MAX_PASSES], ls[LQ_MAX_PASSES];
             double gk = gain_db;
             for (int k = 0; k < LQ_MAX_PASSES - 1; k++) {
@@ -380,7 +385,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
             ex->err = lq_audio_out_close(outs[i], &ex->diag);
         /* 3. verify: the file as written (decoded, for lossy formats) */
         if (!ex->err) ex->err = measure_file(ex->out.read_path, &ex->meas, &ex->diag);
-        if (!ex->err && (!p.use_limiter || !t->has_loudness) && ex->n_passes < LQ_MAX_PASSES)
+        if (!ex->err && (!p.use_limiter || !has_aim) && ex->n_passes < LQ_MAX_PASSES)
             ex->passes[ex->n_passes++] = (lq_pass){gain_db, ceil_now, ex->meas.integrated_lufs};
         ex->clipped += ex->out.clipped;
         ex->n_codec = 0;
@@ -410,7 +415,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
         }
         if (ex->err) goto out;
         /* lossy: the decoded loudness is what counts; nudge the gain if it drifted */
-        double lufs_err = t->has_loudness ? t->loudness_lufs - ex->meas.integrated_lufs : 0.0;
+        double lufs_err = has_aim ? ex->aim_lufs - ex->meas.integrated_lufs : 0.0;
         int peak_over = worst > t->true_peak_dbtp;
         if (!peak_over && !(lossy && fabs(lufs_err) > SOLVE_TOL_LU * 2)) break;
         if (round == MAX_CODEC_ROUNDS - 1) break;
@@ -434,8 +439,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
     if (ex->err) goto out;
     {
         const lq_meter_result *m = &ex->meas;
-        ex->loudness_ok = !t->has_loudness ||
-                          fabs(m->integrated_lufs - t->loudness_lufs) <= LOUDNESS_TOL_LU;
+        ex->loudness_ok = !has_aim || fabs(m->integrated_lufs - ex->aim_lufs) <= LOUDNESS_TOL_LU;
         ex->peak_ok = m->true_peak_16x_dbtp <= t->true_peak_dbtp;
         ex->clip_ok = ex->clipped == 0;
         ex->codec_ok = 1;
@@ -445,7 +449,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
         if (ex->shortfall_lu > 0.0)
             lq_export_warn(ex, "%.1f LU short of %.1f LUFS: the true-peak ceiling stopped "
                                "the gain (this preset has no limiter)",
-                           ex->shortfall_lu, t->loudness_lufs);
+                           ex->shortfall_lu, ex->aim_lufs);
         double warn_db = 6.0;
         if (p.use_limiter) warn_db = ((lq_limiter_config *)p.limiter.cfg)->push_warn_db;
         if (p.use_limiter && ex->max_gr_db > warn_db)

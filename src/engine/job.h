@@ -36,6 +36,9 @@ typedef struct lq_export {
     char *file_name;
     int rate, bits;         /* bits: 16, 24, 32 (float), 0 (lossy) */
     int dithered;
+    int has_aim;            /* a loudness to land on: the target's or the preset's level */
+    int aim_from_preset;    /* the target has none; finish.loudness_lufs of the preset */
+    double aim_lufs;
     double gain_db;
     double ceiling_dbtp;    /* the limiter's internal ceiling (after margins) */
     double shortfall_lu;    /* loudness not reached because the ceiling stopped the gain */

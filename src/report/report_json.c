@@ -60,7 +60,10 @@ static json_t *export_json(const lq_job *j, const lq_export *ex)
 
     json_t *req = json_object();
     json_t *l = json_object();
-    json_object_set_new(l, "target_lufs", t->has_loudness ? num(t->loudness_lufs) : json_null());
+    json_object_set_new(l, "target_lufs", ex->has_aim ? num(ex->aim_lufs) : json_null());
+    json_object_set_new(l, "from", json_string(!ex->has_aim          ? "none"
+                                               : ex->aim_from_preset ? "preset"
+                                                                     : "target"));
     json_object_set_new(l, "tolerance_lu", json_real(0.05));
     json_object_set_new(l, "measured_lufs", num(ex->meas.integrated_lufs));
     json_object_set_new(l, "pass", json_boolean(ex->loudness_ok));

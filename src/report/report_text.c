@@ -82,7 +82,8 @@ char *lq_job_report_text(const lq_job *j)
         if (lq_format_is_lossy(t->format)) snprintf(bits, sizeof bits, "-");
         else if (t->bit_depth == 32) snprintf(bits, sizeof bits, "32f");
         else snprintf(bits, sizeof bits, "%d", t->bit_depth);
-        if (t->has_loudness) snprintf(aim, sizeof aim, "%.1f", t->loudness_lufs);
+        if (ex->has_aim)
+            snprintf(aim, sizeof aim, "%.1f%s", ex->aim_lufs, ex->aim_from_preset ? "*" : "");
         else snprintf(aim, sizeof aim, "none");
         put(&b, "%-14s %-7s %6d %4s %8s %8s %8s %7.1f %+7.2f  %s\n", t->name,
             lq_format_names[t->format], ex->rate, bits, fmt_db(x1, 32, ex->meas.integrated_lufs),
@@ -114,6 +115,11 @@ char *lq_job_report_text(const lq_job *j)
         }
         for (int k = 0; k < ex->n_warnings; k++) put(&b, "  ! %s\n", ex->warnings[k]);
     }
+    for (size_t i = 0; i < j->n_targets; i++)
+        if (j->exports[i].aim_from_preset) {
+            put(&b, "\n* the preset's own level (finish.loudness_lufs): this target sets none.\n");
+            break;
+        }
     put(&b, "\n%s\n", lq_job_targets_met(j) ? "All targets met." : "Some targets NOT met.");
     if (b.oom) {
         free(b.s);
