@@ -368,7 +368,8 @@ static lq_error render_master(lq_job *j, lq_diag *d)
     j->master_identity = chain.n == 0;
     if (!e) e = lq_meter_new(&src.meter, src.in.channels, src.in.rate,
                              LQ_METER_FULL | LQ_METER_HEALTH | LQ_METER_TP16, MAX_BLOCK, d);
-    if (!e) e = lq_meter_new(&master_meter, src.in.channels, src.in.rate,
+    /* a master bus that changes nothing is measured once, as the input */
+    if (!e && chain.n) e = lq_meter_new(&master_meter, src.in.channels, src.in.rate,
                              LQ_METER_FULL | LQ_METER_TP16, MAX_BLOCK, d);
     if (!e) e = lq_spool_create(&j->master, j->out_dir, src.in.channels, src.in.rate, d);
     if (!e) {
@@ -385,7 +386,8 @@ static lq_error render_master(lq_job *j, lq_diag *d)
     }
     if (!e) {
         lq_meter_result_get(src.meter, &j->in_meas);
-        lq_meter_result_get(master_meter, &j->master_meas);
+        if (master_meter) lq_meter_result_get(master_meter, &j->master_meas);
+        else j->master_meas = j->in_meas;
         j->master_reports = json_array();
         for (size_t i = 0; i < chain.n; i++) {
             json_t *o = json_object();
