@@ -305,6 +305,25 @@ static void test_good_run_and_no_overwrite(void **state)
     assert_int_equal(lqt_dir_count(out), 4);
     assert_true(lqt_file_hash(cd) == hcd);
     assert_true(lqt_file_hash(in) == h);
+    /* even with --force, an export never replaces the input */
+    {
+        char *self = lqt_join(out, "song (cd).wav");
+        const char *argv4[] = {LQ_CLI_PATH, "master", self, "--preset", "transparent",
+                               "--out", out, "--target", "cd", "--title", "song", "--quiet",
+                               "--force", NULL};
+        uint64_t hs = lqt_file_hash(self);
+        char *se4 = NULL;
+        assert_int_equal(lqt_run(argv4, NULL, &se4), 5);
+        char want4[1200];
+        snprintf(want4, sizeof want4,
+                 "lacquer: %s: is the input file; lacquer never overwrites its input "
+                 "(expected another output folder or filename pattern)\n", self);
+        assert_string_equal(se4, want4);
+        assert_true(lqt_file_hash(self) == hs);
+        assert_int_equal(lqt_dir_count(out), 4);
+        free(se4);
+        free(self);
+    }
     /* --json prints the report */
     char *so = NULL;
     const char *argv3[] = {LQ_CLI_PATH, "master", in, "--preset", "transparent", "--out", out,

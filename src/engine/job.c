@@ -628,6 +628,13 @@ lq_error lq_job_run(lq_job *j)
                                 "%s: targets %s and %s would write the same file (expected "
                                 "distinct filename patterns)",
                                 ex->path, j->exports[k].target->name, ex->target->name);
+        struct stat in_st, out_st;
+        if (!e && stat(j->input, &in_st) == 0 && stat(ex->path, &out_st) == 0 &&
+            in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino)
+            e = lq_diag_set(&d, LQ_ERR_OUTPUT,
+                            "%s: is the input file; lacquer never overwrites its input "
+                            "(expected another output folder or filename pattern)",
+                            ex->path);
         if (!e && !j->force && access(ex->path, F_OK) == 0)
             e = lq_diag_set(&d, LQ_ERR_EXISTS,
                             "%s: already exists (expected a new output folder, or --force)",
