@@ -180,19 +180,23 @@ static void test_ceiling_pcm(void **state)
 static void test_ceiling_lossy(void **state)
 {
     (void)state;
-    char pre[512];
-    snprintf(pre, sizeof pre, "%s/drive-lossy.yaml", g_tmp);
-    write_text(pre, "lacquer: 1\nname: drive\nmaster:\n  - gain: {gain_db: 9}\n"
-                    "finish:\n  limiter: {lookahead_ms: 2.0, release_ms: 80}\n");
-    static const int kinds[] = {SIG_MIX, SIG_DRUMS, SIG_PINK};
+    /* the generated mixes at +6 and +12 dB drive, and drums and pink noise at +9 */
+    static const struct { int kind, drive; } cases[] = {
+        {SIG_MIX, 6}, {SIG_MIX, 12}, {SIG_DRUMS, 9}, {SIG_PINK, 9}};
     const char *targets[] = {"mp3-320", "opus-160"};
-    for (size_t s = 0; s < 3; s++) {
+    for (size_t s = 0; s < sizeof cases / sizeof cases[0]; s++) {
+        char pre[512], text[256];
+        snprintf(pre, sizeof pre, "%s/drive-lossy%zu.yaml", g_tmp, s);
+        snprintf(text, sizeof text,
+                 "lacquer: 1\nname: drive\nmaster:\n  - gain: {gain_db: %d}\n"
+                 "finish:\n  limiter: {lookahead_ms: 2.0, release_ms: 80}\n", cases[s].drive);
+        write_text(pre, text);
         int rate = 44100;
         size_t n = (size_t)(3.0 * rate);
         double *l = malloc(n * sizeof *l), *r = malloc(n * sizeof *r);
-        make_signal(kinds[s], rate, n, l, r);
+        make_signal(cases[s].kind, rate, n, l, r);
         char in[512], out[512];
-        snprintf(in, sizeof in, "%s/lossy-%s.wav", g_tmp, sig_names[kinds[s]]);
+        snprintf(in, sizeof in, "%s/lossy-%s.wav", g_tmp, sig_names[cases[s].kind]);
         const double *pl[2] = {l, r};
         assert_int_equal(lqt_write_wav(in, pl, 2, n, rate, SF_FORMAT_PCM_24), 0);
         snprintf(out, sizeof out, "%s/out-lossy-%zu", g_tmp, s);
@@ -200,12 +204,13 @@ static void test_ceiling_lossy(void **state)
         static const char *const files[] = {"mp3-320).mp3", "opus-160).opus"};
         for (int k = 0; k < 2; k++) {
             char f[800];
-            snprintf(f, sizeof f, "%s/lossy-%s (%s", out, sig_names[kinds[s]], files[k]);
+            snprintf(f, sizeof f, "%s/lossy-%s (%s", out, sig_names[cases[s].kind], files[k]);
             double tp = file_tp_db(f, NULL);
-            printf("%-6s %-5s decoded true peak %.3f dBTP (ceiling -1.0)\n", sig_names[kinds[s]],
-                   k ? "opus" : "mp3", tp);
+            printf("%-6s +%2d dB %-5s decoded true peak %.3f dBTP (ceiling -1.0)\n",
+                   sig_names[cases[s].kind], cases[s].drive, k ? "opus" : "mp3", tp);
             assert_true(tp <= -1.0);
         }
+        lqt_rmrf(out);
         free(l);
         free(r);
     }
