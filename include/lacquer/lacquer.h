@@ -20,8 +20,10 @@ extern "C" {
 
 #if defined(__GNUC__)
 #define LQ_WARN_UNUSED __attribute__((warn_unused_result))
+#define LQ_API __attribute__((visibility("default")))
 #else
 #define LQ_WARN_UNUSED
+#define LQ_API
 #endif
 
 /* One error enum for the whole library; lq_strerror() names each. */
@@ -46,10 +48,10 @@ typedef enum lq_error {
 } lq_error;
 
 /* A static, never-NULL description of an error code. */
-const char *lq_strerror(lq_error err);
+LQ_API const char *lq_strerror(lq_error err);
 
 /* The library version, "MAJOR.MINOR.PATCH". */
-const char *lq_version(void);
+LQ_API const char *lq_version(void);
 
 /* ---- Presets and targets ------------------------------------------------------ */
 
@@ -61,36 +63,36 @@ typedef struct lq_overrides lq_overrides;
  * lq_overrides_add() checks the KEY=VALUE shape and that KEY starts with a known preset
  * or target key; the value is validated, like a file's, when a preset or target is
  * loaded with these overrides.  On error, writes one line into err. */
-LQ_WARN_UNUSED lq_error lq_overrides_new(lq_overrides **out);
-LQ_WARN_UNUSED lq_error lq_overrides_add(lq_overrides *o, const char *key_equals_value,
+LQ_API LQ_WARN_UNUSED lq_error lq_overrides_new(lq_overrides **out);
+LQ_API LQ_WARN_UNUSED lq_error lq_overrides_add(lq_overrides *o, const char *key_equals_value,
                                          char *err, size_t errlen);
-void lq_overrides_destroy(lq_overrides **o);
+LQ_API void lq_overrides_destroy(lq_overrides **o);
 
 /* Load a preset by shipped name (looked up as PRESET_DIR/NAME.yaml) or by path (any
  * argument with a '/' or ending in ".yaml").  overrides may be NULL.  Errors:
  * LQ_ERR_PRESET_NOT_FOUND, LQ_ERR_PRESET (err holds "FILE:LINE:COL: KEY.PATH: what is
  * wrong (expected ...)"), LQ_ERR_NOMEM. */
-LQ_WARN_UNUSED lq_error lq_preset_load(lq_preset **out, const char *name_or_path,
+LQ_API LQ_WARN_UNUSED lq_error lq_preset_load(lq_preset **out, const char *name_or_path,
                                        const char *preset_dir, const lq_overrides *ov,
                                        char *err, size_t errlen);
-const char *lq_preset_name(const lq_preset *p);
-const char *lq_preset_description(const lq_preset *p);
+LQ_API const char *lq_preset_name(const lq_preset *p);
+LQ_API const char *lq_preset_description(const lq_preset *p);
 /* The preset's default targets (names as written in its `targets:` list). */
-size_t lq_preset_target_count(const lq_preset *p);
-const char *lq_preset_target_name(const lq_preset *p, size_t i);
-void lq_preset_destroy(lq_preset **p);
+LQ_API size_t lq_preset_target_count(const lq_preset *p);
+LQ_API const char *lq_preset_target_name(const lq_preset *p, size_t i);
+LQ_API void lq_preset_destroy(lq_preset **p);
 /* What the preset does, for people: its master-bus stages and the design curve of each
  * EQ at third-octave frequencies (dB per view: stereo, or left/right/mid/side where
  * they differ).  malloc'd text, free() it; NULL when out of memory. */
-char *lq_preset_describe(const lq_preset *p);
+LQ_API char *lq_preset_describe(const lq_preset *p);
 
 /* Load a target by shipped name (PRESET_DIR/targets/NAME.yaml) or by path. */
-LQ_WARN_UNUSED lq_error lq_target_load(lq_target **out, const char *name_or_path,
+LQ_API LQ_WARN_UNUSED lq_error lq_target_load(lq_target **out, const char *name_or_path,
                                        const char *preset_dir, const lq_overrides *ov,
                                        char *err, size_t errlen);
-const char *lq_target_name(const lq_target *t);
-const char *lq_target_description(const lq_target *t);
-void lq_target_destroy(lq_target **t);
+LQ_API const char *lq_target_name(const lq_target *t);
+LQ_API const char *lq_target_description(const lq_target *t);
+LQ_API void lq_target_destroy(lq_target **t);
 
 /* ---- Mastering jobs ----------------------------------------------------------- */
 
@@ -101,38 +103,38 @@ typedef struct lq_job lq_job;
  * removes every temporary file; nothing is left in the output folder). */
 typedef int (*lq_progress_fn)(void *user, const char *phase, double fraction);
 
-LQ_WARN_UNUSED lq_error lq_job_new(lq_job **out);
+LQ_API LQ_WARN_UNUSED lq_error lq_job_new(lq_job **out);
 /* The job borrows preset and targets: they must outlive lq_job_run(). */
-LQ_WARN_UNUSED lq_error lq_job_set_input(lq_job *j, const char *path);
-LQ_WARN_UNUSED lq_error lq_job_set_preset(lq_job *j, const lq_preset *p);
-LQ_WARN_UNUSED lq_error lq_job_add_target(lq_job *j, const lq_target *t);
-LQ_WARN_UNUSED lq_error lq_job_set_output_dir(lq_job *j, const char *dir);
+LQ_API LQ_WARN_UNUSED lq_error lq_job_set_input(lq_job *j, const char *path);
+LQ_API LQ_WARN_UNUSED lq_error lq_job_set_preset(lq_job *j, const lq_preset *p);
+LQ_API LQ_WARN_UNUSED lq_error lq_job_add_target(lq_job *j, const lq_target *t);
+LQ_API LQ_WARN_UNUSED lq_error lq_job_set_output_dir(lq_job *j, const char *dir);
 /* Title/artist/album tags and the {title} of file names; NULL keeps the default
  * (title: the input file name without extension). */
-LQ_WARN_UNUSED lq_error lq_job_set_metadata(lq_job *j, const char *title,
+LQ_API LQ_WARN_UNUSED lq_error lq_job_set_metadata(lq_job *j, const char *title,
                                             const char *artist, const char *album);
-void lq_job_set_force(lq_job *j, int force);          /* overwrite existing exports */
-void lq_job_set_threads(lq_job *j, int threads);      /* <= 0: number of cores */
+LQ_API void lq_job_set_force(lq_job *j, int force);          /* overwrite existing exports */
+LQ_API void lq_job_set_threads(lq_job *j, int threads);      /* <= 0: number of cores */
 /* Frames per processing block; 0 = random sizes from a fixed seed (tests use this
  * to prove block-size independence).  Default 4096. */
-void lq_job_set_block_size(lq_job *j, size_t frames);
-void lq_job_set_progress(lq_job *j, lq_progress_fn fn, void *user);
+LQ_API void lq_job_set_block_size(lq_job *j, size_t frames);
+LQ_API void lq_job_set_progress(lq_job *j, lq_progress_fn fn, void *user);
 /* Polled during the job; when *flag becomes non-zero the job is cancelled. */
-void lq_job_set_cancel_flag(lq_job *j, const volatile sig_atomic_t *flag);
+LQ_API void lq_job_set_cancel_flag(lq_job *j, const volatile sig_atomic_t *flag);
 
 /* Master the input to every target.  Returns LQ_OK when every export was written and
  * re-measured (whether or not it met its target: see lq_job_targets_met), or the first
  * error; on error nothing is left in the output folder.  The message for the error is
  * lq_job_error_message(). */
-LQ_WARN_UNUSED lq_error lq_job_run(lq_job *j);
-const char *lq_job_error_message(const lq_job *j);
+LQ_API LQ_WARN_UNUSED lq_error lq_job_run(lq_job *j);
+LQ_API const char *lq_job_error_message(const lq_job *j);
 /* 1 when every written export met every requirement of its target. */
-int lq_job_targets_met(const lq_job *j);
+LQ_API int lq_job_targets_met(const lq_job *j);
 /* The report (docs/REPORT.md) as JSON text and as human text; malloc'd, free() it.
  * NULL before a successful run or when out of memory. */
-char *lq_job_report_json(const lq_job *j);
-char *lq_job_report_text(const lq_job *j);
-void lq_job_destroy(lq_job **j);
+LQ_API char *lq_job_report_json(const lq_job *j);
+LQ_API char *lq_job_report_text(const lq_job *j);
+LQ_API void lq_job_destroy(lq_job **j);
 
 /* ---- Analysis ------------------------------------------------------------------ */
 
@@ -155,7 +157,7 @@ typedef struct lq_analysis {
 } lq_analysis;
 
 /* Decode and measure a file.  Errors as for an input file of a job; err gets one line. */
-LQ_WARN_UNUSED lq_error lq_analyze_file(const char *path, lq_analysis *out,
+LQ_API LQ_WARN_UNUSED lq_error lq_analyze_file(const char *path, lq_analysis *out,
                                         char *err, size_t errlen);
 
 #ifdef __cplusplus
