@@ -124,7 +124,10 @@ lq_error lq_audio_in_read(lq_audio_in *in, double *const *planar, size_t n, size
     if (r < 0) r = 0;
     in->read_pos += r;
     *got = (size_t)r;
-    if (r == 0 && in->frames > 0 && in->read_pos < in->frames)
+    /* lossy containers only estimate their length in the header; PCM and FLAC know it */
+    const int major = in->info.format & SF_FORMAT_TYPEMASK;
+    const int exact_length = major != SF_FORMAT_MPEG && major != SF_FORMAT_OGG;
+    if (r == 0 && exact_length && in->frames > 0 && in->read_pos < in->frames)
         return lq_diag_set(d, LQ_ERR_INPUT_TRUNCATED,
                            "%s: truncated: audio ends at frame %lld of %lld declared "
                            "(expected a complete file)",
