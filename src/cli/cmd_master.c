@@ -24,16 +24,22 @@ static void on_signal(int sig)
 typedef struct bar {
     int on;
     char last[64];
+    int last_pct;
 } bar;
 
+/* One line per phase, redrawn only when its whole percentage changes. */
 static int progress(void *user, const char *phase, double frac)
 {
     bar *b = user;
     if (!b->on) return 0;
+    int pct = (int)(frac * 100 + 0.5);
+    if (strcmp(b->last, phase) == 0 && pct == b->last_pct) return 0;
+    if (b->last[0] && strcmp(b->last, phase) != 0 && b->last_pct < 100) fputc('\n', stderr);
+    b->last_pct = pct;
     int width = 30, fill = (int)(frac * width + 0.5);
     fprintf(stderr, "\r  %-14.14s [", phase);
     for (int i = 0; i < width; i++) fputc(i < fill ? '#' : '.', stderr);
-    fprintf(stderr, "] %3d%%", (int)(frac * 100 + 0.5));
+    fprintf(stderr, "] %3d%%", pct);
     if (frac >= 1.0) fputc('\n', stderr);
     fflush(stderr);
     snprintf(b->last, sizeof b->last, "%s", phase);
@@ -176,7 +182,7 @@ int cmd_master(int argc, char **argv)
     lq_job_set_force(job, force);
     lq_job_set_threads(job, threads);
     if (block >= 0) lq_job_set_block_size(job, (size_t)block);
-    bar b = {.on = !quiet && isatty(2)};
+    bar b = {.on = !quiet && isatty(2), .last_pct = -1};
     lq_job_set_progress(job, progress, &b);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -186,7 +192,7 @@ int cmd_master(int argc, char **argv)
     lq_job_set_cancel_flag(job, &interrupted);
 
     e = lq_job_run(job);
-    if (b.on) fputc('\n', stderr);
+    if (b.on && b.last_pct >= 0 && b.last_pct < 100) fputc('\n', stderr);
     if (e) {
         if (e == LQ_ERR_CANCELLED && interrupted)
             cli_error("interrupted: nothing was written to %s", out);

@@ -382,6 +382,7 @@ static lq_error render_master(lq_job *j, lq_diag *d)
         e = lq_chain_run(&chain, input_read, &src, spool_put, &sink, &ctl, &n);
         if (e == LQ_ERR_CANCELLED) lq_diag_set(d, e, "cancelled");
         if (!e) e = lq_spool_finish(&j->master, d);
+        if (!e) report_progress(j, "master", 1.0);
         j->in_frames = n;
     }
     if (!e) {
@@ -537,7 +538,10 @@ static void target_fn(lq_job *j, size_t i)
         return;
     }
     lq_finish_target(j, ex, g);
-    report_progress(j, ex->target->name, 1.0);
+    pthread_mutex_lock(&j->progress_lock);
+    size_t done = ++j->targets_done;
+    pthread_mutex_unlock(&j->progress_lock);
+    report_progress(j, "targets", (double)done / (double)j->n_targets);
 }
 
 /* ---- the run ----------------------------------------------------------------- */
@@ -584,6 +588,7 @@ lq_error lq_job_run(lq_job *j)
     j->errmsg[0] = 0;
     j->cancel = 0;
     j->n_mix_warnings = 0;
+    j->targets_done = 0;
     int made_dir = 0;
     char *title_owned = NULL;
     if (!j->title) j->title = title_owned = default_title(j->input);

@@ -82,6 +82,7 @@ struct lq_job {
     lq_progress_fn progress;
     void *progress_user;
     pthread_mutex_t progress_lock;
+    size_t targets_done;     /* under progress_lock */
     const volatile sig_atomic_t *user_cancel;
     volatile sig_atomic_t cancel;
 
