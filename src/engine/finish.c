@@ -11,10 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <samplerate.h>
+
 #include "engine/chain.h"
 #include "engine/job.h"
 #include "engine/resample.h"
-#include <samplerate.h>
 #include "io/audio_in.h"
 #include "stages/dither.h"
 #include "stages/limiter.h"

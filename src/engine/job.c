@@ -16,10 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <samplerate.h>
+
 #include "engine/chain.h"
 #include "engine/describe.h"
 #include "engine/resample.h"
-#include <samplerate.h>
 #include "io/audio_in.h"
 #include "report/report.h"
 
