@@ -41,10 +41,12 @@ lq_error lq_meter_new(lq_meter **out, int channels, double rate, int what, size_
     if (what & LQ_METER_FULL)
         mode |= EBUR128_MODE_LRA | EBUR128_MODE_M | EBUR128_MODE_S;
     if (what & LQ_METER_TP_EBUR128) mode |= EBUR128_MODE_TRUE_PEAK;
-    m->st = ebur128_init((unsigned)channels, (unsigned long)rate, mode);
+    /* a true-peak-only meter (codec round trips) needs no loudness filter at all */
+    const int want_loudness = what != LQ_METER_TP16;
+    if (want_loudness) m->st = ebur128_init((unsigned)channels, (unsigned long)rate, mode);
     m->ibuf = malloc(max_block * (size_t)channels * sizeof(double));
-    if (!m->st || !m->ibuf) goto fail;
-    if (channels == 1) ebur128_set_channel(m->st, 0, EBUR128_CENTER);
+    if ((want_loudness && !m->st) || !m->ibuf) goto fail;
+    if (m->st && channels == 1) ebur128_set_channel(m->st, 0, EBUR128_CENTER);
     if (what & LQ_METER_TP16) {
         if (lq_tp_meter_new(&m->tp, channels, rate, 16) != LQ_OK) goto fail;
     }
@@ -63,10 +65,12 @@ fail:
 static void push_span(lq_meter *m, const double *const *p, size_t off, size_t k)
 {
     const int nc = m->channels;
-    for (size_t i = 0; i < k; i++)
-        for (int c = 0; c < nc; c++)
-            m->ibuf[i * (size_t)nc + (size_t)c] = p[c][off + i];
-    ebur128_add_frames_double(m->st, m->ibuf, k);
+    if (m->st) {
+        for (size_t i = 0; i < k; i++)
+            for (int c = 0; c < nc; c++)
+                m->ibuf[i * (size_t)nc + (size_t)c] = p[c][off + i];
+        ebur128_add_frames_double(m->st, m->ibuf, k);
+    }
     if (m->tp) {
         const double *v[2] = {p[0] + off, p[nc > 1 ? 1 : 0] + off};
         lq_tp_meter_push(m->tp, v, k);
@@ -136,7 +140,8 @@ void lq_meter_result_get(lq_meter *m, lq_meter_result *r)
     memset(r, 0, sizeof *r);
     const int nc = m->channels;
     double v = -HUGE_VAL;
-    if (ebur128_loudness_global(m->st, &v) != EBUR128_SUCCESS || !isfinite(v)) v = -HUGE_VAL;
+    if (!m->st || ebur128_loudness_global(m->st, &v) != EBUR128_SUCCESS || !isfinite(v))
+        v = -HUGE_VAL;
     r->integrated_lufs = v;
     r->lra_lu = r->max_momentary_lufs = r->max_short_term_lufs = NAN;
     r->true_peak_dbtp = r->true_peak_16x_dbtp = NAN;
