@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 #include <fftw3.h>
+#include <jansson.h>
 
 #include "lacquer/lacquer.h"
 #include "lqtest.h"
@@ -452,6 +453,72 @@ static void test_input_formats_and_bext(void **state)
     assert_int_equal(bi.loudness_range, (int)lrint(an.lra_lu * 100));
 }
 
+/* Mix problems are reported in plain words (report.json mix_warnings), and a clean
+ * mix gets none. */
+static void test_mix_warnings(void **state)
+{
+    (void)state;
+    enum { CLEAN, CLIPPED, PHASE, DC, LOPSIDED, CRUSHED, SILENT, NCASE };
+    static const char *const names[] = {"clean", "clipped", "phase", "dc", "lopsided",
+                                        "crushed", "silent"};
+    static const char *const expect[] = {NULL, "the mix clips", "out of phase", "DC offset",
+                                         "the low end leans left", "already heavily limited",
+                                         "no loudness could be measured"};
+    const int rate = 44100;
+    const size_t n = 4 * 44100;
+    char tgt[700];
+    make_target("w", "source", "wav", "24", "null", 0.0, tgt, sizeof tgt);
+    for (int k = 0; k < NCASE; k++) {
+        double *l = malloc(n * sizeof *l), *r = malloc(n * sizeof *r);
+        lqs_mix(l, r, n, rate, 5, 0.5);
+        for (size_t i = 0; i < n; i++) {
+            switch (k) {
+            case CLIPPED: /* driven 12 dB into hard clipping */
+                l[i] = fmax(-1.0, fmin(1.0, 8.0 * l[i]));
+                r[i] = fmax(-1.0, fmin(1.0, 8.0 * r[i]));
+                break;
+            case PHASE: r[i] = -l[i]; break;
+            case DC: l[i] += 0.01, r[i] += 0.01; break;
+            case LOPSIDED: /* a 50 Hz bass on the left only */
+                l[i] = 0.5 * l[i] + 0.4 * sin(2 * M_PI * 50.0 * (double)i / rate);
+                r[i] *= 0.5;
+                break;
+            case CRUSHED: /* soft-saturated to a brick: PLR far below 8 dB */
+                l[i] = 0.7 * tanh(20.0 * l[i]);
+                r[i] = 0.7 * tanh(20.0 * r[i]);
+                break;
+            case SILENT: l[i] = r[i] = 0.0; break;
+            default: break;
+            }
+        }
+        char in[700], out[700], rp[800], name[64];
+        snprintf(name, sizeof name, "warn-%s.wav", names[k]);
+        path_in(in, sizeof in, name);
+        const double *pl[2] = {l, r};
+        assert_int_equal(lqt_write_wav(in, pl, 2, n, rate, SF_FORMAT_FLOAT), 0);
+        snprintf(out, sizeof out, "%s/out-warn-%s", g_tmp, names[k]);
+        run_opts o = {.preset = "transparent", .targets = {tgt}, .block = -1};
+        run_job(in, out, &o);
+        snprintf(rp, sizeof rp, "%s/report.json", out);
+        json_error_t jerr;
+        json_t *rep = json_load_file(rp, 0, &jerr);
+        assert_non_null(rep);
+        json_t *w = json_object_get(rep, "mix_warnings");
+        size_t nw = json_array_size(w);
+        int found = 0;
+        for (size_t i = 0; i < nw; i++) {
+            const char *t = json_string_value(json_array_get(w, i));
+            printf("%-9s %s\n", names[k], t);
+            if (expect[k] && strstr(t, expect[k])) found = 1;
+        }
+        if (k == CLEAN) assert_int_equal(nw, 0);
+        else if (!found) fail_msg("%s: no warning containing \"%s\"", names[k], expect[k]);
+        json_decref(rep);
+        free(l);
+        free(r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -462,6 +529,7 @@ int main(void)
         cmocka_unit_test(test_loudness_linear),
         cmocka_unit_test(test_reruns_and_threads),
         cmocka_unit_test(test_input_formats_and_bext),
+        cmocka_unit_test(test_mix_warnings),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -325,12 +325,14 @@ static void check_mix(lq_job *j)
         mix_warn(j, "the mix is already heavily limited (peak-to-loudness ratio %.1f dB); "
                     "a master from it will sound flat — bounce the mix without the "
                     "bus limiter", plr);
-    if (j->in_channels == 2 && m->correlation < 0.0)
+    /* a phase meter averaging below -0.2 over a whole mix: a flipped channel, not just
+     * wide or decorrelated material (noise sits near 0) */
+    if (j->in_channels == 2 && m->correlation < -0.2)
         mix_warn(j, "left and right are out of phase (correlation %.2f): the mix will "
                     "lose its centre in mono — check for a flipped polarity",
                  m->correlation);
     for (int c = 0; c < j->in_channels; c++)
-        if (m->dc_db[c] > -60.0) {
+        if (m->dc_db[c] > -50.0) { /* a mean over the whole mix: -50 dBFS is audible trouble */
             mix_warn(j, "DC offset on channel %d (%.1f dBFS): remove it in the mix", c + 1,
                      m->dc_db[c]);
             break;
@@ -339,7 +341,10 @@ static void check_mix(lq_job *j)
         mix_warn(j, "the low end leans %s by %.1f dB (below 150 Hz): bass and kick "
                     "should sit in the centre",
                  m->low_end_balance_db > 0 ? "left" : "right", fabs(m->low_end_balance_db));
-    if (isfinite(m->integrated_lufs) && m->integrated_lufs < -40.0)
+    if (!isfinite(m->integrated_lufs))
+        mix_warn(j, "no loudness could be measured: the mix is silent (below -70 LUFS) or "
+                    "shorter than 0.4 s, so no loudness target can be met");
+    else if (m->integrated_lufs < -40.0)
         mix_warn(j, "the mix is very quiet (%.1f LUFS): check the bounce level",
                  m->integrated_lufs);
 }
