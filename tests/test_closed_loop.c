@@ -22,11 +22,6 @@
 
 static char *g_tmp;
 
-static const char *preset_dir(void)
-{
-    const char *env = getenv("LACQUER_PRESET_DIR");
-    return env && env[0] ? env : LQ_SOURCE_DIR "/presets";
-}
 
 static int setup(void **state)
 {
@@ -45,10 +40,7 @@ static int teardown(void **state)
 
 static void write_text(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    assert_int_equal(lqt_write_text(path, text), 0);
 }
 
 enum { SIG_WHITE, SIG_PINK, SIG_DRUMS, SIG_SQUARE, SIG_FS4, SIG_SWEEP, SIG_MIX, SIG_COUNT };
@@ -84,25 +76,8 @@ static void make_signal(int kind, int rate, size_t n, double *l, double *r)
 static void run(const char *in, const char *preset, const char *const *targets, size_t nt,
                 const char *out)
 {
-    char err[1024];
-    lq_preset *p = NULL;
-    if (lq_preset_load(&p, preset, preset_dir(), NULL, err, sizeof err)) fail_msg("%s", err);
-    lq_target *t[16] = {0};
-    lq_job *j = NULL;
-    assert_int_equal(lq_job_new(&j), LQ_OK);
-    assert_int_equal(lq_job_set_input(j, in), LQ_OK);
-    assert_int_equal(lq_job_set_preset(j, p), LQ_OK);
-    assert_int_equal(lq_job_set_output_dir(j, out), LQ_OK);
-    for (size_t i = 0; i < nt; i++) {
-        if (lq_target_load(&t[i], targets[i], preset_dir(), NULL, err, sizeof err))
-            fail_msg("%s", err);
-        assert_int_equal(lq_job_add_target(j, t[i]), LQ_OK);
-    }
-    lq_error e = lq_job_run(j);
-    if (e) fail_msg("%s", lq_job_error_message(j));
-    lq_job_destroy(&j);
-    for (size_t i = 0; i < nt; i++) lq_target_destroy(&t[i]);
-    lq_preset_destroy(&p);
+    if (lqt_master(in, preset, targets, nt, out, 0, -1))
+        fail_msg("mastering %s failed (see stderr)", in);
 }
 
 static double file_tp_db(const char *path, int *rate_out)
@@ -287,7 +262,7 @@ static void test_shipped_presets(void **state)
     for (size_t k = 0; k < sizeof presets / sizeof presets[0]; k++) {
         char err[1024], out[600], rp[700];
         lq_preset *p = NULL;
-        if (lq_preset_load(&p, presets[k], preset_dir(), NULL, err, sizeof err))
+        if (lq_preset_load(&p, presets[k], lqt_preset_dir(), NULL, err, sizeof err))
             fail_msg("%s", err);
         const char *tn[8];
         size_t nt = lq_preset_target_count(p);

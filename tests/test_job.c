@@ -21,11 +21,6 @@
 
 static char *g_tmp;
 
-static const char *preset_dir(void)
-{
-    const char *env = getenv("LACQUER_PRESET_DIR");
-    return env && env[0] ? env : LQ_SOURCE_DIR "/presets";
-}
 
 static int setup(void **state)
 {
@@ -49,10 +44,7 @@ static void path_in(char *buf, size_t n, const char *name)
 
 static void write_text(const char *path, const char *text)
 {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    assert_int_equal(lqt_write_text(path, text), 0);
 }
 
 /* A target file in the temp dir. */
@@ -91,29 +83,11 @@ typedef struct run_opts {
 
 static void run_job(const char *input, const char *outdir, const run_opts *o)
 {
-    char err[1024];
-    lq_preset *p = NULL;
-    lq_error e = lq_preset_load(&p, o->preset, preset_dir(), NULL, err, sizeof err);
-    if (e) fail_msg("preset: %s", err);
-    lq_target *t[8] = {0};
-    lq_job *j = NULL;
-    assert_int_equal(lq_job_new(&j), LQ_OK);
-    assert_int_equal(lq_job_set_input(j, input), LQ_OK);
-    assert_int_equal(lq_job_set_preset(j, p), LQ_OK);
-    assert_int_equal(lq_job_set_output_dir(j, outdir), LQ_OK);
-    int nt = 0;
-    for (; nt < 8 && o->targets[nt]; nt++) {
-        e = lq_target_load(&t[nt], o->targets[nt], preset_dir(), NULL, err, sizeof err);
-        if (e) fail_msg("target: %s", err);
-        assert_int_equal(lq_job_add_target(j, t[nt]), LQ_OK);
-    }
-    lq_job_set_threads(j, o->threads ? o->threads : 1);
-    if (o->block >= 0) lq_job_set_block_size(j, (size_t)o->block);
-    e = lq_job_run(j);
-    if (e) fail_msg("job: %s", lq_job_error_message(j));
-    lq_job_destroy(&j);
-    for (int i = 0; i < nt; i++) lq_target_destroy(&t[i]);
-    lq_preset_destroy(&p);
+    size_t nt = 0;
+    while (nt < 8 && o->targets[nt]) nt++;
+    if (lqt_master(input, o->preset, o->targets, nt, outdir, o->threads ? o->threads : 1,
+                   o->block))
+        fail_msg("mastering %s failed (see stderr)", input);
 }
 
 /* Transparent preset, no loudness target, same rate and word length: bit for bit. */

@@ -135,31 +135,6 @@ static lq_error run_pass(plan *p, double gain_db, double ceiling_dbtp, int what,
     return e;
 }
 
-/* Re-open a written file, decode it and measure it (`what`: LQ_METER_* flags). */
-static lq_error measure_file(const char *path, int what, lq_meter_result *res, lq_diag *d)
-{
-    lq_audio_in in;
-    lq_error e = lq_audio_in_open(&in, path, BLOCK, d);
-    if (e) return e;
-    lq_meter *m = NULL;
-    e = lq_meter_new(&m, in.channels, in.rate, what, BLOCK, d);
-    double *mem = malloc(2 * BLOCK * sizeof(double));
-    double *pl[2] = {mem, mem ? mem + BLOCK : NULL};
-    if (!e && !mem) e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
-    while (!e) {
-        size_t got = 0;
-        e = lq_audio_in_read(&in, pl, BLOCK, &got, d);
-        if (e || got == 0) break;
-        lq_meter_push(m, (const double *const *)pl, got);
-    }
-    if (e == LQ_ERR_INPUT_EMPTY) e = LQ_OK;
-    if (!e) lq_meter_result_get(m, res);
-    free(mem);
-    lq_meter_destroy(&m);
-    lq_audio_in_close(&in);
-    return e;
-}
-
 static lq_error open_export(plan *p, lq_audio_out *o, lq_format fmt, int bits, int rate)
 {
     lq_job *j = p->j;
@@ -244,7 +219,7 @@ static lq_error resampled_roundtrip(plan *p, const char *path, lq_format fmt, do
     }
     if (!e) e = lq_audio_out_close(&o, d);
     lq_meter_result r;
-    if (!e) e = measure_file(o.read_path, LQ_METER_TP16, &r, d);
+    if (!e) e = lq_meter_file(o.read_path, LQ_METER_TP16, &r, d);
     if (!e) *tp_db = r.true_peak_16x_dbtp;
     lq_audio_out_discard(&o);
     lq_spool_destroy(&s2);
@@ -386,7 +361,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
             ex->err = lq_audio_out_close(outs[i], &ex->diag);
         /* 3. verify: the file as written (decoded, for lossy formats) */
         if (!ex->err)
-            ex->err = measure_file(ex->out.read_path, LQ_METER_FULL | LQ_METER_TP16, &ex->meas,
+            ex->err = lq_meter_file(ex->out.read_path, LQ_METER_FULL | LQ_METER_TP16, &ex->meas,
                                    &ex->diag);
         if (!ex->err && (!p.use_limiter || !has_aim) && ex->n_passes < LQ_MAX_PASSES)
             ex->passes[ex->n_passes++] = (lq_pass){gain_db, ceil_now, ex->meas.integrated_lufs};
@@ -396,7 +371,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
         for (int i = 0; i < n_chk; i++) {
             lq_meter_result cr;
             /* a codec check is about its peaks only */
-            if (!ex->err) ex->err = measure_file(chk[i].read_path, LQ_METER_TP16, &cr, &ex->diag);
+            if (!ex->err) ex->err = lq_meter_file(chk[i].read_path, LQ_METER_TP16, &cr, &ex->diag);
             lq_audio_out_discard(&chk[i]);
             if (ex->err) continue;
             lq_codec_check *cc = &ex->codec[ex->n_codec++];

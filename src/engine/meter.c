@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dsp/truepeak.h"
+#include "io/audio_in.h"
 
 struct lq_meter {
     ebur128_state *st;
@@ -139,6 +140,8 @@ void lq_meter_result_get(lq_meter *m, lq_meter_result *r)
 {
     memset(r, 0, sizeof *r);
     const int nc = m->channels;
+    r->rate = m->rate;
+    r->channels = nc;
     double v = -HUGE_VAL;
     if (!m->st || ebur128_loudness_global(m->st, &v) != EBUR128_SUCCESS || !isfinite(v))
         v = -HUGE_VAL;
@@ -186,4 +189,28 @@ void lq_meter_destroy(lq_meter **pm)
     free(m->ibuf);
     free(m);
     *pm = NULL;
+}
+
+lq_error lq_meter_file(const char *path, int what, lq_meter_result *res, lq_diag *d)
+{
+    enum { BLOCK = 4096 };
+    lq_audio_in in;
+    lq_error e = lq_audio_in_open(&in, path, BLOCK, d);
+    if (e) return e;
+    lq_meter *m = NULL;
+    e = lq_meter_new(&m, in.channels, in.rate, what, BLOCK, d);
+    double *mem = malloc(2 * BLOCK * sizeof(double));
+    double *pl[2] = {mem, mem ? mem + BLOCK : NULL};
+    if (!e && !mem) e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    while (!e) {
+        size_t got = 0;
+        e = lq_audio_in_read(&in, pl, BLOCK, &got, d);
+        if (e || got == 0) break;
+        lq_meter_push(m, (const double *const *)pl, got);
+    }
+    if (!e) lq_meter_result_get(m, res);
+    free(mem);
+    lq_meter_destroy(&m);
+    lq_audio_in_close(&in);
+    return e;
 }

@@ -19,6 +19,8 @@ enum {
 };
 
 typedef struct lq_meter_result {
+    double rate;
+    int channels;
     double integrated_lufs, lra_lu, max_momentary_lufs, max_short_term_lufs;
     double true_peak_dbtp, true_peak_16x_dbtp, sample_peak_dbfs;
     double dc_db[2], correlation, low_end_balance_db;
@@ -32,6 +34,10 @@ lq_error lq_meter_new(lq_meter **m, int channels, double rate, int what, size_t 
 void lq_meter_push(lq_meter *m, const double *const *planar, size_t n);
 void lq_meter_result_get(lq_meter *m, lq_meter_result *r);
 void lq_meter_destroy(lq_meter **m);
+
+/* Decode a whole file (lq_audio_in: every input check applies, with its errors) and
+ * measure it with `what`. */
+lq_error lq_meter_file(const char *path, int what, lq_meter_result *res, lq_diag *d);
 
 /* dB helpers: -inf safe */
 double lq_db(double linear);

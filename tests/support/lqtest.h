@@ -88,4 +88,16 @@ char *lqt_join(const char *dir, const char *name);
  * be started. */
 int lqt_run(const char *const argv[], char **out, char **err);
 
+/* ---- driving liblacquer (lqt_master.c) ------------------------------------------------ */
+
+/* The shipped presets: $LACQUER_PRESET_DIR, else the source tree's. */
+const char *lqt_preset_dir(void);
+/* Write text to path; 0 or -1. */
+int lqt_write_text(const char *path, const char *text);
+/* Master input with a preset and n targets (names or paths) into outdir through the
+ * public API.  threads <= 0 keeps the library's default (the cores); block < 0 keeps the default block size, 0 means
+ * random sizes.  Returns 0, or -1 with the library's error line on stderr. */
+int lqt_master(const char *input, const char *preset, const char *const *targets, size_t n,
+               const char *outdir, int threads, long block);
+
 #endif
