@@ -88,32 +88,46 @@ lq_error lq_publisher_claim(lq_publisher *p, const char *name, const char *who,
     return LQ_OK;
 }
 
-static lq_error note_published(lq_publisher *p, const char *path, lq_diag *d)
+/* Room for one more published path and its copy, made BEFORE the file appears, so
+ * that everything published can always be rolled back. */
+static char *reserve(lq_publisher *p, const char *path, lq_diag *d)
 {
     char *c = dupstr(path);
     if (!c || grow(&p->published, p->n_published)) {
         free(c);
-        return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+        lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    return c;
+}
+
+lq_error lq_publisher_export(lq_publisher *p, lq_audio_out *o, const char *path, lq_diag *d)
+{
+    char *c = reserve(p, path, d);
+    if (!c) return LQ_ERR_NOMEM;
+    lq_error e = lq_audio_out_publish(o, path, p->force, d);
+    if (e) {
+        free(c);
+        return e;
     }
     p->published[p->n_published++] = c;
     return LQ_OK;
 }
 
-lq_error lq_publisher_export(lq_publisher *p, lq_audio_out *o, const char *path, lq_diag *d)
-{
-    lq_error e = lq_audio_out_publish(o, path, p->force, d);
-    if (!e) e = note_published(p, path, d);
-    return e;
-}
-
 lq_error lq_publisher_text(lq_publisher *p, const char *name, const char *text, lq_diag *d)
 {
     char *path = lq_path_join(p->dir, name);
+    char *c = path ? reserve(p, path, d) : NULL;
+    if (!c) {
+        free(path);
+        return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    }
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s/.lacquer-report-XXXXXX", p->dir);
-    int fd = path ? mkstemp(tmp) : -1;
+    int fd = mkstemp(tmp);
     if (fd < 0) {
         free(path);
+        free(c);
         return lq_diag_set(d, LQ_ERR_OUTPUT, "%s: cannot write the report (%s)", p->dir,
                            strerror(errno));
     }
@@ -131,11 +145,12 @@ lq_error lq_publisher_text(lq_publisher *p, const char *name, const char *text, 
         lq_error e = lq_diag_set(d, LQ_ERR_OUTPUT, "%s: cannot write (%s)", path,
                                  strerror(errno));
         free(path);
+        free(c);
         return e;
     }
-    lq_error e = note_published(p, path, d);
+    p->published[p->n_published++] = c;
     free(path);
-    return e;
+    return LQ_OK;
 }
 
 void lq_publisher_rollback(lq_publisher *p)
