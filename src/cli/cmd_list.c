@@ -12,10 +12,16 @@ static int by_name(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int cmd_list(int argc, char **argv, int targets)
+static int run(const cli_command *self, int argc, char **argv)
 {
-    if (argc > 1) {
-        cli_error("unknown argument \"%s\" (expected no arguments)", argv[1]);
+    int targets = self == &cli_cmd_targets, opt, r;
+    const char *v;
+    cli_parser ps;
+    cli_parser_init(&ps, self, argc, argv);
+    while ((r = cli_next(&ps, &opt, &v)) != CLI_END) {
+        if (r == CLI_HELP) return LQ_EXIT_OK;
+        if (r == CLI_BAD) return LQ_EXIT_USAGE;
+        cli_error("unknown argument \"%s\" (expected no arguments)", v);
         return LQ_EXIT_USAGE;
     }
     char path[4096];
@@ -61,3 +67,27 @@ int cmd_list(int argc, char **argv, int targets)
     }
     return rc;
 }
+
+const cli_command cli_cmd_presets = {
+    .name = "presets",
+    .operands = "",
+    .summary = "the shipped chain presets, one line each",
+    .details = NULL,
+    .options = NULL,
+    .n_options = 0,
+    .example = "presets",
+    .operand_value = CLI_V_NONE,
+    .run = run,
+};
+
+const cli_command cli_cmd_targets = {
+    .name = "targets",
+    .operands = "",
+    .summary = "the shipped distribution targets, one line each",
+    .details = NULL,
+    .options = NULL,
+    .n_options = 0,
+    .example = "targets",
+    .operand_value = CLI_V_NONE,
+    .run = run,
+};

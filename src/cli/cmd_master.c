@@ -46,16 +46,41 @@ static int progress(void *user, const char *phase, double frac)
     return 0;
 }
 
-static int need_value(int i, int argc, char **argv)
-{
-    if (i + 1 >= argc) {
-        cli_error("%s needs a value (see lacquer --help)", argv[i]);
-        return 0;
-    }
-    return 1;
-}
+enum {
+    O_PRESET, O_TARGET, O_OUT, O_SET, O_TITLE, O_ARTIST, O_ALBUM, O_JSON, O_QUIET, O_FORCE,
+    O_THREADS, O_BLOCK, N_OPTIONS
+};
 
-int cmd_master(int argc, char **argv)
+static const cli_option options[N_OPTIONS] = {
+    [O_PRESET] = {"--preset", NULL, "NAME|FILE", DEFAULT_PRESET,
+                  "the mastering chain: a shipped preset (lacquer presets) or a YAML file",
+                  0, CLI_V_PRESET},
+    [O_TARGET] = {"--target", NULL, "NAME|FILE", "the preset's targets",
+                  "a deliverable: a shipped target (lacquer targets) or a YAML file", 1,
+                  CLI_V_TARGET},
+    [O_OUT] = {"--out", NULL, "DIR", DEFAULT_OUT,
+               "output folder, created with its parents (removed again if the run fails)", 0,
+               CLI_V_DIR},
+    [O_SET] = {"--set", NULL, "KEY=VALUE", NULL,
+               "override one preset or target key, validated as in the file", 1, CLI_V_NONE},
+    [O_TITLE] = {"--title", NULL, "T", "the MIX file name", "title tag and {title} of file names",
+                 0, CLI_V_NONE},
+    [O_ARTIST] = {"--artist", NULL, "A", NULL, "artist tag", 0, CLI_V_NONE},
+    [O_ALBUM] = {"--album", NULL, "A", NULL, "album tag", 0, CLI_V_NONE},
+    [O_JSON] = {"--json", NULL, NULL, NULL, "print the report as JSON (docs/REPORT.md)", 0,
+                CLI_V_NONE},
+    [O_QUIET] = {"--quiet", "-q", NULL, NULL,
+                 "no progress and no report; one stderr line if a target is missed", 0,
+                 CLI_V_NONE},
+    [O_FORCE] = {"--force", NULL, NULL, NULL, "overwrite existing exports", 0, CLI_V_NONE},
+    [O_THREADS] = {"--threads", NULL, "N", "the number of cores",
+                   "worker threads, 1 to 64 (the files are identical whatever N)", 0, CLI_V_NONE},
+    [O_BLOCK] = {"--block-size", NULL, "N", "4096",
+                 "frames per processing block, 0 = random sizes (for tests: same output)", 0,
+                 CLI_V_NONE},
+};
+
+static int run(const cli_command *self, int argc, char **argv)
 {
     const char *mix = NULL, *preset_arg = DEFAULT_PRESET, *out = DEFAULT_OUT;
     const char *title = NULL, *artist = NULL, *album = NULL;
@@ -68,66 +93,68 @@ int cmd_master(int argc, char **argv)
         cli_error("out of memory");
         return LQ_EXIT_INTERNAL;
     }
-    int rc = LQ_EXIT_USAGE;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--preset")) {
-            if (!need_value(i, argc, argv)) goto done;
-            preset_arg = argv[++i];
-        } else if (!strcmp(a, "--target")) {
-            if (!need_value(i, argc, argv)) goto done;
+    int rc = LQ_EXIT_USAGE, opt, r;
+    const char *v;
+    cli_parser ps;
+    cli_parser_init(&ps, self, argc, argv);
+    while ((r = cli_next(&ps, &opt, &v)) != CLI_END) {
+        if (r == CLI_HELP) {
+            rc = LQ_EXIT_OK;
+            goto done;
+        }
+        if (r == CLI_BAD) goto done;
+        if (r == CLI_OPERAND) {
+            if (mix) {
+                cli_error("one mix at a time: \"%s\" and \"%s\" (expected one MIX file)", mix,
+                          v);
+                goto done;
+            }
+            mix = v;
+            continue;
+        }
+        switch (opt) {
+        case O_PRESET: preset_arg = v; break;
+        case O_TARGET:
             if (n_targets == MAX_TARGETS) {
                 cli_error("too many --target options (at most %d)", MAX_TARGETS);
                 goto done;
             }
-            target_args[n_targets++] = argv[++i];
-        } else if (!strcmp(a, "--out")) {
-            if (!need_value(i, argc, argv)) goto done;
-            out = argv[++i];
-        } else if (!strcmp(a, "--set")) {
-            if (!need_value(i, argc, argv)) goto done;
-            if (lq_overrides_add(ov, argv[++i], err, sizeof err) != LQ_OK) {
+            target_args[n_targets++] = v;
+            break;
+        case O_OUT: out = v; break;
+        case O_SET:
+            if (lq_overrides_add(ov, v, err, sizeof err) != LQ_OK) {
                 cli_error("%s", err);
                 rc = LQ_EXIT_PRESET;
                 goto done;
             }
-        } else if (!strcmp(a, "--title") || !strcmp(a, "--artist") || !strcmp(a, "--album")) {
-            if (!need_value(i, argc, argv)) goto done;
-            const char *v = argv[++i];
-            if (a[2] == 't') title = v;
-            else if (a[3] == 'r') artist = v;
-            else album = v;
-        } else if (!strcmp(a, "--threads")) {
-            if (!need_value(i, argc, argv)) goto done;
+            break;
+        case O_TITLE: title = v; break;
+        case O_ARTIST: artist = v; break;
+        case O_ALBUM: album = v; break;
+        case O_JSON: json = 1; break;
+        case O_QUIET: quiet = 1; break;
+        case O_FORCE: force = 1; break;
+        case O_THREADS: {
             char *end;
-            long t = strtol(argv[++i], &end, 10);
+            long t = strtol(v, &end, 10);
             if (*end || t < 1 || t > 64) {
-                cli_error("--threads %s: expected a whole number from 1 to 64", argv[i]);
+                cli_error("--threads %s: expected a whole number from 1 to 64", v);
                 goto done;
             }
             threads = (int)t;
-        } else if (!strcmp(a, "--block-size")) { /* for tests: 0 = random sizes */
-            if (!need_value(i, argc, argv)) goto done;
+            break;
+        }
+        case O_BLOCK: {
             char *end;
-            block = strtol(argv[++i], &end, 10);
+            block = strtol(v, &end, 10);
             if (*end || block < 0 || block > 4096) {
-                cli_error("--block-size %s: expected 0 (random) to 4096", argv[i]);
+                cli_error("--block-size %s: expected 0 (random) to 4096", v);
                 goto done;
             }
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
-            quiet = 1;
-        } else if (!strcmp(a, "--force")) {
-            force = 1;
-        } else if (a[0] == '-' && a[1]) {
-            cli_error("unknown option \"%s\" for master (see lacquer --help)", a);
-            goto done;
-        } else if (!mix) {
-            mix = a;
-        } else {
-            cli_error("one mix at a time: \"%s\" and \"%s\" (expected one MIX file)", mix, a);
-            goto done;
+            break;
+        }
+        default: goto done;
         }
     }
     if (!mix) {
@@ -220,3 +247,18 @@ done:
     lq_overrides_destroy(&ov);
     return rc;
 }
+
+const cli_command cli_cmd_master = {
+    .name = "master",
+    .operands = "MIX",
+    .summary = "master a stereo (or mono) mix to one verified export per target",
+    .details = "MIX is any stereo or mono file libsndfile reads (WAV, FLAC, AIFF, ...).  Each\n"
+               "export is re-measured from the written file and checked against its target;\n"
+               "report.json and report.txt go beside the exports.  Nothing is overwritten\n"
+               "without --force, and on any error or Ctrl-C nothing is left behind.\n",
+    .options = options,
+    .n_options = N_OPTIONS,
+    .example = "master mix.wav --preset warm --target spotify --target cd --out masters/2026/single",
+    .operand_value = CLI_V_FILE,
+    .run = run,
+};
