@@ -1,6 +1,8 @@
 /* lacquer master MIX [--preset P] [--target T]... [--out DIR] [--set K=V]... */
 #include <errno.h>
+#include <jansson.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +46,82 @@ static int progress(void *user, const char *phase, double frac)
     fflush(stderr);
     snprintf(b->last, sizeof b->last, "%s", phase);
     return 0;
+}
+
+/* Append printf text to buf[*off..len), keeping it NUL-terminated when it is full. */
+static void add(char *buf, size_t len, size_t *off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void add(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+    if (*off >= len) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *off, len - *off, fmt, ap);
+    va_end(ap);
+    if (k > 0) *off += (size_t)k < len - *off ? (size_t)k : len - *off - 1;
+}
+
+static double num(const json_t *o, const char *key)
+{
+    return json_number_value(json_object_get(o, key));
+}
+
+/* With --quiet and a missed target: one stderr line naming each missed target and the
+ * requirements it failed, from the report (docs/REPORT.md). */
+static void say_missed(const lq_job *job, const char *out)
+{
+    char *js = lq_job_report_json(job);
+    json_t *r = js ? json_loads(js, 0, NULL) : NULL;
+    free(js);
+    json_t *exports = json_object_get(r, "exports");
+    char line[2048];
+    size_t off = 0, n_missed = 0, i;
+    json_t *ex;
+    json_array_foreach(exports, i, ex) {
+        if (json_is_true(json_object_get(ex, "met"))) continue;
+        json_t *req = json_object_get(ex, "requirements");
+        json_t *lo = json_object_get(req, "loudness"), *tp = json_object_get(req, "true_peak");
+        json_t *cl = json_object_get(req, "no_clipping");
+        add(line, sizeof line, &off, "%s%s:", n_missed++ ? "; " : "",
+            json_string_value(json_object_get(ex, "target")));
+        const char *sep = " ";
+        if (json_is_false(json_object_get(lo, "pass"))) {
+            add(line, sizeof line, &off, "%sloudness %.2f LUFS (expected %.2f +/- %.2f LU", sep,
+                num(lo, "measured_lufs"), num(lo, "target_lufs"), num(lo, "tolerance_lu"));
+            double short_lu = num(ex, "shortfall_lu");
+            if (short_lu > 0)
+                add(line, sizeof line, &off, "; the true-peak ceiling stopped the gain %.2f LU "
+                    "short", short_lu);
+            add(line, sizeof line, &off, ")");
+            sep = ", ";
+        }
+        if (json_is_false(json_object_get(tp, "pass"))) {
+            add(line, sizeof line, &off, "%strue peak %.2f dBTP (expected at most %.2f)", sep,
+                num(tp, "measured_dbtp"), num(tp, "ceiling_dbtp"));
+            sep = ", ";
+        }
+        if (json_is_false(json_object_get(cl, "pass"))) {
+            add(line, sizeof line, &off, "%s%lld clipped samples (expected none)", sep,
+                (long long)json_integer_value(json_object_get(cl, "clipped_samples")));
+            sep = ", ";
+        }
+        size_t k;
+        json_t *cc;
+        json_array_foreach(json_object_get(req, "codec_checks"), k, cc) {
+            if (!json_is_false(json_object_get(cc, "pass"))) continue;
+            add(line, sizeof line, &off, "%s%s round trip %.2f dBTP (expected at most %.2f)",
+                sep, json_string_value(json_object_get(cc, "codec")),
+                num(cc, "true_peak_dbtp"), num(tp, "ceiling_dbtp"));
+            sep = ", ";
+        }
+        if (sep[0] == ' ') add(line, sizeof line, &off, " see the report");
+    }
+    if (n_missed)
+        cli_error("%zu of %zu targets not met (report: %s/report.txt): %s", n_missed,
+                  json_array_size(exports), out, line);
+    else
+        cli_error("a target was not met (report: %s/report.txt)", out);
+    json_decref(r);
 }
 
 enum {
@@ -239,6 +317,7 @@ static int run(const cli_command *self, int argc, char **argv)
         printf("\nExports, report.json and report.txt are in %s/\n", out);
     }
     rc = lq_job_targets_met(job) ? LQ_EXIT_OK : LQ_EXIT_NOT_MET;
+    if (rc == LQ_EXIT_NOT_MET && quiet) say_missed(job, out);
 cleanup:
     lq_job_destroy(&job);
     for (size_t i = 0; i < nt; i++) lq_target_destroy(&targets[i]);

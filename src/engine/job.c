@@ -22,6 +22,7 @@
 #include "engine/describe.h"
 #include "engine/resample.h"
 #include "io/audio_in.h"
+#include "io/outdir.h"
 #include "report/report.h"
 
 #define MAX_BLOCK 4096
@@ -595,27 +596,14 @@ lq_error lq_job_run(lq_job *j)
     j->cancel = 0;
     j->n_mix_warnings = 0;
     j->targets_done = 0;
-    int made_dir = 0;
     char *title_owned = NULL;
     if (!j->title) j->title = title_owned = default_title(j->input);
     lq_error e = LQ_OK;
     char **published = NULL;
     size_t n_published = 0;
 
-    struct stat st;
-    if (stat(j->out_dir, &st) != 0) {
-        if (mkdir(j->out_dir, 0755) != 0)
-            return fail(j, LQ_ERR_OUTPUT,
-                        (lq_diag_set(&d, LQ_ERR_OUTPUT,
-                                     "%s: cannot create the output folder (%s)", j->out_dir,
-                                     strerror(errno)),
-                         d.msg));
-        made_dir = 1;
-    } else if (!S_ISDIR(st.st_mode)) {
-        lq_diag_set(&d, LQ_ERR_OUTPUT, "%s: is not a folder (expected an output folder)",
-                    j->out_dir);
-        return fail(j, LQ_ERR_OUTPUT, d.msg);
-    }
+    lq_outdir made_dir; /* the output folder and its parents, made as mkdir -p would */
+    if (lq_outdir_make(&made_dir, j->out_dir, &d)) return fail(j, LQ_ERR_OUTPUT, d.msg);
 
     j->exports = calloc(j->n_targets, sizeof *j->exports);
     published = calloc(j->n_targets + 2, sizeof *published);
@@ -726,7 +714,7 @@ lq_error lq_job_run(lq_job *j)
 done:
     if (e) {
         for (size_t i = 0; i < n_published; i++) unlink(published[i]);
-        if (made_dir) rmdir(j->out_dir);
+        lq_outdir_undo(&made_dir);
         if (!d.msg[0]) snprintf(d.msg, sizeof d.msg, "%s", lq_strerror(e));
         fail(j, e, d.msg);
         /* keep the figures of a failed run out of reach */
