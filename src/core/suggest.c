@@ -38,11 +38,14 @@ const char *lq_suggest(const char *typed, const char *const *names, size_t n)
         if (dist < best) best = dist, pick = names[i];
     }
     if (pick && best <= limit) return pick;
+    /* else a unique prefix: "apple" for apple-music, "youtube-music" for youtube */
     pick = NULL;
-    if (len < 3) return NULL;
     for (size_t i = 0; i < n; i++) {
-        if (strncmp(names[i], typed, len) != 0) continue;
-        if (pick) return NULL; /* a prefix of several names: no single guess */
+        size_t m = strlen(names[i]);
+        int prefix = (len >= 3 && strncmp(names[i], typed, len) == 0) ||
+                     (m >= 3 && strncmp(names[i], typed, m) == 0);
+        if (!prefix) continue;
+        if (pick) return NULL; /* several: no single guess */
         pick = names[i];
     }
     return pick;

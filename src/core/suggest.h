@@ -11,8 +11,8 @@
 size_t lq_edit_distance(const char *a, const char *b);
 
 /* The name closest to typed: the smallest distance if it is at most max(1, len/3)
- * (ties: the first in the list), else the only name that typed is a prefix of (3 or more
- * characters); NULL when nothing is close. */
+ * (ties: the first in the list), else the only name that typed is a prefix of or that
+ * is a prefix of typed (3 or more characters); NULL when nothing is close. */
 const char *lq_suggest(const char *typed, const char *const *names, size_t n);
 
 #endif
