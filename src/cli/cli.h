@@ -33,7 +33,8 @@ typedef enum cli_value {
     CLI_V_DIR,       /* a folder path */
     CLI_V_PRESET,    /* a shipped preset name, or a file */
     CLI_V_TARGET,    /* a shipped target name, or a file */
-    CLI_V_COMMAND    /* a lacquer command name (lacquer help COMMAND) */
+    CLI_V_COMMAND,   /* a lacquer command name (lacquer help COMMAND) */
+    CLI_V_CHOICE     /* one of the command's `choices` words */
 } cli_value;
 
 typedef struct cli_option {
@@ -56,6 +57,7 @@ struct cli_command {
     size_t n_options;
     const char *example;       /* one command line, without the leading "lacquer " */
     cli_value operand_value;   /* what completions offer for operands */
+    const char *choices;       /* CLI_V_CHOICE: the words, space-separated */
     int (*run)(const cli_command *self, int argc, char **argv); /* argv[0] = name */
 };
 
@@ -98,6 +100,6 @@ void cli_unknown_command(const char *name);
 const char *cli_preset_dir(void);
 
 extern const cli_command cli_cmd_master, cli_cmd_analyze, cli_cmd_presets, cli_cmd_targets,
-    cli_cmd_demo, cli_cmd_help;
+    cli_cmd_demo, cli_cmd_help, cli_cmd_completion;
 
 #endif
