@@ -143,6 +143,17 @@ static void test_help_errors(void **state)
     assert_int_equal(lqt_run(b, &so, &se), 2);
     assert_non_null(strstr(se, "(did you mean analyze? "));
     free(so), free(se);
+    /* a misspelt option: the closest of the command's own */
+    const char *c[] = {LQ_CLI_PATH, "master", "x.wav", "--tagret", "cd", NULL};
+    assert_int_equal(lqt_run(c, &so, &se), 2);
+    assert_string_equal(se, "lacquer: unknown option \"--tagret\" for master (did you mean "
+                            "--target? see lacquer master --help)\n");
+    free(so), free(se);
+    const char *d[] = {LQ_CLI_PATH, "targets", "--lnog", NULL};
+    assert_int_equal(lqt_run(d, &so, &se), 2);
+    assert_string_equal(se, "lacquer: unknown option \"--lnog\" for targets (did you mean "
+                            "--long? see lacquer targets --help)\n");
+    free(so), free(se);
 }
 
 /* The ```sh block under "## Using it" in README.md is the command section of

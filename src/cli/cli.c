@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli.h"
+#include "core/suggest.h"
 #include "lacquer/lacquer.h"
 
 void cli_error(const char *fmt, ...)
@@ -98,7 +99,15 @@ int cli_next(cli_parser *p, int *opt, const char **value)
         *value = p->argv[p->i++];
         return CLI_OPTION;
     }
-    cli_error("unknown option \"%s\" for %s (see lacquer --help)", a, p->cmd->name);
+    const char *flags[64];
+    size_t n = 0;
+    for (size_t k = 0; k < p->cmd->n_options && n < 64; k++) flags[n++] = p->cmd->options[k].flag;
+    const char *near = lq_suggest(a, flags, n);
+    if (near)
+        cli_error("unknown option \"%s\" for %s (did you mean %s? see lacquer %s --help)", a,
+                  p->cmd->name, near, p->cmd->name);
+    else
+        cli_error("unknown option \"%s\" for %s (see lacquer --help)", a, p->cmd->name);
     return CLI_BAD;
 }
 
