@@ -324,7 +324,8 @@ static void test_listings(void **state)
     char *so = NULL;
     const char *a[] = {LQ_CLI_PATH, "targets", NULL};
     assert_int_equal(lqt_run(a, &so, NULL), 0);
-    assert_non_null(strstr(so, "\nspotify          Spotify, played at -14 LUFS; -1 dBTP ceiling\n"));
+    assert_non_null(
+        strstr(so, "\nspotify          Spotify, played at -14 LUFS; -1 dBTP ceiling\n"));
     free(so);
 }
 

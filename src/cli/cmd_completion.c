@@ -20,7 +20,8 @@ static void esc(FILE *f, const char *s, const char *special)
 
 static void command_words(FILE *f)
 {
-    for (size_t i = 0; i < cli_n_commands; i++) fprintf(f, "%s%s", i ? " " : "", cli_commands[i]->name);
+    for (size_t i = 0; i < cli_n_commands; i++)
+        fprintf(f, "%s%s", i ? " " : "", cli_commands[i]->name);
 }
 
 /* ---- bash ------------------------------------------------------------------------- */

@@ -2,6 +2,7 @@
  * field (--long), or a JSON array for scripts (--json). */
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,45 +43,63 @@ static void join(const json_t *arr, char *buf, size_t len)
     }
 }
 
+/* One "  label           value" row of a --long listing. */
+static void row(const char *label, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void row(const char *label, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("  %-15s ", label);
+    vprintf(fmt, ap);
+    putchar('\n');
+    va_end(ap);
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
 static void print_long_target(const json_t *o)
 {
     char list[256];
-    const json_t *rate = json_object_get(o, "sample_rate"), *bits = json_object_get(o, "bit_depth");
+    const json_t *rate = json_object_get(o, "sample_rate");
+    const json_t *bits = json_object_get(o, "bit_depth");
     const json_t *lufs = json_object_get(o, "loudness_lufs");
-    printf("%s\n  %s\n", json_string_value(json_object_get(o, "name")),
-           json_string_value(json_object_get(o, "description")));
-    if (json_is_integer(rate)) printf("  sample_rate     %lld Hz\n", (long long)json_integer_value(rate));
-    else printf("  sample_rate     source (the input's rate)\n");
-    printf("  format          %s\n", json_string_value(json_object_get(o, "format")));
-    if (json_is_integer(bits)) printf("  bit_depth       %lld\n", (long long)json_integer_value(bits));
-    else if (json_is_string(bits)) printf("  bit_depth       %s (32-bit float)\n", json_string_value(bits));
-    else printf("  bitrate_kbps    %lld\n",
-                (long long)json_integer_value(json_object_get(o, "bitrate_kbps")));
-    if (json_is_number(lufs)) printf("  loudness_lufs   %.1f\n", json_number_value(lufs));
-    else printf("  loudness_lufs   none (the preset's finish.loudness_lufs, else no gain)\n");
-    printf("  true_peak_dbtp  %.1f\n", json_number_value(json_object_get(o, "true_peak_dbtp")));
+    printf("%s\n  %s\n", str(o, "name"), str(o, "description"));
+    if (json_is_integer(rate)) row("sample_rate", "%lld Hz", (long long)json_integer_value(rate));
+    else row("sample_rate", "source (the input's rate)");
+    row("format", "%s", str(o, "format"));
+    if (json_is_integer(bits)) row("bit_depth", "%lld", (long long)json_integer_value(bits));
+    else if (json_is_string(bits)) row("bit_depth", "%s (32-bit float)", json_string_value(bits));
+    else row("bitrate_kbps", "%lld",
+             (long long)json_integer_value(json_object_get(o, "bitrate_kbps")));
+    if (json_is_number(lufs)) row("loudness_lufs", "%.1f", json_number_value(lufs));
+    else row("loudness_lufs", "none (the preset's finish.loudness_lufs, else no gain)");
+    row("true_peak_dbtp", "%.1f", json_number_value(json_object_get(o, "true_peak_dbtp")));
     join(json_object_get(o, "codec_check"), list, sizeof list);
-    printf("  codec_check     %s\n", list[0] ? list : "none");
-    printf("  filename        %s\n", json_string_value(json_object_get(o, "filename")));
-    if (json_is_true(json_object_get(o, "limiter_override"))) printf("  limiter         overridden\n");
-    if (json_is_true(json_object_get(o, "dither_override"))) printf("  dither          overridden\n");
-    printf("  file            %s\n", json_string_value(json_object_get(o, "file")));
+    row("codec_check", "%s", list[0] ? list : "none");
+    row("filename", "%s", str(o, "filename"));
+    if (json_is_true(json_object_get(o, "limiter_override"))) row("limiter", "overridden");
+    if (json_is_true(json_object_get(o, "dither_override"))) row("dither", "overridden");
+    row("file", "%s", str(o, "file"));
 }
 
 static void print_long_preset(const json_t *o)
 {
     char list[512];
     const json_t *lufs = json_object_get(o, "loudness_lufs");
-    printf("%s\n  %s\n", json_string_value(json_object_get(o, "name")),
-           json_string_value(json_object_get(o, "description")));
+    printf("%s\n  %s\n", str(o, "name"), str(o, "description"));
     join(json_object_get(o, "master"), list, sizeof list);
-    printf("  master          %s\n", list[0] ? list : "nothing (the mix passes untouched)");
-    printf("  limiter         %s\n", json_is_true(json_object_get(o, "limiter")) ? "yes" : "none");
-    if (json_is_number(lufs)) printf("  loudness_lufs   %.1f (targets without their own)\n", json_number_value(lufs));
-    else printf("  loudness_lufs   none (targets without their own get no gain)\n");
+    row("master", "%s", list[0] ? list : "nothing (the mix passes untouched)");
+    row("limiter", "%s", json_is_true(json_object_get(o, "limiter")) ? "yes" : "none");
+    if (json_is_number(lufs))
+        row("loudness_lufs", "%.1f (targets without their own)", json_number_value(lufs));
+    else row("loudness_lufs", "none (targets without their own get no gain)");
     join(json_object_get(o, "targets"), list, sizeof list);
-    printf("  targets         %s\n", list[0] ? list : "none");
-    printf("  file            %s\n", json_string_value(json_object_get(o, "file")));
+    row("targets", "%s", list[0] ? list : "none");
+    row("file", "%s", str(o, "file"));
 }
 
 static int run(const cli_command *self, int argc, char **argv)

@@ -337,7 +337,8 @@ const cli_command cli_cmd_master = {
                "without --force, and on any error or Ctrl-C nothing is left behind.\n",
     .options = options,
     .n_options = N_OPTIONS,
-    .example = "master mix.wav --preset warm --target spotify --target cd --out masters/2026/single",
+    .example = "master mix.wav --preset warm --target spotify --target cd "
+               "--out masters/2026/single",
     .operand_value = CLI_V_FILE,
     .run = run,
 };
