@@ -30,7 +30,8 @@ int cli_exit_for(int e)
     case LQ_ERR_INPUT_CHANNELS:
     case LQ_ERR_INPUT_RATE:
     case LQ_ERR_INPUT_EMPTY:
-    case LQ_ERR_INPUT_NONFINITE: return LQ_EXIT_INPUT;
+    case LQ_ERR_INPUT_NONFINITE:
+    case LQ_ERR_INPUT_MISMATCH: return LQ_EXIT_INPUT;
     case LQ_ERR_PRESET:
     case LQ_ERR_PRESET_NOT_FOUND: return LQ_EXIT_PRESET;
     case LQ_ERR_OUTPUT:

@@ -126,7 +126,7 @@ static void say_missed(const lq_job *job, const char *out)
 
 enum {
     O_PRESET, O_TARGET, O_OUT, O_SET, O_TITLE, O_ARTIST, O_ALBUM, O_JSON, O_QUIET, O_FORCE,
-    O_THREADS, O_BLOCK, N_OPTIONS
+    O_THREADS, O_STEMS, O_PAD, O_BLOCK, N_OPTIONS
 };
 
 static const cli_option options[N_OPTIONS] = {
@@ -153,6 +153,13 @@ static const cli_option options[N_OPTIONS] = {
     [O_FORCE] = {"--force", NULL, NULL, NULL, "overwrite existing exports", 0, CLI_V_NONE},
     [O_THREADS] = {"--threads", NULL, "N", "the number of cores",
                    "worker threads, 1 to 64 (the files are identical whatever N)", 0, CLI_V_NONE},
+    [O_STEMS] = {"--stems", NULL, "STEMS.yaml", NULL,
+                 "master from stems instead of one MIX: each stem decoded, run through its own "
+                 "chain and summed in lockstep before the master bus (docs/STEMS.md)", 0,
+                 CLI_V_FILE},
+    [O_PAD] = {"--pad", NULL, NULL, NULL,
+               "with --stems: pad stems shorter than the longest with silence instead of "
+               "refusing them", 0, CLI_V_NONE},
     [O_BLOCK] = {"--block-size", NULL, "N", "4096",
                  "frames per processing block, 0 = random sizes (for tests: same output)", 0,
                  CLI_V_NONE},
@@ -160,10 +167,10 @@ static const cli_option options[N_OPTIONS] = {
 
 static int run(const cli_command *self, int argc, char **argv)
 {
-    const char *mix = NULL, *preset_arg = DEFAULT_PRESET, *out = DEFAULT_OUT;
+    const char *mix = NULL, *stems = NULL, *preset_arg = DEFAULT_PRESET, *out = DEFAULT_OUT;
     const char *title = NULL, *artist = NULL, *album = NULL;
     const char *target_args[MAX_TARGETS];
-    int n_targets = 0, json = 0, quiet = 0, force = 0, threads = 0;
+    int n_targets = 0, json = 0, quiet = 0, force = 0, threads = 0, pad = 0;
     long block = -1;
     char err[1024];
     lq_overrides *ov = NULL;
@@ -213,6 +220,8 @@ static int run(const cli_command *self, int argc, char **argv)
         case O_JSON: json = 1; break;
         case O_QUIET: quiet = 1; break;
         case O_FORCE: force = 1; break;
+        case O_STEMS: stems = v; break;
+        case O_PAD: pad = 1; break;
         case O_THREADS: {
             char *end;
             long t = strtol(v, &end, 10);
@@ -235,7 +244,11 @@ static int run(const cli_command *self, int argc, char **argv)
         default: goto done;
         }
     }
-    if (!mix) {
+    if (mix && stems) {
+        cli_error("a MIX file or --stems, not both: \"%s\" and --stems %s", mix, stems);
+        goto done;
+    }
+    if (!mix && !stems) {
         cli_error("master needs a MIX file (usage: lacquer master MIX [--preset NAME|FILE] "
                   "[--target NAME|FILE]... [--out DIR])");
         goto done;
@@ -271,7 +284,13 @@ static int run(const cli_command *self, int argc, char **argv)
         }
         nt++;
     }
-    if ((e = lq_job_new(&job)) || (e = lq_job_set_input(job, mix)) ||
+    if (!(e = lq_job_new(&job)) && stems &&
+        (e = lq_job_set_stems(job, stems, pad, err, sizeof err))) {
+        cli_error("%s", err);
+        rc = cli_exit_for(e);
+        goto cleanup;
+    }
+    if (e || (!stems && (e = lq_job_set_input(job, mix))) ||
         (e = lq_job_set_preset(job, preset)) || (e = lq_job_set_output_dir(job, out)) ||
         (e = lq_job_set_metadata(job, title, artist, album))) {
         cli_error("%s", lq_strerror(e));
@@ -330,11 +349,12 @@ done:
 const cli_command cli_cmd_master = {
     .name = "master",
     .operands = "MIX",
-    .summary = "master a stereo (or mono) mix to one verified export per target",
+    .summary = "master a stereo (or mono) mix, or stems, to one verified export per target",
     .details = "MIX is any stereo or mono file libsndfile reads (WAV, FLAC, AIFF, ...).  Each\n"
                "export is re-measured from the written file and checked against its target;\n"
                "report.json and report.txt go beside the exports.  Nothing is overwritten\n"
-               "without --force, and on any error or Ctrl-C nothing is left behind.\n",
+               "without --force, and on any error or Ctrl-C nothing is left behind.  Instead\n"
+               "of MIX, --stems STEMS.yaml masters from stems (docs/STEMS.md).\n",
     .options = options,
     .n_options = N_OPTIONS,
     .example = "master mix.wav --preset warm --target spotify --target cd "
