@@ -28,17 +28,7 @@ lq_error lq_publisher_open(lq_publisher *p, const char *dir, int force, lq_diag 
 {
     *p = (lq_publisher){.force = force};
     if (!(p->dir = dupstr(dir))) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
-    struct stat st;
-    if (stat(dir, &st) != 0) {
-        if (mkdir(dir, 0755) != 0)
-            return lq_diag_set(d, LQ_ERR_OUTPUT, "%s: cannot create the output folder (%s)",
-                               dir, strerror(errno));
-        p->made_dir = 1;
-    } else if (!S_ISDIR(st.st_mode)) {
-        return lq_diag_set(d, LQ_ERR_OUTPUT, "%s: is not a folder (expected an output folder)",
-                           dir);
-    }
-    return LQ_OK;
+    return lq_outdir_make(&p->made_dir, dir, d);
 }
 
 static int grow(char ***v, size_t n)
@@ -160,8 +150,7 @@ void lq_publisher_rollback(lq_publisher *p)
         free(p->published[i]);
     }
     p->n_published = 0;
-    if (p->made_dir && p->dir) rmdir(p->dir);
-    p->made_dir = 0;
+    lq_outdir_undo(&p->made_dir);
 }
 
 void lq_publisher_free(lq_publisher *p)
