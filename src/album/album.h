@@ -47,4 +47,46 @@ typedef struct lq_album_spec {
     lq_node *root;
 } lq_album_spec;
 
+/* ---- The album file (album_file.c, docs/ALBUM.md) ---------------------------------- */
+
+/* Red Book (IEC 60908) limits checked by lq_album_check_cd. */
+#define LQ_CD_MAX_TRACKS 99
+#define LQ_CD_MIN_TRACK_S 4
+#define LQ_CD_PREGAP_S 2.0
+#define LQ_CD_MAX_SECONDS (79 * 60 + 57)
+#define LQ_CD_FRAME_SAMPLES 588   /* one CD frame (sector): 1/75 s at 44.1 kHz */
+
+/* Parse and validate an album file: every key (unknown keys are errors), every track
+ * file opened for its length and rate, `set:` keys checked and their values loaded onto
+ * the track's preset and targets.  Paths in it are relative to the album file.
+ * Shipped presets/targets are looked up in preset_dir (NULL: lq_preset_default_dir()).
+ * Errors (d: "FILE:LINE:COL: KEY.PATH: what (expected ...)"): LQ_ERR_PRESET for the
+ * file's content, LQ_ERR_PRESET_NOT_FOUND when it cannot be opened, the lq_audio_in
+ * code (LQ_ERR_INPUT_*) for a track file that cannot be opened, LQ_ERR_NOMEM. */
+lq_error lq_album_spec_load(lq_album_spec **out, const char *path, lq_diag *d);
+lq_error lq_album_spec_load_dir(lq_album_spec **out, const char *path, const char *preset_dir,
+                                lq_diag *d);
+/* The same from a buffer (fuzzing, tests); `name` stands for the file in messages and
+ * its folder resolves relative paths. */
+lq_error lq_album_spec_parse(lq_album_spec **out, const char *text, const char *name,
+                             const char *preset_dir, lq_diag *d);
+void lq_album_spec_free(lq_album_spec **s);
+
+/* A track's `set:` map as --set overrides (for lq_preset_load / lq_target_load); *out is
+ * an empty set when the track has none.  Free with lq_overrides_destroy. */
+lq_error lq_album_track_overrides(const lq_album_track *t, lq_overrides **out, lq_diag *d);
+
+/* 1 when a target makes a CD: named `cd`, or 16-bit 44.1 kHz WAV. */
+int lq_album_target_is_cd(const lq_target *t);
+/* Red Book limits, for a run with a CD target, before any work: each track at least 4 s
+ * (its own length), at most 99 tracks, tracks + gaps - crossfades + the 2 s pre-gap at
+ * most 79:57.  Error LQ_ERR_PRESET naming the album file, line and key. */
+lq_error lq_album_check_cd(const lq_album_spec *s, lq_diag *d);
+
+/* ISRC (ISO 3901) "CC-XXX-YY-NNNNN" or "CCXXXYYNNNNN" (either case) to 12 upper-case
+ * characters; 1 when valid. */
+int lq_isrc_normalize(const char *in, char out[13]);
+/* GS1 mod-10 check digit of n data digits (UPC-A: 11, EAN-13: 12). */
+int lq_gs1_check_digit(const char *digits, size_t n);
+
 #endif
