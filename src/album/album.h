@@ -89,4 +89,37 @@ int lq_isrc_normalize(const char *in, char out[13]);
 /* GS1 mod-10 check digit of n data digits (UPC-A: 11, EAN-13: 12). */
 int lq_gs1_check_digit(const char *digits, size_t n);
 
+/* ---- CD layout, CUE sheet and cdrdao TOC (cuesheet.c) ------------------------------- */
+
+/* Where each track lies in the CD image, in samples (frames) of the image; every value a
+ * multiple of LQ_CD_FRAME_SAMPLES.  The image starts with track 1 (the disc's 2 s pre-gap
+ * of silence is not in it: CUE players and cdrdao add it). */
+typedef struct lq_cd_layout {
+    size_t n;                                 /* tracks, 1..99 */
+    long long index0[LQ_CD_MAX_TRACKS];       /* start of the gap before the track (INDEX
+                                                 00), or -1 when no gap precedes it */
+    long long index1[LQ_CD_MAX_TRACKS];       /* start of the track (INDEX 01) */
+    long long end;                            /* length of the image */
+} lq_cd_layout;
+
+/* Check a layout: n in 1..99 and equal to the album's tracks, every offset a whole frame,
+ * index0 < index1 where present, track 1 at 0 (its INDEX 00 if it has a gap, else INDEX
+ * 01), each track starting after the previous one and at least 4 s long (to the next
+ * track's INDEX 00/01, the last to `end`).  Error LQ_ERR_ARG with the reason. */
+lq_error lq_cd_layout_check(const lq_album_spec *s, const lq_cd_layout *l, lq_diag *d);
+
+/* The CUE sheet of the image `image_name` (a file name, no folder): CATALOG (the UPC as
+ * 13 digits), REM GENRE/DATE, album PERFORMER/TITLE, FILE "image_name" WAVE, per track
+ * TRACK nn AUDIO, TITLE, PERFORMER, ISRC, INDEX 00 where a gap precedes it, INDEX 01 (MSF
+ * from the start of the file).  Text has `"` replaced by ' and control characters by
+ * spaces (a CUE string has no escapes).  *out is malloc'd. */
+lq_error lq_cd_cue_write(const lq_album_spec *s, const lq_cd_layout *l, const char *image_name,
+                         char **out, lq_diag *d);
+/* The cdrdao TOC file (cdrdao(1), "TOC FILES"): CD_DA, CATALOG, CD-TEXT (language 0 = EN:
+ * album TITLE/PERFORMER, per track TITLE/PERFORMER; text as ISO 8859-1 with octal escapes,
+ * characters outside it as '?'), per track TRACK AUDIO, ISRC, FILE "image_name" START
+ * LENGTH and START for a gap.  *out is malloc'd. */
+lq_error lq_cd_toc_write(const lq_album_spec *s, const lq_cd_layout *l, const char *image_name,
+                         char **out, lq_diag *d);
+
 #endif
