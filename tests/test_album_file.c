@@ -410,12 +410,39 @@ static void test_cd_target(void **state)
     lq_target_destroy(&t);
 }
 
+/* The shipped example parses (with stand-ins for the audio its comment makes with
+ * `lacquer demo`: 8 kHz mono silence of the same lengths, written fast). */
+static void test_example(void **state)
+{
+    (void)state;
+    assert_int_equal(system("mkdir -p ex/audio && cp '" LQ_SOURCE_DIR
+                            "/presets/albums/example.yaml' ex/"), 0);
+    const char *names[] = {"01-opening", "02-ballad", "03-single", "04-reprise", "05-coda"};
+    const int secs[] = {40, 35, 30, 30, 45};
+    for (int i = 0; i < 5; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "ex/audio/%s.wav", names[i]);
+        write_silence(p, 8000, 1, secs[i] * 8000LL, SF_FORMAT_PCM_U8);
+    }
+    lq_album_spec *s = NULL;
+    lq_diag d = {{0}};
+    lq_error e = lq_album_spec_load_dir(&s, "ex/example.yaml", lqt_preset_dir(), &d);
+    if (e) fail_msg("%s", d.msg);
+    assert_int_equal(s->n_tracks, 5);
+    assert_string_equal(s->tracks[4].file, "ex/audio/05-coda.wav");
+    assert_int_equal(s->tracks[4].frames, 45 * 8000);
+    assert_true(s->tracks[3].crossfade_ms == 3000 && s->tracks[1].gap_s == 2);
+    assert_int_equal(lq_album_check_cd(s, &d), LQ_OK);
+    lq_album_spec_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_full_album),  cmocka_unit_test(test_defaults_and_buffer),
         cmocka_unit_test(test_codes),       cmocka_unit_test(test_bad_albums),
         cmocka_unit_test(test_red_book),    cmocka_unit_test(test_cd_target),
+        cmocka_unit_test(test_example),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
