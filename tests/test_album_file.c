@@ -126,7 +126,7 @@ static const char *const full_album =
     "    title: Opening\n"
     "    isrc: US-RC1-76-07839\n"
     "    fade_in_ms: 500\n"
-    "    crossfade_ms: 1200\n"
+    "    crossfade_ms: 800\n"
     "  - file: sub/b.wav\n"
     "    title: Ballad\n"
     "    artist: Guest Singer\n"
@@ -181,7 +181,7 @@ static void test_full_album(void **state)
     assert_string_equal(t->isrc, "USRC17607839");
     assert_null(t->preset);
     assert_null(t->set);
-    assert_true(t->fade_in_ms == 500 && t->fade_out_ms == 0 && t->crossfade_ms == 1200);
+    assert_true(t->fade_in_ms == 500 && t->fade_out_ms == 0 && t->crossfade_ms == 800);
     assert_int_equal(t->fade_curve, LQ_FADE_EQUAL_POWER);
     assert_int_equal(t->frames, 5 * 44100);
     assert_int_equal(t->rate, 44100);
@@ -358,6 +358,11 @@ static void test_red_book(void **state)
                     "    title: Two\n",
                     "album.yaml:8:5: tracks[1].file: 3.2 s is shorter than a CD track may be "
                     "(expected at least 4 s)");
+    /* 5 s crossfading 1.5 s into the next: 3.5 s on the disc. */
+    expect_cd_error(HEAD "tracks:\n  - file: a.wav\n    title: One\n    crossfade_ms: 1500\n"
+                    "  - file: sub/b.wav\n    title: Two\n",
+                    "album.yaml:6:5: tracks[0].file: 5.0 s less 1.5 s of crossfades is "
+                    "shorter than a CD track may be (expected at least 4 s)");
     /* 100 tracks of 5 s. */
     char *text = malloc(200 + 100 * 40);
     strcpy(text, HEAD "tracks:\n");

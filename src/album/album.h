@@ -79,7 +79,7 @@ lq_error lq_album_track_overrides(const lq_album_track *t, lq_overrides **out, l
 /* 1 when a target makes a CD: named `cd`, or 16-bit 44.1 kHz WAV. */
 int lq_album_target_is_cd(const lq_target *t);
 /* Red Book limits, for a run with a CD target, before any work: each track at least 4 s
- * (its own length), at most 99 tracks, tracks + gaps - crossfades + the 2 s pre-gap at
+ * (its own length, and that less its crossfades in and out), at most 99 tracks, tracks + gaps - crossfades + the 2 s pre-gap at
  * most 79:57.  Error LQ_ERR_PRESET naming the album file, line and key. */
 lq_error lq_album_check_cd(const lq_album_spec *s, lq_diag *d);
 

@@ -74,7 +74,7 @@ static void key_mark(const lq_node *map, const char *key, size_t *line, size_t *
 {
     *line = map->line;
     *col = map->col;
-    if (!map || map->type != LQ_NODE_MAP) return;
+    if (map->type != LQ_NODE_MAP) return;
     for (size_t i = 0; i < map->count; i++)
         if (strcmp(map->keys[i], key) == 0) {
             if (map->key_marks) {
@@ -733,6 +733,13 @@ lq_error lq_album_check_cd(const lq_album_spec *s, lq_diag *d)
             return key_error(d, LQ_ERR_PRESET, tracks->items[i], "file", "%.1f s is shorter "
                              "than a CD track may be (expected at least %d s)", len,
                              LQ_CD_MIN_TRACK_S);
+        /* On the disc a track lasts from its INDEX 01 to the next track: crossfades
+         * shorten it (counted whole, wherever the index falls inside them). */
+        double xf = (t->crossfade_ms + (i ? s->tracks[i - 1].crossfade_ms : 0)) / 1000.0;
+        if (xf > 0 && len - xf < LQ_CD_MIN_TRACK_S)
+            return key_error(d, LQ_ERR_PRESET, tracks->items[i], "file", "%.1f s less %.1f s "
+                             "of crossfades is shorter than a CD track may be (expected at "
+                             "least %d s)", len, xf, LQ_CD_MIN_TRACK_S);
         total += len + t->gap_s - t->crossfade_ms / 1000.0;
     }
     if (total > LQ_CD_MAX_SECONDS) {
