@@ -56,6 +56,14 @@ static int write_hidden(int sf_format, int rate)
     SF_INFO info = {.samplerate = rate, .channels = 2, .format = sf_format};
     SNDFILE *sf = sf_open_fd(fd, SFM_WRITE, &info, 0);
     if (!sf) fail_msg("libsndfile: %s", sf_strerror(NULL));
+    if ((sf_format & SF_FORMAT_TYPEMASK) == SF_FORMAT_WAV) {
+        /* A BWF bext chunk, as the exports have: tagging must keep it. */
+        SF_BROADCAST_INFO bi;
+        memset(&bi, 0, sizeof bi);
+        snprintf(bi.description, sizeof bi.description, "lacquer test bext");
+        bi.version = 2;
+        assert_int_equal(sf_command(sf, SFC_SET_BROADCAST_INFO, &bi, sizeof bi), SF_TRUE);
+    }
     double buf[2 * 480];
     for (int b = 0; b < rate / 480; b++) {
         for (int i = 0; i < 480; i++) {
@@ -216,8 +224,8 @@ static void test_opus(void **state)
     expect_tags("t.opus", vorbis_want);
 }
 
-/* Copy a RIFF file without its LIST chunks (ffmpeg reads a WAV's ID3 chunk only when
- * there is no INFO list). */
+/* Copy a RIFF file without its LIST and bext chunks (ffmpeg reads a WAV's ID3 chunk
+ * only when it found no other metadata). */
 static void strip_list(const char *src, const char *dst)
 {
     FILE *f = fopen(src, "rb");
@@ -233,7 +241,7 @@ static void strip_list(const char *src, const char *dst)
                       (uint32_t)b[i + 7] << 24;
         size_t all = 8 + (size_t)sz + (sz & 1);
         assert_true(i + all <= n);
-        if (memcmp(b + i, "LIST", 4) != 0) {
+        if (memcmp(b + i, "LIST", 4) != 0 && memcmp(b + i, "bext", 4) != 0) {
             memcpy(o + on, b + i, all);
             on += all;
         }
@@ -248,7 +256,8 @@ static void strip_list(const char *src, const char *dst)
 }
 
 /* WAV: RIFF INFO with the basic fields (what ffprobe shows first), and the ID3v2 chunk
- * with every field (shown once the INFO list is taken out). */
+ * with every field (shown once the INFO list and bext are taken out); the BWF bext chunk
+ * survives the tagging. */
 static void test_wav(void **state)
 {
     (void)state;
@@ -269,6 +278,14 @@ static void test_wav(void **state)
     assert_non_null(x);
     assert_int_equal(frames, 44100 / 480 * 480);
     free(x);
+    SF_INFO info = {0};
+    SNDFILE *sf = sf_open(path, SFM_READ, &info);
+    assert_non_null(sf);
+    SF_BROADCAST_INFO bi;
+    memset(&bi, 0, sizeof bi);
+    assert_int_equal(sf_command(sf, SFC_GET_BROADCAST_INFO, &bi, sizeof bi), SF_TRUE);
+    assert_string_equal(bi.description, "lacquer test bext");
+    sf_close(sf);
     free(path);
     free(id3);
 }
