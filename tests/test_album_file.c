@@ -16,6 +16,7 @@
 
 #include "album/album.h"
 #include "config/preset.h"
+#include "io/tags.h"
 #include "lqtest.h"
 
 static char *g_tmp;
@@ -213,6 +214,24 @@ static void test_full_album(void **state)
     t = &s->tracks[2];
     assert_true(t->gap_s == 2.5);
     assert_int_equal(t->fade_curve, LQ_FADE_LINEAR);
+
+    /* Tags of track 2 (its own artist) and track 1 (the album's). */
+    lq_tags tags;
+    lq_album_track_tags(s, 1, &tags);
+    assert_string_equal(tags.title, "Ballad");
+    assert_string_equal(tags.artist, "Guest Singer");
+    assert_string_equal(tags.album, "Night \"Drive\" — Remasters");
+    assert_string_equal(tags.album_artist, "The Lacquers");
+    assert_string_equal(tags.genre, "Synthpop");
+    assert_string_equal(tags.label, "Gloss Records");
+    assert_string_equal(tags.isrc, "GBAYE0601498");
+    assert_int_equal(tags.year, 2026);
+    assert_int_equal(tags.track, 2);
+    assert_int_equal(tags.track_total, 3);
+    lq_album_track_tags(s, 2, &tags);
+    assert_string_equal(tags.artist, "The Lacquers");
+    assert_null(tags.isrc);
+    assert_int_equal(tags.track, 3);
 
     /* The CD limits hold: 5 + 6 + 5 s + 2.5 s gap. */
     assert_int_equal(lq_album_check_cd(s, &d), LQ_OK);
@@ -415,6 +434,46 @@ static void test_cd_target(void **state)
     lq_target_destroy(&t);
 }
 
+/* Every prefix of the full album (cut mid-key, mid-string, mid-map): each parses or is
+ * refused with a located error line, never a crash (ASan runs this too). */
+static void test_every_prefix(void **state)
+{
+    (void)state;
+    char *good = strdup(full_album);
+    char *p = strstr(good, ", ../targets-nowhere.yaml");
+    memmove(p, p + 25, strlen(p + 25) + 1);
+    size_t n = strlen(good);
+    /* Prefixes that end inside "crossfade_ms: 800\n" and after it, up to track 2. */
+    size_t xfade = (size_t)(strstr(good, "crossfade_ms: 800") - good) + 1;
+    size_t track2 = (size_t)(strstr(good, "  - file: sub/b.wav") - good);
+    int ok = 0, last_ok = 0, first_ok_before_track2 = 0;
+    for (size_t k = 0; k <= n; k++) {
+        char *text = strndup(good, k);
+        lq_album_spec *s = NULL;
+        lq_diag d = {{0}};
+        lq_error e = lq_album_spec_parse(&s, text, "album.yaml", lqt_preset_dir(), &d);
+        if (e == LQ_OK) {
+            ok++;
+            last_ok = k == n;
+            if (k >= xfade && k < track2) first_ok_before_track2++;
+            assert_non_null(s);
+            assert_true(s->n_tracks >= 1);
+        } else {
+            assert_null(s);
+            if (strncmp(d.msg, "album.yaml:", 11) != 0)
+                fail_msg("prefix %zu: %d \"%s\"", k, e, d.msg);
+        }
+        lq_album_spec_free(&s);
+        free(text);
+    }
+    free(good);
+    /* The whole text parses, and so do prefixes cut inside the last track's values
+     * ("title: Clos", "gap_s: 2"); a prefix that ends between track 1's crossfade_ms and
+     * track 2 never does (the crossfade has no next track). */
+    assert_true(ok >= 2 && last_ok);
+    assert_int_equal(first_ok_before_track2, 0);
+}
+
 /* The shipped example parses (with stand-ins for the audio its comment makes with
  * `lacquer demo`: 8 kHz mono silence of the same lengths, written fast). */
 static void test_example(void **state)
@@ -447,7 +506,7 @@ int main(void)
         cmocka_unit_test(test_full_album),  cmocka_unit_test(test_defaults_and_buffer),
         cmocka_unit_test(test_codes),       cmocka_unit_test(test_bad_albums),
         cmocka_unit_test(test_red_book),    cmocka_unit_test(test_cd_target),
-        cmocka_unit_test(test_example),
+        cmocka_unit_test(test_example),     cmocka_unit_test(test_every_prefix),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

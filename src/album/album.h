@@ -83,6 +83,12 @@ int lq_album_target_is_cd(const lq_target *t);
  * most 79:57.  Error LQ_ERR_PRESET naming the album file, line and key. */
 lq_error lq_album_check_cd(const lq_album_spec *s, lq_diag *d);
 
+/* The tags of track i (0-based) for lq_tags_write (io/tags.h): its title, its artist or
+ * the album's, album title and artist, genre, label, year, ISRC, number i+1 of n_tracks.
+ * The strings point into s. */
+struct lq_tags;
+void lq_album_track_tags(const lq_album_spec *s, size_t i, struct lq_tags *out);
+
 /* ISRC (ISO 3901) "CC-XXX-YY-NNNNN" or "CCXXXYYNNNNN" (either case) to 12 upper-case
  * characters; 1 when valid. */
 int lq_isrc_normalize(const char *in, char out[13]);

@@ -16,6 +16,7 @@
 #include "album/album.h"
 #include "config/preset.h"
 #include "io/audio_in.h"
+#include "io/tags.h"
 
 #define MAX_TRACKS 999
 #define MAX_TEXT 200            /* titles and names; CD-TEXT holds 160 per item */
@@ -706,6 +707,23 @@ void lq_album_spec_free(lq_album_spec **sp)
     lq_node_free(s->root);
     free(s);
     *sp = NULL;
+}
+
+void lq_album_track_tags(const lq_album_spec *s, size_t i, lq_tags *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!s || i >= s->n_tracks) return;
+    const lq_album_track *t = &s->tracks[i];
+    out->title = t->title;
+    out->artist = t->artist ? t->artist : s->artist;
+    out->album = s->title;
+    out->album_artist = s->artist;
+    out->genre = s->genre;
+    out->label = s->label;
+    out->isrc = t->isrc[0] ? t->isrc : NULL;
+    out->year = s->year;
+    out->track = (int)i + 1;
+    out->track_total = (int)s->n_tracks;
 }
 
 /* ---- Red Book ----------------------------------------------------------------------- */
