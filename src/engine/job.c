@@ -16,7 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <samplerate.h>
 
 #include "engine/chain.h"
 #include "engine/describe.h"
@@ -451,8 +450,7 @@ static void *worker(void *u)
             pthread_mutex_unlock(&w->lock);
             continue;
         }
-        size_t t = k - j->n_groups, g = 0;
-        while (j->groups[g].rate != j->exports[t].rate) g++;
+        size_t t = k - j->n_groups, g = j->exports[t].group;
         pthread_mutex_lock(&w->lock);
         while (!w->done[g]) pthread_cond_wait(&w->group_done, &w->lock);
         pthread_mutex_unlock(&w->lock);
@@ -523,7 +521,7 @@ static void group_fn(lq_job *j, size_t i)
                           MAX_BLOCK, &g->diag);
     if (!g->err) g->err = lq_spool_create(&g->spool, j->out_dir, j->in_channels, g->rate, &g->diag);
     if (!g->err)
-        g->err = lq_resample_spool(&j->master, &g->spool, g->rate, SRC_SINC_BEST_QUALITY, m,
+        g->err = lq_resample_spool(&j->master, &g->spool, g->rate, g->resampler, m,
                                    &j->cancel, &g->diag);
     if (g->err == LQ_ERR_CANCELLED) lq_diag_set(&g->diag, g->err, "cancelled");
     if (!g->err) {
@@ -536,9 +534,7 @@ static void group_fn(lq_job *j, size_t i)
 static void target_fn(lq_job *j, size_t i)
 {
     lq_export *ex = &j->exports[i];
-    const lq_rate_group *g = NULL;
-    for (size_t k = 0; k < j->n_groups; k++)
-        if (j->groups[k].rate == ex->rate) g = &j->groups[k];
+    const lq_rate_group *g = &j->groups[ex->group];
     if (cancelled(j)) {
         ex->err = lq_diag_set(&ex->diag, LQ_ERR_CANCELLED, "cancelled");
         return;
@@ -674,12 +670,18 @@ lq_error lq_job_run(lq_job *j)
     }
     for (size_t i = 0; i < j->n_targets; i++) {
         lq_export *ex = &j->exports[i];
-        ex->rate = ex->target->sample_rate ? ex->target->sample_rate : j->in_rate;
+        ex->rate = lq_target_rate(ex->target, j->in_rate);
+        if (ex->target->sample_rate > 48000 && j->in_rate < ex->rate && j->in_rate <= 48000)
+            lq_export_warn(ex, "upsampled from %g kHz: not a hi-res source", j->in_rate / 1e3);
         size_t k = 0;
-        while (k < j->n_groups && j->groups[k].rate != ex->rate) k++;
+        while (k < j->n_groups && (j->groups[k].rate != ex->rate ||
+               (ex->rate != j->in_rate && j->groups[k].resampler != ex->target->resampler)))
+            k++;
+        ex->group = k;
         if (k == j->n_groups) {
             lq_rate_group *g = &j->groups[j->n_groups++];
             g->rate = ex->rate;
+            g->resampler = ex->target->resampler;
             g->own = ex->rate != j->in_rate;
             if (!g->own) g->spool = j->master;
         }
