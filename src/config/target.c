@@ -71,8 +71,8 @@ static lq_error parse_rate(lq_target *t, const lq_node *n, lq_diag *d)
     return LQ_OK;
 }
 
-/* min_sample_rate: an integer rate, only beside sample_rate: source (a fixed rate
- * leaves nothing to raise). */
+/* min_sample_rate: the lowest rate the service takes; the source rate is raised to it,
+ * and a fixed sample_rate must not be below it (check_combination). */
 static lq_error parse_min_rate(lq_target *t, const lq_node *n, lq_diag *d)
 {
     char desc[128];
@@ -84,9 +84,6 @@ static lq_error parse_min_rate(lq_target *t, const lq_node *n, lq_diag *d)
     if (v < RATE_MIN || v > RATE_MAX)
         return lq_cfg_error(d, n, "%s is out of range (expected an integer from %d to %d Hz)",
                             n->value, RATE_MIN, RATE_MAX);
-    if (t->sample_rate)
-        return lq_cfg_error(d, n, "a floor applies only to the source rate (expected no "
-                            "min_sample_rate with sample_rate %d)", t->sample_rate);
     t->min_sample_rate = (int)v;
     return LQ_OK;
 }
@@ -207,6 +204,10 @@ static lq_error check_combination(lq_target *t, lq_diag *d)
         return lq_cfg_error(d, rate, "%s is not supported by format flac (expected at most "
                             "%d Hz)", rate->value, FLAC_RATE_MAX);
     const lq_node *floor = lq_node_get(r, "min_sample_rate");
+    if (t->sample_rate && t->sample_rate < t->min_sample_rate)
+        return lq_cfg_error(d, rate, "%d is below min_sample_rate %d (expected source or at "
+                            "least %d Hz)", t->sample_rate, t->min_sample_rate,
+                            t->min_sample_rate);
     if (t->format == LQ_FMT_FLAC && t->min_sample_rate > FLAC_RATE_MAX)
         return lq_cfg_error(d, floor, "%s is not supported by format flac (expected at most "
                             "%d Hz)", floor->value, FLAC_RATE_MAX);
