@@ -156,10 +156,10 @@ typedef struct conv {
 static const conv convs[] = {{44100, 48000}, {44100, 96000}, {96000, 44100}};
 #define N_CONV (sizeof convs / sizeof convs[0])
 
-/* Worst spur of a -6 dBFS tone at f (3 s) converted rin -> rout. */
+/* Worst spur of a -6 dBFS tone at f (2 s) converted rin -> rout. */
 static double tone_spur_db(lq_resampler w, conv c, double f)
 {
-    size_t n = (size_t)(3 * c.rin), m;
+    size_t n = (size_t)(2 * c.rin), m;
     double *x = malloc(n * sizeof *x);
     lqs_sine(x, n, c.rin, f, 0.5, 0.0);
     double *y = resample(x, n, c.rin, c.rout, w, &m);
@@ -279,11 +279,11 @@ static void alignment(lq_resampler w, conv c, double *shift, long *lag, long *le
     free(z);
 }
 
-/* A generated mix (src/synth/mix.c, 3 s) up to rout and back: the difference below
+/* A generated mix (src/synth/mix.c, 2 s) up to rout and back: the difference below
  * 19 kHz re the mix there, dB (Hann-windowed band energies, lqt_band_db). */
 static double mix_null_db(lq_resampler w, conv c)
 {
-    size_t n = (size_t)(3 * c.rin), m, back;
+    size_t n = (size_t)(2 * c.rin), m, back;
     double *l = malloc(n * sizeof *l), *r = malloc(n * sizeof *r);
     lqs_mix(l, r, n, c.rin, 7, 0.9);
     double *y = resample(l, n, c.rin, c.rout, w, &m);

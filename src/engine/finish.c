@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 #include "engine/chain.h"
 #include "engine/job.h"
 #include "engine/resample.h"

@@ -16,7 +16,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-
 #include "engine/chain.h"
 #include "engine/describe.h"
 #include "engine/resample.h"
@@ -671,7 +670,7 @@ lq_error lq_job_run(lq_job *j)
     for (size_t i = 0; i < j->n_targets; i++) {
         lq_export *ex = &j->exports[i];
         ex->rate = lq_target_rate(ex->target, j->in_rate);
-        if (ex->target->sample_rate > 48000 && j->in_rate < ex->rate && j->in_rate <= 48000)
+        if (ex->rate > 48000 && j->in_rate <= 48000) /* a hi-res file from a CD-rate mix */
             lq_export_warn(ex, "upsampled from %g kHz: not a hi-res source", j->in_rate / 1e3);
         size_t k = 0;
         while (k < j->n_groups && (j->groups[k].rate != ex->rate ||
