@@ -472,8 +472,7 @@ static void test_delivery_rates(void **state)
 
 /* Each target resamples with its own converter (`resampler:`), for its export and for
  * the codec check a 96 kHz master needs at 48 kHz: two targets at the same rate with
- * different converters give different files, each the same at any --threads (24-bit:
- * libsndfile stamps 32-bit float WAVs' PEAK chunk with the time of day). */
+ * different converters give different files, each the same at any --threads. */
 static void test_resampler_per_target(void **state)
 {
     (void)state;
