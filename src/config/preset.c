@@ -300,12 +300,12 @@ static int is_finish_stage(const char *name)
     return strcmp(name, "limiter") == 0 || strcmp(name, "dither") == 0;
 }
 
-static lq_error parse_master(lq_preset *p, const lq_node *master, lq_diag *d)
+static lq_error parse_stages(lq_preset *p, const lq_node *master, lq_diag *d)
 {
     char desc[128], known[512];
     lq_error e = lq_cfg_expect_seq(master, 0, MAX_MASTER_STAGES, "master-bus stages", d);
     if (e) return e;
-    if (master->type != LQ_NODE_SEQ || master->count == 0) return LQ_OK;
+    if (!master || master->type != LQ_NODE_SEQ || master->count == 0) return LQ_OK;
     p->master = calloc(master->count, sizeof *p->master);
     if (!p->master) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
 
@@ -344,6 +344,29 @@ static lq_error parse_master(lq_preset *p, const lq_node *master, lq_diag *d)
         p->n_master = i + 1;
     }
     return LQ_OK;
+}
+
+/* `master:` is either the sequence of stages (input_lufs at its default) or a map
+ * {input_lufs: LUFS|null, stages: [...]}. */
+static lq_error parse_master(lq_preset *p, const lq_node *master, lq_diag *d)
+{
+    static const char *const keys[] = {"input_lufs", "stages", NULL};
+    p->has_input_ref = 1;
+    p->input_lufs = LQ_MASTER_INPUT_LUFS;
+    if (!master || master->type != LQ_NODE_MAP) return parse_stages(p, master, d);
+    lq_error e = lq_cfg_expect_map(master, keys, "master bus (input_lufs and stages, or a "
+                                   "sequence of stages)", d);
+    if (e) return e;
+    if (lq_node_get(master, "input_lufs")) {
+        int is_null = 0;
+        double v = 0.0;
+        e = lq_cfg_number_or_null(master, "input_lufs", -40.0, -6.0, "LUFS", &v, &is_null, d);
+        if (e) return e;
+        p->has_input_ref = !is_null;
+        p->input_lufs = is_null ? 0.0 : v;
+    }
+    const lq_node *st = lq_node_get(master, "stages");
+    return st ? parse_stages(p, st, d) : LQ_OK;
 }
 
 static lq_error parse_finish(lq_preset *p, const lq_node *finish, lq_diag *d)
@@ -429,10 +452,8 @@ static lq_error preset_validate(lq_preset *p, const char *preset_dir, lq_diag *d
         if (!p->description) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     }
     const lq_node *n = lq_node_get(r, "master");
-    if (n) {
-        e = parse_master(p, n, d);
-        if (e) return e;
-    }
+    e = parse_master(p, n, d);
+    if (e) return e;
     n = lq_node_get(r, "finish");
     if (n && !lq_node_is_null(n)) p->finish_node = (lq_node *)n;
     e = parse_finish(p, n, d);

@@ -9,6 +9,9 @@
 /* Schema version this build reads (the `lacquer:` line). */
 #define LQ_SCHEMA_VERSION 1
 
+/* The level the master-bus stages work at unless a preset says otherwise (master.input_lufs). */
+#define LQ_MASTER_INPUT_LUFS (-18.0)
+
 typedef struct lq_stage_spec {
     const lq_stage_vt *vt;   /* NULL: stage absent */
     void *cfg;               /* vt->config_size bytes, parsed */
@@ -18,6 +21,8 @@ struct lq_preset {
     char *name, *description, *file;
     lq_stage_spec *master;   /* master-bus stages in order */
     size_t n_master;
+    int has_input_ref;       /* master.input_lufs given (not null): the bus is gain-staged */
+    double input_lufs;       /* reference level the master-bus stages work at (-18 LUFS) */
     lq_stage_spec limiter;   /* finish.limiter; vt NULL when the preset has none */
     lq_stage_spec dither;    /* finish.dither; always present (defaults: tpdf, no shaping) */
     int has_level;           /* finish.loudness_lufs given (not null) */

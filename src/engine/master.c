@@ -10,6 +10,7 @@
 #include "engine/chain.h"
 #include "engine/describe.h"
 #include "engine/job.h"
+#include "engine/staging.h"
 #include "io/audio_in.h"
 
 #define MAX_BLOCK 4096
@@ -25,6 +26,7 @@ typedef struct input_src {
     lq_meter *meter;
     lq_job *j;
     lq_diag *d;
+    double gain;        /* input gain staging (1: none) */
 } input_src;
 
 static size_t input_read(void *u, double *const *buf, size_t n, lq_error *err)
@@ -45,6 +47,7 @@ static size_t input_read(void *u, double *const *buf, size_t n, lq_error *err)
             h = mix64(h, v);
         }
     s->j->in_hash = h;
+    if (s->gain != 1.0) lq_staging_scale(buf, s->in.channels, got, s->gain);
     return got;
 }
 
@@ -52,13 +55,29 @@ typedef struct spool_sink {
     lq_spool *spool;
     lq_meter *meter;
     lq_diag *d;
+    double undo;        /* undoes the input gain staging (1: none) */
+    int channels;
+    double *tmp[2];     /* MAX_BLOCK frames each, when undo != 1 */
 } spool_sink;
+
+static lq_error spool_put1(spool_sink *s, const double *const *buf, size_t n)
+{
+    if (s->meter) lq_meter_push(s->meter, buf, n);
+    return lq_spool_write(s->spool, buf, n, s->d);
+}
 
 static lq_error spool_put(void *u, const double *const *buf, size_t n)
 {
     spool_sink *s = u;
-    if (s->meter) lq_meter_push(s->meter, buf, n);
-    return lq_spool_write(s->spool, buf, n, s->d);
+    if (s->undo == 1.0) return spool_put1(s, buf, n);
+    for (size_t off = 0; off < n; off += MAX_BLOCK) {
+        size_t m = n - off < MAX_BLOCK ? n - off : MAX_BLOCK;
+        for (int c = 0; c < s->channels; c++)
+            for (size_t i = 0; i < m; i++) s->tmp[c][i] = buf[c][off + i] * s->undo;
+        lq_error e = spool_put1(s, (const double *const *)s->tmp, m);
+        if (e) return e;
+    }
+    return LQ_OK;
 }
 
 typedef struct progress_ctx {
@@ -98,6 +117,15 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
         return e;
     }
     j->master_identity = chain.n == 0;
+    e = lq_staging_plan(&j->staging, j->preset, j->input, chain.n == 0, d);
+    double *tmp = NULL;
+    if (!e && j->staging.applied) {
+        src.gain = j->staging.gain;
+        tmp = malloc(2 * MAX_BLOCK * sizeof *tmp);
+        if (!tmp) e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    } else {
+        src.gain = 1.0;
+    }
     if (!e) e = lq_meter_new(&src.meter, src.in.channels, src.in.rate,
                              LQ_METER_FULL | LQ_METER_HEALTH | LQ_METER_TP16, MAX_BLOCK, d);
     /* a master bus that changes nothing is measured once, as the input */
@@ -109,7 +137,8 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
         lq_blocker_init(&bl, j->block, MAX_BLOCK);
         progress_ctx pc = {j, "master", src.in.frames};
         lq_run_ctl ctl = {&bl, &j->cancel, chain_progress, &pc};
-        spool_sink sink = {&j->master, master_meter, d};
+        spool_sink sink = {&j->master, master_meter, d, j->staging.applied ? j->staging.undo : 1.0,
+                           src.in.channels, {tmp, tmp ? tmp + MAX_BLOCK : NULL}};
         long long n = 0;
         e = lq_chain_run(&chain, input_read, &src, spool_put, &sink, &ctl, &n);
         if (e == LQ_ERR_CANCELLED) lq_diag_set(d, e, "cancelled");
@@ -133,6 +162,7 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
             json_array_append_new(j->master_reports, o);
         }
     }
+    free(tmp);
     lq_chain_destroy(&chain);
     lq_meter_destroy(&src.meter);
     lq_meter_destroy(&master_meter);
