@@ -17,6 +17,22 @@ typedef struct lq_stage_spec {
     void *cfg;               /* vt->config_size bytes, parsed */
 } lq_stage_spec;
 
+/* A preset's measured character (`character:`, docs/PRESETS.md): what it does to
+ * generated mixes of four styles mastered to a -14 LUFS, -1 dBTP export, as measured by
+ * tests/test_character.c (which fails when a figure drifts from the file). */
+#define LQ_CHAR_STYLES 4     /* dense, sparse, dynamic, bass-heavy */
+#define LQ_CHAR_OCTAVES 10   /* octave bands 31.5 Hz .. 16 kHz */
+extern const char *const lq_char_style_names[LQ_CHAR_STYLES];
+extern const double lq_char_octave_hz[LQ_CHAR_OCTAVES];
+typedef struct lq_preset_character {
+    int present;
+    char *summary;
+    double lra_change_lu[LQ_CHAR_STYLES];  /* export LRA - mix LRA */
+    double plr_db[LQ_CHAR_STYLES];         /* export true peak - integrated loudness */
+    double tone_db[LQ_CHAR_OCTAVES];       /* octave band change, loudness-aligned, mean
+                                              over the styles */
+} lq_preset_character;
+
 struct lq_preset {
     char *name, *description, *file;
     lq_stage_spec *master;   /* master-bus stages in order */
@@ -27,6 +43,7 @@ struct lq_preset {
     lq_stage_spec dither;    /* finish.dither; always present (defaults: tpdf, no shaping) */
     int has_level;           /* finish.loudness_lufs given (not null) */
     double level_lufs;       /* the master's level for targets with loudness_lufs: null */
+    lq_preset_character character;
     char **targets;          /* default target names */
     size_t n_targets;
     lq_node *finish_node;    /* the preset's `finish:` map (targets may override on top) */
