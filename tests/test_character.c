@@ -127,9 +127,13 @@ static void test_presets_do_what_their_character_says(void **state)
             measure(ex, &f);
             dlra[s] = dlra_all[p][s] = f.lra - mix[s].lra;
             plr[p][s] = f.tp - f.lufs;
-            for (int b = 0; b < LQT_N_OCTAVES; b++)
-                tone[b] += ((f.oct[b] - f.lufs) - (mix[s].oct[b] - mix[s].lufs)) /
-                           LQS_STYLE_COUNT;
+            printf("  %-12s %-10s tone", presets[p], lqs_style_names[s]);
+            for (int b = 0; b < LQT_N_OCTAVES; b++) {
+                double t = (f.oct[b] - f.lufs) - (mix[s].oct[b] - mix[s].lufs);
+                tone[b] += t / LQS_STYLE_COUNT;
+                printf(" %+5.1f", r1(t));
+            }
+            printf("\n");
         }
         /* the block to paste into presets/NAME.yaml */
         printf("# %s\ncharacter:\n  lra_change_lu: {", presets[p]);

@@ -224,16 +224,16 @@ static void test_null_input_lufs_keeps_absolute_thresholds(void **state)
     for (int i = 0; i < 2; i++) {
         char out[700];
         snprintf(out, sizeof out, "%s/b%d/out-null", g_tmp, lv[i]);
-        assert_int_equal(lqt_master_set(in[lv[i]], "gentle", set_null, 1, g_target, out), 0);
+        assert_int_equal(lqt_master_set(in[lv[i]], "modern-loud", set_null, 1, g_target, out), 0);
         json_t *rep = load_report(out);
         json_t *sg = json_object_get(json_object_get(rep, "master"), "input_staging");
         assert_false(json_is_true(json_object_get(sg, "applied")));
         assert_true(json_is_null(json_object_get(sg, "reference_lufs")));
         for (size_t b = 0; b < 4; b++) gr_null[i][b] = mb_mean_gr(rep, b);
         json_decref(rep);
-        snprintf(out, sizeof out, "%s/b%d/out-gentle", g_tmp, lv[i]);
+        snprintf(out, sizeof out, "%s/b%d/out-modern-loud", g_tmp, lv[i]);
         if (!lqt_exists(out))
-            assert_int_equal(lqt_master_set(in[lv[i]], "gentle", NULL, 0, g_target, out), 0);
+            assert_int_equal(lqt_master_set(in[lv[i]], "modern-loud", NULL, 0, g_target, out), 0);
         rep = load_report(out);
         for (size_t b = 0; b < 4; b++) gr_staged[i][b] = mb_mean_gr(rep, b);
         json_decref(rep);
@@ -241,14 +241,14 @@ static void test_null_input_lufs_keeps_absolute_thresholds(void **state)
     /* another reference level (--set master.input_lufs=-22) */
     char out[700];
     snprintf(out, sizeof out, "%s/b0/out-22", g_tmp);
-    assert_int_equal(lqt_master_set(in[0], "gentle", set_22, 1, g_target, out), 0);
+    assert_int_equal(lqt_master_set(in[0], "modern-loud", set_22, 1, g_target, out), 0);
     json_t *rep = load_report(out);
     for (size_t b = 0; b < 4; b++) gr_22[b] = mb_mean_gr(rep, b);
     assert_true(fabs(json_number_value(json_object_get(
                     json_object_get(json_object_get(rep, "master"), "input_staging"),
                     "gain_db")) - 8.0) < 0.01);
     json_decref(rep);
-    printf("gentle multiband mean gain reduction per band (dB):\n");
+    printf("modern-loud multiband mean gain reduction per band (dB):\n");
     for (size_t b = 0; b < 4; b++) {
         printf("  band %zu: null: %.2f at -30, %.2f at -8 LUFS; staged -18: %.2f / %.2f; "
                "staged -22 (from -30): %.2f\n", b, gr_null[0][b], gr_null[1][b],
@@ -264,10 +264,70 @@ static void test_null_input_lufs_keeps_absolute_thresholds(void **state)
         sum_st += gr_staged[0][b];
         sum_22 += gr_22[b];
     }
-    assert_true(sum_lo < 0.1);
+    assert_true(sum_lo < 0.5 * sum_st);
     assert_true(sum_hi > sum_st + 2.0);
     /* a -22 LUFS reference: the stages see the mix 4 dB lower than at -18, and work less */
-    assert_true(sum_22 < sum_st - 0.5);
+    assert_true(sum_22 < 0.7 * sum_st);
+    /* and the old behaviour's exports differ with the bounce level */
+    export_fig fn[2];
+    for (int i = 0; i < 2; i++) {
+        snprintf(out, sizeof out, "%s/b%d/out-null", g_tmp, lv[i]);
+        read_export(out, &fn[i]);
+    }
+    double diff = aligned_diff_db(&fn[0], &fn[1]);
+    printf("input_lufs: null, -30 vs -8 LUFS bounce: LRA %.2f vs %.2f LU, difference %.1f dB\n",
+           fn[0].lra, fn[1].lra, diff);
+    assert_true(fabs(fn[0].lra - fn[1].lra) > 0.5);
+    assert_true(diff > -40.0);
+    free(fn[0].x);
+    free(fn[1].x);
+}
+
+/* A silent mix, and one shorter than a 400 ms gating block, have no integrated
+ * loudness: no staging gain (the report says so), and nothing fails. */
+static void test_no_loudness_no_staging(void **state)
+{
+    (void)state;
+    static const double secs[] = {2.0, 0.3};
+    for (int k = 0; k < 2; k++) {
+        size_t n = (size_t)(secs[k] * RATE);
+        double *l = calloc(n, sizeof *l), *r = calloc(n, sizeof *r);
+        assert_non_null(l);
+        assert_non_null(r);
+        if (k == 1) {
+            lqs_pink(l, n, 0.1, 5);
+            lqs_pink(r, n, 0.1, 6);
+        }
+        char dir[600], in[700], out[700];
+        snprintf(dir, sizeof dir, "%s/quiet%d", g_tmp, k);
+        assert_int_equal(mkdir(dir, 0777), 0);
+        snprintf(in, sizeof in, "%s/mix.wav", dir);
+        snprintf(out, sizeof out, "%s/out", dir);
+        const double *pl[2] = {l, r};
+        assert_int_equal(lqt_write_wav(in, pl, 2, n, RATE, SF_FORMAT_FLOAT), 0);
+        assert_int_equal(lqt_master_set(in, "gentle", NULL, 0, g_target, out), 0);
+        json_t *rep = load_report(out);
+        json_t *sg = json_object_get(json_object_get(rep, "master"), "input_staging");
+        assert_false(json_is_true(json_object_get(sg, "applied")));
+        assert_true(json_is_null(json_object_get(sg, "input_lufs")));
+        assert_true(json_number_value(json_object_get(sg, "gain_db")) == 0.0);
+        assert_true(json_number_value(json_object_get(sg, "reference_lufs")) == -18.0);
+        json_decref(rep);
+        char rt[800];
+        snprintf(rt, sizeof rt, "%s/report.txt", out);
+        FILE *f = fopen(rt, "r");
+        assert_non_null(f);
+        char line[512];
+        int seen = 0;
+        while (fgets(line, sizeof line, f))
+            if (strcmp(line, "Staging none: the mix has no integrated loudness (-inf LUFS: "
+                             "silent or too short)\n") == 0)
+                seen = 1;
+        fclose(f);
+        assert_true(seen);
+        free(l);
+        free(r);
+    }
 }
 
 int main(void)
@@ -275,6 +335,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_master_at_any_bounce_level),
         cmocka_unit_test(test_null_input_lufs_keeps_absolute_thresholds),
+        cmocka_unit_test(test_no_loudness_no_staging),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -307,7 +307,9 @@ static lq_error parse_per_style(const lq_node *c, const char *key, double min, d
 {
     const lq_node *m = lq_node_get(c, key);
     if (!m) return lq_cfg_missing(d, c, key, "a map of dense, sparse, dynamic, bass-heavy");
-    lq_error e = lq_cfg_expect_map(m, lq_char_style_names, "figures per mix style", d);
+    static const char *const styles[LQ_CHAR_STYLES + 1] = {"dense", "sparse", "dynamic",
+                                                           "bass-heavy", NULL};
+    lq_error e = lq_cfg_expect_map(m, styles, "figures per mix style", d);
     if (e) return e;
     for (int s = 0; s < LQ_CHAR_STYLES; s++) {
         if (!lq_node_get(m, lq_char_style_names[s]))

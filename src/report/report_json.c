@@ -149,7 +149,7 @@ json_t *lq_report_build(const lq_job *j)
     json_object_set_new(sg, "input_lufs", num(st->input_lufs));
     json_object_set_new(sg, "applied", json_boolean(st->applied));
     json_object_set_new(sg, "gain_db", num(st->gain_db));
-    json_object_set_new(sg, "undone_db", num(-st->gain_db));
+    json_object_set_new(sg, "undone_db", num(0.0 - st->gain_db));
     json_object_set_new(ms, "input_staging", sg);
     json_object_set_new(r, "master", ms);
 
