@@ -6,7 +6,10 @@
 #ifndef LQ_ENGINE_STAGING_H
 #define LQ_ENGINE_STAGING_H
 
+#include <signal.h>
+
 #include "config/preset.h"
+#include "config/stems.h"
 
 typedef struct lq_staging {
     int wanted;          /* the preset stages its bus (master.input_lufs not null) */
@@ -17,13 +20,15 @@ typedef struct lq_staging {
     double gain, undo;   /* linear: gain and 1 / gain */
 } lq_staging;
 
-/* Decide the staging of p's bus for the file at path: when the preset wants staging
- * and the bus does something (bus_identity 0), measure the file's integrated loudness
- * (libebur128, one decode: every input check of io/audio_in.c applies) and set the gain.
- * A mix without an integrated loudness (silent, shorter than one 400 ms block) gets
- * none.  Errors: those of decoding the input. */
-lq_error lq_staging_plan(lq_staging *s, const lq_preset *p, const char *path, int bus_identity,
-                         lq_diag *d);
+/* Decide the staging of p's bus for the mix at path (or the stems, summed as the master
+ * bus gets them: engine/mixsrc.c): when the preset wants staging and the bus does
+ * something (bus_identity 0), measure the mix's integrated loudness (libebur128, one
+ * extra decode) and set the gain.  A mix without an integrated loudness (silent, shorter
+ * than one 400 ms block) gets none.  Errors: those of decoding the input;
+ * LQ_ERR_CANCELLED when *cancel (may be NULL) is set. */
+lq_error lq_staging_plan(lq_staging *s, const lq_preset *p, int bus_identity, const char *path,
+                         const lq_stems_spec *stems, int stems_pad,
+                         const volatile sig_atomic_t *cancel, lq_diag *d);
 
 /* Multiply n frames of `channels` planar channels by g in place. */
 void lq_staging_scale(double *const *buf, int channels, size_t n, double g);
