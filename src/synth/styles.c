@@ -36,11 +36,11 @@ void lqs_mix_style(double *l, double *r, size_t n, double rate, uint64_t seed, i
         /* drum hits in space over a quiet three-note pad: a high crest factor */
         double *t = malloc(n * sizeof *t);
         if (!t) return;
-        lqs_transients(l, n, rate, 0.75, 0.9, seed);
-        lqs_transients(r, n, rate, 1.125, 0.6, seed + 1);
+        lqs_transients(l, n, rate, 0.75, 0.15, seed);
+        lqs_transients(r, n, rate, 1.125, 0.1, seed + 1);
         static const double notes[3] = {220.0, 277.18, 329.63};
         for (int k = 0; k < 3; k++) {
-            lqs_sine(t, n, rate, notes[k], 0.04, 0.3 * k);
+            lqs_sine(t, n, rate, notes[k], 0.05, 0.3 * k);
             for (size_t i = 0; i < n; i++) {
                 double sw = 0.6 + 0.4 * sin(2.0 * M_PI * 0.125 * (double)i / rate + k);
                 l[i] += t[i] * sw * (k == 2 ? 0.5 : 1.0);
