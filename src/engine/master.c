@@ -95,6 +95,11 @@ static lq_error chain_progress(void *u, long long done)
     return lq_job_cancelled(p->j) ? LQ_ERR_CANCELLED : LQ_OK;
 }
 
+static int job_cancelled(void *j)
+{
+    return lq_job_cancelled(j);
+}
+
 lq_error lq_job_render_master(lq_job *j, lq_diag *d)
 {
     input_src src = {.j = j, .d = d};
@@ -119,7 +124,7 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
     }
     j->master_identity = chain.n == 0;
     e = lq_staging_plan(&j->staging, j->preset, chain.n == 0, j->input, j->stems,
-                        j->stems_pad, &j->cancel, d);
+                        j->stems_pad, job_cancelled, j, d);
     double *tmp = NULL;
     if (!e && j->staging.applied) {
         src.gain = j->staging.gain;

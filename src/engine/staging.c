@@ -13,7 +13,7 @@
 #define BLOCK 4096
 
 static lq_error measure(const char *path, const lq_stems_spec *stems, int pad,
-                        const volatile sig_atomic_t *cancel, double *lufs, lq_diag *d)
+                        int (*cancelled)(void *), void *user, double *lufs, lq_diag *d)
 {
     lq_mixsrc *in = NULL;
     lq_meter *m = NULL;
@@ -29,7 +29,7 @@ static lq_error measure(const char *path, const lq_stems_spec *stems, int pad,
         e = lq_mixsrc_read(in, pl, BLOCK, &got, d);
         if (e || got == 0) break;
         lq_meter_push(m, (const double *const *)pl, got);
-        if (cancel && *cancel) e = lq_diag_set(d, LQ_ERR_CANCELLED, "cancelled");
+        if (cancelled && cancelled(user)) e = lq_diag_set(d, LQ_ERR_CANCELLED, "cancelled");
     }
     if (!e) {
         lq_meter_result r;
@@ -44,7 +44,7 @@ static lq_error measure(const char *path, const lq_stems_spec *stems, int pad,
 
 lq_error lq_staging_plan(lq_staging *s, const lq_preset *p, int bus_identity, const char *path,
                          const lq_stems_spec *stems, int stems_pad,
-                         const volatile sig_atomic_t *cancel, lq_diag *d)
+                         int (*cancelled)(void *user), void *user, lq_diag *d)
 {
     memset(s, 0, sizeof *s);
     s->gain = s->undo = 1.0;
@@ -53,7 +53,7 @@ lq_error lq_staging_plan(lq_staging *s, const lq_preset *p, int bus_identity, co
     s->ref_lufs = p->input_lufs;
     if (!s->wanted || bus_identity) return LQ_OK;
     double lufs = -INFINITY;
-    lq_error e = measure(path, stems, stems_pad, cancel, &lufs, d);
+    lq_error e = measure(path, stems, stems_pad, cancelled, user, &lufs, d);
     if (e) return e;
     s->input_lufs = lufs;
     if (!isfinite(lufs)) return LQ_OK;

@@ -6,8 +6,6 @@
 #ifndef LQ_ENGINE_STAGING_H
 #define LQ_ENGINE_STAGING_H
 
-#include <signal.h>
-
 #include "config/preset.h"
 #include "config/stems.h"
 
@@ -25,10 +23,10 @@ typedef struct lq_staging {
  * something (bus_identity 0), measure the mix's integrated loudness (libebur128, one
  * extra decode) and set the gain.  A mix without an integrated loudness (silent, shorter
  * than one 400 ms block) gets none.  Errors: those of decoding the input;
- * LQ_ERR_CANCELLED when *cancel (may be NULL) is set. */
+ * LQ_ERR_CANCELLED when cancelled(user) (may be NULL; polled once per block) says so. */
 lq_error lq_staging_plan(lq_staging *s, const lq_preset *p, int bus_identity, const char *path,
                          const lq_stems_spec *stems, int stems_pad,
-                         const volatile sig_atomic_t *cancel, lq_diag *d);
+                         int (*cancelled)(void *user), void *user, lq_diag *d);
 
 /* Multiply n frames of `channels` planar channels by g in place. */
 void lq_staging_scale(double *const *buf, int channels, size_t n, double g);
