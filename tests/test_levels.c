@@ -24,7 +24,7 @@
 #include "synth.h"
 
 #define RATE 44100
-#define SECONDS 20.0
+#define SECONDS 15.0
 
 static char *g_tmp;
 static char g_target[600];
