@@ -13,6 +13,7 @@
 #include "engine/publish.h"
 #include "engine/queue.h"
 #include "engine/meter.h"
+#include "engine/staging.h"
 #include "io/audio_out.h"
 #include "io/spool.h"
 
@@ -105,6 +106,7 @@ struct lq_job {
     char in_format[64];
     uint64_t in_hash;
     int master_identity;     /* no master-bus stage changed the signal */
+    lq_staging staging;      /* input gain staging of the master bus (staging.h) */
     lq_meter_result in_meas; /* the input mix, with health figures */
     lq_meter_result master_meas;
     int n_mix_warnings;
