@@ -139,6 +139,10 @@ static void free_run(lq_album *a)
     free(a->job_diag);
     free(a->progress_frac);
     free(a->mastered_lufs);
+    free(a->aims);
+    free(a->redo);
+    a->aims = NULL;
+    a->redo = NULL;
     a->jobs = NULL;
     a->presets = NULL;
     a->job_err = NULL;
@@ -277,6 +281,9 @@ static lq_error prepare(lq_album *a, lq_diag *d)
         !(a->spools = calloc(a->n_targets * n, sizeof *a->spools)))
         return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < a->n_targets * n; i++) a->spools[i].fd = -1;
+    if (!(a->aims = calloc(a->n_targets * n, sizeof *a->aims)) ||
+        !(a->redo = calloc(a->n_targets * n, sizeof *a->redo)))
+        return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     for (size_t k = 0; k < a->n_targets; k++) {
         a->at[k].target = a->targets[k];
         a->at[k].image.fd = -1;
@@ -359,6 +366,75 @@ static void assemble_fn(void *ctx, size_t k)
     pthread_mutex_unlock(&a->lock);
 }
 
+static lq_error first_job_error(lq_album *a, lq_diag *d);
+static lq_error run_queue(lq_tasks *t, int threads, lq_diag *d);
+
+/* Finish one track for one target again, aiming past its file's error. */
+static void refinish_fn(void *ctx, size_t arg)
+{
+    lq_album *a = ctx;
+    const size_t i = arg % a->n_jobs, k = arg / a->n_jobs;
+    lq_job *j = a->jobs[i];
+    lq_export *ex = &j->exports[k];
+    const lq_rate_group *g = NULL;
+    for (size_t q = 0; q < j->n_groups; q++)
+        if (j->groups[q].rate == ex->rate) g = &j->groups[q];
+    ex->n_warnings = 0;
+    lq_finish_target(j, ex, g);
+    ex->aim_lufs = a->aims[arg];
+    if (ex->err) a->job_err[i] = ex->err, a->job_diag[i] = ex->diag;
+}
+
+/* A track file whose fades, gap or a neighbour's crossfade moved it off its level (a
+ * crossfade puts the neighbour's tail into the file; a fade takes energy out): finish
+ * that track again aiming by the error, and assemble its target again.  The level moves
+ * almost linearly, so one round lands it (at most two are run). */
+static lq_error correct_levels(lq_album *a, lq_diag *d)
+{
+    const size_t n = a->n_jobs;
+    for (int round = 0; round < 2; round++) {
+        lq_tasks tasks = {0};
+        int any = 0;
+        for (size_t k = 0; k < a->n_targets; k++)
+            for (size_t i = 0; i < n; i++) {
+                lq_export *ex = &a->jobs[i]->exports[k];
+                const size_t q = k * n + i;
+                a->redo[q] = 0;
+                if (!ex->has_aim || !isfinite(ex->meas.integrated_lufs)) continue;
+                double err = a->aims[q] - ex->meas.integrated_lufs;
+                if (fabs(err) <= 0.02) continue;
+                a->redo[q] = 1;
+                any = 1;
+                if (ex->have_out) lq_audio_out_discard(&ex->out);
+                ex->have_out = 0;
+                ex->aim_set = 1;
+                ex->aim_lufs += err;   /* ex->aim_lufs == a->aims[q] before the first round */
+                if (lq_tasks_add(&tasks, refinish_fn, a, q, LQ_TASK_NONE) == LQ_TASK_NONE) {
+                    lq_tasks_free(&tasks);
+                    return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+                }
+            }
+        if (!any) return LQ_OK;
+        lq_error e = run_queue(&tasks, a->threads, d);
+        if (!e) e = first_job_error(a, d);
+        for (size_t k = 0; k < a->n_targets && !e; k++) {
+            int need = 0;
+            for (size_t i = 0; i < n; i++) need |= a->redo[k * n + i];
+            if (need && lq_tasks_add(&tasks, assemble_fn, a, k, LQ_TASK_NONE) == LQ_TASK_NONE)
+                e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+        }
+        if (!e) e = run_queue(&tasks, a->threads, d);
+        for (size_t k = 0; k < a->n_targets && !e; k++)
+            if (a->at[k].err) {
+                *d = a->at[k].diag;
+                e = a->at[k].err;
+            }
+        if (!e && lq_album_cancelled(a)) e = lq_diag_set(d, LQ_ERR_CANCELLED, "cancelled");
+        if (e) return e;
+    }
+    return LQ_OK;
+}
+
 static lq_error first_job_error(lq_album *a, lq_diag *d)
 {
     for (size_t i = 0; i < a->n_jobs; i++)
@@ -432,6 +508,11 @@ lq_error lq_album_run(lq_album *a)
     }
     if (!e) e = run_queue(&tasks, a->threads, &d);
     for (size_t i = 0; i < a->n_jobs && !e; i++) e = lq_job_collect(a->jobs[i], &d);
+    for (size_t i = 0; i < a->n_jobs && !e; i++)
+        for (size_t k = 0; k < a->n_targets; k++) {
+            const lq_export *ex = &a->jobs[i]->exports[k];
+            a->aims[k * a->n_jobs + i] = ex->has_aim ? ex->aim_lufs : NAN;
+        }
     if (!e && lq_album_cancelled(a)) e = lq_diag_set(&d, LQ_ERR_CANCELLED, "cancelled");
     /* 5. per target: the continuous render, dithered once, split */
     for (size_t k = 0; k < a->n_targets && !e; k++)
@@ -444,6 +525,7 @@ lq_error lq_album_run(lq_album *a)
             e = a->at[k].err;
         }
     if (!e && lq_album_cancelled(a)) e = lq_diag_set(&d, LQ_ERR_CANCELLED, "cancelled");
+    if (!e) e = correct_levels(a, &d);
     /* 6. publish, then the reports */
     if (!e) {
         a->ran = 1;

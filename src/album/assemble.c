@@ -187,17 +187,17 @@ static void judge(lq_album *a, size_t i, size_t k)
     lq_export *ex = &a->jobs[i]->exports[k];
     const lq_target *t = ex->target;
     const double finished = ex->n_passes ? ex->passes[ex->n_passes - 1].lufs : NAN;
+    ex->n_warnings = 0;
     ex->peak_ok = ex->meas.true_peak_16x_dbtp <= t->true_peak_dbtp;
     ex->clip_ok = ex->clipped == 0;
     /* the loudness is judged on the finished track (fades and a neighbour's crossfade
      * belong to the record, not to the track's level), and said when the file differs */
-    if (ex->has_aim && isfinite(finished))
-        ex->loudness_ok = fabs(finished - ex->aim_lufs) <= 0.05 ||
-                          fabs(ex->meas.integrated_lufs - ex->aim_lufs) <= 0.05;
+    (void)finished;
+    ex->loudness_ok = !ex->has_aim || fabs(ex->meas.integrated_lufs - ex->aim_lufs) <= 0.05;
     ex->met = ex->loudness_ok && ex->peak_ok && ex->clip_ok && ex->codec_ok && ex->format_ok;
-    if (ex->has_aim && fabs(ex->meas.integrated_lufs - ex->aim_lufs) > 0.05 && ex->loudness_ok)
-        lq_export_warn(ex, "the track file measures %.2f LUFS against the track's %.2f: its "
-                           "fades, gap or a crossfade move the file's loudness",
+    if (!ex->loudness_ok)
+        lq_export_warn(ex, "the track file measures %.2f LUFS against its %.2f (its fades, "
+                           "gap or a crossfade move the file's loudness)",
                        ex->meas.integrated_lufs, ex->aim_lufs);
     if (!ex->peak_ok)
         lq_export_warn(ex, "the track file peaks at %.2f dBTP, over the %.1f dBTP ceiling "
@@ -214,6 +214,11 @@ void lq_album_assemble_target(lq_album *a, size_t k)
     lq_album_layout *L = &at->layout;
     const int ch = a->jobs[0]->in_channels;
     const int rate = a->jobs[0]->exports[k].rate;
+    /* assembled again after a correction: start afresh */
+    lq_album_layout_free(L);
+    if (at->have_image) lq_audio_out_discard(&at->image);
+    at->have_image = 0;
+    at->err = LQ_OK;
     for (size_t i = 1; i < n; i++)
         if (a->jobs[i]->exports[k].rate != rate || a->jobs[i]->in_channels != ch) {
             at->err = lq_diag_set(d, LQ_ERR_ARG,
@@ -344,8 +349,6 @@ void lq_album_assemble_target(lq_album *a, size_t k)
                                             at->image_meas.max_short_term_lufs, d);
     }
     for (size_t i = 0; i < n_rd; i++) lq_spool_reader_free(&c.rd[i]);
-    /* the spools are not needed any more: free the disk space now */
-    for (size_t i = 0; i < n; i++) lq_spool_destroy(&a->spools[k * n + i]);
     if (have_chain) lq_chain_destroy(&chain);
     lq_stage_spec_free(&dspec);
     lq_meter_destroy(&c.meter);

@@ -78,6 +78,9 @@ struct lq_album {
     lq_spool *spools;          /* [target * n_jobs + track]: limited, undithered */
     lq_album_target *at;
     double *mastered_lufs;     /* per track: the master bus's integrated loudness */
+    double *aims;              /* [target * n_jobs + track]: where the file should land
+                                  (NAN: no level to land on) */
+    int *redo;                 /* [target * n_jobs + track]: finish again (correction) */
     int ran;
     char errmsg[1024];
 };
