@@ -287,8 +287,10 @@ static lq_error prepare(lq_album *a, lq_diag *d)
     for (size_t k = 0; k < a->n_targets; k++) {
         a->at[k].target = a->targets[k];
         a->at[k].image.fd = -1;
-        a->at[k].is_cd = a->targets[k]->sample_rate == 44100 && a->targets[k]->bit_depth == 16 &&
-                         a->targets[k]->format == LQ_FMT_WAV && !strcmp(a->targets[k]->name, "cd");
+        /* a CD: named `cd`, or 16-bit 44.1 kHz WAV (as the album file's Red Book checks) */
+        const lq_target *t = a->targets[k];
+        a->at[k].is_cd = !strcmp(t->name, "cd") ||
+                         (t->sample_rate == 44100 && t->bit_depth == 16 && t->format == LQ_FMT_WAV);
     }
     for (size_t i = 0; i < n; i++) {
         const lq_album_track *t = &s->tracks[i];

@@ -56,6 +56,10 @@ static const char usage[] =
     "                 [--set KEY=VALUE]... [--title T] [--artist A] [--album A]\n"
     "                 [--json] [--quiet] [--force] [--threads N]\n"
     "      master a stereo (or mono) mix to one verified export per target\n"
+    "  lacquer album ALBUM.yaml [--target NAME|FILE]... [--out DIR] [--json] [--quiet]\n"
+    "                [--force] [--threads N]\n"
+    "      master every track of an album file: one level policy, gaps, fades and\n"
+    "      crossfades, per-track files per target, a CD image with CUE/TOC\n"
     "  lacquer analyze FILE... [--json]   loudness, true peak, LRA, PLR, DC, phase, clipping\n"
     "  lacquer analyze --preset P         what a preset does: its stages and EQ curves\n"
     "  lacquer presets                    the shipped chain presets\n"
@@ -82,11 +86,12 @@ int main(int argc, char **argv)
         return LQ_EXIT_OK;
     }
     if (!strcmp(cmd, "master")) return cmd_master(argc - 1, argv + 1);
+    if (!strcmp(cmd, "album")) return cmd_album(argc - 1, argv + 1);
     if (!strcmp(cmd, "analyze")) return cmd_analyze(argc - 1, argv + 1);
     if (!strcmp(cmd, "presets")) return cmd_list(argc - 1, argv + 1, 0);
     if (!strcmp(cmd, "targets")) return cmd_list(argc - 1, argv + 1, 1);
     if (!strcmp(cmd, "demo")) return cmd_demo(argc - 1, argv + 1);
-    cli_error("unknown command \"%s\" (expected master, analyze, presets, targets, demo; "
+    cli_error("unknown command \"%s\" (expected master, album, analyze, presets, targets, demo; "
               "see lacquer --help)", cmd);
     return LQ_EXIT_USAGE;
 }
