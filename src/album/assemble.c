@@ -56,10 +56,7 @@ lq_error lq_album_plan_layout(const lq_album *a, size_t k, lq_album_layout *L)
     long long pos = 0;   /* the end of what came before */
     for (size_t i = 0; i < n; i++) {
         L->index00[i] = -1;
-        if (i == 0) {
-            /* the first track starts the render (a CD has its own 2 s pregap) */
-            L->start[i] = L->index01[i] = 0;
-        } else if (L->xfade[i - 1] > 0) {
+        if (i > 0 && L->xfade[i - 1] > 0) {
             L->start[i] = pos - L->xfade[i - 1];
         } else {
             long long gap = llround(s->tracks[i].gap_s * rate);
@@ -69,7 +66,11 @@ lq_error lq_album_plan_layout(const lq_album *a, size_t k, lq_album_layout *L)
             L->gap[i] = L->start[i] - pos;
             if (gap > 0) L->index00[i] = L->start[i] - gap;
         }
-        if (i > 0) {
+        if (i == 0) {
+            /* the render begins with track 1's gap, if any (INDEX 00 at 0); the disc's
+             * own 2 s pre-gap is the player's or burner's, not in the image */
+            L->index01[i] = L->start[i];
+        } else {
             L->index01[i] = L->cd ? round_near(L->start[i], LQ_CD_FRAME) : L->start[i];
             if (L->index01[i] <= L->index01[i - 1]) L->index01[i] = L->index01[i - 1] + (L->cd ? LQ_CD_FRAME : 1);
         }
