@@ -380,6 +380,56 @@ static void test_track_policy(void **state)
     lqt_rmrf(out);
 }
 
+/* album policy, integrated anchor: the whole record's integrated loudness (every track
+ * file measured as one programme, as ReplayGain 2.0 album gain) lands on the target */
+static void test_integrated_anchor(void **state)
+{
+    (void)state;
+    lq_album_spec s;
+    lq_album_track t[NT];
+    make_spec(&s, t, LQ_ALBUM_LOUDNESS_ALBUM, LQ_ANCHOR_INTEGRATED);
+    s.targets = targets_list + 1;
+    s.n_targets = 1;
+    char out[600];
+    snprintf(out, sizeof out, "%s/integrated", g_tmp);
+    char *js = NULL;
+    assert_int_equal(run_album(&s, out, 2, NULL, &js), LQ_OK);
+    /* the files end to end through one meter: concatenate them into one file */
+    double *all = NULL;
+    size_t total = 0;
+    for (int i = 0; i < NT; i++) {
+        char p[1024];
+        track_path(p, sizeof p, out, i, 1);
+        size_t n = 0;
+        int ch = 0;
+        double *x = lqt_read_planar(p, &ch, &n, NULL);
+        assert_non_null(x);
+        double *grown = realloc(all, 2 * (total + n) * sizeof *all);
+        assert_non_null(grown);
+        all = grown;
+        /* channel-major: move the right channel of what is there up */
+        memmove(all + total + n, all + total, total * sizeof *all);
+        memcpy(all + total, x, n * sizeof *all);
+        memcpy(all + 2 * total + n, x + n, n * sizeof *all);
+        total += n;
+        free(x);
+    }
+    const double *pl[2] = {all, all + total};
+    char whole[700];
+    snprintf(whole, sizeof whole, "%s/whole.wav", g_tmp);
+    assert_int_equal(lqt_write_wav(whole, pl, 2, total, RATE, SF_FORMAT_DOUBLE), 0);
+    double l = file_lufs(whole);
+    json_t *r = report_of(js);
+    free(js);
+    double gain = json_real_value(json_object_get(json_array_get(json_object_get(r, "targets"), 0),
+                                                  "album_gain_db"));
+    print_message("album integrated %.3f LUFS (album gain %+.2f dB)\n", l, gain);
+    assert_true(fabs(l - -14.0) <= 0.05);
+    json_decref(r);
+    free(all);
+    lqt_rmrf(out);
+}
+
 /* errors and cancellation leave nothing behind */
 static void test_nothing_written(void **state)
 {
@@ -410,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_album_levels_and_rerun),
         cmocka_unit_test(test_cd_image_and_joins),
         cmocka_unit_test(test_track_policy),
+        cmocka_unit_test(test_integrated_anchor),
         cmocka_unit_test(test_nothing_written),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
