@@ -105,7 +105,9 @@ static lq_error run_pass(plan *p, double gain_db, double ceiling_dbtp, int what,
     render r = {.gain = pow(10.0, gain_db / 20.0), .d = &ex->diag, .n_out = n_out};
     for (int i = 0; i < n_out; i++) r.out[i] = outs[i];
     if (what) e = lq_meter_new(&r.meter, p->env.channels, p->env.sample_rate, what, BLOCK, &ex->diag);
-    if (!e && n_out && ex->spool_out) {   /* an album's copy of the final render, afresh */
+    /* an album's copy of the final render (the one that encodes, or measures in full
+     * when it only spools), afresh */
+    if (!e && ex->spool_out && (n_out || (what & LQ_METER_FULL))) {
         lq_spool_destroy(ex->spool_out);
         e = lq_spool_create(ex->spool_out, p->j->out_dir, p->env.channels, ex->rate, &ex->diag);
         r.spool = ex->spool_out;
@@ -341,9 +343,12 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
         lq_audio_out chk[LQ_MAX_CODEC_CHECKS];
         lq_format chk_fmt[LQ_MAX_CODEC_CHECKS];
         int n_chk = 0;
-        ex->err = open_export(&p, &ex->out, t->format, t->bit_depth, ex->rate);
+        /* an album's PCM track with no round trips to check: only its spool (the album
+         * encodes the split render); measured as it streams */
+        const int spool_only = ex->spool_out && !lossy && !checks;
+        if (!spool_only) ex->err = open_export(&p, &ex->out, t->format, t->bit_depth, ex->rate);
         if (ex->err) goto out;
-        ex->have_out = 1;
+        ex->have_out = !spool_only;
         outs[0] = &ex->out;
         lq_format later[LQ_MAX_CODEC_CHECKS];
         int n_later = 0;
@@ -364,16 +369,18 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
         }
         json_t *lim = NULL, *dit = NULL;
         /* no meter here: the written file is measured below */
-        ex->err = run_pass(&p, gain_db, ceil_now, 0, outs, 1 + n_chk, &res, &lim, &dit,
+        ex->err = run_pass(&p, gain_db, ceil_now, spool_only ? LQ_METER_FULL : 0,
+                           outs + spool_only, 1 + n_chk - spool_only, &res, &lim, &dit,
                            &ex->clipped);
         if (ex->limiter_report) json_decref(ex->limiter_report);
         if (ex->dither_report) json_decref(ex->dither_report);
         ex->limiter_report = lim;
         ex->dither_report = dit;
-        for (int i = 0; i <= n_chk && !ex->err; i++)
+        for (int i = spool_only; i <= n_chk && !ex->err; i++)
             ex->err = lq_audio_out_close(outs[i], &ex->diag);
         /* 3. verify: the file as written (decoded, for lossy formats) */
-        if (!ex->err)
+        if (!ex->err && spool_only) ex->meas = res;
+        else if (!ex->err)
             ex->err = lq_meter_file(ex->out.read_path, LQ_METER_FULL | LQ_METER_TP16, &ex->meas,
                                    &ex->diag);
         if (!ex->err && (!p.use_limiter || !has_aim) && ex->n_passes < LQ_MAX_PASSES)
@@ -423,7 +430,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
     }
 
     /* 4. judge (and record the verified figures in the BWF header) */
-    if (t->format == LQ_FMT_WAV)
+    if (t->format == LQ_FMT_WAV && ex->have_out)
         ex->err = lq_audio_out_patch_bext(&ex->out, ex->meas.integrated_lufs, ex->meas.lra_lu,
                                           ex->meas.true_peak_16x_dbtp,
                                           ex->meas.max_momentary_lufs,
