@@ -9,6 +9,7 @@
  *
  * (Until `lacquer album` reads album files in this build, the album is built in
  * memory, as tests/test_album.c does.) */
+#include <malloc.h>
 #include <sndfile.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,7 @@ static int run(int argc, char **argv)
                        .preset = "gentle", .targets = argv + 4, .n_targets = (size_t)nt,
                        .loudness = LQ_ALBUM_LOUDNESS_ALBUM, .anchor = LQ_ANCHOR_LOUDEST,
                        .tracks = t, .n_tracks = (size_t)n};
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);   /* as `lacquer album` (src/cli/cmd_album.c) */
     lq_album *a = NULL;
     if (lq_album_new(&a) || lq_album_use_spec(a, &s, dir) || lq_album_set_output_dir(a, argv[2]))
         return die("out of memory");

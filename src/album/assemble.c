@@ -143,9 +143,20 @@ static size_t gen_fn(void *u, double *const *buf, size_t n, lq_error *err)
     return n;
 }
 
-static lq_audio_out *track_out(asm_ctx *c, size_t i)
+/* Track i's file: opened when the split reaches it, closed as soon as it is complete,
+ * so one encoder per target is open at a time whatever the album's length. */
+static lq_error open_track(asm_ctx *c, size_t i)
 {
-    return &c->a->jobs[i]->exports[c->k].out;
+    lq_job *j = c->a->jobs[i];
+    lq_export *ex = &j->exports[c->k];
+    const lq_target *t = ex->target;
+    char desc[512];
+    snprintf(desc, sizeof desc, "%s mastered by lacquer for %s", j->title, t->name);
+    lq_out_meta meta = {j->title, j->artist, j->album, desc};
+    lq_error e = lq_audio_out_open(&ex->out, c->a->out_dir, t->format, ex->rate, c->channels,
+                                   t->bit_depth, t->bitrate_kbps, &meta, BLOCK, c->d);
+    ex->have_out = !e;
+    return e;
 }
 
 static lq_error split_fn(void *u, const double *const *buf, size_t n)
@@ -163,14 +174,19 @@ static lq_error split_fn(void *u, const double *const *buf, size_t n)
         long long end = c->cur + 1 < L->n_tracks ? L->index01[c->cur + 1] : L->total;
         size_t m = n - off;
         if ((long long)m > end - c->put) m = (size_t)(end - c->put);
-        if (m > 0) {
+        lq_export *ex = &c->a->jobs[c->cur]->exports[c->k];
+        lq_error e = ex->have_out ? LQ_OK : open_track(c, c->cur);
+        if (!e && m > 0) {
             const double *pl[2] = {buf[0] + off, c->channels > 1 ? buf[1] + off : NULL};
-            lq_error e = lq_audio_out_write(track_out(c, c->cur), pl, m, c->d);
-            if (e) return e;
+            e = lq_audio_out_write(&ex->out, pl, m, c->d);
         }
+        if (e) return e;
         off += m;
         c->put += (long long)m;
-        if (c->put >= end && c->cur + 1 < L->n_tracks) c->cur++;
+        if (c->put >= end) {
+            if ((e = lq_audio_out_close(&ex->out, c->d))) return e;
+            if (c->cur + 1 < L->n_tracks) c->cur++;
+        }
     }
     return LQ_OK;
 }
@@ -279,20 +295,13 @@ void lq_album_assemble_target(lq_album *a, size_t k)
         e = lq_chain_create(&chain, NULL, 0, &env, d);
         have_chain = !e;
     }
-    /* the files: each track's export (the finishing chain's check file is replaced) and
-     * the CD image */
+    /* the files: each track's export (replacing the finishing chain's check file,
+     * opened by the split) and the CD image */
     char desc[512];
     for (size_t i = 0; i < n && !e; i++) {
-        lq_job *j = a->jobs[i];
-        lq_export *ex = &j->exports[k];
+        lq_export *ex = &a->jobs[i]->exports[k];
         if (ex->have_out) lq_audio_out_discard(&ex->out);
         ex->have_out = 0;
-        snprintf(desc, sizeof desc, "%s mastered by lacquer for %s", j->title, t->name);
-        lq_out_meta meta = {j->title, j->artist, j->album, desc};
-        e = lq_audio_out_open(&ex->out, a->out_dir, t->format, rate, ch, t->bit_depth,
-                              t->bitrate_kbps, &meta, BLOCK, &ex->diag);
-        if (e) *d = ex->diag;
-        else ex->have_out = 1;
         ex->dithered = at->dithered;
         ex->clipped = 0;
     }
@@ -324,7 +333,7 @@ void lq_album_assemble_target(lq_album *a, size_t k)
     double lo = HUGE_VAL, hi = -HUGE_VAL;
     for (size_t i = 0; i < n && !e; i++) {
         lq_export *ex = &a->jobs[i]->exports[k];
-        e = lq_audio_out_close(&ex->out, d);
+        e = lq_audio_out_close(&ex->out, d);   /* (closed by the split already) */
         if (!e) e = lq_meter_file(ex->out.read_path, LQ_METER_FULL | LQ_METER_TP16, &ex->meas, d);
         if (e) break;
         ex->clipped = ex->out.clipped;

@@ -1,6 +1,7 @@
 /* lacquer album ALBUM.yaml [--target NAME|FILE]... [--out DIR] [--json] [--force]
  * [--threads N] [--quiet]: the same exit codes, progress, atomic publishing and Ctrl-C
  * rules as `master`. */
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +99,11 @@ int cmd_album(int argc, char **argv)
                   "[--target NAME|FILE]... [--out DIR])");
         return LQ_EXIT_USAGE;
     }
+    /* Each track's master bus and finishing chains allocate and free large buffers; with
+     * glibc's adaptive mmap threshold these end up in the heap, which fragments and keeps
+     * growing track after track.  A fixed threshold gives them back to the system, so an
+     * album's peak memory stays that of the work in flight (bench/album). */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     const char *dir = cli_preset_dir();
     lq_album *album = NULL;
     lq_target *targets[MAX_TARGETS] = {0};
