@@ -364,7 +364,10 @@ static void assemble_fn(void *ctx, size_t k)
     lq_album *a = ctx;
     lq_album_assemble_target(a, k);
     pthread_mutex_lock(&a->lock);
-    if (a->progress && a->progress(a->progress_user, "album", 1.0)) a->cancel = 1;
+    a->assembled++;
+    if (a->progress &&
+        a->progress(a->progress_user, "album", (double)a->assembled / (double)a->n_targets))
+        a->cancel = 1;
     pthread_mutex_unlock(&a->lock);
 }
 
@@ -384,7 +387,6 @@ static void refinish_fn(void *ctx, size_t arg)
     ex->n_warnings = 0;
     lq_finish_target(j, ex, g);
     ex->aim_lufs = a->aims[arg];
-    if (ex->err) a->job_err[i] = ex->err, a->job_diag[i] = ex->diag;
 }
 
 /* A track file whose fades, gap or a neighbour's crossfade moved it off its level (a
@@ -418,7 +420,14 @@ static lq_error correct_levels(lq_album *a, lq_diag *d)
             }
         if (!any) return LQ_OK;
         lq_error e = run_queue(&tasks, a->threads, d);
-        if (!e) e = first_job_error(a, d);
+        for (size_t q = 0; q < a->n_targets * n && !e; q++) {
+            const lq_export *ex = &a->jobs[q % n]->exports[q / n];
+            if (a->redo[q] && ex->err) {
+                *d = ex->diag;
+                e = ex->err;
+            }
+        }
+        a->assembled = 0;
         for (size_t k = 0; k < a->n_targets && !e; k++) {
             int need = 0;
             for (size_t i = 0; i < n; i++) need |= a->redo[k * n + i];
@@ -472,6 +481,7 @@ lq_error lq_album_run(lq_album *a)
     free_run(a);
     a->errmsg[0] = 0;
     a->cancel = 0;
+    a->assembled = 0;
     if (!a->spec || !a->out_dir || a->spec->n_tracks == 0) {
         snprintf(a->errmsg, sizeof a->errmsg, "an album run needs an album file with at least "
                                               "one track and an output folder");
@@ -553,6 +563,7 @@ lq_error lq_album_run(lq_album *a)
             lq_audio_out_discard(&a->at[k].image);
             a->at[k].have_image = 0;
         }
+    for (size_t i = 0; i < a->n_jobs; i++) lq_job_set_progress(a->jobs[i], NULL, NULL);
     lq_tasks_free(&tasks);
     lq_publisher_free(&pub);
     free(ctx);

@@ -81,6 +81,7 @@ struct lq_album {
     double *aims;              /* [target * n_jobs + track]: where the file should land
                                   (NAN: no level to land on) */
     int *redo;                 /* [target * n_jobs + track]: finish again (correction) */
+    size_t assembled;          /* targets assembled (progress), under lock */
     int ran;
     char errmsg[1024];
 };
