@@ -18,13 +18,10 @@
 #include <jansson.h>
 #include <sndfile.h>
 
-#include "album/album.h"
 #include "lacquer/lacquer.h"
 #include "lqtest.h"
 #include "synth.h"
 
-/* album.c: run a spec built in memory (the album file parser is tested on its own) */
-lq_error lq_album_use_spec(lq_album *a, lq_album_spec *spec, const char *preset_dir);
 
 #define RATE 44100
 #define NT 5
@@ -93,34 +90,26 @@ static int teardown(void **state)
     return 0;
 }
 
-static char *targets_list[] = {"cd", g_flac_target, "mp3-320"};
-
-static void make_spec(lq_album_spec *s, lq_album_track *t, lq_album_loudness pol,
-                      lq_album_anchor anchor)
+/* The album file: 1 a quiet ballad with a short fade-in, 2|3 a gapless pair, 3 crossfades
+ * into 4, 5 after a 1.5 s gap and 2 dB under the record with a short fade-out. */
+static void write_album(const char *path, const char *loudness, const char *anchor,
+                        const char *targets, const char *track4)
 {
-    memset(s, 0, sizeof *s);
-    memset(t, 0, NT * sizeof *t);
-    s->file = "album.yaml";
-    s->dir = g_tmp;
-    s->title = "Test Record";
-    s->artist = "The Generators";
-    s->preset = "gentle";
-    s->targets = targets_list;
-    s->n_targets = 3;
-    s->loudness = pol;
-    s->anchor = anchor;
-    s->tracks = t;
-    s->n_tracks = NT;
-    for (int i = 0; i < NT; i++) {
-        t[i].file = g_in[i];
-        t[i].title = (char *)track_titles[i];
-        t[i].fade_curve = LQ_FADE_LINEAR;
-    }
-    t[0].fade_in_ms = 50;
-    t[2].crossfade_ms = 200;   /* Pair B crossfades into track 4 */
-    t[4].gap_s = 1.5;
-    t[4].offset_db = -2.0;
-    t[4].fade_out_ms = 50;
+    char text[4096];
+    snprintf(text, sizeof text,
+             "lacquer: 1\n"
+             "album:\n  title: Test Record\n  artist: The Generators\n  year: 2026\n"
+             "  upc: \"036000291452\"\n"
+             "preset: gentle\ntargets: [%s]\nloudness: %s\nalbum_anchor: %s\n"
+             "tracks:\n"
+             "  - {file: %s, title: Ballad, isrc: US-RC1-76-07839, fade_in_ms: 50, fade_curve: linear}\n"
+             "  - {file: %s, title: Pair A, isrc: US-RC1-76-07840}\n"
+             "  - {file: %s, title: Pair B, crossfade_ms: 200, fade_curve: linear}\n"
+             "  - {file: %s, title: Crossfade}\n"
+             "  - {file: %s, title: Gap, gap_s: 1.5, offset_db: -2, fade_out_ms: 50, fade_curve: linear}\n",
+             targets, loudness, anchor, g_in[0], g_in[1], g_in[2], track4 ? track4 : g_in[3],
+             g_in[4]);
+    assert_int_equal(lqt_write_text(path, text), 0);
 }
 
 typedef struct cancel_ctx {
@@ -136,25 +125,33 @@ static int cancel_progress(void *user, const char *phase, double frac)
     return 0;
 }
 
-static lq_error run_album(lq_album_spec *s, const char *out, int threads, cancel_ctx *cc,
+static lq_error run_album(const char *yaml, const char *out, int threads, cancel_ctx *cc,
                           char **json)
 {
     lq_album *a = NULL;
+    char err[1024];
     assert_int_equal(lq_album_new(&a), LQ_OK);
-    assert_int_equal(lq_album_use_spec(a, s, lqt_preset_dir()), LQ_OK);
+    lq_error e = lq_album_load(a, yaml, lqt_preset_dir(), err, sizeof err);
+    if (e) {
+        fprintf(stderr, "album: %s\n", err);
+        lq_album_destroy(&a);
+        return e;
+    }
     assert_int_equal(lq_album_set_output_dir(a, out), LQ_OK);
     lq_album_set_threads(a, threads);
     if (cc) {
         lq_album_set_cancel_flag(a, cc->flag);
         lq_album_set_progress(a, cancel_progress, cc);
     }
-    lq_error e = lq_album_run(a);
+    e = lq_album_run(a);
     if (e) fprintf(stderr, "album: %s\n", lq_album_error_message(a));
     if (json) *json = e ? NULL : lq_album_report_json(a);
     lq_album_destroy(&a);
     return e;
 }
 
+#define TWO_TARGETS "cd, \"flac24.yaml\""
+#define THREE_TARGETS "cd, \"flac24.yaml\", mp3-320"
 static const char *const tnames[3] = {"cd", "flac24", "mp3-320"};
 static const char *const exts[3] = {"wav", "flac", "mp3"};
 
@@ -196,14 +193,15 @@ static json_t *report_of(const char *text)
 static void test_album_levels_and_rerun(void **state)
 {
     (void)state;
-    lq_album_spec s;
-    lq_album_track t[NT];
-    make_spec(&s, t, LQ_ALBUM_LOUDNESS_ALBUM, LQ_ANCHOR_LOUDEST);
+    char yaml[600];
+    snprintf(yaml, sizeof yaml, "%s/album.yaml", g_tmp);
+    write_album(yaml, "album", "loudest", THREE_TARGETS, NULL);
+    const double offset[NT] = {0, 0, 0, 0, -2.0};
     char out[600], out1[600];
     snprintf(out, sizeof out, "%s/album2", g_tmp);
     snprintf(out1, sizeof out1, "%s/album1", g_tmp);
     char *js = NULL;
-    assert_int_equal(run_album(&s, out, 2, NULL, &js), LQ_OK);
+    assert_int_equal(run_album(yaml, out, 2, NULL, &js), LQ_OK);
     json_t *r = report_of(js);
     free(js);
     double mastered[NT];
@@ -211,7 +209,7 @@ static void test_album_levels_and_rerun(void **state)
     assert_int_equal(json_array_size(tracks), NT);
     for (int i = 0; i < NT; i++)
         mastered[i] = json_real_value(json_object_get(json_array_get(tracks, (size_t)i), "mastered_lufs")) +
-                      t[i].offset_db;
+                      offset[i];
     int loudest = 0;
     for (int i = 1; i < NT; i++)
         if (mastered[i] > mastered[loudest]) loudest = i;
@@ -234,7 +232,7 @@ static void test_album_levels_and_rerun(void **state)
         }
     }
     /* the same album with one thread: the same bytes */
-    assert_int_equal(run_album(&s, out1, 1, NULL, NULL), LQ_OK);
+    assert_int_equal(run_album(yaml, out1, 1, NULL, NULL), LQ_OK);
     for (int k = 0; k < 3; k++)
         for (int i = 0; i < NT; i++) {
             char p1[1024], p2[1024];
@@ -360,13 +358,12 @@ static void test_cd_image_and_joins(void **state)
 static void test_track_policy(void **state)
 {
     (void)state;
-    lq_album_spec s;
-    lq_album_track t[NT];
-    make_spec(&s, t, LQ_ALBUM_LOUDNESS_TRACK, LQ_ANCHOR_LOUDEST);
-    s.n_targets = 2;
+    char yaml[600];
+    snprintf(yaml, sizeof yaml, "%s/album-track.yaml", g_tmp);
+    write_album(yaml, "track", "loudest", TWO_TARGETS, NULL);
     char out[600];
     snprintf(out, sizeof out, "%s/track", g_tmp);
-    assert_int_equal(run_album(&s, out, 2, NULL, NULL), LQ_OK);
+    assert_int_equal(run_album(yaml, out, 2, NULL, NULL), LQ_OK);
     const double aims[2] = {-13.0, -14.0};
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < NT; i++) {
@@ -385,15 +382,13 @@ static void test_track_policy(void **state)
 static void test_integrated_anchor(void **state)
 {
     (void)state;
-    lq_album_spec s;
-    lq_album_track t[NT];
-    make_spec(&s, t, LQ_ALBUM_LOUDNESS_ALBUM, LQ_ANCHOR_INTEGRATED);
-    s.targets = targets_list + 1;
-    s.n_targets = 1;
+    char yaml[600];
+    snprintf(yaml, sizeof yaml, "%s/album-integrated.yaml", g_tmp);
+    write_album(yaml, "album", "integrated", g_flac_target, NULL);
     char out[600];
     snprintf(out, sizeof out, "%s/integrated", g_tmp);
     char *js = NULL;
-    assert_int_equal(run_album(&s, out, 2, NULL, &js), LQ_OK);
+    assert_int_equal(run_album(yaml, out, 2, NULL, &js), LQ_OK);
     /* the files end to end through one meter: concatenate them into one file */
     double *all = NULL;
     size_t total = 0;
@@ -434,22 +429,20 @@ static void test_integrated_anchor(void **state)
 static void test_nothing_written(void **state)
 {
     (void)state;
-    lq_album_spec s;
-    lq_album_track t[NT];
-    make_spec(&s, t, LQ_ALBUM_LOUDNESS_ALBUM, LQ_ANCHOR_INTEGRATED);
-    s.n_targets = 2;
+    char yaml[600];
+    snprintf(yaml, sizeof yaml, "%s/album-err.yaml", g_tmp);
     char out[600], missing[600];
     snprintf(out, sizeof out, "%s/err", g_tmp);
     snprintf(missing, sizeof missing, "%s/nope.wav", g_tmp);
-    t[3].file = missing;
-    assert_int_equal(run_album(&s, out, 2, NULL, NULL), LQ_ERR_INPUT_UNREADABLE);
+    write_album(yaml, "album", "integrated", TWO_TARGETS, missing);
+    assert_int_equal(run_album(yaml, out, 2, NULL, NULL), LQ_ERR_INPUT_UNREADABLE);
     assert_false(lqt_exists(out));
-    t[3].file = g_in[3];
+    write_album(yaml, "album", "integrated", TWO_TARGETS, NULL);
     static const char *const phases[] = {"master", "targets", "album"};
     for (int p = 0; p < 3; p++) {
         volatile sig_atomic_t flag = 0;
         cancel_ctx cc = {&flag, phases[p]};
-        assert_int_equal(run_album(&s, out, 2, &cc, NULL), LQ_ERR_CANCELLED);
+        assert_int_equal(run_album(yaml, out, 2, &cc, NULL), LQ_ERR_CANCELLED);
         assert_false(lqt_exists(out));
     }
 }

@@ -17,6 +17,7 @@
 
 #include "album/run.h"
 #include "engine/naming.h"
+#include "io/tags.h"
 #include "lacquer/lacquer.h"
 
 #define DEFAULT_PRESET "gentle"
@@ -46,6 +47,7 @@ lq_error lq_album_use_spec(lq_album *a, lq_album_spec *spec, const char *preset_
 lq_error lq_album_use_spec(lq_album *a, lq_album_spec *spec, const char *preset_dir)
 {
     if (!a || !spec || !preset_dir) return LQ_ERR_ARG;
+    if (a->own_spec) lq_album_spec_free(&a->spec);
     a->spec = spec;
     a->own_spec = 0;
     free(a->preset_dir);
@@ -56,11 +58,18 @@ lq_error lq_album_load(lq_album *a, const char *album_file, const char *preset_d
                        size_t errlen)
 {
     if (!a || !album_file || !preset_dir) return LQ_ERR_ARG;
-    /* TODO(issue 12a): lq_album_spec_load(&spec, album_file, &diag) from
-     * src/album/album_file.c, then a->own_spec = 1 (freed with lq_album_spec_free). */
-    if (err && errlen) snprintf(err, errlen, "%s: album files cannot be read by this build yet",
-                                album_file);
-    return LQ_ERR_PRESET;
+    lq_diag d = {{0}};
+    lq_album_spec *spec = NULL;
+    lq_error e = lq_album_spec_load_dir(&spec, album_file, preset_dir, &d);
+    if (e) {
+        if (err && errlen) snprintf(err, errlen, "%s", d.msg[0] ? d.msg : lq_strerror(e));
+        return e;
+    }
+    if (a->own_spec) lq_album_spec_free(&a->spec);
+    a->spec = spec;
+    a->own_spec = 1;
+    free(a->preset_dir);
+    return (a->preset_dir = dupstr(preset_dir)) ? LQ_OK : LQ_ERR_NOMEM;
 }
 
 lq_error lq_album_set_output_dir(lq_album *a, const char *dir)
@@ -166,7 +175,7 @@ void lq_album_destroy(lq_album **pa)
     lq_album *a = *pa;
     if (!a) return;
     free_run(a);
-    /* TODO(issue 12a): if (a->own_spec) lq_album_spec_free(a->spec); */
+    if (a->own_spec) lq_album_spec_free(&a->spec);
     free(a->preset_dir);
     free(a->out_dir);
     free(a->extra_targets);
@@ -205,30 +214,6 @@ static void reset_progress(lq_album *a)
 
 /* ---- 0. presets, targets, jobs ------------------------------------------------------- */
 
-/* `set:` overrides of a track: a map of keys (nested maps join with '.') to values,
- * validated as --set is when the preset loads. */
-static lq_error add_overrides(lq_overrides *ov, const lq_node *n, const char *prefix,
-                              char *err, size_t errlen)
-{
-    if (n->type == LQ_NODE_SCALAR) {
-        char kv[1024];
-        snprintf(kv, sizeof kv, "%s=%s", prefix, n->value ? n->value : "");
-        return lq_overrides_add(ov, kv, err, errlen);
-    }
-    if (n->type != LQ_NODE_MAP) {
-        snprintf(err, errlen, "%s:%zu:%zu: %s: a list cannot be set here (expected a value)",
-                 n->file, n->line, n->col, n->path);
-        return LQ_ERR_PRESET;
-    }
-    for (size_t i = 0; i < n->count; i++) {
-        char key[512];
-        snprintf(key, sizeof key, "%s%s%s", prefix, *prefix ? "." : "", n->keys[i]);
-        lq_error e = add_overrides(ov, n->items[i], key, err, errlen);
-        if (e) return e;
-    }
-    return LQ_OK;
-}
-
 static lq_error prepare(lq_album *a, lq_diag *d)
 {
     const lq_album_spec *s = a->spec;
@@ -244,11 +229,9 @@ static lq_error prepare(lq_album *a, lq_diag *d)
     for (size_t i = 0; i < n; i++) {
         const lq_album_track *t = &s->tracks[i];
         lq_overrides *ov = NULL;
-        lq_error e = LQ_OK;
-        if (t->set) {
-            e = lq_overrides_new(&ov);
-            if (!e) e = add_overrides(ov, t->set, "", err, sizeof err);
-        }
+        /* `set:` as --set overrides (album_file.c checked them when the album was read) */
+        lq_error e = lq_album_track_overrides(t, &ov, d);
+        if (e) return e;
         const char *pn = t->preset ? t->preset : s->preset ? s->preset : DEFAULT_PRESET;
         if (!e) e = lq_preset_load(&a->presets[i], pn, a->preset_dir, ov, err, sizeof err);
         lq_overrides_destroy(&ov);
@@ -287,11 +270,15 @@ static lq_error prepare(lq_album *a, lq_diag *d)
     for (size_t k = 0; k < a->n_targets; k++) {
         a->at[k].target = a->targets[k];
         a->at[k].image.fd = -1;
-        /* a CD: named `cd`, or 16-bit 44.1 kHz WAV (as the album file's Red Book checks) */
-        const lq_target *t = a->targets[k];
-        a->at[k].is_cd = !strcmp(t->name, "cd") ||
-                         (t->sample_rate == 44100 && t->bit_depth == 16 && t->format == LQ_FMT_WAV);
+        a->at[k].is_cd = lq_album_target_is_cd(a->targets[k]);
     }
+    /* Red Book limits, before any work */
+    for (size_t k = 0; k < a->n_targets; k++)
+        if (a->at[k].is_cd) {
+            lq_error e = lq_album_check_cd(s, d);
+            if (e) return e;
+            break;
+        }
     for (size_t i = 0; i < n; i++) {
         const lq_album_track *t = &s->tracks[i];
         lq_job *j = NULL;
@@ -333,8 +320,10 @@ static lq_error claim_album_files(lq_album *a, lq_publisher *pub, lq_diag *d)
         char who[300];
         snprintf(who, sizeof who, "target %s (image)", t->target->name);
         lq_error e = lq_publisher_claim(pub, t->image_name, who, NULL, &t->image_path, d);
-        /* TODO(issue 12a): claim and write t->cue_name / t->toc_name with the CUE and
-         * cdrdao TOC writers of src/album/cuesheet.c from a->spec and t->layout. */
+        snprintf(who, sizeof who, "target %s (CUE sheet)", t->target->name);
+        if (!e) e = lq_publisher_claim(pub, t->cue_name, who, NULL, NULL, d);
+        snprintf(who, sizeof who, "target %s (TOC)", t->target->name);
+        if (!e) e = lq_publisher_claim(pub, t->toc_name, who, NULL, NULL, d);
         if (e) return e;
     }
     lq_error e = lq_publisher_claim(pub, "report.json", "report", NULL, NULL, d);
@@ -463,6 +452,31 @@ static lq_error run_queue(lq_tasks *t, int threads, lq_diag *d)
     return e;
 }
 
+/* The CUE sheet and cdrdao TOC of a CD target's image (cuesheet.c), from its layout. */
+static lq_error write_cue_toc(lq_album *a, lq_album_target *t, lq_publisher *pub, lq_diag *d)
+{
+    const lq_album_layout *L = &t->layout;
+    lq_cd_layout cd;
+    memset(&cd, 0, sizeof cd);
+    if (L->n_tracks > LQ_CD_MAX_TRACKS)
+        return lq_diag_set(d, LQ_ERR_ARG, "%zu tracks are too many for a CD", L->n_tracks);
+    cd.n = L->n_tracks;
+    for (size_t i = 0; i < L->n_tracks; i++) {
+        cd.index0[i] = L->index00[i];
+        cd.index1[i] = L->index01[i];
+    }
+    cd.end = L->total;
+    char *cue = NULL, *toc = NULL;
+    lq_error e = lq_cd_layout_check(a->spec, &cd, d);
+    if (!e) e = lq_cd_cue_write(a->spec, &cd, t->image_name, &cue, d);
+    if (!e) e = lq_cd_toc_write(a->spec, &cd, t->image_name, &toc, d);
+    if (!e) e = lq_publisher_text(pub, t->cue_name, cue, d);
+    if (!e) e = lq_publisher_text(pub, t->toc_name, toc, d);
+    free(cue);
+    free(toc);
+    return e;
+}
+
 static lq_error write_reports(lq_album *a, lq_publisher *pub, lq_diag *d)
 {
     char *js = lq_album_report_json(a), *tx = lq_album_report_text(a);
@@ -549,6 +563,7 @@ lq_error lq_album_run(lq_album *a)
             e = lq_publisher_export(&pub, &a->at[k].image, a->at[k].image_path, &d);
             lq_audio_out_discard(&a->at[k].image);
             a->at[k].have_image = 0;
+            if (!e) e = write_cue_toc(a, &a->at[k], &pub, &d);
         }
     if (!e) e = write_reports(a, &pub, &d);
     if (e) {

@@ -18,6 +18,7 @@
 
 #include "album/run.h"
 #include "engine/chain.h"
+#include "io/tags.h"
 #include "stages/dither.h"
 
 #define BLOCK 4096
@@ -346,6 +347,14 @@ void lq_album_assemble_target(lq_album *a, size_t k)
             e = lq_audio_out_patch_bext(&ex->out, ex->meas.integrated_lufs, ex->meas.lra_lu,
                                         ex->meas.true_peak_16x_dbtp, ex->meas.max_momentary_lufs,
                                         ex->meas.max_short_term_lufs, d);
+        /* the release's tags (TagLib, io/tags.c) */
+        const lq_album_spec *sp = a->spec;
+        const lq_album_track *tr = &sp->tracks[i];
+        lq_tags tags = {.title = a->jobs[i]->title, .artist = a->jobs[i]->artist,
+                        .album = sp->title, .album_artist = sp->artist, .genre = sp->genre,
+                        .label = sp->label, .isrc = tr->isrc[0] ? tr->isrc : NULL,
+                        .year = sp->year, .track = (int)i + 1, .track_total = (int)n};
+        if (!e) e = lq_tags_write(ex->out.read_path, t->format, &tags, d);
     }
     at->spread_lu = hi >= lo ? hi - lo : 0.0;
     if (!e && at->have_image) {

@@ -47,51 +47,64 @@ static int progress(void *user, const char *phase, double frac)
     return 0;
 }
 
-int cmd_album(int argc, char **argv)
+enum { O_TARGET, O_OUT, O_JSON, O_QUIET, O_FORCE, O_THREADS, N_OPTIONS };
+
+static const cli_option options[N_OPTIONS] = {
+    [O_TARGET] = {"--target", NULL, "NAME|FILE", "the album file's targets",
+                  "a deliverable: a shipped target (lacquer targets) or a YAML file; replaces "
+                  "the album file's `targets`", 1, CLI_V_TARGET},
+    [O_OUT] = {"--out", NULL, "DIR", DEFAULT_OUT,
+               "output folder, created with its parents (removed again if the run fails)", 0,
+               CLI_V_DIR},
+    [O_JSON] = {"--json", NULL, NULL, NULL, "print the album report as JSON (docs/REPORT.md)", 0,
+                CLI_V_NONE},
+    [O_QUIET] = {"--quiet", "-q", NULL, NULL, "no progress and no report", 0, CLI_V_NONE},
+    [O_FORCE] = {"--force", NULL, NULL, NULL, "overwrite existing files", 0, CLI_V_NONE},
+    [O_THREADS] = {"--threads", NULL, "N", "the number of cores",
+                   "worker threads, 1 to 64 (the files are identical whatever N)", 0, CLI_V_NONE},
+};
+
+static int run(const cli_command *self, int argc, char **argv)
 {
-    const char *file = NULL, *out = DEFAULT_OUT;
+    const char *file = NULL, *out = DEFAULT_OUT, *v;
     const char *target_args[MAX_TARGETS];
     int n_targets = 0, json = 0, quiet = 0, force = 0, threads = 0;
     char err[1024];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has_value = i + 1 < argc;
-        if (!strcmp(a, "--target") || !strcmp(a, "--out") || !strcmp(a, "--threads")) {
-            if (!has_value) {
-                cli_error("%s needs a value (see lacquer --help)", a);
+    int opt, rv;
+    cli_parser ps;
+    cli_parser_init(&ps, self, argc, argv);
+    while ((rv = cli_next(&ps, &opt, &v)) != CLI_END) {
+        if (rv == CLI_HELP) return LQ_EXIT_OK;
+        if (rv == CLI_BAD) return LQ_EXIT_USAGE;
+        if (rv == CLI_OPERAND) {
+            if (file) {
+                cli_error("one album at a time: \"%s\" and \"%s\" (expected one ALBUM.yaml)",
+                          file, v);
                 return LQ_EXIT_USAGE;
             }
-        }
-        if (!strcmp(a, "--target")) {
+            file = v;
+        } else if (opt == O_TARGET) {
             if (n_targets == MAX_TARGETS) {
                 cli_error("too many --target options (at most %d)", MAX_TARGETS);
                 return LQ_EXIT_USAGE;
             }
-            target_args[n_targets++] = argv[++i];
-        } else if (!strcmp(a, "--out")) {
-            out = argv[++i];
-        } else if (!strcmp(a, "--threads")) {
+            target_args[n_targets++] = v;
+        } else if (opt == O_OUT) {
+            out = v;
+        } else if (opt == O_THREADS) {
             char *end;
-            long t = strtol(argv[++i], &end, 10);
+            long t = strtol(v, &end, 10);
             if (*end || t < 1 || t > 64) {
-                cli_error("--threads %s: expected a whole number from 1 to 64", argv[i]);
+                cli_error("--threads %s: expected a whole number from 1 to 64", v);
                 return LQ_EXIT_USAGE;
             }
             threads = (int)t;
-        } else if (!strcmp(a, "--json")) {
+        } else if (opt == O_JSON) {
             json = 1;
-        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+        } else if (opt == O_QUIET) {
             quiet = 1;
-        } else if (!strcmp(a, "--force")) {
-            force = 1;
-        } else if (a[0] == '-' && a[1]) {
-            cli_error("unknown option \"%s\" for album (see lacquer --help)", a);
-            return LQ_EXIT_USAGE;
-        } else if (!file) {
-            file = a;
         } else {
-            cli_error("one album at a time: \"%s\" and \"%s\" (expected one ALBUM.yaml)", file, a);
-            return LQ_EXIT_USAGE;
+            force = 1;
         }
     }
     if (!file) {
@@ -99,11 +112,6 @@ int cmd_album(int argc, char **argv)
                   "[--target NAME|FILE]... [--out DIR])");
         return LQ_EXIT_USAGE;
     }
-    /* Each track's master bus and finishing chains allocate and free large buffers; with
-     * glibc's adaptive mmap threshold these end up in the heap, which fragments and keeps
-     * growing track after track.  A fixed threshold gives them back to the system, so an
-     * album's peak memory stays that of the work in flight (bench/album). */
-    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     const char *dir = cli_preset_dir();
     lq_album *album = NULL;
     lq_target *targets[MAX_TARGETS] = {0};
@@ -175,3 +183,19 @@ cleanup:
     for (size_t i = 0; i < nt; i++) lq_target_destroy(&targets[i]);
     return rc;
 }
+
+const cli_command cli_cmd_album = {
+    .name = "album",
+    .operands = "ALBUM.yaml",
+    .summary = "master an album file's tracks to per-track files and a CD image with CUE/TOC",
+    .details = "ALBUM.yaml lists the tracks and the release (docs/ALBUM.md).  Every track is\n"
+               "mastered to every target; per target one continuous render (dithered once)\n"
+               "is split into per-track files; a cd target also writes the whole image with\n"
+               "its CUE sheet and cdrdao TOC.  Nothing is overwritten without --force, and on\n"
+               "any error or Ctrl-C nothing is left behind.\n",
+    .options = options,
+    .n_options = N_OPTIONS,
+    .example = "album record.yaml --out masters/record",
+    .operand_value = CLI_V_FILE,
+    .run = run,
+};
