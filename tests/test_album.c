@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <sndfile.h>
+#include <sys/stat.h>
 
 #include "lacquer/lacquer.h"
 #include "lqtest.h"
@@ -324,6 +325,35 @@ static void test_cd_image_and_joins(void **state)
         free(x);
         lqt_rmrf(own);
     }
+    /* the tools that read CUE sheets and TOC files: shnsplit cuts the image into files
+     * with exactly lacquer's per-track samples; cueprint and cdrdao accept them */
+    char cmd[4096], *so = NULL, *se = NULL;
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && mkdir -p split && shnsplit -q -f 'Test Record (cd).cue' -o wav -d split "
+             "'Test Record (cd).wav' && cueprint -i cue -d '%%T|%%P\n' 'Test Record (cd).cue' && "
+             "cdrdao show-toc 'Test Record (cd).toc' 2>&1 && "
+             "metaflac --show-tag=ISRC --show-tag=TRACKNUMBER '01 Ballad (flac24).flac'", out);
+    const char *sh[] = {"/bin/sh", "-c", cmd, NULL};
+    int rc = lqt_run(sh, &so, &se);
+    if (rc != 0) fail_msg("album tools: %d\n%s\n%s", rc, so, se);
+    assert_non_null(strstr(so, "Test Record|The Generators"));
+    assert_non_null(strstr(so, "ISRC=USRC17607839"));
+    assert_non_null(strstr(so, "TRACKNUMBER=1"));
+    free(so);
+    free(se);
+    for (int i = 0; i < NT; i++) {
+        char p[1024], q[1024];
+        track_path(p, sizeof p, out, i, 0);
+        snprintf(q, sizeof q, "%s/split/split-track%02d.wav", out, i + 1);
+        size_t n1 = 0, n2 = 0;
+        double *x = lqt_read_planar(p, NULL, &n1, NULL), *y = lqt_read_planar(q, NULL, &n2, NULL);
+        assert_non_null(x);
+        assert_non_null(y);
+        assert_int_equal(n1, n2);
+        assert_memory_equal(x, y, 2 * n1 * sizeof *x);
+        free(x);
+        free(y);
+    }
     /* the joins (1|2 is cut from one signal, 3|4 crossfaded): no step larger than inside */
     for (int k = 0; k < 2; k++) {
         double inside = 0, join = 0;
@@ -438,6 +468,14 @@ static void test_nothing_written(void **state)
     assert_int_equal(run_album(yaml, out, 2, NULL, NULL), LQ_ERR_INPUT_UNREADABLE);
     assert_false(lqt_exists(out));
     write_album(yaml, "album", "integrated", TWO_TARGETS, NULL);
+    /* a track file that exists already: refused before any work, the folder untouched */
+    char existing[800];
+    assert_int_equal(mkdir(out, 0755), 0);
+    snprintf(existing, sizeof existing, "%s/03 Pair B (cd).wav", out);
+    assert_int_equal(lqt_write_text(existing, "mine"), 0);
+    assert_int_equal(run_album(yaml, out, 2, NULL, NULL), LQ_ERR_EXISTS);
+    assert_int_equal(lqt_dir_count(out), 1);
+    lqt_rmrf(out);
     static const char *const phases[] = {"master", "targets", "album"};
     for (int p = 0; p < 3; p++) {
         volatile sig_atomic_t flag = 0;
