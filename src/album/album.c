@@ -41,19 +41,6 @@ lq_error lq_album_new(lq_album **out)
     return LQ_OK;
 }
 
-/* Internal (tests, until the album file parser is wired in): run a spec the caller
- * owns. */
-lq_error lq_album_use_spec(lq_album *a, lq_album_spec *spec, const char *preset_dir);
-lq_error lq_album_use_spec(lq_album *a, lq_album_spec *spec, const char *preset_dir)
-{
-    if (!a || !spec || !preset_dir) return LQ_ERR_ARG;
-    if (a->own_spec) lq_album_spec_free(&a->spec);
-    a->spec = spec;
-    a->own_spec = 0;
-    free(a->preset_dir);
-    return (a->preset_dir = dupstr(preset_dir)) ? LQ_OK : LQ_ERR_NOMEM;
-}
-
 lq_error lq_album_load(lq_album *a, const char *album_file, const char *preset_dir, char *err,
                        size_t errlen)
 {

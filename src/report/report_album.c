@@ -280,13 +280,17 @@ char *lq_album_report_text(const lq_album *a)
     }
     /* the limiter's work per track: a level difference that changed is never silent */
     put(&b, "limiter per track (largest reduction over the targets):\n");
+    int pulled = 0;
     for (size_t i = 0; i < a->n_jobs; i++) {
         double gr = 0;
         for (size_t k = 0; k < a->n_targets; k++) gr = fmax(gr, a->jobs[i]->exports[k].max_gr_db);
-        if (gr > 0.05)
+        if (gr > 0.05) {
             put(&b, "  track %zu (%s): pulled down by up to %.1f dB on peaks\n", i + 1,
                 a->jobs[i]->title, gr);
+            pulled = 1;
+        }
     }
+    if (!pulled) put(&b, "  none: no track needed the limiter\n");
     char w[16][400];
     size_t nw = album_warnings(a, w, 16);
     if (nw) put(&b, "\nthe record:\n");
