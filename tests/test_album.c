@@ -107,7 +107,8 @@ static void write_album(const char *path, const char *loudness, const char *anch
              "  - {file: %s, title: Pair A, isrc: US-RC1-76-07840}\n"
              "  - {file: %s, title: Pair B, crossfade_ms: 200, fade_curve: linear}\n"
              "  - {file: %s, title: Crossfade}\n"
-             "  - {file: %s, title: Gap, gap_s: 1.5, offset_db: -2, fade_out_ms: 50, fade_curve: linear}\n",
+             "  - {file: %s, title: Gap, gap_s: 1.5, offset_db: -2, fade_out_ms: 50, fade_curve: linear,\n"
+             "     set: {finish.limiter.release_ms: 150, true_peak_dbtp: -1.5}}\n",
              targets, loudness, anchor, g_in[0], g_in[1], g_in[2], track4 ? track4 : g_in[3],
              g_in[4]);
     assert_int_equal(lqt_write_text(path, text), 0);

@@ -128,7 +128,16 @@ static void free_run(lq_album *a)
     for (size_t i = 0; i < a->n_jobs; i++) {
         if (a->jobs) lq_job_destroy(&a->jobs[i]);
         if (a->presets) lq_preset_destroy(&a->presets[i]);
+        if (a->track_ov) lq_overrides_destroy(&a->track_ov[i]);
+        if (a->track_targets && a->track_targets[i]) {
+            for (size_t k = 0; k < a->n_targets; k++) lq_target_destroy(&a->track_targets[i][k]);
+            free(a->track_targets[i]);
+        }
     }
+    free(a->track_ov);
+    free(a->track_targets);
+    a->track_ov = NULL;
+    a->track_targets = NULL;
     free(a->jobs);
     free(a->presets);
     free(a->job_err);
@@ -207,6 +216,8 @@ static lq_error prepare(lq_album *a, lq_diag *d)
     const size_t n = s->n_tracks;
     char err[1024] = "";
     if (!(a->jobs = calloc(n, sizeof *a->jobs)) || !(a->presets = calloc(n, sizeof *a->presets)) ||
+        !(a->track_ov = calloc(n, sizeof *a->track_ov)) ||
+        !(a->track_targets = calloc(n, sizeof *a->track_targets)) ||
         !(a->job_err = calloc(n, sizeof *a->job_err)) ||
         !(a->job_diag = calloc(n, sizeof *a->job_diag)) ||
         !(a->progress_frac = calloc(n, sizeof *a->progress_frac)) ||
@@ -221,7 +232,8 @@ static lq_error prepare(lq_album *a, lq_diag *d)
         if (e) return e;
         const char *pn = t->preset ? t->preset : s->preset ? s->preset : DEFAULT_PRESET;
         if (!e) e = lq_preset_load(&a->presets[i], pn, a->preset_dir, ov, err, sizeof err);
-        lq_overrides_destroy(&ov);
+        if (t->set) a->track_ov[i] = ov;
+        else lq_overrides_destroy(&ov);
         if (e) return lq_diag_set(d, e, "%s", err[0] ? err : lq_strerror(e));
     }
     /* the run's targets: the caller's, else the album file's, else the first preset's */
@@ -274,7 +286,20 @@ static lq_error prepare(lq_album *a, lq_diag *d)
         a->jobs[i] = j;
         if (!e) e = lq_job_set_input(j, t->file);
         if (!e) e = lq_job_set_preset(j, a->presets[i]);
-        for (size_t k = 0; k < a->n_targets && !e; k++) e = lq_job_add_target(j, a->targets[k]);
+        /* a track with `set:` gets its own copy of each target with its overrides (the
+         * album's figures stay the album's targets': the policy and the CD image) */
+        if (a->track_ov[i] && !e) {
+            if (!(a->track_targets[i] = calloc(a->n_targets, sizeof *a->track_targets[i])))
+                return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+            for (size_t k = 0; k < a->n_targets; k++) {
+                const lq_target *tg = a->targets[k];
+                e = lq_target_load(&a->track_targets[i][k], tg->file ? tg->file : tg->name,
+                                   a->preset_dir, a->track_ov[i], err, sizeof err);
+                if (e) return lq_diag_set(d, e, "%s", err);
+            }
+        }
+        for (size_t k = 0; k < a->n_targets && !e; k++)
+            e = lq_job_add_target(j, a->track_targets[i] ? a->track_targets[i][k] : a->targets[k]);
         if (!e) e = lq_job_set_output_dir(j, a->out_dir);
         if (!e) e = lq_job_set_metadata(j, t->title, t->artist ? t->artist : s->artist, s->title);
         if (e) return lq_diag_set(d, e, "out of memory");

@@ -67,6 +67,8 @@ struct lq_album {
 
     /* a run's state */
     lq_preset **presets;       /* per track (owned) */
+    lq_overrides **track_ov;   /* per track: its `set:` overrides, or NULL */
+    lq_target ***track_targets; /* per track with `set:`: its own targets (owned), or NULL */
     lq_target **owned_targets;
     const lq_target **targets; /* the run's targets */
     size_t n_targets;
