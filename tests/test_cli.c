@@ -116,7 +116,7 @@ static void test_bad_inputs(void **state)
         char want[1024];
         snprintf(want, sizeof want,
                  "%s: not a readable audio file (Format not recognised.) (expected WAV, "
-                 "AIFF, FLAC, Ogg, Opus or MP3)",
+                 "AIFF, FLAC, Ogg, Opus, MP3, AAC or M4A)",
                  p[k]);
         expect_failure(p[k], "transparent", NULL, 3, want);
     }
