@@ -522,9 +522,11 @@ static void group_fn(lq_job *j, size_t i)
     g->err = lq_meter_new(&m, j->in_channels, g->rate, LQ_METER_LOUDNESS | LQ_METER_TP16,
                           MAX_BLOCK, &g->diag);
     if (!g->err) g->err = lq_spool_create(&g->spool, j->out_dir, j->in_channels, g->rate, &g->diag);
+    double t0 = lq_now_s();
     if (!g->err)
         g->err = lq_resample_spool(&j->master, &g->spool, g->rate, SRC_SINC_BEST_QUALITY, m,
                                    &j->cancel, &g->diag);
+    g->time_s = lq_now_s() - t0;
     if (g->err == LQ_ERR_CANCELLED) lq_diag_set(&g->diag, g->err, "cancelled");
     if (!g->err) {
         lq_meter_result_get(m, &g->meas);
@@ -662,7 +664,9 @@ lq_error lq_job_run(lq_job *j)
     if (e) goto done;
 
     /* 2. master bus */
+    double t0 = lq_now_s();
     e = render_master(j, &d);
+    j->time_master_s = lq_now_s() - t0;
     if (e) goto done;
     check_mix(j);
 
