@@ -47,20 +47,16 @@ lq_error lq_audio_in_open(lq_audio_in *in, const char *path, size_t max_block, l
                            "%s: file is empty (expected audio with at least one sample)",
                            path);
     in->declared = -1;
-    in->sf = sf_open(path, SFM_READ, &in->info);
-    const int major = in->sf ? in->info.format & SF_FORMAT_TYPEMASK : 0;
     /* Lossy data goes to FFmpeg: libsndfile trusts an MP3's header for its length and
      * stops there (a VBR file without a Xing header decodes short), and it reads no
      * AAC.  FFmpeg decodes to the end of the data. */
-    if (major == SF_FORMAT_MPEG || major == SF_FORMAT_OGG || (!in->sf && lq_ff_probe_aac(path))) {
-        if (in->sf) sf_close(in->sf);
-        in->sf = NULL;
+    if (lq_ff_probe_lossy(path)) {
         lq_error e = lq_ff_reader_open(&in->ff, path, &in->channels, &in->rate, &in->declared,
                                        &in->declared_exact, d);
         if (e) return e;
         in->frames = in->declared > 0 ? in->declared : -1;
         in->word_bits = 0;
-    } else if (!in->sf) {
+    } else if (!(in->sf = sf_open(path, SFM_READ, &in->info))) {
         return lq_diag_set(d, LQ_ERR_INPUT_UNREADABLE,
                            "%s: not a readable audio file (%s) (expected WAV, AIFF, FLAC, "
                            "Ogg, Opus, MP3, AAC or M4A)",

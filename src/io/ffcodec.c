@@ -554,13 +554,17 @@ lq_error lq_ff_reader_read(lq_ff_reader *r, double *const *planar, size_t n, siz
     return e;
 }
 
-int lq_ff_probe_aac(const char *path)
+int lq_ff_probe_lossy(const char *path)
 {
     av_log_set_level(AV_LOG_QUIET);
-    AVFormatContext *ic = NULL;
+    /* the first 4 KiB are enough for these containers' signatures */
+    AVFormatContext *ic = avformat_alloc_context();
+    if (!ic) return 0;
+    ic->probesize = 4096;
     if (avformat_open_input(&ic, path, NULL, NULL) < 0) return 0;
     const char *name = ic->iformat ? ic->iformat->name : "";
-    int ok = strstr(name, "mp4") != NULL || strcmp(name, "aac") == 0;
+    int ok = strcmp(name, "mp3") == 0 || strcmp(name, "ogg") == 0 || strcmp(name, "aac") == 0 ||
+             strstr(name, "mp4") != NULL;
     avformat_close_input(&ic);
     return ok;
 }

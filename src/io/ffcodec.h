@@ -57,8 +57,8 @@ lq_error lq_ff_reader_read(lq_ff_reader *r, double *const *planar, size_t n, siz
                            lq_diag *d);
 void lq_ff_reader_close(lq_ff_reader **r);
 
-/* Whether the file looks like one FFmpeg should decode (an MP4/M4A or raw AAC (ADTS)
- * file, which libsndfile cannot read). */
-int lq_ff_probe_aac(const char *path);
+/* Whether the file is one FFmpeg decodes for lacquer: MP3, Ogg (Vorbis, Opus), raw AAC
+ * (ADTS) or MP4/M4A, recognised by FFmpeg's probe of its first bytes. */
+int lq_ff_probe_lossy(const char *path);
 
 #endif
