@@ -164,7 +164,8 @@ static lq_error run_pass(plan *p, double gain_db, double ceiling_dbtp, int what,
                          lim_report, dith_report, clipped);
 }
 
-static lq_error open_export(plan *p, lq_audio_out *o, lq_format fmt, int bits, int rate)
+static lq_error open_export(plan *p, lq_audio_out *o, lq_format fmt, int bits, int rate,
+                            lq_diag *d)
 {
     lq_job *j = p->j;
     const lq_target *t = p->ex->target;
@@ -176,7 +177,7 @@ static lq_error open_export(plan *p, lq_audio_out *o, lq_format fmt, int bits, i
                : fmt == LQ_FMT_AAC  ? t->aac_kbps
                                     : 320;
     return lq_audio_out_open(o, j->out_dir, fmt, rate, p->env.channels, bits, kbps, &meta,
-                             BLOCK, &p->ex->diag);
+                             BLOCK, d);
 }
 
 /* Rates the lossy encoders take (MPEG-1/2/2.5 layer III; libsndfile's Opus; AAC as the
@@ -411,7 +412,7 @@ static lq_error codec_roundtrip(codec_task *tk)
         e = lq_ff_roundtrip_new(&rt, crate, nc, kbps, d);
         ec.rt = rt;
     } else if (!e) {
-        e = open_export(p, &o, tk->fmt, 24, crate);
+        e = open_export(p, &o, tk->fmt, 24, crate, d);
     }
     if (!e) e = src ? feed_spool(src, to_encoder, &ec, pl, cancel, d)
                     : feed_file(tk->path, to_encoder, &ec, pl, cancel, d);
@@ -639,11 +640,9 @@ static lq_error excerpt_estimate(plan *p, const excerpts *x, const lq_format *fm
 
 /* Solve the gain into the limiter at this ceiling so that the export lands on `aim`
  * (secant steps on the measured integrated loudness; the passes are recorded). */
-static lq_error solve_gain(plan *p, double ceil_now, double aim, double src_lufs,
-                           double *gain_db)
+static lq_error solve_gain(plan *p, double ceil_now, double aim, double *gain_db)
 {
     lq_export *ex = p->ex;
-    (void)src_lufs;
     double gs[LQ_MAX_PASSES], ls[LQ_MAX_PASSES];
     double gk = *gain_db;
     lq_meter_result res = {0};
@@ -775,7 +774,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
      * encode shifts (measured on the decoded file, round by round) */
     double aim = ex->aim_lufs;
     double t0 = lq_now_s();
-    if (solving && (ex->err = solve_gain(&p, ceiling_int, aim, src_lufs, &gain_db))) goto out;
+    if (solving && (ex->err = solve_gain(&p, ceiling_int, aim, &gain_db))) goto out;
     ex->time_solve_s += lq_now_s() - t0;
 
     /* 1. the margin the codecs need, predicted on excerpts */
@@ -790,7 +789,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
             if (ex->err || (outer > 0 && fabs(margin - prev) < 0.05)) break;
             double t1 = lq_now_s();
             if (solving && margin != prev)
-                ex->err = solve_gain(&p, ceiling_int - margin, aim, src_lufs, &gain_db);
+                ex->err = solve_gain(&p, ceiling_int - margin, aim, &gain_db);
             ex->time_solve_s += lq_now_s() - t1;
             t0 += lq_now_s() - t1;
             if (fabs(margin - prev) < 0.05) break;
@@ -805,7 +804,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
         double ceil_now = ceiling_int - margin;
         if (round > 0 && solving) {
             t0 = lq_now_s();
-            ex->err = solve_gain(&p, ceil_now, aim, src_lufs, &gain_db);
+            ex->err = solve_gain(&p, ceil_now, aim, &gain_db);
             ex->time_solve_s += lq_now_s() - t0;
             if (ex->err) goto out;
         }
@@ -816,7 +815,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
 
         /* 2. the real render: encode the export */
         t0 = lq_now_s();
-        ex->err = open_export(&p, &ex->out, t->format, t->bit_depth, ex->rate);
+        ex->err = open_export(&p, &ex->out, t->format, t->bit_depth, ex->rate, &ex->diag);
         if (ex->err) goto out;
         ex->have_out = 1;
         lq_audio_out *outs[1] = {&ex->out};
@@ -908,10 +907,10 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
                                "dynamic mix)", ex->max_gr_db, warn_db);
         if (margin > 0.0)
             lq_export_warn(ex, "the %s encode overshot: the limiter ceiling was lowered by "
-                               "%.2f dB so the decoded file stays under %.1f dBTP",
-                           lossy ? lq_format_names[t->format] : "codec-check", margin,
-                           t->true_peak_dbtp);
-        if (ex->clipped)
+                               "%.2f dB so the decoded file stays under %.1f dBTP (the "
+                               "%.1f dBTP ceiling less codec_guard_db %.1f dB)",
+                           lossy && !n_chk ? lq_format_names[t->format] : "codec-check", margin,
+                           hold, t->true_peak_dbtp, t->codec_guard_db);        if (ex->clipped)
             lq_export_warn(ex, "%lld samples clipped in the quantizer", ex->clipped);
         if (m->integrated_lufs > t->true_peak_dbtp - 6.0 && isfinite(m->integrated_lufs))
             lq_export_warn(ex, "very loud master (%.1f LUFS): streaming services will turn "
