@@ -3,6 +3,18 @@
  * file lands on the target loudness, and the ceiling lowered until it also holds after
  * a lossy round trip.  Every pass streams from the rate group's spool (bounded memory).
  *
+ * Codec checks (issue 15).  The margin under the ceiling that a codec needs is searched
+ * on excerpts, not on the whole song: the twelve one-second passages whose peaks sit
+ * highest (the densest first among equal peaks), each with 1 s of pre-roll so that the
+ * limiter and the encoder are in their steady state, are rendered through the
+ * finishing chain, encoded and decoded, and their worst decoded 16x true peak is driven
+ * to within 0.2 dB under the aim (the ceiling less codec_guard_db) by secant steps, since
+ * a codec's overshoot grows as the ceiling drops.  Then the whole export is rendered once
+ * and verified by a real encode and decode of the whole file per check codec, the codecs
+ * side by side on the job's threads (each result in its own slot).  If that verification
+ * finds a peak over, the margin grows round by round on whole-file measurements as
+ * before: the guarantee never rests on the excerpts.
+ *
  * Without a limiter in the preset, the gain is linear: it stops where the true peak
  * would cross the ceiling, and the shortfall is reported in LU. */
 #include <math.h>
@@ -508,7 +520,8 @@ static lq_error build_excerpts(plan *p, excerpts *x)
         x->n_rg = 0;   /* the whole song */
         return LQ_OK;
     }
-    float *peak = malloc((size_t)(nwin + 1) * sizeof *peak);
+    float *peak = malloc(2 * (size_t)(nwin + 1) * sizeof *peak);
+    float *energy = peak ? peak + nwin + 1 : NULL;
     double *mem = malloc(2 * BLOCK * sizeof(double));
     double *pl[2] = {mem, mem ? mem + BLOCK : NULL};
     lq_spool_reader rd;
@@ -518,7 +531,7 @@ static lq_error build_excerpts(plan *p, excerpts *x)
         free(mem);
         return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     }
-    memset(peak, 0, (size_t)(nwin + 1) * sizeof *peak);
+    memset(peak, 0, 2 * (size_t)(nwin + 1) * sizeof *peak);
     long long pos = 0;
     size_t n;
     while ((n = lq_spool_read(&rd, pl, BLOCK)) > 0) {
@@ -532,10 +545,15 @@ static lq_error build_excerpts(plan *p, excerpts *x)
                 if (w > nwin) w = nwin;
                 float a = (float)fabs(pl[c][i]);
                 if (a > peak[w]) peak[w] = a;
+                energy[w] += a * a;
             }
         pos += (long long)n;
     }
-    /* the top windows (ties: the earlier one), then in time order */
+    /* the top windows by peak (in 0.1 dB steps: a limited or clipped mix has many
+     * equal peaks), then by energy (the densest passages drive the limiter hardest);
+     * ties: the earlier one.  Then in time order. */
+    for (long long w = 0; w < nwin; w++)
+        peak[w] = peak[w] > 0.0f ? floorf(200.0f * log10f(peak[w])) : -1e9f;
     long long pick[EXCERPTS];
     int np = 0;
     for (int k = 0; k < EXCERPTS && !e; k++) {
@@ -543,7 +561,10 @@ static lq_error build_excerpts(plan *p, excerpts *x)
         for (long long w = 0; w < nwin; w++) {
             int taken = 0;
             for (int q = 0; q < np; q++) taken |= pick[q] == w;
-            if (!taken && (best < 0 || peak[w] > peak[best])) best = w;
+            if (taken) continue;
+            if (best < 0 || peak[w] > peak[best] ||
+                (peak[w] == peak[best] && energy[w] > energy[best]))
+                best = w;
         }
         pick[np++] = best;
     }
