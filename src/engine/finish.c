@@ -24,7 +24,6 @@
 #include <string.h>
 
 #include <pthread.h>
-#include <samplerate.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -411,9 +410,8 @@ static lq_error codec_roundtrip(codec_task *tk)
             src = &s1;
         }
         if (!e) e = lq_spool_create(&s2, p->j->out_dir, nc, crate, d);
-        /* a service's transcode, not a deliverable: libsamplerate's medium converter
-         * (97 dB SNR, 90 % bandwidth) models it well enough for its peaks */
-        if (!e) e = lq_resample_spool(src, &s2, crate, SRC_SINC_MEDIUM_QUALITY, NULL, cancel, d);
+        /* the service's transcode, with the converter the target delivers with */
+        if (!e) e = lq_resample_spool(src, &s2, crate, ex->target->resampler, NULL, cancel, d);
         if (!e) e = lq_spool_finish(&s2, d);
         src = &s2;
     }
