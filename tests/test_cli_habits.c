@@ -142,7 +142,7 @@ static void test_nested_out(void **state)
     const char *a2[] = {LQ_CLI_PATH, "master", bad, "--preset", "transparent", "--target", "cd",
                         "--out", deep, NULL};
     char *want = fmt("lacquer: %s: not a readable audio file (Format not recognised.) "
-                     "(expected WAV, AIFF, FLAC, Ogg, Opus or MP3)\n", bad);
+                     "(expected WAV, AIFF, FLAC, Ogg, Opus, MP3, AAC or M4A)\n", bad);
     expect_line(a2, 3, want);
     free(want);
     assert_false(lqt_exists(top));
@@ -155,7 +155,7 @@ static void test_nested_out(void **state)
     const char *a3[] = {LQ_CLI_PATH, "master", bad, "--preset", "transparent", "--target", "cd",
                         "--out", under, NULL};
     want = fmt("lacquer: %s: not a readable audio file (Format not recognised.) "
-               "(expected WAV, AIFF, FLAC, Ogg, Opus or MP3)\n", bad);
+               "(expected WAV, AIFF, FLAC, Ogg, Opus, MP3, AAC or M4A)\n", bad);
     expect_line(a3, 3, want);
     free(want);
     assert_true(is_dir(keep));

@@ -51,7 +51,9 @@ struct lq_preset {
 };
 
 typedef enum lq_format {
-    LQ_FMT_WAV, LQ_FMT_FLAC, LQ_FMT_AIFF, LQ_FMT_MP3, LQ_FMT_OGG, LQ_FMT_OPUS, LQ_FMT_COUNT
+    LQ_FMT_WAV, LQ_FMT_FLAC, LQ_FMT_AIFF, LQ_FMT_MP3, LQ_FMT_OGG, LQ_FMT_OPUS,
+    LQ_FMT_AAC,  /* AAC-LC in an MP4 (.m4a) file, by FFmpeg's native encoder */
+    LQ_FMT_COUNT
 } lq_format;
 
 /* Names as written in target files, and the file extension for each. */
@@ -66,6 +68,11 @@ typedef enum lq_resampler {
 } lq_resampler;
 extern const char *const lq_resampler_names[LQ_RESAMPLER_COUNT + 1];
 
+/* codec_guard_db when a target does not say: the extra headroom that keeps the decoded
+ * ceiling of other common encoders (FFmpeg's libmp3lame, libvorbis, libopus, aac) when
+ * ours hold it exactly (measured: docs/PRESETS.md, tests/test_codec.c). */
+#define LQ_CODEC_GUARD_DB_DEFAULT 0.3
+
 struct lq_target {
     char *name, *description, *file;
     int sample_rate;          /* 0 = source rate */
@@ -78,6 +85,9 @@ struct lq_target {
     double true_peak_dbtp;
     unsigned codec_check;     /* bit (1u << lq_format) per lossy round trip to check */
     int bitrate_kbps;         /* lossy formats; 0 = codec default */
+    /* issue 15 (codec checks) */
+    double codec_guard_db;    /* extra headroom under the ceiling for other encoders */
+    int aac_kbps;             /* bitrate of the AAC round trip (codec_check: aac) */
     char *filename;           /* pattern: {title} {target} {ext} {artist} {album} */
     const lq_node *limiter_node;  /* optional `limiter:` override map (inside root) */
     const lq_node *dither_node;   /* optional `dither:` override map */

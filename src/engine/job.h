@@ -19,7 +19,7 @@
 
 #define LQ_MAX_PASSES 10
 #define LQ_MAX_WARNINGS 12
-#define LQ_MAX_CODEC_CHECKS 3
+#define LQ_MAX_CODEC_CHECKS 4
 
 typedef struct lq_pass {
     double gain_db;         /* gain into the limiter */
@@ -60,6 +60,9 @@ typedef struct lq_export {
     double max_gr_db;
     int n_warnings;
     char warnings[LQ_MAX_WARNINGS][320];
+    /* where the time went (seconds, wall): gain solving passes, the codec margin search
+     * on excerpts, the export render + encode, verification + whole-file codec checks */
+    double time_solve_s, time_search_s, time_render_s, time_verify_s;
     lq_audio_out out;       /* the hidden file until published */
     int have_out;
     lq_error err;
@@ -77,6 +80,7 @@ typedef struct lq_rate_group {
     lq_spool spool;         /* at this rate (the master spool itself for the source rate) */
     int own;                /* spool created for this group (else borrowed) */
     lq_meter_result meas;   /* integrated loudness and 16x true peak of the spool */
+    double time_s;          /* wall seconds resampling (0 for the source rate) */
     size_t task;            /* its resampling task in the run's queue (LQ_TASK_NONE) */
     lq_error err;
     lq_diag diag;
@@ -122,6 +126,7 @@ struct lq_job {
     size_t n_groups;
     lq_export *exports;
     json_t *master_reports; /* per master stage */
+    double time_master_s;   /* wall seconds: decode + master bus + its meters */
 };
 
 /* ---- one job's phases (job.c; lq_job_run strings them together; an album or a
@@ -149,6 +154,9 @@ void lq_job_progress(lq_job *j, const char *phase, double frac);
 
 /* Master one target from its rate group's spool into ex (hidden file, verified). */
 void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g);
+
+/* A monotonic clock in seconds (phase timings in the report). */
+double lq_now_s(void);
 
 /* Add a warning line to an export. */
 void lq_export_warn(lq_export *ex, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
