@@ -154,7 +154,31 @@ typedef struct lq_analysis {
     double dc_offset_db[2];     /* mean per channel, dBFS */
     double correlation;         /* L/R correlation, 1 for mono */
     long long clipped_runs;     /* runs of >= 3 consecutive samples at |x| >= 0.9999 */
+    /* ---- the deeper analysis (docs/REPORT.md "analysis" defines each figure) ---- */
+    double low_end_balance_db;  /* L over R energy below 150 Hz, dB (+: leans left) */
+    double psr_min_db;          /* smallest short-term PSR: 3 s true peak - short-term LUFS */
+    double crest_db;            /* sample peak over RMS */
+    double balance_db;          /* L over R energy, dB (+: leans left) */
+    double correlation_p5;      /* 5th percentile of the 400 ms L/R correlation */
+    double mono_loss_db;        /* energy lost in the (L+R)/2 fold-down; +inf: cancels */
+    double low_side_ratio;      /* side share of the energy below 120 Hz, 0..1 */
+    double low_correlation;     /* L/R correlation below 120 Hz */
+    int file_bits;              /* word length of the file: 8..32 PCM, 0 float/lossy */
+    int effective_bits;         /* bits actually used (16 for 16-bit audio padded to 24);
+                                   32 when off any 31-bit grid, 0 for digital silence */
+    double head_silence_ms;     /* before the first sample above -60 dBFS */
+    double tail_silence_ms;     /* after the last sample above -60 dBFS */
+    long long intersample_overs;/* sample intervals reconstructed above 0 dBFS (8x) */
+#define LQ_THIRD_OCTAVES 31
+    double third_octave_db[LQ_THIRD_OCTAVES]; /* long-term average, dBFS RMS per band,
+                                                 centres 1000*10^((i-17)/10) Hz */
+    double spectral_tilt_db_oct;/* slope of the bands 50 Hz..16 kHz (pink 0, white +3) */
+    double sub_bass_db;         /* 20-50 Hz bands against 100-400 Hz (pink 0) */
+    double harshness_db;        /* 2-8 kHz bands against 200-800 Hz (pink 0) */
 } lq_analysis;
+
+/* Centre frequency (Hz) of third-octave band i (0..LQ_THIRD_OCTAVES-1): 20 Hz..20 kHz. */
+LQ_API double lq_third_octave_center_hz(int i);
 
 /* Decode and measure a file.  Errors as for an input file of a job; err gets one line. */
 LQ_API LQ_WARN_UNUSED lq_error lq_analyze_file(const char *path, lq_analysis *out,

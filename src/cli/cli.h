@@ -2,7 +2,10 @@
 #ifndef LQ_CLI_H
 #define LQ_CLI_H
 
+#include <jansson.h>
 #include <stdio.h>
+
+#include "lacquer/lacquer.h"
 
 /* Exit codes (README "Exit codes" and docs/lacquer.1 list them). */
 enum {
@@ -24,6 +27,9 @@ const char *cli_preset_dir(void);
 
 int cmd_master(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+/* The figures of `lacquer analyze --json` for one file (new reference). */
+json_t *analysis_json(const char *path, const lq_analysis *a);
 int cmd_list(int argc, char **argv, int targets);
 int cmd_demo(int argc, char **argv);
 

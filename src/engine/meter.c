@@ -22,6 +22,8 @@ struct lq_meter {
     double sample_peak;
     size_t hop, hop_pos;
     double max_m, max_s;
+    lq_deep *deep;
+    double hop_tp;
 };
 
 double lq_db(double linear)
@@ -36,6 +38,7 @@ lq_error lq_meter_new(lq_meter **out, int channels, double rate, int what, size_
     if (!m) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     m->channels = channels;
     m->rate = rate;
+    if (what & LQ_METER_DEEP) what |= LQ_METER_FULL;
     m->what = what;
     m->max_block = max_block;
     int mode = EBUR128_MODE_I;
@@ -51,6 +54,8 @@ lq_error lq_meter_new(lq_meter **out, int channels, double rate, int what, size_
     if (what & LQ_METER_TP16) {
         if (lq_tp_meter_new(&m->tp, channels, rate, 16) != LQ_OK) goto fail;
     }
+    if (what & LQ_METER_DEEP && lq_deep_new(&m->deep, channels, rate, max_block, d) != LQ_OK)
+        goto fail;
     /* one-pole low-pass at 150 Hz for the low-end balance figure */
     m->lp_a = exp(-2.0 * M_PI * 150.0 / rate);
     m->hop = (size_t)llround(rate / 10.0);
@@ -71,6 +76,17 @@ static void push_span(lq_meter *m, const double *const *p, size_t off, size_t k)
             for (int c = 0; c < nc; c++)
                 m->ibuf[i * (size_t)nc + (size_t)c] = p[c][off + i];
         ebur128_add_frames_double(m->st, m->ibuf, k);
+        if (m->deep && m->what & LQ_METER_TP_EBUR128) {
+            double v;
+            for (int c = 0; c < nc; c++)
+                if (ebur128_prev_true_peak(m->st, (unsigned)c, &v) == EBUR128_SUCCESS &&
+                    v > m->hop_tp)
+                    m->hop_tp = v;
+        }
+    }
+    if (m->deep) {
+        const double *v[2] = {p[0] + off, p[nc > 1 ? 1 : 0] + off};
+        lq_deep_push(m->deep, v, k);
     }
     if (m->tp) {
         const double *v[2] = {p[0] + off, p[nc > 1 ? 1 : 0] + off};
@@ -129,9 +145,16 @@ void lq_meter_push(lq_meter *m, const double *const *p, size_t n)
             if (m->frames >= (long long)(0.4 * m->rate) &&
                 ebur128_loudness_momentary(m->st, &v) == EBUR128_SUCCESS && v > m->max_m)
                 m->max_m = v;
+            double st = NAN;
             if (m->frames >= (long long)(3.0 * m->rate) &&
-                ebur128_loudness_shortterm(m->st, &v) == EBUR128_SUCCESS && v > m->max_s)
-                m->max_s = v;
+                ebur128_loudness_shortterm(m->st, &v) == EBUR128_SUCCESS) {
+                st = v;
+                if (v > m->max_s) m->max_s = v;
+            }
+            if (m->deep) {
+                lq_deep_hop(m->deep, st, m->what & LQ_METER_TP_EBUR128 ? m->hop_tp : NAN);
+                m->hop_tp = 0;
+            }
         }
     }
 }
@@ -178,6 +201,10 @@ void lq_meter_result_get(lq_meter *m, lq_meter_result *r)
         }
         r->clipped_runs = m->clipped_runs;
     }
+    if (m->deep) {
+        lq_deep_result_get(m->deep, &r->deep);
+        r->has_deep = 1;
+    }
 }
 
 void lq_meter_destroy(lq_meter **pm)
@@ -186,6 +213,7 @@ void lq_meter_destroy(lq_meter **pm)
     if (!m) return;
     if (m->st) ebur128_destroy(&m->st);
     if (m->tp) lq_tp_meter_destroy(&m->tp);
+    lq_deep_destroy(&m->deep);
     free(m->ibuf);
     free(m);
     *pm = NULL;
@@ -208,7 +236,10 @@ lq_error lq_meter_file(const char *path, int what, lq_meter_result *res, lq_diag
         if (e || got == 0) break;
         lq_meter_push(m, (const double *const *)pl, got);
     }
-    if (!e) lq_meter_result_get(m, res);
+    if (!e) {
+        lq_meter_result_get(m, res);
+        res->word_bits = in.word_bits;
+    }
     free(mem);
     lq_meter_destroy(&m);
     lq_audio_in_close(&in);

@@ -9,13 +9,15 @@
 #include <stddef.h>
 
 #include "core/diag.h"
+#include "engine/analysis.h"
 
 enum {
     LQ_METER_LOUDNESS = 1,  /* integrated only (cheap: closed-loop passes) */
     LQ_METER_FULL = 2,      /* + LRA, max M/S, sample peak */
     LQ_METER_TP16 = 4,      /* + lacquer's 16x true peak */
     LQ_METER_HEALTH = 8,    /* + DC, correlation, clipping runs, low-end balance */
-    LQ_METER_TP_EBUR128 = 16 /* + libebur128's own true peak (a cross-check; costly) */
+    LQ_METER_TP_EBUR128 = 16, /* + libebur128's own true peak (a cross-check; costly) */
+    LQ_METER_DEEP = 32       /* + the deeper analysis (engine/analysis.h); implies FULL */
 };
 
 typedef struct lq_meter_result {
@@ -25,6 +27,9 @@ typedef struct lq_meter_result {
     double true_peak_dbtp, true_peak_16x_dbtp, sample_peak_dbfs;
     double dc_db[2], correlation, low_end_balance_db;
     long long clipped_runs, frames;
+    int word_bits;          /* of the file (lq_meter_file only): 0 float/lossy */
+    int has_deep;
+    lq_deep_result deep;    /* with LQ_METER_DEEP */
 } lq_meter_result;
 
 typedef struct lq_meter lq_meter;
