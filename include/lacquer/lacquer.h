@@ -184,6 +184,45 @@ LQ_API double lq_third_octave_center_hz(int i);
 LQ_API LQ_WARN_UNUSED lq_error lq_analyze_file(const char *path, lq_analysis *out,
                                         char *err, size_t errlen);
 
+/* ---- Mix check: is this mix ready for mastering? (docs/CHECK.md) ------------------ */
+
+typedef struct lq_check_rules lq_check_rules;
+
+/* Thresholds of the check from a rules file (presets/rules/check.yaml is the shipped
+ * one and documents every key); path NULL gives the built-in defaults, which are the
+ * shipped file's values.  Errors: LQ_ERR_PRESET_NOT_FOUND (cannot open), LQ_ERR_PRESET
+ * (err: "FILE:LINE:COL: key.path: what is wrong (expected ...)"), LQ_ERR_NOMEM. */
+LQ_API LQ_WARN_UNUSED lq_error lq_check_rules_load(lq_check_rules **out, const char *path,
+                                            char *err, size_t errlen);
+LQ_API void lq_check_rules_destroy(lq_check_rules **r);
+
+#define LQ_CHECK_MAX_FINDINGS 16
+
+/* One problem of the mix, in plain words. */
+typedef struct lq_finding {
+    char id[24];          /* the rule: clipping, headroom, over_compressed, dc_offset,
+                             low_end_phase, mono, balance, sub_bass, harsh, bit_depth,
+                             silence, loudness */
+    double measured;      /* the figure that raised it, in `unit` */
+    double threshold;     /* the rule's limit, in `unit` */
+    char unit[16];
+    char message[320];    /* what was measured, with the figure */
+    char why[320];        /* why it matters for mastering */
+    char fix[320];        /* what to do in the mix */
+} lq_finding;
+
+/* Judge an analysed mix (lq_analyze_file) against rules (NULL: the defaults).  Writes
+ * up to max findings into out (may be NULL when max is 0) and returns how many there
+ * are; 0 means "ready for mastering". */
+LQ_API size_t lq_check_analysis(const lq_analysis *a, const lq_check_rules *rules,
+                                lq_finding *out, size_t max);
+
+/* The check's findings on the mix a job mastered (after lq_job_run), up to max;
+ * returns how many.  A job uses the default rules unless lq_job_set_check_rules() gave
+ * others (borrowed: they must outlive lq_job_run). */
+LQ_API size_t lq_job_findings(const lq_job *j, lq_finding *out, size_t max);
+LQ_API void lq_job_set_check_rules(lq_job *j, const lq_check_rules *rules);
+
 #ifdef __cplusplus
 }
 #endif

@@ -14,9 +14,10 @@ enum {
     LQ_EXIT_USAGE = 2,       /* bad command line */
     LQ_EXIT_INPUT = 3,       /* bad input audio (unreadable, truncated, channels, rate,
                                 empty, NaN/Inf) */
-    LQ_EXIT_PRESET = 4,      /* bad or unknown preset/target, bad --set */
+    LQ_EXIT_PRESET = 4,      /* bad or unknown preset/target/rules file, bad --set */
     LQ_EXIT_OUTPUT = 5,      /* output exists (no --force) or cannot be written */
     LQ_EXIT_INTERNAL = 6,    /* out of memory, encoder or DSP failure */
+    LQ_EXIT_ATTENTION = 7,   /* check: the mix needs attention before mastering */
     LQ_EXIT_INTERRUPTED = 130 /* Ctrl-C / SIGTERM: nothing was written */
 };
 
@@ -30,6 +31,8 @@ int cmd_analyze(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 /* The figures of `lacquer analyze --json` for one file (new reference). */
 json_t *analysis_json(const char *path, const lq_analysis *a);
+/* The findings of a check as a JSON array (new reference). */
+json_t *findings_json(const lq_finding *f, size_t n);
 int cmd_list(int argc, char **argv, int targets);
 int cmd_demo(int argc, char **argv);
 

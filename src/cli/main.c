@@ -58,13 +58,16 @@ static const char usage[] =
     "      master a stereo (or mono) mix to one verified export per target\n"
     "  lacquer analyze FILE... [--json]   loudness, true peak, LRA, PLR, DC, phase, clipping\n"
     "  lacquer analyze --preset P         what a preset does: its stages and EQ curves\n"
+    "  lacquer check MIX... [--json] [--rules FILE]\n"
+    "      is the mix ready for mastering? findings in plain words (exit 7: needs attention)\n"
     "  lacquer presets                    the shipped chain presets\n"
     "  lacquer targets                    the shipped distribution targets\n"
     "  lacquer demo [OUT.wav] [--seconds S] [--rate HZ]   write the generated demo mix\n"
     "  lacquer --help | --version\n"
     "\n"
     "Exit codes: 0 done, 1 a target not met, 2 usage, 3 bad input audio, 4 bad preset or\n"
-    "target, 5 output exists or cannot be written, 6 internal error, 130 interrupted.\n";
+    "target, 5 output exists or cannot be written, 6 internal error, 7 check: the mix needs\n"
+    "attention, 130 interrupted.\n";
 
 int main(int argc, char **argv)
 {
@@ -83,10 +86,11 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "master")) return cmd_master(argc - 1, argv + 1);
     if (!strcmp(cmd, "analyze")) return cmd_analyze(argc - 1, argv + 1);
+    if (!strcmp(cmd, "check")) return cmd_check(argc - 1, argv + 1);
     if (!strcmp(cmd, "presets")) return cmd_list(argc - 1, argv + 1, 0);
     if (!strcmp(cmd, "targets")) return cmd_list(argc - 1, argv + 1, 1);
     if (!strcmp(cmd, "demo")) return cmd_demo(argc - 1, argv + 1);
-    cli_error("unknown command \"%s\" (expected master, analyze, presets, targets, demo; "
+    cli_error("unknown command \"%s\" (expected master, analyze, check, presets, targets, demo; "
               "see lacquer --help)", cmd);
     return LQ_EXIT_USAGE;
 }
