@@ -12,7 +12,6 @@
 #include "engine/check.h"
 
 #define LQ_RULES_VERSION 1
-#define MAX_PARAMS 2
 
 /* One rule: its section in the rules file, its parameters (key, default, range, unit). */
 typedef struct rule_def {
@@ -23,10 +22,6 @@ typedef struct rule_def {
     const char *unit[MAX_PARAMS];
 } rule_def;
 
-enum {
-    R_CLIPPING, R_HEADROOM, R_OVER_COMPRESSED, R_DC, R_LOW_END_PHASE, R_MONO, R_BALANCE,
-    R_SUB_BASS, R_HARSH, R_BIT_DEPTH, R_SILENCE, R_LOUDNESS, R_COUNT
-};
 
 /* The defaults here are the values of the shipped presets/rules/check.yaml
  * (tests/test_check.c loads it and compares). */
@@ -49,10 +44,6 @@ static const rule_def RULES[R_COUNT] = {
     [R_LOUDNESS] = {"loudness", 1, {"min_lufs"}, {-40}, {-70}, {0}, {"LUFS"}},
 };
 
-struct lq_check_rules {
-    int enabled[R_COUNT];
-    double p[R_COUNT][MAX_PARAMS];
-};
 
 void lq_check_rules_defaults(lq_check_rules *r)
 {
