@@ -97,7 +97,12 @@ struct lq_job {
     lq_meter_result in_meas; /* the input mix, with health figures */
     lq_meter_result master_meas;
     int n_mix_warnings;
-    char mix_warnings[LQ_MAX_WARNINGS][320];
+    char mix_warnings[LQ_MAX_WARNINGS][640];
+    /* the mix check (engine/job_check.c) */
+    const lq_check_rules *rules;   /* NULL: the defaults */
+    lq_analysis in_analysis;       /* the input mix, deep figures included */
+    size_t n_findings;
+    lq_finding findings[LQ_CHECK_MAX_FINDINGS];
     lq_spool master;
     lq_rate_group *groups;
     size_t n_groups;
@@ -107,6 +112,10 @@ struct lq_job {
 
 /* Master one target from its rate group's spool into ex (hidden file, verified). */
 void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g);
+
+/* Judge the input mix (j->in_meas) with the check's rules: j->in_analysis,
+ * j->findings and one mix warning per finding. */
+void lq_job_check(lq_job *j);
 
 /* Add a warning line to an export. */
 void lq_export_warn(lq_export *ex, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
