@@ -134,6 +134,12 @@ LQ_API int lq_job_targets_met(const lq_job *j);
  * NULL before a successful run or when out of memory. */
 LQ_API char *lq_job_report_json(const lq_job *j);
 LQ_API char *lq_job_report_text(const lq_job *j);
+/* The self-contained report.html (inline CSS/JS/SVG, no network; plays the mix and the
+ * exports through relative paths from the output folder).  lq_job_run writes it beside
+ * report.json unless lq_job_set_html(j, 0).  malloc'd, free() it; NULL before a
+ * successful run or when out of memory. */
+LQ_API char *lq_job_report_html(const lq_job *j);
+LQ_API void lq_job_set_html(lq_job *j, int on);
 LQ_API void lq_job_destroy(lq_job **j);
 
 /* ---- Analysis ------------------------------------------------------------------ */

@@ -60,7 +60,7 @@ int cmd_master(int argc, char **argv)
     const char *mix = NULL, *preset_arg = DEFAULT_PRESET, *out = DEFAULT_OUT;
     const char *title = NULL, *artist = NULL, *album = NULL;
     const char *target_args[MAX_TARGETS];
-    int n_targets = 0, json = 0, quiet = 0, force = 0, threads = 0;
+    int n_targets = 0, json = 0, quiet = 0, force = 0, threads = 0, no_html = 0;
     long block = -1;
     char err[1024];
     lq_overrides *ov = NULL;
@@ -120,6 +120,8 @@ int cmd_master(int argc, char **argv)
             quiet = 1;
         } else if (!strcmp(a, "--force")) {
             force = 1;
+        } else if (!strcmp(a, "--no-html")) {
+            no_html = 1;
         } else if (a[0] == '-' && a[1]) {
             cli_error("unknown option \"%s\" for master (see lacquer --help)", a);
             goto done;
@@ -180,6 +182,7 @@ int cmd_master(int argc, char **argv)
             goto cleanup;
         }
     lq_job_set_force(job, force);
+    lq_job_set_html(job, !no_html);
     lq_job_set_threads(job, threads);
     if (block >= 0) lq_job_set_block_size(job, (size_t)block);
     bar b = {.on = !quiet && isatty(2), .last_pct = -1};

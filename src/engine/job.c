@@ -569,7 +569,7 @@ lq_error lq_job_run(lq_job *j)
     }
 
     j->exports = calloc(j->n_targets, sizeof *j->exports);
-    published = calloc(j->n_targets + 2, sizeof *published);
+    published = calloc(j->n_targets + 3, sizeof *published);
     if (!j->exports || !published) {
         e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
         goto done;
@@ -602,8 +602,9 @@ lq_error lq_job_run(lq_job *j)
                             "%s: already exists (expected a new output folder, or --force)",
                             ex->path);
     }
-    for (int r = 0; r < 2 && !e; r++) {
-        char *p = join_path(j->out_dir, r ? "report.txt" : "report.json");
+    static const char *const reports[] = {"report.json", "report.txt", "report.html"};
+    for (int r = 0; r < (j->no_html ? 2 : 3) && !e; r++) {
+        char *p = join_path(j->out_dir, reports[r]);
         if (!p) e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
         else if (!j->force && access(p, F_OK) == 0)
             e = lq_diag_set(&d, LQ_ERR_EXISTS,
@@ -671,6 +672,11 @@ lq_error lq_job_run(lq_job *j)
         if (!e) n_published++;
         free(js);
         free(tx);
+        char *ht = j->no_html || e ? NULL : lq_job_report_html(j); /* report/report_html.c */
+        if (!j->no_html && !e && !ht) e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
+        if (ht) e = write_text_file(j, "report.html", ht, &published[n_published], &d);
+        if (ht && !e) n_published++;
+        free(ht);
     }
     if (e) j->ran = 0;
 

@@ -100,6 +100,7 @@ struct lq_job {
     char mix_warnings[LQ_MAX_WARNINGS][640];
     /* the mix check (engine/job_check.c) */
     const lq_check_rules *rules;   /* NULL: the defaults */
+    int no_html;                   /* lq_job_set_html(j, 0): no report.html */
     lq_analysis in_analysis;       /* the input mix, deep figures included */
     size_t n_findings;
     lq_finding findings[LQ_CHECK_MAX_FINDINGS];
