@@ -1,4 +1,4 @@
-/* The mix check inside a mastering job: the same findings as `lacquer check`
+/* The mix check inside a mastering job (lq_job_check_mix): the same findings as `lacquer check`
  * (engine/check.c) on the input the job read, kept for the reports (report.json
  * "check", report.txt, report.html) and as one mix warning each. */
 #include <stdio.h>
@@ -6,7 +6,7 @@
 #include "engine/analyze.h"
 #include "engine/job.h"
 
-void lq_job_check(lq_job *j)
+void lq_job_check_mix(lq_job *j)
 {
     lq_meter_result *m = &j->in_meas;
     m->word_bits = j->in_bits;
