@@ -69,7 +69,6 @@ struct lq_deep {
     /* overs */
     lq_os_filter osf;
     lq_os_stream os[2];
-    double *pk;
     long long overs;
     /* spectrum */
     size_t nfft, fill;
@@ -147,13 +146,12 @@ lq_error lq_deep_new(lq_deep **out, int channels, double rate, size_t max_block,
     lq_os_stream_reset(&a->os[0]);
     lq_os_stream_reset(&a->os[1]);
     if (lq_os_design(&a->osf, 8) != LQ_OK) goto fail;
-    a->pk = malloc(max_block * sizeof *a->pk);
     a->win = malloc(a->nfft * sizeof *a->win);
     a->psd = calloc(a->nfft / 2 + 1, sizeof *a->psd);
     for (int c = 0; c < channels; c++) a->buf[c] = calloc(a->nfft, sizeof(double));
     a->fin = fftw_malloc(a->nfft * sizeof(double));
     a->fout = fftw_malloc((a->nfft / 2 + 1) * sizeof(fftw_complex));
-    if (!a->pk || !a->win || !a->psd || !a->buf[0] || (channels > 1 && !a->buf[1]) ||
+    if (!a->win || !a->psd || !a->buf[0] || (channels > 1 && !a->buf[1]) ||
         !a->fin || !a->fout)
         goto fail;
     for (size_t i = 0; i < a->nfft; i++)
@@ -184,7 +182,6 @@ void lq_deep_destroy(lq_deep **pa)
     free(a->buf[1]);
     free(a->win);
     free(a->psd);
-    free(a->pk);
     lq_os_filter_free(&a->osf);
     free(a);
     *pa = NULL;
@@ -263,13 +260,7 @@ void lq_deep_push(lq_deep *a, const double *const *p, size_t n)
     /* bit depth */
     for (int c = 0; c < nc && !a->bits_done; c++) bits_scan(a, p[c], n);
     /* inter-sample overs (8x) */
-    for (int c = 0; c < nc; c++)
-        for (size_t off = 0; off < n;) {
-            size_t k = n - off < a->max_block ? n - off : a->max_block;
-            lq_os_stream_detect(&a->os[c], &a->osf, p[c] + off, k, 1.0, 1.0, a->pk);
-            for (size_t i = 0; i < k; i++) a->overs += a->pk[i] > 1.0;
-            off += k;
-        }
+    for (int c = 0; c < nc; c++) a->overs += lq_os_stream_count_over(&a->os[c], &a->osf, p[c], n, 1.0);
     /* spectrum */
     for (size_t off = 0; off < n;) {
         size_t k = a->nfft - a->fill;

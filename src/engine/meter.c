@@ -24,6 +24,8 @@ struct lq_meter {
     double max_m, max_s;
     lq_deep *deep;
     double hop_tp;
+    double hop_e[30];       /* K-weighted mean square of the last 30 hops (ring) */
+    long long hop_i;
 };
 
 double lq_db(double linear)
@@ -43,7 +45,7 @@ lq_error lq_meter_new(lq_meter **out, int channels, double rate, int what, size_
     m->max_block = max_block;
     int mode = EBUR128_MODE_I;
     if (what & LQ_METER_FULL)
-        mode |= EBUR128_MODE_LRA | EBUR128_MODE_M | EBUR128_MODE_S;
+        mode |= EBUR128_MODE_LRA | EBUR128_MODE_M;
     if (what & LQ_METER_TP_EBUR128) mode |= EBUR128_MODE_TRUE_PEAK;
     /* a true-peak-only meter (codec round trips) needs no loudness filter at all */
     const int want_loudness = what != LQ_METER_TP16;
@@ -141,15 +143,27 @@ void lq_meter_push(lq_meter *m, const double *const *p, size_t n)
             /* every 100 ms: track the maxima of momentary (after 400 ms) and
              * short-term (after 3 s) loudness, EBU Tech 3341 section 2.2 */
             m->hop_pos = 0;
-            double v;
-            if (m->frames >= (long long)(0.4 * m->rate) &&
-                ebur128_loudness_momentary(m->st, &v) == EBUR128_SUCCESS && v > m->max_m)
-                m->max_m = v;
+            /* the K-weighted mean square of this 100 ms hop (libebur128's own window
+             * over exactly the frames of the hop); momentary and short-term are the
+             * means of the last 4 and 30 hops: the same windows as
+             * ebur128_loudness_momentary/shortterm at a thirtieth of the cost */
+            double v, e = 0;
+            if (ebur128_loudness_window(m->st, 100, &v) == EBUR128_SUCCESS && isfinite(v))
+                e = pow(10.0, (v + 0.691) / 10.0);
+            m->hop_e[m->hop_i % 30] = e;
+            m->hop_i++;
             double st = NAN;
-            if (m->frames >= (long long)(3.0 * m->rate) &&
-                ebur128_loudness_shortterm(m->st, &v) == EBUR128_SUCCESS) {
-                st = v;
-                if (v > m->max_s) m->max_s = v;
+            if (m->frames >= (long long)(0.4 * m->rate)) {
+                double s4 = 0;
+                for (int k = 1; k <= 4; k++) s4 += m->hop_e[(m->hop_i - k) % 30];
+                v = s4 > 0 ? -0.691 + 10.0 * log10(s4 / 4) : -HUGE_VAL;
+                if (v > m->max_m) m->max_m = v;
+            }
+            if (m->frames >= (long long)(3.0 * m->rate)) {
+                double s30 = 0;
+                for (int k = 0; k < 30; k++) s30 += m->hop_e[k];
+                st = s30 > 0 ? -0.691 + 10.0 * log10(s30 / 30) : -HUGE_VAL;
+                if (st > m->max_s) m->max_s = st;
             }
             if (m->deep) {
                 lq_deep_hop(m->deep, st, m->what & LQ_METER_TP_EBUR128 ? m->hop_tp : NAN);
