@@ -70,6 +70,7 @@ struct lq_deep {
     lq_os_filter osf;
     lq_os_stream os[2];
     long long overs;
+    int lite;
     /* spectrum */
     size_t nfft, fill;
     double *buf[2], *win, *fin, *psd;
@@ -128,7 +129,8 @@ static biquad lowpass(double f, double rate)
                     (1 - al) / a0};
 }
 
-lq_error lq_deep_new(lq_deep **out, int channels, double rate, size_t max_block, lq_diag *d)
+lq_error lq_deep_new(lq_deep **out, int channels, double rate, size_t max_block, int lite,
+                     lq_diag *d)
 {
     lq_deep *a = calloc(1, sizeof *a);
     if (!a) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
@@ -136,6 +138,8 @@ lq_error lq_deep_new(lq_deep **out, int channels, double rate, size_t max_block,
     a->rate = rate;
     a->max_block = max_block;
     a->first_loud = a->last_loud = -1;
+    a->lite = lite;
+    a->bits_done = lite;
     a->psr_min = HUGE_VAL;
     a->lp = lowpass(120.0, rate);
     a->nfft = 1024;
@@ -260,7 +264,8 @@ void lq_deep_push(lq_deep *a, const double *const *p, size_t n)
     /* bit depth */
     for (int c = 0; c < nc && !a->bits_done; c++) bits_scan(a, p[c], n);
     /* inter-sample overs (8x) */
-    for (int c = 0; c < nc; c++) a->overs += lq_os_stream_count_over(&a->os[c], &a->osf, p[c], n, 1.0);
+    for (int c = 0; c < nc && !a->lite; c++)
+        a->overs += lq_os_stream_count_over(&a->os[c], &a->osf, p[c], n, 1.0);
     /* spectrum */
     for (size_t off = 0; off < n;) {
         size_t k = a->nfft - a->fill;

@@ -44,7 +44,10 @@ typedef struct lq_deep_result {
 
 typedef struct lq_deep lq_deep;
 
-lq_error lq_deep_new(lq_deep **out, int channels, double rate, size_t max_block, lq_diag *d);
+/* lite: only what the report's plots need (short-term series and spectrum; the
+ * sample-level figures, inter-sample overs and bit depth, are skipped). */
+lq_error lq_deep_new(lq_deep **out, int channels, double rate, size_t max_block, int lite,
+                     lq_diag *d);
 /* Frames [0, n) of planar p. */
 void lq_deep_push(lq_deep *a, const double *const *p, size_t n);
 /* Every 100 ms of audio (after the frames of that hop were pushed): short-term loudness

@@ -362,7 +362,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
         /* 3. verify: the file as written (decoded, for lossy formats) */
         if (!ex->err)
             ex->err = lq_meter_file(ex->out.read_path,
-                                    LQ_METER_FULL | LQ_METER_TP16 | LQ_METER_DEEP, /* plots */
+                                    LQ_METER_FULL | LQ_METER_TP16 | LQ_METER_PLOTS,
                                     &ex->meas, &ex->diag);
         if (!ex->err && (!p.use_limiter || !has_aim) && ex->n_passes < LQ_MAX_PASSES)
             ex->passes[ex->n_passes++] = (lq_pass){gain_db, ceil_now, ex->meas.integrated_lufs};

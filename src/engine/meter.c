@@ -40,7 +40,7 @@ lq_error lq_meter_new(lq_meter **out, int channels, double rate, int what, size_
     if (!m) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     m->channels = channels;
     m->rate = rate;
-    if (what & LQ_METER_DEEP) what |= LQ_METER_FULL;
+    if (what & (LQ_METER_DEEP | LQ_METER_PLOTS)) what |= LQ_METER_FULL;
     m->what = what;
     m->max_block = max_block;
     int mode = EBUR128_MODE_I;
@@ -56,7 +56,8 @@ lq_error lq_meter_new(lq_meter **out, int channels, double rate, int what, size_
     if (what & LQ_METER_TP16) {
         if (lq_tp_meter_new(&m->tp, channels, rate, 16) != LQ_OK) goto fail;
     }
-    if (what & LQ_METER_DEEP && lq_deep_new(&m->deep, channels, rate, max_block, d) != LQ_OK)
+    if (what & (LQ_METER_DEEP | LQ_METER_PLOTS) &&
+        lq_deep_new(&m->deep, channels, rate, max_block, !(what & LQ_METER_DEEP), d) != LQ_OK)
         goto fail;
     /* one-pole low-pass at 150 Hz for the low-end balance figure */
     m->lp_a = exp(-2.0 * M_PI * 150.0 / rate);
