@@ -1,6 +1,7 @@
 /* The mix check (engine/check.c, `lacquer check`): each finding is raised by a
  * generated mix with that problem and by no other rule of the clean generated mix; the
  * rules file is strict and overridable; the command's verdict and exit codes. */
+#include <jansson.h>
 #include <math.h>
 #include <sndfile.h>
 #include <stdarg.h>
@@ -270,6 +271,53 @@ static void test_cli(void **state)
     free(err);
 }
 
+/* master puts the same findings at the top of its reports, with --rules too */
+static void test_master_findings(void **state)
+{
+    (void)state;
+    char clipped[512], rules[512], out[600], rp[700];
+    make_mix(CLIPPED, clipped, sizeof clipped);
+    snprintf(rules, sizeof rules, "%s/master-rules.yaml", g_tmp);
+    assert_int_equal(lqt_write_text(rules, "lacquer: 1\nclipping: {enabled: false}\n"
+                                           "over_compressed: {enabled: false}\n"
+                                           "headroom: {enabled: false}\n"), 0);
+    for (int k = 0; k < 3; k++) {
+        snprintf(out, sizeof out, "%s/master-%d", g_tmp, k);
+        const char *argv[] = {LQ_CLI_PATH, "master", clipped, "--preset", "transparent",
+                              "--target", "flac-archive", "--out", out, "--quiet",
+                              "--no-html", k ? "--rules" : NULL, k == 1 ? rules : "nope.yaml",
+                              NULL};
+        int rc = lqt_run(argv, NULL, NULL);
+        snprintf(rp, sizeof rp, "%s/report.json", out);
+        if (k == 2) { /* a rules file that cannot be read: exit 4, nothing written */
+            assert_int_equal(rc, 4);
+            assert_false(lqt_exists(out));
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        json_error_t jerr;
+        json_t *rep = json_load_file(rp, JSON_PRESERVE_ORDER, &jerr);
+        assert_non_null(rep);
+        /* the check comes first after the version block */
+        assert_string_equal(json_object_iter_key(json_object_iter_next(rep,
+                                json_object_iter(rep))), "check");
+        json_t *ck = json_object_get(rep, "check");
+        const char *verdict = json_string_value(json_object_get(ck, "verdict"));
+        json_t *fa = json_object_get(ck, "findings");
+        json_t *mw = json_object_get(rep, "mix_warnings");
+        assert_int_equal(json_array_size(fa), json_array_size(mw));
+        if (k == 0) {
+            assert_string_equal(verdict, "needs_attention");
+            assert_string_equal(json_string_value(json_object_get(json_array_get(fa, 0), "id")),
+                                "clipping");
+            assert_non_null(strstr(json_string_value(json_array_get(mw, 0)), "the mix clips"));
+        } else {
+            assert_string_equal(verdict, "ready");
+        }
+        json_decref(rep);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_too_quiet),
         cmocka_unit_test(test_rules_file),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_master_findings),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -58,7 +58,7 @@ static int need_value(int i, int argc, char **argv)
 int cmd_master(int argc, char **argv)
 {
     const char *mix = NULL, *preset_arg = DEFAULT_PRESET, *out = DEFAULT_OUT;
-    const char *title = NULL, *artist = NULL, *album = NULL;
+    const char *title = NULL, *artist = NULL, *album = NULL, *rules_arg = NULL;
     const char *target_args[MAX_TARGETS];
     int n_targets = 0, json = 0, quiet = 0, force = 0, threads = 0, no_html = 0;
     long block = -1;
@@ -122,6 +122,9 @@ int cmd_master(int argc, char **argv)
             force = 1;
         } else if (!strcmp(a, "--no-html")) {
             no_html = 1;
+        } else if (!strcmp(a, "--rules")) {
+            if (!need_value(i, argc, argv)) goto done;
+            rules_arg = argv[++i];
         } else if (a[0] == '-' && a[1]) {
             cli_error("unknown option \"%s\" for master (see lacquer --help)", a);
             goto done;
@@ -143,11 +146,17 @@ int cmd_master(int argc, char **argv)
     lq_target *targets[MAX_TARGETS] = {0};
     size_t nt = 0;
     lq_job *job = NULL;
+    lq_check_rules *rules = NULL;
     lq_error e = lq_preset_load(&preset, preset_arg, dir, ov, err, sizeof err);
     if (e) {
         cli_error("%s", err);
         rc = cli_exit_for(e);
         goto done;
+    }
+    if (rules_arg && (e = lq_check_rules_load(&rules, rules_arg, err, sizeof err))) {
+        cli_error("%s", err);
+        rc = cli_exit_for(e);
+        goto cleanup;
     }
     if (n_targets == 0) {
         for (size_t i = 0; i < lq_preset_target_count(preset) && i < MAX_TARGETS; i++)
@@ -183,6 +192,7 @@ int cmd_master(int argc, char **argv)
         }
     lq_job_set_force(job, force);
     lq_job_set_html(job, !no_html);
+    lq_job_set_check_rules(job, rules);
     lq_job_set_threads(job, threads);
     if (block >= 0) lq_job_set_block_size(job, (size_t)block);
     bar b = {.on = !quiet && isatty(2), .last_pct = -1};
@@ -212,11 +222,13 @@ int cmd_master(int argc, char **argv)
         char *tx = lq_job_report_text(job);
         if (tx) fputs(tx, stdout);
         free(tx);
-        printf("\nExports, report.json and report.txt are in %s/\n", out);
+        printf("\nExports, report.json, report.txt%s are in %s/\n",
+               no_html ? "" : " and report.html", out);
     }
     rc = lq_job_targets_met(job) ? LQ_EXIT_OK : LQ_EXIT_NOT_MET;
 cleanup:
     lq_job_destroy(&job);
+    lq_check_rules_destroy(&rules);
     for (size_t i = 0; i < nt; i++) lq_target_destroy(&targets[i]);
     lq_preset_destroy(&preset);
 done:

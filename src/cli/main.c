@@ -54,7 +54,7 @@ static const char usage[] =
     "\n"
     "  lacquer master MIX [--preset NAME|FILE] [--target NAME|FILE]... [--out DIR]\n"
     "                 [--set KEY=VALUE]... [--title T] [--artist A] [--album A]\n"
-    "                 [--json] [--quiet] [--force] [--threads N] [--no-html]\n"
+    "                 [--json] [--quiet] [--force] [--threads N] [--no-html] [--rules F]\n"
     "      master a stereo (or mono) mix to one verified export per target\n"
     "  lacquer analyze FILE... [--json]   loudness, true peak, LRA, PLR, DC, phase, clipping\n"
     "  lacquer analyze --preset P         what a preset does: its stages and EQ curves\n"
