@@ -140,9 +140,10 @@ static void test_html_in_chromium(void **state)
     snprintf(url, sizeof url, "file://%s#lqtest", html);
     snprintf(netlog, sizeof netlog, "%s/netlog.json", g_tmp);
     snprintf(net_arg, sizeof net_arg, "--log-net-log=%s", netlog);
-    const char *dump[] = {net_arg, "--virtual-time-budget=2000", "--dump-dom", url};
+    const char *dump[] = {net_arg, "--window-size=1024,2000", "--virtual-time-budget=2000",
+                          "--dump-dom", url};
     char *dom = NULL;
-    assert_int_equal(run_chromium(dump, 4, &dom), 0);
+    assert_int_equal(run_chromium(dump, 5, &dom), 0);
     json_t *res = page_results(dom);
     free(dom);
 
@@ -158,11 +159,15 @@ static void test_html_in_chromium(void **state)
         long long pts = json_integer_value(json_object_get(p, "points"));
         double w = json_number_value(json_object_get(p, "width"));
         double h = json_number_value(json_object_get(p, "height"));
-        printf("%-14s lines %lld points %lld box %.0fx%.0f\n", plots[i], lines, pts, w, h);
+        double vw = json_number_value(json_object_get(p, "view_width"));
+        double vh = json_number_value(json_object_get(p, "view_height"));
+        printf("%-14s lines %lld points %lld drawn %.0fx%.0f of %.0fx%.0f\n", plots[i], lines,
+               pts, w, h, vw, vh);
         assert_false(json_is_true(json_object_get(p, "hidden")));
         assert_true(lines >= min_lines[i]);
         assert_true(pts >= 20 * lines);
-        assert_true(w > 700 && h > 150);
+        /* axes, grid and lines fill the drawing */
+        assert_true(vw >= 320 && w > 0.9 * vw && h > 0.8 * vh);
     }
 
     /* no network: no resource fetched by the page, a CSP that forbids remote loads, and
