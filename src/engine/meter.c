@@ -4,12 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dsp/kmeter.h"
 #include "dsp/truepeak.h"
 #include "io/audio_in.h"
 
 struct lq_meter {
     ebur128_state *st;
     lq_tp_meter *tp;
+    lq_kmeter *km;          /* LQ_METER_COMPACT */
     int channels, what;
     double rate;
     double *ibuf;
@@ -48,10 +50,10 @@ lq_error lq_meter_new(lq_meter **out, int channels, double rate, int what, size_
         mode |= EBUR128_MODE_LRA | EBUR128_MODE_M;
     if (what & LQ_METER_TP_EBUR128) mode |= EBUR128_MODE_TRUE_PEAK;
     /* a true-peak-only meter (codec round trips) needs no loudness filter at all */
-    const int want_loudness = what != LQ_METER_TP16;
+    const int want_loudness = (what & (LQ_METER_LOUDNESS | LQ_METER_FULL)) != 0;
     if (want_loudness) m->st = ebur128_init((unsigned)channels, (unsigned long)rate, mode);
-    m->ibuf = malloc(max_block * (size_t)channels * sizeof(double));
-    if ((want_loudness && !m->st) || !m->ibuf) goto fail;
+    if (m->st) m->ibuf = malloc(max_block * (size_t)channels * sizeof(double));
+    if (want_loudness && (!m->st || !m->ibuf)) goto fail;
     if (m->st && channels == 1) ebur128_set_channel(m->st, 0, EBUR128_CENTER);
     if (what & LQ_METER_TP16) {
         if (lq_tp_meter_new(&m->tp, channels, rate, 16) != LQ_OK) goto fail;
@@ -59,6 +61,7 @@ lq_error lq_meter_new(lq_meter **out, int channels, double rate, int what, size_
     if (what & (LQ_METER_DEEP | LQ_METER_PLOTS) &&
         lq_deep_new(&m->deep, channels, rate, max_block, !(what & LQ_METER_DEEP), d) != LQ_OK)
         goto fail;
+    if ((what & LQ_METER_COMPACT) && lq_kmeter_new(&m->km, channels, rate) != LQ_OK) goto fail;
     /* one-pole low-pass at 150 Hz for the low-end balance figure */
     m->lp_a = exp(-2.0 * M_PI * 150.0 / rate);
     m->hop = (size_t)llround(rate / 10.0);
@@ -90,6 +93,10 @@ static void push_span(lq_meter *m, const double *const *p, size_t off, size_t k)
     if (m->deep) {
         const double *v[2] = {p[0] + off, p[nc > 1 ? 1 : 0] + off};
         lq_deep_push(m->deep, v, k);
+    }
+    if (m->km) {
+        const double *v[2] = {p[0] + off, p[nc > 1 ? 1 : 0] + off};
+        lq_kmeter_push(m->km, v, k);
     }
     if (m->tp) {
         const double *v[2] = {p[0] + off, p[nc > 1 ? 1 : 0] + off};
@@ -183,6 +190,7 @@ void lq_meter_result_get(lq_meter *m, lq_meter_result *r)
     double v = -HUGE_VAL;
     if (!m->st || ebur128_loudness_global(m->st, &v) != EBUR128_SUCCESS || !isfinite(v))
         v = -HUGE_VAL;
+    if (m->km) v = lq_kmeter_integrated(m->km);
     r->integrated_lufs = v;
     r->lra_lu = r->max_momentary_lufs = r->max_short_term_lufs = NAN;
     r->true_peak_dbtp = r->true_peak_16x_dbtp = NAN;
@@ -229,6 +237,7 @@ void lq_meter_destroy(lq_meter **pm)
     if (m->st) ebur128_destroy(&m->st);
     if (m->tp) lq_tp_meter_destroy(&m->tp);
     lq_deep_destroy(&m->deep);
+    lq_kmeter_destroy(&m->km);
     free(m->ibuf);
     free(m);
     *pm = NULL;

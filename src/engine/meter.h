@@ -17,8 +17,10 @@ enum {
     LQ_METER_TP16 = 4,      /* + lacquer's 16x true peak */
     LQ_METER_HEALTH = 8,    /* + DC, correlation, clipping runs, low-end balance */
     LQ_METER_TP_EBUR128 = 16, /* + libebur128's own true peak (a cross-check; costly) */
-    LQ_METER_DEEP = 32,      /* + the deeper analysis (engine/analysis.h); implies FULL */
-    LQ_METER_PLOTS = 64      /* + only the analysis' series and spectrum (report.html) */
+    LQ_METER_COMPACT = 32,   /* integrated only, from the compact meter (dsp/kmeter.c):
+                                tens of KB at any rate, for per-stem figures */
+    LQ_METER_DEEP = 64,      /* + the deeper analysis (engine/analysis.h); implies FULL */
+    LQ_METER_PLOTS = 128     /* + only the analysis' series and spectrum (report.html) */
 };
 
 typedef struct lq_meter_result {

@@ -108,7 +108,9 @@ static json_t *extra_json(const lq_job *j)
         const lq_meter_result *m = i ? &j->exports[i - 1].meas : &j->in_meas;
         json_t *f = json_object();
         json_object_set_new(f, "name", json_string(i ? j->exports[i - 1].target->name : "mix"));
-        json_object_set_new(f, "src", file_url(j->out_dir, i ? j->exports[i - 1].path : j->input));
+        /* stems have no single mix file to play: the summed mix is not written */
+        json_object_set_new(f, "src", i ? file_url(j->out_dir, j->exports[i - 1].path)
+                                      : j->stems ? json_null() : file_url(j->out_dir, j->input));
         json_object_set_new(f, "lufs", num(m->integrated_lufs));
         double g = isfinite(m->integrated_lufs) && isfinite(ref) ? ref - m->integrated_lufs : 0.0;
         json_object_set_new(f, "gain_db", json_real(g));
@@ -289,7 +291,8 @@ static const char *const script_c =
     "files.forEach((x,i)=>{const a=document.createElement('audio');a.preload='none';"
     "if(x.src)a.src=x.src;a.volume=Math.pow(10,x.gain_db/20);box.appendChild(a);"
     "const b=h('button',x.name+(x.gain_db<-0.005?' ('+f(x.gain_db,1)+' dB)':''));"
-    "b.dataset.gainDb=x.gain_db;b.dataset.lufs=x.lufs;b.onclick=()=>abSwitch(i,true);row.appendChild(b);"
+    "b.dataset.gainDb=x.gain_db;b.dataset.lufs=x.lufs;b.onclick=()=>abSwitch(i,true);"
+    "if(!x.src){b.disabled=true;b.title='no file to play'}row.appendChild(b);"
     "AB.files.push({name:x.name,src:x.src,lufs:x.lufs,gain_db:x.gain_db,audio:a,button:b})});"
     "const c=h('div',null,'ctl');const pb=h('button','\\u25b6 play');pb.onclick=()=>{const a="
     "AB.files[AB.active].audio;if(a.paused){a.play().catch(()=>{});pb.textContent='\\u275a\\u275a pause'}"
@@ -300,7 +303,7 @@ static const char *const script_c =
     "setInterval(()=>{const a=AB.files[AB.active].audio;const t=a.currentTime||0;"
     "tm.textContent=Math.floor(t/60)+':'+String(Math.floor(t%60)).padStart(2,'0');"
     "if(isFinite(a.duration)&&a.duration>0)sk.value=Math.round(1000*t/a.duration)},250);"
-    "abSwitch(0,false)})();\n"
+    "abSwitch(files[0].src||files.length<2?0:1,false)})();\n"
     "/* switch to file k at the same playback position, playing on if it was */\n"
     "function abSwitch(k,user){const cur=AB.files[AB.active].audio,nx=AB.files[k].audio;"
     "const t=cur.currentTime,playing=!cur.paused;if(k!==AB.active){cur.pause();nx.currentTime=t;"
