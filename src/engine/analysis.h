@@ -53,7 +53,8 @@ void lq_deep_push(lq_deep *a, const double *const *p, size_t n);
 /* Every 100 ms of audio (after the frames of that hop were pushed): short-term loudness
  * (NaN before 3 s or when unmeasurable) and the true peak (linear) of the hop. */
 void lq_deep_hop(lq_deep *a, double short_term_lufs, double hop_true_peak);
-/* total_energy_db: not used; sample_peak: linear; the result is written into r. */
+/* The figures so far (a file shorter than one spectrum frame gets one zero-padded
+ * frame, once). */
 void lq_deep_result_get(lq_deep *a, lq_deep_result *r);
 void lq_deep_destroy(lq_deep **a);
 
