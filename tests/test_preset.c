@@ -463,7 +463,8 @@ static void test_bad_presets(void **state)
                                     names[i]);
         lq_preset_names_free(names, n);
         snprintf(targets_msg, sizeof targets_msg,
-                 ":3:20: targets[1]: no such target \"spotfy\" (expected one of: %s)", list);
+                 ":3:20: targets[1]: no such target \"spotfy\" (did you mean spotify? "
+                 "expected one of: %s)", list);
     }
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         bad_case c = cases[i];

@@ -8,6 +8,8 @@
 #include "cli/cli.h"
 #include "lacquer/lacquer.h"
 
+static int analyze(const char **files, int nfiles, int json, const char *preset);
+
 static json_t *num(double v)
 {
     return isfinite(v) ? json_real(round(v * 1e4) / 1e4) : json_null();
@@ -114,25 +116,61 @@ static void print_table(const char **names, const lq_analysis *a, size_t n)
 #undef ROW
 }
 
-int cmd_analyze(int argc, char **argv)
+enum { O_JSON, O_PRESET, N_OPTIONS };
+
+static const cli_option options[N_OPTIONS] = {
+    [O_JSON] = {"--json", NULL, NULL, NULL,
+                "print a JSON array, one object per FILE (with the third-octave spectrum)", 0,
+                CLI_V_NONE},
+    [O_PRESET] = {"--preset", NULL, "NAME|FILE", NULL,
+                  "describe a preset: its stages and EQ design curves", 0, CLI_V_PRESET},
+};
+
+static int run(const cli_command *self, int argc, char **argv)
 {
-    int json = 0, nfiles = 0;
-    const char *preset = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--preset")) {
-            if (i + 1 >= argc) {
-                cli_error("--preset needs a value (see lacquer --help)");
-                return LQ_EXIT_USAGE;
-            }
-            preset = argv[++i];
-            argv[i - 1] = argv[i] = (char *)"";
-        }
-        else if (argv[i][0] == '-' && argv[i][1]) {
-            cli_error("unknown option \"%s\" for analyze (see lacquer --help)", argv[i]);
-            return LQ_EXIT_USAGE;
-        } else if (argv[i][0]) nfiles++;
+    int json = 0, nfiles = 0, opt, r;
+    const char *preset = NULL, *v;
+    const char **files = calloc((size_t)argc + 1, sizeof *files);
+    if (!files) {
+        cli_error("out of memory");
+        return LQ_EXIT_INTERNAL;
     }
+    cli_parser ps;
+    cli_parser_init(&ps, self, argc, argv);
+    while ((r = cli_next(&ps, &opt, &v)) != CLI_END) {
+        if (r == CLI_HELP || r == CLI_BAD) {
+            free(files);
+            return r == CLI_HELP ? LQ_EXIT_OK : LQ_EXIT_USAGE;
+        }
+        if (r == CLI_OPERAND) files[nfiles++] = v;
+        else if (opt == O_JSON) json = 1;
+        else preset = v;
+    }
+    int rc = analyze(files, nfiles, json, preset);
+    free(files);
+    return rc;
+}
+
+const cli_command cli_cmd_analyze = {
+    .name = "analyze",
+    .operands = "[FILE...]",
+    .summary = "loudness, peaks, PSR, phase, mono, bit depth, silence, spectrum; or a preset",
+    .details = "Each FILE is decoded and measured: integrated loudness and loudness range (EBU\n"
+               "R128 / ITU-R BS.1770), true peak (16x and libebur128), sample peak, PLR, DC\n"
+               "offset, L/R correlation and runs of clipped samples, and the deeper analysis:\n"
+               "PSR, crest factor, inter-sample overs, balance, correlation's 5th percentile,\n"
+               "mono fold-down loss, low-end side share, effective bit depth, head and tail\n"
+               "silence, third-octave spectrum and its tilt (docs/REPORT.md).  Several files\n"
+               "give one aligned table, a column per file.\n",
+    .options = options,
+    .n_options = N_OPTIONS,
+    .example = "analyze mastered/*.flac --json",
+    .operand_value = CLI_V_FILE,
+    .run = run,
+};
+
+static int analyze(const char **files, int nfiles, int json, const char *preset)
+{
     if (preset) {
         char err[1024];
         lq_preset *p = NULL;
@@ -151,9 +189,8 @@ int cmd_analyze(int argc, char **argv)
         cli_error("analyze needs at least one FILE (usage: lacquer analyze FILE... [--json])");
         return LQ_EXIT_USAGE;
     }
-    size_t cap = (size_t)nfiles;
-    lq_analysis *res = calloc(cap, sizeof *res);
-    const char **names = calloc(cap, sizeof *names);
+    lq_analysis *res = calloc((size_t)nfiles, sizeof *res);
+    const char **names = calloc((size_t)nfiles, sizeof *names);
     if (!res || !names) {
         free(res);
         free(names);
@@ -162,16 +199,15 @@ int cmd_analyze(int argc, char **argv)
     }
     size_t n = 0;
     int rc = LQ_EXIT_OK;
-    for (int i = 1; i < argc; i++) {
-        if ((argv[i][0] == '-' && argv[i][1]) || !argv[i][0]) continue;
+    for (int i = 0; i < nfiles; i++) {
         char err[1024];
-        lq_error e = lq_analyze_file(argv[i], &res[n], err, sizeof err);
+        lq_error e = lq_analyze_file(files[i], &res[n], err, sizeof err);
         if (e) {
             cli_error("%s", err);
             rc = cli_exit_for(e);
             continue;
         }
-        names[n++] = argv[i];
+        names[n++] = files[i];
     }
     if (json) {
         json_t *arr = json_array();

@@ -273,6 +273,7 @@ static void target_fn(void *ctx, size_t i)
     const lq_rate_group *g = NULL;
     for (size_t k = 0; k < j->n_groups; k++)
         if (j->groups[k].rate == ex->rate) g = &j->groups[k];
+    if (g->err) return; /* its rate's resampling failed: collect reports that */
     if (lq_job_cancelled(j)) {
         ex->err = lq_diag_set(&ex->diag, LQ_ERR_CANCELLED, "cancelled");
         return;
@@ -300,6 +301,7 @@ static lq_error plan_rates(lq_job *j, lq_diag *d)
             g->rate = ex->rate;
             g->own = ex->rate != j->in_rate;
             g->task = LQ_TASK_NONE;
+            g->spool.fd = -1;
             if (!g->own) g->spool = j->master;
         }
     }
@@ -444,12 +446,13 @@ lq_error lq_job_run(lq_job *j)
                : lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
         free(ht);
     }
+    /* hidden files go first: a folder this run made can only be removed when empty */
+    lq_job_end(j, e);
     if (e) {
         lq_publisher_rollback(&pub);
         if (!d.msg[0]) snprintf(d.msg, sizeof d.msg, "%s", lq_strerror(e));
         fail(j, e, d.msg);
     }
-    lq_job_end(j, e);
     lq_tasks_free(&tasks);
     lq_publisher_free(&pub);
     return e;
