@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -512,6 +513,62 @@ static void test_mismatched_stems(void **state)
     free(L);
 }
 
+/* An album track given as stems masters exactly like the same track given as its mix. */
+static void test_album_track_from_stems(void **state)
+{
+    (void)state;
+    make_stems(5.0, 44100, "a");
+    write_stems_file("song.yaml", "a", NULL, NULL);
+    const char *head = "lacquer: 1\nalbum: {title: Stems Record, artist: The Examples}\n"
+                       "preset: gentle\ntargets: [cd]\ntracks:\n";
+    char text[1024];
+    snprintf(text, sizeof text, "%s  - {stems: song.yaml, title: Song}\n"
+                                "  - {file: amix.wav, title: Other}\n", head);
+    write_text("from-stems.yaml", text);
+    snprintf(text, sizeof text, "%s  - {file: amix.wav, title: Song}\n"
+                                "  - {file: amix.wav, title: Other}\n", head);
+    write_text("from-mix.yaml", text);
+    const char *which[2] = {"from-stems", "from-mix"};
+    for (int k = 0; k < 2; k++) {
+        char file[64], out[64];
+        snprintf(file, sizeof file, "%s.yaml", which[k]);
+        snprintf(out, sizeof out, "%s-out", which[k]);
+        char *in = tmp(file), *o = tmp(out);
+        const char *argv[] = {LQ_CLI_PATH, "album", in, "--out", o, "--quiet", NULL};
+        char *err = NULL;
+        int rc = run_cli(argv, &err);
+        if (rc) fprintf(stderr, "album %s: rc %d: %s", file, rc, err ? err : "");
+        assert_int_equal(rc, 0);
+        free(err);
+        free(in);
+        free(o);
+    }
+    /* the CD image and each track's file */
+    char *a = tmp("from-stems-out"), *b = tmp("from-mix-out");
+    int n = lqt_dir_count(a);
+    assert_true(n >= 4);
+    assert_int_equal(n, lqt_dir_count(b));
+    DIR *dir = opendir(a);
+    assert_non_null(dir);
+    struct dirent *de;
+    int compared = 0;
+    while ((de = readdir(dir))) {
+        const char *ext = strrchr(de->d_name, '.');
+        if (!ext || strcmp(ext, ".wav")) continue;
+        char pa[600], pb[600];
+        snprintf(pa, sizeof pa, "%s/%s", a, de->d_name);
+        snprintf(pb, sizeof pb, "%s/%s", b, de->d_name);
+        assert_true(lqt_files_equal(pa, pb));
+        compared++;
+    }
+    closedir(dir);
+    printf("album with a stems track: %d CD files (image and tracks) byte-identical to the "
+           "album with the mix\n", compared);
+    assert_true(compared >= 3);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -519,6 +576,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bell_on_one_stem, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_sizes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mismatched_stems, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_album_track_from_stems, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_bounded_by_stem_count, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -284,7 +284,13 @@ static lq_error prepare(lq_album *a, lq_diag *d)
         lq_error e = lq_job_new(&j);
         if (e) return lq_diag_set(d, e, "out of memory");
         a->jobs[i] = j;
-        if (!e) e = lq_job_set_input(j, t->file);
+        if (!e && t->stems) {
+            char err[1024];
+            if ((e = lq_job_set_stems(j, t->file, 0, err, sizeof err)))
+                return lq_diag_set(d, e, "%s", err);
+        } else if (!e) {
+            e = lq_job_set_input(j, t->file);
+        }
         if (!e) e = lq_job_set_preset(j, a->presets[i]);
         /* a track with `set:` gets its own copy of each target with its overrides (the
          * album's figures stay the album's targets': the policy and the CD image) */

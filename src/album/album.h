@@ -17,6 +17,7 @@ typedef enum lq_album_anchor { LQ_ANCHOR_LOUDEST, LQ_ANCHOR_INTEGRATED } lq_albu
 
 typedef struct lq_album_track {
     char *file;             /* resolved against the album file's folder */
+    int stems;              /* 1: `file` is a stems file (the track's `stems:` key) */
     char *title, *artist;   /* artist: NULL = the album's */
     char isrc[13];          /* 12 characters without dashes, "" when absent */
     char *preset;           /* NULL = the album's */

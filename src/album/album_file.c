@@ -15,6 +15,7 @@
 
 #include "album/album.h"
 #include "config/preset.h"
+#include "config/stems.h"
 #include "io/audio_in.h"
 #include "io/tags.h"
 
@@ -26,7 +27,7 @@ static const char *const top_keys[] = {"lacquer", "album", "preset", "targets", 
                                        "album_anchor", "tracks", NULL};
 static const char *const album_keys[] = {"title", "artist", "year", "genre", "label", "upc",
                                          "catalog", NULL};
-static const char *const track_keys[] = {"file", "title", "artist", "isrc", "preset", "set",
+static const char *const track_keys[] = {"file", "stems", "title", "artist", "isrc", "preset", "set",
                                          "offset_db", "fade_in_ms", "fade_out_ms",
                                          "fade_curve", "gap_s", "crossfade_ms", NULL};
 static const char *const loudness_names[] = {"album", "track", NULL};
@@ -388,6 +389,31 @@ static lq_error parse_ref(const lq_node *map, const char *key, const char *dir, 
     return LQ_OK;
 }
 
+/* A stems track: the stems file parsed, each stem's header read: the track lasts as
+ * long as its longest stem (the run checks rates and lengths in full). */
+static lq_error stems_length(lq_album_track *t, const lq_node *tn, lq_diag *d)
+{
+    lq_stems_spec *st = NULL;
+    lq_diag sd = {{0}};
+    lq_error e = lq_stems_load(&st, t->file, &sd);
+    if (e) return key_error(d, e, tn, "stems", "%s", sd.msg);
+    t->frames = -1;
+    for (size_t k = 0; k < st->n && !e; k++) {
+        lq_audio_in in;
+        e = lq_audio_in_open(&in, st->stems[k].file, 4096, &sd);
+        if (e) break;
+        if (k == 0) t->rate = in.rate;
+        if (in.frames > t->frames) t->frames = in.frames;
+        lq_audio_in_close(&in);
+    }
+    lq_stems_free(&st);
+    if (e) return key_error(d, e, tn, "stems", "%s", sd.msg);
+    if (t->frames < 0)
+        return key_error(d, LQ_ERR_INPUT_UNREADABLE, tn, "stems", "%s: no stem says its length "
+                         "(expected audio files whose headers give their length)", t->file);
+    return LQ_OK;
+}
+
 static lq_error parse_track(lq_album_spec *s, size_t i, const lq_node *tn, lq_diag *d)
 {
     lq_album_track *t = &s->tracks[i];
@@ -401,12 +427,18 @@ static lq_error parse_track(lq_album_spec *s, size_t i, const lq_node *tn, lq_di
         return lq_cfg_error(d, tn, "%s is not a track (expected a map with file and title)",
                             lq_cfg_describe(tn, desc, sizeof desc));
     }
-    if (!lq_node_get(tn, "file"))
+    /* a track is one mix file, or stems (docs/STEMS.md) */
+    const char *src_key = lq_node_get(tn, "stems") ? "stems" : "file";
+    if (lq_node_get(tn, "stems") && lq_node_get(tn, "file"))
+        return lq_cfg_error(d, lq_node_get(tn, "stems"), "a track with both file and stems "
+                            "(expected one of them)");
+    if (!lq_node_get(tn, "file") && !lq_node_get(tn, "stems"))
         return lq_cfg_missing(d, tn, "file", "the track's audio file, relative to the album "
-                              "file");
+                              "file (or stems: a stems file)");
+    t->stems = src_key[0] == 's';
     if (!lq_node_get(tn, "title")) return lq_cfg_missing(d, tn, "title", "a string");
     char *file = NULL;
-    e = lq_cfg_string(tn, "file", 4000, &file, d);
+    e = lq_cfg_string(tn, src_key, 4000, &file, d);
     if (e) return e;
     t->file = resolve(s->dir, file);
     free(file);
@@ -434,6 +466,7 @@ static lq_error parse_track(lq_album_spec *s, size_t i, const lq_node *tn, lq_di
     if ((e = lq_cfg_number(tn, "crossfade_ms", 0, 60000, "milliseconds", &t->crossfade_ms, d)))
         return e;
 
+    if (t->stems) return stems_length(t, tn, d);
     /* The file itself: opened for its header only (length and rate). */
     lq_audio_in in;
     lq_diag ad = {{0}};
