@@ -235,6 +235,23 @@ lq_error lq_audio_out_publish(lq_audio_out *o, const char *final_path, int force
         return lq_diag_set(d, LQ_ERR_OUTPUT, "%s: cannot flush (%s)", final_path,
                            strerror(errno));
     if (o->tmp_path[0]) {
+        /* Without force, link() (which never replaces) rather than a check then
+         * rename(): another process publishing the same name between the two would
+         * otherwise be overwritten.  Where hard links are not supported, the check. */
+        if (!force) {
+            if (link(o->tmp_path, final_path) == 0) {
+                unlink(o->tmp_path);
+                o->tmp_path[0] = 0;
+                return LQ_OK;
+            }
+            if (errno == EEXIST)
+                return lq_diag_set(d, LQ_ERR_EXISTS,
+                                   "%s: already exists (expected a new file name, or --force)",
+                                   final_path);
+            if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS && errno != EMLINK)
+                return lq_diag_set(d, LQ_ERR_OUTPUT, "%s: cannot create (%s)", final_path,
+                                   strerror(errno));
+        }
         if (!force && access(final_path, F_OK) == 0)
             return lq_diag_set(d, LQ_ERR_EXISTS,
                                "%s: already exists (expected a new file name, or --force)",
