@@ -425,6 +425,36 @@ static void test_square_and_denormals(void **state)
     free(out);
 }
 
+/* Metadata that is not UTF-8 (fuzz_report found `--artist $'\xff\xfe'` aborting a FLAC
+ * export inside libsndfile): the run completes, the bytes are left out of the FLAC's
+ * comments, valid fields are kept. */
+static void test_invalid_utf8_metadata(void **state)
+{
+    (void)state;
+    char *in = path_in("meta.wav"), *out = path_in("meta-out"), *err = NULL;
+    buf d = pcm16_sine(2, 48000, 24000);
+    wav_spec s = {PLAIN, 2, 48000, -1, -1, 0};
+    write_wav(in, &s, &d);
+    const char *argv[] = {LQ_CLI_PATH, "master", in, "--preset", "transparent", "--target",
+                          "flac-archive", "--out", out, "--quiet", "--artist", "\xff\xfe",
+                          "--album", "Caf\xc3\xa9", "--title", "Song", NULL};
+    int rc = lqt_run(argv, NULL, &err);
+    if (rc != 0) fail_msg("exit %d: %s", rc, err);
+    char *f = lqt_join(out, "Song (flac-archive).flac");
+    SF_INFO info = {0};
+    SNDFILE *sf = sf_open(f, SFM_READ, &info);
+    assert_non_null(sf);
+    assert_null(sf_get_string(sf, SF_STR_ARTIST));
+    assert_string_equal(sf_get_string(sf, SF_STR_ALBUM), "Caf\xc3\xa9");
+    sf_close(sf);
+    free(f);
+    lqt_rmrf(out);
+    free(d.b);
+    free(err);
+    free(in);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -432,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_short_inputs),
         cmocka_unit_test(test_rates),
         cmocka_unit_test(test_square_and_denormals),
+        cmocka_unit_test(test_invalid_utf8_metadata),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
