@@ -277,7 +277,7 @@ static void test_containers(void **state)
          "holds no audio (expected at least one sample)"},
         {"fmt-size-huge.wav", {PLAIN, 2, 48000, -1, -1, 0x7FFFFFF0}, 3,
          "not a readable audio file (Error in WAV file. No 'data' chunk marker.) (expected "
-         "WAV, AIFF, FLAC, Ogg, Opus or MP3)"},
+         "WAV, AIFF, FLAC, Ogg, Opus, MP3, AAC or M4A)"},
     };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         char *p = path_in(bad[k].name);
