@@ -315,7 +315,7 @@ static void test_short_inputs(void **state)
                 found = 1;
         fclose(f);
         assert_true(found);
-        assert_int_equal(lqt_dir_count(out), 4); /* two exports and the two reports */
+        assert_int_equal(lqt_dir_count(out), 5); /* two exports and the three reports */
         lqt_rmrf(out);
         free(rp);
         free(d.b);
