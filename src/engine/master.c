@@ -118,6 +118,16 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
     lq_chain chain;
     lq_meter *master_meter = NULL;
     e = lq_chain_create(&chain, j->preset->master, j->preset->n_master, &env, d);
+    if (e == LQ_ERR_ARG && d) {
+        /* A stage that cannot run at this input's rate (a crossover above 0.45 x the
+         * rate of an 8 kHz file): the input does not suit the preset.  Name the file,
+         * and exit as for a bad input, not a bad command line. */
+        char stage_msg[sizeof d->msg];
+        snprintf(stage_msg, sizeof stage_msg, "%s", d->msg);
+        e = lq_diag_set(d, LQ_ERR_INPUT_RATE, "%s: %d Hz does not suit preset %s: %s",
+                        j->input ? j->input : j->stems->file, rate, j->preset->name,
+                        stage_msg);
+    }
     if (e) {
         lq_mixsrc_close(&src.in);
         return e;

@@ -129,11 +129,47 @@ lq_error lq_publisher_text(lq_publisher *p, const char *name, const char *text, 
         off += (size_t)w;
     }
     int ok = off == len && fsync(fd) == 0;
+    if (!ok && off == len && errno == EINVAL) ok = 1; /* a file system without fsync */
+    int err = ok ? 0 : (errno ? errno : EIO);
     close(fd);
+    /* Without force the name is taken with link(), which never replaces: another run
+     * that claimed the same report name at the same time gets "already exists" instead
+     * of silently replacing this one's (or having its own replaced). */
+    if (ok && !p->force) {
+        if (link(tmp, path) == 0) {
+            unlink(tmp);
+            p->published[p->n_published++] = c;
+            free(path);
+            return LQ_OK;
+        }
+        err = errno;
+        if (err == EEXIST) {
+            unlink(tmp);
+            lq_error e = lq_diag_set(d, LQ_ERR_EXISTS,
+                                     "%s: already exists (expected a new output folder, or "
+                                     "--force)",
+                                     path);
+            free(path);
+            free(c);
+            return e;
+        }
+        ok = err == EPERM || err == EOPNOTSUPP || err == ENOSYS || err == EMLINK;
+        if (ok && access(path, F_OK) == 0) {
+            unlink(tmp);
+            lq_error e = lq_diag_set(d, LQ_ERR_EXISTS,
+                                     "%s: already exists (expected a new output folder, or "
+                                     "--force)",
+                                     path);
+            free(path);
+            free(c);
+            return e;
+        }
+    }
     if (!ok || rename(tmp, path) != 0) {
+        if (ok) err = errno;
         unlink(tmp);
         lq_error e = lq_diag_set(d, LQ_ERR_OUTPUT, "%s: cannot write (%s)", path,
-                                 strerror(errno));
+                                 strerror(err));
         free(path);
         free(c);
         return e;

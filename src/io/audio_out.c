@@ -67,6 +67,27 @@ static lq_error open_hidden(lq_audio_out *o, lq_diag *d)
     return LQ_OK;
 }
 
+/* 1 when s is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, <= U+10FFFF). */
+static int utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p++;
+        int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
+                : (c & 0xF8) == 0xF0 ? 3 : -1;
+        if (n < 0) return 0;
+        unsigned cp = n == 0 ? c : n == 1 ? c & 0x1F : n == 2 ? c & 0x0F : c & 0x07;
+        for (int k = 0; k < n; k++, p++) {
+            if ((*p & 0xC0) != 0x80) return 0;
+            cp = (cp << 6) | (*p & 0x3F);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+    }
+    return 1;
+}
+
 lq_error lq_audio_out_open(lq_audio_out *o, const char *dir, lq_format fmt, int rate,
                            int channels, int bits, int bitrate_kbps, const lq_out_meta *m,
                            size_t max_block, lq_diag *d)
@@ -137,9 +158,13 @@ lq_error lq_audio_out_open(lq_audio_out *o, const char *dir, lq_format fmt, int 
         sf_command(o->sf, SFC_SET_BROADCAST_INFO, &bi, sizeof bi);
     }
     if (m) {
-        if (m->title) sf_set_string(o->sf, SF_STR_TITLE, m->title);
-        if (m->artist) sf_set_string(o->sf, SF_STR_ARTIST, m->artist);
-        if (m->album) sf_set_string(o->sf, SF_STR_ALBUM, m->album);
+        /* Only valid UTF-8 reaches libsndfile: 1.2.0's FLAC writer frees a Vorbis comment
+         * twice when libFLAC refuses an invalid one (an abort on `--artist $'\xff'`,
+         * found by fuzz/fuzz_report).  The tags are written again with TagLib after
+         * encoding (io/tags.c) in any case. */
+        if (m->title && utf8_valid(m->title)) sf_set_string(o->sf, SF_STR_TITLE, m->title);
+        if (m->artist && utf8_valid(m->artist)) sf_set_string(o->sf, SF_STR_ARTIST, m->artist);
+        if (m->album && utf8_valid(m->album)) sf_set_string(o->sf, SF_STR_ALBUM, m->album);
         sf_set_string(o->sf, SF_STR_SOFTWARE, "lacquer");
     }
     size_t ns = max_block * (size_t)channels;
@@ -263,6 +288,23 @@ lq_error lq_audio_out_publish(lq_audio_out *o, const char *final_path, int force
         return lq_diag_set(d, LQ_ERR_OUTPUT, "%s: cannot flush (%s)", final_path,
                            strerror(errno));
     if (o->tmp_path[0]) {
+        /* Without force, link() (which never replaces) rather than a check then
+         * rename(): another process publishing the same name between the two would
+         * otherwise be overwritten.  Where hard links are not supported, the check. */
+        if (!force) {
+            if (link(o->tmp_path, final_path) == 0) {
+                unlink(o->tmp_path);
+                o->tmp_path[0] = 0;
+                return LQ_OK;
+            }
+            if (errno == EEXIST)
+                return lq_diag_set(d, LQ_ERR_EXISTS,
+                                   "%s: already exists (expected a new file name, or --force)",
+                                   final_path);
+            if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS && errno != EMLINK)
+                return lq_diag_set(d, LQ_ERR_OUTPUT, "%s: cannot create (%s)", final_path,
+                                   strerror(errno));
+        }
         if (!force && access(final_path, F_OK) == 0)
             return lq_diag_set(d, LQ_ERR_EXISTS,
                                "%s: already exists (expected a new file name, or --force)",

@@ -22,18 +22,20 @@ lq_error lq_spool_create(lq_spool *s, const char *dir, int channels, double rate
                            "output folder)",
                            dir, strerror(errno));
     unlink(path); /* anonymous from now on: closes with the descriptor */
+    size_t dl = strlen(dir) + 1;
+    if ((s->dir = malloc(dl)) != NULL) memcpy(s->dir, dir, dl);
     s->channels = channels;
     s->rate = rate;
     s->cap = SPOOL_BUF_FRAMES;
     s->buf = malloc(s->cap * (size_t)channels * sizeof(double));
-    if (!s->buf) {
+    if (!s->buf || !s->dir) {
         lq_spool_destroy(s);
         return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     }
     return LQ_OK;
 }
 
-static lq_error write_all(int fd, const void *p, size_t bytes, lq_diag *d)
+static lq_error write_all(int fd, const char *dir, const void *p, size_t bytes, lq_diag *d)
 {
     const char *c = p;
     while (bytes) {
@@ -41,8 +43,9 @@ static lq_error write_all(int fd, const void *p, size_t bytes, lq_diag *d)
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0)
             return lq_diag_set(d, LQ_ERR_OUTPUT,
-                               "cannot write a temporary file in the output folder (%s)",
-                               w < 0 ? strerror(errno) : "disk full");
+                               "%s: cannot write a temporary file (%s) (expected room for "
+                               "it in the output folder)",
+                               dir, w < 0 ? strerror(errno) : "disk full");
         c += w;
         bytes -= (size_t)w;
     }
@@ -52,7 +55,7 @@ static lq_error write_all(int fd, const void *p, size_t bytes, lq_diag *d)
 static lq_error flush(lq_spool *s, lq_diag *d)
 {
     if (!s->fill) return LQ_OK;
-    lq_error e = write_all(s->fd, s->buf, s->fill * (size_t)s->channels * sizeof(double), d);
+    lq_error e = write_all(s->fd, s->dir, s->buf, s->fill * (size_t)s->channels * sizeof(double), d);
     s->fill = 0;
     return e;
 }
@@ -99,8 +102,10 @@ void lq_spool_destroy(lq_spool *s)
 {
     if (s->fd >= 0) close(s->fd);
     free(s->buf);
+    free(s->dir);
     s->fd = -1;
     s->buf = NULL;
+    s->dir = NULL;
 }
 
 lq_error lq_spool_reader_init(lq_spool_reader *r, const lq_spool *s, size_t max_block)

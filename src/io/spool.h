@@ -17,6 +17,7 @@ typedef struct lq_spool {
     double *buf;           /* interleave buffer for writes */
     size_t cap;            /* frames */
     size_t fill;           /* frames buffered, not yet written */
+    char *dir;             /* the folder it lives in, for error lines */
 } lq_spool;
 
 typedef struct lq_spool_reader {
