@@ -318,7 +318,7 @@ static void test_bad_albums(void **state)
                  "(expected an audio file)");
     expect_error(HEAD TRACK_A "    tempo: 120\n", LQ_ERR_PRESET,
                  "album.yaml:8:5: tracks[0]: unknown key \"tempo\" (expected one of: file, "
-                 "title, artist, isrc, preset, set, offset_db, fade_in_ms, fade_out_ms, "
+                 "stems, title, artist, isrc, preset, set, offset_db, fade_in_ms, fade_out_ms, "
                  "fade_curve, gap_s, crossfade_ms)");
     expect_error(HEAD "  barcode: 1\n" TRACK_A, LQ_ERR_PRESET,
                  "album.yaml:5:3: album: unknown key \"barcode\" (expected one of: title, "
