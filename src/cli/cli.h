@@ -26,5 +26,6 @@ int cmd_master(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_list(int argc, char **argv, int targets);
 int cmd_demo(int argc, char **argv);
+int cmd_batch(int argc, char **argv);
 
 #endif

@@ -58,13 +58,19 @@ static const char usage[] =
     "      master a stereo (or mono) mix to one verified export per target\n"
     "  lacquer analyze FILE... [--json]   loudness, true peak, LRA, PLR, DC, phase, clipping\n"
     "  lacquer analyze --preset P         what a preset does: its stages and EQ curves\n"
+    "  lacquer batch MANIFEST [--out DIR] [--jobs N] [--threads N] [--force] [--dry-run]\n"
+    "                [--plan] [--shard I/N | --shard-from-env [--shard-count N]] [--json]\n"
+    "      master a catalogue (docs/BATCH.md): resumes, isolates failures, runs in parallel\n"
+    "  lacquer batch --merge DIR... [--out DIR]   gather shard reports into batch.json\n"
     "  lacquer presets                    the shipped chain presets\n"
     "  lacquer targets                    the shipped distribution targets\n"
     "  lacquer demo [OUT.wav] [--seconds S] [--rate HZ]   write the generated demo mix\n"
     "  lacquer --help | --version\n"
     "\n"
     "Exit codes: 0 done, 1 a target not met, 2 usage, 3 bad input audio, 4 bad preset or\n"
-    "target, 5 output exists or cannot be written, 6 internal error, 130 interrupted.\n";
+    "target, 5 output exists or cannot be written, 6 internal error, 130 interrupted.\n"
+    "batch: 0 every job done, 1 some job failed or missed a target, 2 usage (a bad --shard),\n"
+    "4 bad manifest (nothing started), 5 output folder cannot be written, 130 interrupted.\n";
 
 int main(int argc, char **argv)
 {
@@ -86,7 +92,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "presets")) return cmd_list(argc - 1, argv + 1, 0);
     if (!strcmp(cmd, "targets")) return cmd_list(argc - 1, argv + 1, 1);
     if (!strcmp(cmd, "demo")) return cmd_demo(argc - 1, argv + 1);
-    cli_error("unknown command \"%s\" (expected master, analyze, presets, targets, demo; "
+    if (!strcmp(cmd, "batch")) return cmd_batch(argc - 1, argv + 1);
+    cli_error("unknown command \"%s\" (expected master, analyze, batch, presets, targets, demo; "
               "see lacquer --help)", cmd);
     return LQ_EXIT_USAGE;
 }

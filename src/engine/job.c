@@ -40,6 +40,7 @@ lq_error lq_job_new(lq_job **out)
     lq_job *j = calloc(1, sizeof *j);
     if (!j) return LQ_ERR_NOMEM;
     j->block = MAX_BLOCK;
+    j->master.fd = -1; /* no spool yet: never close descriptor 0 (another job's file) */
     pthread_mutex_init(&j->progress_lock, NULL);
     *out = j;
     return LQ_OK;
@@ -682,6 +683,7 @@ lq_error lq_job_run(lq_job *j)
             g->rate = ex->rate;
             g->own = ex->rate != j->in_rate;
             if (!g->own) g->spool = j->master;
+            else g->spool.fd = -1;
         }
     }
     /* 4. resample and finish every target, in parallel */

@@ -1,0 +1,271 @@
+/* lacquer batch MANIFEST [--out DIR] [--jobs N] [--shard I/N] [--plan] ...;
+ * lacquer batch --merge DIR... [--out DIR]   (the work is lq_batch_*, docs/BATCH.md) */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "lacquer/lacquer.h"
+
+#define MAX_MERGE 4096
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+typedef struct progress {
+    int quiet;
+    size_t done, total;
+    char (*status)[24];     /* per plan job, for --dry-run */
+} progress;
+
+static void on_event(void *user, size_t index, const char *id, const char *status,
+                     const char *line)
+{
+    progress *p = user;
+    p->done++;
+    if (p->status) snprintf(p->status[index], sizeof p->status[index], "%s", status);
+    if (p->quiet) return;
+    fprintf(stderr, "  [%zu/%zu] %s %-10s%s%s\n", p->done, p->total, id, status,
+            line[0] ? " " : "", line);
+}
+
+static int parse_count(const char *opt, const char *v, long max, long *out)
+{
+    char *end;
+    long n = strtol(v, &end, 10);
+    if (!*v || *end || n < 1 || n > max) {
+        cli_error("%s %s: expected a whole number from 1 to %ld", opt, v, max);
+        return 0;
+    }
+    *out = n;
+    return 1;
+}
+
+/* I/N from the scheduler's environment: a Slurm job array (SLURM_ARRAY_TASK_ID, minus
+ * SLURM_ARRAY_TASK_MIN, of SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job
+ * (JOB_COMPLETION_INDEX, with the count given by --shard-count). */
+static int shard_from_env(long count_opt, char *spec, size_t len)
+{
+    const char *id = getenv("SLURM_ARRAY_TASK_ID"), *cnt = getenv("SLURM_ARRAY_TASK_COUNT");
+    const char *min = getenv("SLURM_ARRAY_TASK_MIN"), *k8s = getenv("JOB_COMPLETION_INDEX");
+    if (id && *id) {
+        if (!cnt || !*cnt) {
+            cli_error("--shard-from-env: SLURM_ARRAY_TASK_ID is set but not "
+                      "SLURM_ARRAY_TASK_COUNT (expected a Slurm job array, sbatch --array)");
+            return 0;
+        }
+        long i = strtol(id, NULL, 10) - (min && *min ? strtol(min, NULL, 10) : 0);
+        snprintf(spec, len, "%ld/%s", i, cnt);
+        return 1;
+    }
+    if (k8s && *k8s) {
+        if (count_opt <= 0) {
+            cli_error("--shard-from-env: JOB_COMPLETION_INDEX is set; give the job's "
+                      "completions with --shard-count N (expected the Indexed Job's count)");
+            return 0;
+        }
+        snprintf(spec, len, "%s/%ld", k8s, count_opt);
+        return 1;
+    }
+    cli_error("--shard-from-env: neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set "
+              "(expected to run as a Slurm array task or a Kubernetes Indexed Job)");
+    return 0;
+}
+
+static int merge(const char **dirs, size_t n, const char *out, int json, int quiet)
+{
+    char err[2048];
+    lq_batch_counts c;
+    lq_error e = lq_batch_merge(dirs, n, out, &c, err, sizeof err);
+    if (e) {
+        cli_error("%s", err);
+        return cli_exit_for(e);
+    }
+    const char *dir = out ? out : dirs[0];
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, json ? "batch.json" : "batch.txt");
+    if (!quiet || json) {
+        FILE *f = fopen(path, "r");
+        if (f) {
+            char buf[8192];
+            size_t got;
+            while ((got = fread(buf, 1, sizeof buf, f)) > 0) fwrite(buf, 1, got, stdout);
+            fclose(f);
+        }
+        if (!json) printf("\nbatch.json and batch.txt are in %s/\n", dir);
+    }
+    return c.failed || c.not_met || c.cancelled ? LQ_EXIT_NOT_MET : LQ_EXIT_OK;
+}
+
+int cmd_batch(int argc, char **argv)
+{
+    const char *manifest = NULL, *out = NULL, *shard = NULL;
+    const char **merge_dirs = NULL;
+    size_t n_merge = 0;
+    int json = 0, force = 0, dry = 0, plan = 0, quiet = 0, from_env = 0, merging = 0;
+    long jobs = 0, threads = 1, shard_count = 0;
+    int rc = LQ_EXIT_USAGE;
+    lq_batch *b = NULL;
+    char err[2048], envspec[64];
+    merge_dirs = calloc((size_t)argc + 1, sizeof *merge_dirs);
+    if (!merge_dirs) {
+        cli_error("out of memory");
+        return LQ_EXIT_INTERNAL;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has = i + 1 < argc;
+        if (!strcmp(a, "--out") || !strcmp(a, "--jobs") || !strcmp(a, "--threads") ||
+            !strcmp(a, "--shard") || !strcmp(a, "--shard-count")) {
+            if (!has) {
+                cli_error("%s needs a value (see lacquer --help)", a);
+                goto done;
+            }
+            const char *v = argv[++i];
+            if (!strcmp(a, "--out")) out = v;
+            else if (!strcmp(a, "--shard")) shard = v;
+            else if (!strcmp(a, "--jobs") && !parse_count(a, v, 256, &jobs)) goto done;
+            else if (!strcmp(a, "--threads") && !parse_count(a, v, 64, &threads)) goto done;
+            else if (!strcmp(a, "--shard-count") && !parse_count(a, v, 100000, &shard_count))
+                goto done;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--force")) {
+            force = 1;
+        } else if (!strcmp(a, "--dry-run")) {
+            dry = 1;
+        } else if (!strcmp(a, "--plan")) {
+            plan = 1;
+        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
+            quiet = 1;
+        } else if (!strcmp(a, "--shard-from-env")) {
+            from_env = 1;
+        } else if (!strcmp(a, "--merge")) {
+            merging = 1;
+        } else if (a[0] == '-' && a[1]) {
+            cli_error("unknown option \"%s\" for batch (see lacquer --help)", a);
+            goto done;
+        } else if (merging) {
+            merge_dirs[n_merge++] = a;
+        } else if (!manifest) {
+            manifest = a;
+        } else {
+            cli_error("one manifest at a time: \"%s\" and \"%s\" (expected one MANIFEST, or "
+                      "--merge DIR...)", manifest, a);
+            goto done;
+        }
+    }
+    if (merging) {
+        if (manifest || n_merge == 0) {
+            cli_error("--merge takes the shards' output folders and no manifest (usage: "
+                      "lacquer batch --merge DIR... [--out DIR])");
+            goto done;
+        }
+        rc = merge(merge_dirs, n_merge, out, json, quiet);
+        goto done;
+    }
+    if (!manifest) {
+        cli_error("batch needs a MANIFEST (usage: lacquer batch MANIFEST [--out DIR] "
+                  "[--jobs N] [--shard I/N] [--plan] [--dry-run] [--force] [--json])");
+        goto done;
+    }
+    if (shard && from_env) {
+        cli_error("--shard and --shard-from-env: give one (expected I/N or the scheduler's "
+                  "environment)");
+        goto done;
+    }
+    if (from_env) {
+        if (!shard_from_env(shard_count, envspec, sizeof envspec)) goto done;
+        shard = envspec;
+    }
+    lq_error e = lq_batch_load(&b, manifest, cli_preset_dir(), out, err, sizeof err);
+    if (e) {
+        cli_error("%s", err);
+        rc = cli_exit_for(e);
+        goto done;
+    }
+    if (shard && lq_batch_set_shard(b, shard, err, sizeof err) != LQ_OK) {
+        cli_error("--shard %s", err);
+        rc = LQ_EXIT_USAGE;
+        goto done;
+    }
+    if (plan) {
+        for (size_t i = 0; i < lq_batch_job_count(b); i++) {
+            if (!lq_batch_job_in_shard(b, i)) continue;
+            char *line = lq_batch_job_json(b, i);
+            if (!line) {
+                cli_error("out of memory");
+                rc = LQ_EXIT_INTERNAL;
+                goto done;
+            }
+            puts(line);
+            free(line);
+        }
+        rc = LQ_EXIT_OK;
+        goto done;
+    }
+    lq_batch_set_parallel(b, (int)jobs, (int)threads);
+    lq_batch_set_force(b, force);
+    lq_batch_set_dry_run(b, dry);
+    progress p = {.quiet = quiet || dry};
+    if (dry && !(p.status = calloc(lq_batch_job_count(b) + 1, sizeof *p.status))) {
+        cli_error("out of memory");
+        rc = LQ_EXIT_INTERNAL;
+        goto done;
+    }
+    for (size_t i = 0; i < lq_batch_job_count(b); i++) p.total += lq_batch_job_in_shard(b, i);
+    lq_batch_set_events(b, on_event, &p);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    lq_batch_set_cancel_flag(b, &interrupted);
+    e = lq_batch_run(b);
+    if (e) {
+        cli_error("%s", lq_batch_error_message(b));
+        rc = cli_exit_for(e);
+        free(p.status);
+        goto done;
+    }
+    lq_batch_counts c;
+    lq_batch_get_counts(b, &c);
+    if (dry) {
+        for (size_t i = 0; i < lq_batch_job_count(b); i++) {
+            if (!lq_batch_job_in_shard(b, i)) continue;
+            char *line = lq_batch_job_json(b, i);
+            /* the plan line tells what; the status what would happen */
+            printf("%-10s %s\n", p.status[i], line ? line : "");
+            free(line);
+        }
+        free(p.status);
+        printf("%zu of %zu jobs would run, %zu are up to date\n", c.would_run, c.in_shard,
+               c.up_to_date);
+        rc = LQ_EXIT_OK;
+        goto done;
+    }
+    if (json) {
+        char *js = lq_batch_report_json(b);
+        if (js) fputs(js, stdout);
+        free(js);
+    } else if (!quiet) {
+        char *tx = lq_batch_report_text(b);
+        if (tx) fputs(tx, stdout);
+        free(tx);
+        const char *rp = lq_batch_report_path(b);
+        printf("\n%zu ran, %zu up to date; report: %s\n", c.ran, c.up_to_date, rp ? rp : "");
+    }
+    rc = c.failed || c.not_met || c.cancelled ? LQ_EXIT_NOT_MET : LQ_EXIT_OK;
+    free(p.status);
+done:
+    lq_batch_destroy(&b);
+    free(merge_dirs);
+    return rc;
+}
