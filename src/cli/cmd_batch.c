@@ -192,7 +192,7 @@ int cmd_batch(int argc, char **argv)
         goto done;
     }
     if (shard && lq_batch_set_shard(b, shard, err, sizeof err) != LQ_OK) {
-        cli_error("--shard %s", err);
+        cli_error("--%s", err);
         rc = LQ_EXIT_USAGE;
         goto done;
     }
