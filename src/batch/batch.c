@@ -885,7 +885,7 @@ static json_t *job_json(const lq_batch *b, const lq_bjob *j)
 /* Summary and text are computed from the JSON, so that --merge gives what one run does. */
 static void summarise(json_t *r)
 {
-    size_t done = 0, not_met = 0, failed = 0, missing = 0, ran = 0, cancelled = 0;
+    size_t done = 0, not_met = 0, failed = 0, missing = 0, ran = 0, cancelled = 0, kept = 0;
     double worst_err = -1, worst_tp = -INFINITY;
     json_t *we = json_null(), *wt = json_null();
     size_t i;
@@ -899,6 +899,7 @@ static void summarise(json_t *r)
         else if (!strcmp(s, "cancelled")) cancelled++;
         else if (!strcmp(s, "missing")) missing++;
         if (json_is_true(json_object_get(j, "ran"))) ran++;
+        else if (!strcmp(s, "done") || !strcmp(s, "not-met")) kept++;
         size_t k;
         json_t *ex;
         json_array_foreach(json_object_get(j, "exports"), k, ex) {
@@ -930,7 +931,7 @@ static void summarise(json_t *r)
     json_object_set_new(s, "cancelled", json_integer((json_int_t)cancelled));
     json_object_set_new(s, "missing", json_integer((json_int_t)missing));
     json_object_set_new(s, "ran", json_integer((json_int_t)ran));
-    json_object_set_new(s, "up_to_date", json_integer((json_int_t)(done + not_met - ran)));
+    json_object_set_new(s, "up_to_date", json_integer((json_int_t)kept));
     json_object_set_new(s, "worst_loudness_error", we ? we : json_null());
     json_object_set_new(s, "worst_true_peak", wt ? wt : json_null());
     json_object_set_new(r, "summary", s);
