@@ -323,7 +323,7 @@ static void test_bad_targets(void **state)
          "sequence of 0 to 8 items)"},
         {"bad filename placeholder", HEAD "filename: \"{titel}.{ext}\"\n",
          ":3:11: filename: unknown placeholder \"{titel}\" (expected {title}, {target}, {ext}, "
-         "{artist} or {album})"},
+         "{artist}, {album}, {track}, {track:02} or {tracks})"},
         {"filename with a slash", HEAD "filename: \"out/{title}.{ext}\"\n",
          ":3:11: filename: \"out/{title}.{ext}\" contains '/' (expected a file name without "
          "directories)"},

@@ -104,7 +104,8 @@ static lq_error parse_codec_check(lq_target *t, const lq_node *n, lq_diag *d)
 
 static lq_error check_filename(const lq_node *n, const char *pat, lq_diag *d)
 {
-    static const char *const names[] = {"title", "target", "ext", "artist", "album", NULL};
+    static const char *const names[] = {"title", "target", "ext", "artist", "album",
+                                        "track", "track:02", "tracks", NULL};
     if (!pat[0])
         return lq_cfg_error(d, n, "an empty pattern (expected a file name pattern such as "
                             "\"%s\")", DEFAULT_FILENAME);
@@ -127,7 +128,8 @@ static lq_error check_filename(const lq_node *n, const char *pat, lq_diag *d)
             if (strlen(names[k]) == len && strncmp(names[k], p + 1, len) == 0) ok = 1;
         if (!ok)
             return lq_cfg_error(d, n, "unknown placeholder \"%.*s\" (expected {title}, "
-                                "{target}, {ext}, {artist} or {album})",
+                                "{target}, {ext}, {artist}, {album}, {track}, {track:02} or "
+                                "{tracks})",
                                 (int)(len > 60 ? 60 : len) + 2, p);
         p = close;
     }

@@ -1,27 +1,24 @@
-/* lq_job: the public mastering API and its orchestration.
- *   1. check every output name (nothing is done if one would be overwritten)
- *   2. decode the input, run the master bus once, spool it (source rate)
- *   3. resample the spool once per distinct target rate (in parallel)
- *   4. run each target's finishing chain (in parallel, finish.c)
- *   5. publish every export, then report.json and report.txt
- * Any error or cancellation on the way leaves the output folder as it was. */
+/* lq_job: the public mastering API, and one job's phases.
+ *   1. claim every output name with the run's publisher (engine/publish.c): nothing
+ *      is done if one would be overwritten
+ *   2. decode the input, run the master bus once, spool it (engine/master.c) and
+ *      check the mix (engine/mixcheck.c)
+ *   3. tasks for the run's queue (engine/queue.c): resample the spool once per distinct
+ *      target rate, then each target's finishing chain (engine/finish.c)
+ *   4. publish every export, then report.json and report.txt (report/)
+ * lq_job_run does these for one job with its own queue and publisher; an album or a
+ * batch runs the same phases of many jobs through one queue and one publisher.  Any
+ * error or cancellation on the way leaves the output folder as it was. */
 #include "engine/job.h"
 
-#include <errno.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <samplerate.h>
 
-#include "engine/chain.h"
-#include "engine/describe.h"
+#include "engine/naming.h"
 #include "engine/resample.h"
-#include "io/audio_in.h"
 #include "report/report.h"
 
 #define MAX_BLOCK 4096
@@ -83,6 +80,7 @@ lq_error lq_job_set_metadata(lq_job *j, const char *title, const char *artist,
     if (!j) return LQ_ERR_ARG;
     if (title) {
         free(j->title);
+        j->title_owned = NULL;
         if (!(j->title = dupstr(title))) return LQ_ERR_NOMEM;
     }
     if (artist) {
@@ -164,15 +162,21 @@ void lq_job_destroy(lq_job **pj)
     *pj = NULL;
 }
 
-/* ---- helpers ---------------------------------------------------------------- */
+static lq_error fail(lq_job *j, lq_error e, const char *msg)
+{
+    snprintf(j->errmsg, sizeof j->errmsg, "%s", msg && *msg ? msg : lq_strerror(e));
+    return e;
+}
 
-static int cancelled(lq_job *j)
+/* ---- shared helpers of the phases --------------------------------------------- */
+
+int lq_job_cancelled(lq_job *j)
 {
     if (j->user_cancel && *j->user_cancel) j->cancel = 1;
     return j->cancel;
 }
 
-static void report_progress(lq_job *j, const char *phase, double frac)
+void lq_job_progress(lq_job *j, const char *phase, double frac)
 {
     if (!j->progress) return;
     pthread_mutex_lock(&j->progress_lock);
@@ -180,340 +184,45 @@ static void report_progress(lq_job *j, const char *phase, double frac)
     pthread_mutex_unlock(&j->progress_lock);
 }
 
-static lq_error fail(lq_job *j, lq_error e, const char *msg)
-{
-    snprintf(j->errmsg, sizeof j->errmsg, "%s", msg && *msg ? msg : lq_strerror(e));
-    return e;
-}
+/* ---- 1. names ----------------------------------------------------------------- */
 
-/* The title defaults to the input's file name without directory and extension. */
-static char *default_title(const char *path)
+lq_error lq_job_begin(lq_job *j, lq_publisher *pub, lq_diag *d)
 {
-    const char *b = strrchr(path, '/');
-    b = b ? b + 1 : path;
-    char *t = dupstr(b);
-    if (!t) return NULL;
-    char *dot = strrchr(t, '.');
-    if (dot && dot != t) *dot = 0;
-    return t;
-}
-
-/* Expand a target's filename pattern. */
-static char *expand_name(const lq_job *j, const lq_target *t)
-{
-    char buf[1024];
-    size_t o = 0;
-    for (const char *p = t->filename; *p && o < sizeof buf - 1;) {
-        const char *sub = NULL;
-        size_t skip = 0;
-        if (*p == '{') {
-            static const char *const keys[] = {"{title}", "{target}", "{ext}", "{artist}",
-                                               "{album}"};
-            const char *vals[] = {j->title, t->name, lq_format_ext[t->format],
-                                  j->artist ? j->artist : "", j->album ? j->album : ""};
-            for (int k = 0; k < 5; k++)
-                if (strncmp(p, keys[k], strlen(keys[k])) == 0) {
-                    sub = vals[k];
-                    skip = strlen(keys[k]);
-                }
-        }
-        if (sub) {
-            for (const char *s = sub; *s && o < sizeof buf - 1; s++)
-                buf[o++] = *s == '/' ? '_' : *s;
-            p += skip;
-        } else {
-            buf[o++] = *p++;
-        }
+    free_results(j);
+    j->errmsg[0] = 0;
+    j->cancel = 0;
+    j->n_mix_warnings = 0;
+    j->targets_done = 0;
+    j->title_owned = NULL;
+    if (!j->title && !(j->title = j->title_owned = lq_name_default_title(j->input)))
+        return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    if (!(j->exports = calloc(j->n_targets, sizeof *j->exports)))
+        return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < j->n_targets; i++) {
+        lq_export *ex = &j->exports[i];
+        ex->target = j->targets[i];
+        lq_name_fields f = {.title = j->title, .artist = j->artist, .album = j->album,
+                            .target = ex->target->name,
+                            .ext = lq_format_ext[ex->target->format],
+                            .track = j->track, .track_total = j->track_total};
+        if (!(ex->file_name = lq_name_expand(ex->target->filename, &f)))
+            return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+        char who[300];
+        snprintf(who, sizeof who, "target %s", ex->target->name);
+        lq_error e = lq_publisher_claim(pub, ex->file_name, who, j->input, &ex->path, d);
+        if (e) return e;
     }
-    buf[o] = 0;
-    return dupstr(buf);
-}
-
-static char *join_path(const char *dir, const char *name)
-{
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
-static uint64_t mix64(uint64_t h, uint64_t v)
-{
-    h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
-    return h * 0xBF58476D1CE4E5B9ull;
-}
-
-/* ---- master bus ------------------------------------------------------------- */
-
-typedef struct input_src {
-    lq_audio_in in;
-    lq_meter *meter;
-    lq_job *j;
-    lq_diag *d;
-} input_src;
-
-static size_t input_read(void *u, double *const *buf, size_t n, lq_error *err)
-{
-    input_src *s = u;
-    size_t got = 0;
-    lq_error e = lq_audio_in_read(&s->in, buf, n, &got, s->d);
-    if (e) {
-        *err = e;
-        return 0;
-    }
-    lq_meter_push(s->meter, (const double *const *)buf, got);
-    uint64_t h = s->j->in_hash;
-    for (size_t i = 0; i < got; i++)
-        for (int c = 0; c < s->in.channels; c++) {
-            uint64_t v;
-            memcpy(&v, &buf[c][i], sizeof v);
-            h = mix64(h, v);
-        }
-    s->j->in_hash = h;
-    return got;
-}
-
-typedef struct spool_sink {
-    lq_spool *spool;
-    lq_meter *meter;
-    lq_diag *d;
-} spool_sink;
-
-static lq_error spool_put(void *u, const double *const *buf, size_t n)
-{
-    spool_sink *s = u;
-    if (s->meter) lq_meter_push(s->meter, buf, n);
-    return lq_spool_write(s->spool, buf, n, s->d);
-}
-
-typedef struct progress_ctx {
-    lq_job *j;
-    const char *phase;
-    long long total;
-} progress_ctx;
-
-static lq_error chain_progress(void *u, long long done)
-{
-    progress_ctx *p = u;
-    if (p->total > 0 && (done & 0xFFFF) < 4096)
-        report_progress(p->j, p->phase, (double)done / (double)p->total);
-    return cancelled(p->j) ? LQ_ERR_CANCELLED : LQ_OK;
-}
-
-static void mix_warn(lq_job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void mix_warn(lq_job *j, const char *fmt, ...)
-{
-    if (j->n_mix_warnings >= LQ_MAX_WARNINGS) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(j->mix_warnings[j->n_mix_warnings++], sizeof j->mix_warnings[0], fmt, ap);
-    va_end(ap);
-}
-
-/* What a mastering engineer would tell the mixer, from the input's figures. */
-static void check_mix(lq_job *j)
-{
-    const lq_meter_result *m = &j->in_meas;
-    if (m->clipped_runs > 0)
-        mix_warn(j, "the mix clips: %lld runs of 3 or more samples at full scale; "
-                    "mastering cannot undo clipping (fix it in the mix, e.g. lower the "
-                    "master fader)", m->clipped_runs);
-    else if (m->sample_peak_dbfs > -0.1)
-        mix_warn(j, "the mix peaks at %.2f dBFS: no headroom left; leave 3-6 dB of "
-                    "headroom in the mix bounce", m->sample_peak_dbfs);
-    double plr = m->true_peak_16x_dbtp - m->integrated_lufs;
-    if (isfinite(plr) && plr < 8.0)
-        mix_warn(j, "the mix is already heavily limited (peak-to-loudness ratio %.1f dB); "
-                    "a master from it will sound flat — bounce the mix without the "
-                    "bus limiter", plr);
-    /* a phase meter averaging below -0.2 over a whole mix: a flipped channel, not just
-     * wide or decorrelated material (noise sits near 0) */
-    if (j->in_channels == 2 && m->correlation < -0.2)
-        mix_warn(j, "left and right are out of phase (correlation %.2f): the mix will "
-                    "lose its centre in mono — check for a flipped polarity",
-                 m->correlation);
-    for (int c = 0; c < j->in_channels; c++)
-        if (m->dc_db[c] > -50.0) { /* a mean over the whole mix: -50 dBFS is audible trouble */
-            mix_warn(j, "DC offset on channel %d (%.1f dBFS): remove it in the mix", c + 1,
-                     m->dc_db[c]);
-            break;
-        }
-    if (j->in_channels == 2 && fabs(m->low_end_balance_db) > 3.0)
-        mix_warn(j, "the low end leans %s by %.1f dB (below 150 Hz): bass and kick "
-                    "should sit in the centre",
-                 m->low_end_balance_db > 0 ? "left" : "right", fabs(m->low_end_balance_db));
-    if (!isfinite(m->integrated_lufs))
-        mix_warn(j, "no loudness could be measured: the mix is silent (below -70 LUFS) or "
-                    "shorter than 0.4 s, so no loudness target can be met");
-    else if (m->integrated_lufs < -40.0)
-        mix_warn(j, "the mix is very quiet (%.1f LUFS): check the bounce level",
-                 m->integrated_lufs);
-}
-
-static lq_error render_master(lq_job *j, lq_diag *d)
-{
-    input_src src = {.j = j, .d = d};
-    lq_error e = lq_audio_in_open(&src.in, j->input, MAX_BLOCK, d);
-    if (e) return e;
-    j->in_channels = src.in.channels;
-    j->in_rate = src.in.rate;
-    j->in_bits = src.in.word_bits;
-    SF_FORMAT_INFO fi = {.format = src.in.info.format & SF_FORMAT_TYPEMASK};
-    if (sf_command(NULL, SFC_GET_FORMAT_INFO, &fi, sizeof fi) == 0)
-        snprintf(j->in_format, sizeof j->in_format, "%s", fi.name);
-    j->in_hash = 0x243F6A8885A308D3ull;
-
-    lq_stage_env env = {.sample_rate = src.in.rate, .channels = src.in.channels,
-                        .max_block = MAX_BLOCK, .seed = 1, .out_bits = 0};
-    lq_chain chain;
-    lq_meter *master_meter = NULL;
-    e = lq_chain_create(&chain, j->preset->master, j->preset->n_master, &env, d);
-    if (e) {
-        lq_audio_in_close(&src.in);
-        return e;
-    }
-    j->master_identity = chain.n == 0;
-    if (!e) e = lq_meter_new(&src.meter, src.in.channels, src.in.rate,
-                             LQ_METER_FULL | LQ_METER_HEALTH | LQ_METER_TP16, MAX_BLOCK, d);
-    /* a master bus that changes nothing is measured once, as the input */
-    if (!e && chain.n) e = lq_meter_new(&master_meter, src.in.channels, src.in.rate,
-                             LQ_METER_FULL | LQ_METER_TP16, MAX_BLOCK, d);
-    if (!e) e = lq_spool_create(&j->master, j->out_dir, src.in.channels, src.in.rate, d);
-    if (!e) {
-        lq_blocker bl;
-        lq_blocker_init(&bl, j->block, MAX_BLOCK);
-        progress_ctx pc = {j, "master", src.in.frames};
-        lq_run_ctl ctl = {&bl, &j->cancel, chain_progress, &pc};
-        spool_sink sink = {&j->master, master_meter, d};
-        long long n = 0;
-        e = lq_chain_run(&chain, input_read, &src, spool_put, &sink, &ctl, &n);
-        if (e == LQ_ERR_CANCELLED) lq_diag_set(d, e, "cancelled");
-        if (!e) e = lq_spool_finish(&j->master, d);
-        if (!e) report_progress(j, "master", 1.0);
-        j->in_frames = n;
-    }
-    if (!e) {
-        lq_meter_result_get(src.meter, &j->in_meas);
-        if (master_meter) lq_meter_result_get(master_meter, &j->master_meas);
-        else j->master_meas = j->in_meas;
-        j->master_reports = json_array();
-        for (size_t i = 0; i < chain.n; i++) {
-            json_t *o = json_object();
-            json_object_set_new(o, "stage", json_string(chain.vt[i]->name));
-            json_object_set_new(o, "latency_frames",
-                                json_integer((json_int_t)chain.vt[i]->latency(chain.state[i])));
-            if (chain.vt[i]->report) chain.vt[i]->report(chain.state[i], o);
-            json_t *c = lq_describe_stage_json(&j->preset->master[chain.spec_index[i]]);
-            if (c) json_object_set_new(o, "curve", c);
-            json_array_append_new(j->master_reports, o);
-        }
-    }
-    lq_chain_destroy(&chain);
-    lq_meter_destroy(&src.meter);
-    lq_meter_destroy(&master_meter);
-    lq_audio_in_close(&src.in);
-    return e;
-}
-
-/* ---- parallel work ------------------------------------------------------------
- * One queue of tasks for `--threads` workers: first every resampling (slowest, i.e.
- * highest rate, first), then every target (those at the source rate first: they can
- * start at once).  A target whose rate is still being resampled waits for it; it
- * cannot deadlock, since every resampling was taken from the queue before any target
- * and waits on nothing.  Each task writes only its own slot, so the output does not
- * depend on the number of threads or the order tasks finish in. */
-
-typedef struct work {
-    lq_job *j;
-    pthread_mutex_t lock;
-    pthread_cond_t group_done;
-    size_t next, count;
-    size_t *order;    /* task k: < n_groups a group index, else n_groups + target index */
-    int *done;        /* per group */
-} work;
-
-static void group_fn(lq_job *j, size_t i);
-static void target_fn(lq_job *j, size_t i);
-
-static void *worker(void *u)
-{
-    work *w = u;
-    lq_job *j = w->j;
-    for (;;) {
-        pthread_mutex_lock(&w->lock);
-        size_t k = w->next < w->count ? w->order[w->next++] : (size_t)-1;
-        pthread_mutex_unlock(&w->lock);
-        if (k == (size_t)-1) return NULL;
-        if (k < j->n_groups) {
-            group_fn(j, k);
-            pthread_mutex_lock(&w->lock);
-            w->done[k] = 1;
-            pthread_cond_broadcast(&w->group_done);
-            pthread_mutex_unlock(&w->lock);
-            continue;
-        }
-        size_t t = k - j->n_groups, g = 0;
-        while (j->groups[g].rate != j->exports[t].rate) g++;
-        pthread_mutex_lock(&w->lock);
-        while (!w->done[g]) pthread_cond_wait(&w->group_done, &w->lock);
-        pthread_mutex_unlock(&w->lock);
-        if (!j->groups[g].err) target_fn(j, t);
-    }
-}
-
-static lq_error run_tasks(lq_job *j)
-{
-    work w = {.j = j, .count = j->n_groups + j->n_targets};
-    w.order = malloc(w.count * sizeof *w.order);
-    w.done = calloc(j->n_groups, sizeof *w.done);
-    if (!w.order || !w.done) {
-        free(w.order);
-        free(w.done);
-        return LQ_ERR_NOMEM;
-    }
-    size_t n = 0;
-    for (size_t g = 0; g < j->n_groups; g++) {
-        if (!j->groups[g].own) {
-            group_fn(j, g); /* the source rate: nothing to resample */
-            w.done[g] = 1;
-            continue;
-        }
-        size_t at = n++;
-        while (at > 0 && j->groups[w.order[at - 1]].rate < j->groups[g].rate) {
-            w.order[at] = w.order[at - 1];
-            at--;
-        }
-        w.order[at] = g;
-    }
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t t = 0; t < j->n_targets; t++)
-            if ((j->exports[t].rate == j->in_rate) == (pass == 0))
-                w.order[n++] = j->n_groups + t;
-    w.count = n;
-    pthread_mutex_init(&w.lock, NULL);
-    pthread_cond_init(&w.group_done, NULL);
-    int nt = j->threads > 0 ? j->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
-    if (nt < 1) nt = 1;
-    if ((size_t)nt > n) nt = n ? (int)n : 1;
-    if (nt > 64) nt = 64;
-    pthread_t th[64];
-    int started = 0;
-    for (int i = 1; i < nt; i++)
-        if (pthread_create(&th[started], NULL, worker, &w) == 0) started++;
-    worker(&w);
-    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
-    pthread_cond_destroy(&w.group_done);
-    pthread_mutex_destroy(&w.lock);
-    free(w.order);
-    free(w.done);
     return LQ_OK;
 }
+
+/* ---- 3. resampling and targets, as tasks --------------------------------------- */
 
 /* One output rate: resample the master spool (the source rate's group borrows the
  * master spool, already measured while it was rendered), measuring loudness and 16x
  * true peak on the way: the closed loop starts from these. */
-static void group_fn(lq_job *j, size_t i)
+static void group_fn(void *ctx, size_t i)
 {
+    lq_job *j = ctx;
     lq_rate_group *g = &j->groups[i];
     if (!g->own) {
         g->meas = j->master_meas;
@@ -529,18 +238,19 @@ static void group_fn(lq_job *j, size_t i)
     if (g->err == LQ_ERR_CANCELLED) lq_diag_set(&g->diag, g->err, "cancelled");
     if (!g->err) {
         lq_meter_result_get(m, &g->meas);
-        report_progress(j, "resample", 1.0);
+        lq_job_progress(j, "resample", 1.0);
     }
     lq_meter_destroy(&m);
 }
 
-static void target_fn(lq_job *j, size_t i)
+static void target_fn(void *ctx, size_t i)
 {
+    lq_job *j = ctx;
     lq_export *ex = &j->exports[i];
     const lq_rate_group *g = NULL;
     for (size_t k = 0; k < j->n_groups; k++)
         if (j->groups[k].rate == ex->rate) g = &j->groups[k];
-    if (cancelled(j)) {
+    if (lq_job_cancelled(j)) {
         ex->err = lq_diag_set(&ex->diag, LQ_ERR_CANCELLED, "cancelled");
         return;
     }
@@ -548,131 +258,15 @@ static void target_fn(lq_job *j, size_t i)
     pthread_mutex_lock(&j->progress_lock);
     size_t done = ++j->targets_done;
     pthread_mutex_unlock(&j->progress_lock);
-    report_progress(j, "targets", (double)done / (double)j->n_targets);
+    lq_job_progress(j, "targets", (double)done / (double)j->n_targets);
 }
 
-/* ---- the run ----------------------------------------------------------------- */
 
-static lq_error write_text_file(lq_job *j, const char *name, const char *text,
-                                char **published, lq_diag *d)
+/* One rate group per distinct output rate (the source rate's borrows the master). */
+static lq_error plan_rates(lq_job *j, lq_diag *d)
 {
-    char *path = join_path(j->out_dir, name);
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s/.lacquer-report-XXXXXX", j->out_dir);
-    int fd = path ? mkstemp(tmp) : -1;
-    if (fd < 0) {
-        free(path);
-        return lq_diag_set(d, LQ_ERR_OUTPUT, "%s: cannot write the report (%s)", j->out_dir,
-                           strerror(errno));
-    }
-    fchmod(fd, 0644);
-    size_t len = strlen(text), off = 0;
-    while (off < len) {
-        ssize_t w = write(fd, text + off, len - off);
-        if (w <= 0) break;
-        off += (size_t)w;
-    }
-    int ok = off == len && fsync(fd) == 0;
-    close(fd);
-    if (!ok || rename(tmp, path) != 0) {
-        unlink(tmp);
-        lq_error e = lq_diag_set(d, LQ_ERR_OUTPUT, "%s: cannot write (%s)", path,
-                                 strerror(errno));
-        free(path);
-        return e;
-    }
-    *published = path;
-    return LQ_OK;
-}
-
-lq_error lq_job_run(lq_job *j)
-{
-    lq_diag d = {{0}};
-    if (!j || !j->input || !j->preset || !j->out_dir || j->n_targets == 0)
-        return fail(j, LQ_ERR_ARG, "a job needs an input, a preset, an output folder and "
-                                   "at least one target");
-    free_results(j);
-    j->errmsg[0] = 0;
-    j->cancel = 0;
-    j->n_mix_warnings = 0;
-    j->targets_done = 0;
-    int made_dir = 0;
-    char *title_owned = NULL;
-    if (!j->title) j->title = title_owned = default_title(j->input);
-    lq_error e = LQ_OK;
-    char **published = NULL;
-    size_t n_published = 0;
-
-    struct stat st;
-    if (stat(j->out_dir, &st) != 0) {
-        if (mkdir(j->out_dir, 0755) != 0)
-            return fail(j, LQ_ERR_OUTPUT,
-                        (lq_diag_set(&d, LQ_ERR_OUTPUT,
-                                     "%s: cannot create the output folder (%s)", j->out_dir,
-                                     strerror(errno)),
-                         d.msg));
-        made_dir = 1;
-    } else if (!S_ISDIR(st.st_mode)) {
-        lq_diag_set(&d, LQ_ERR_OUTPUT, "%s: is not a folder (expected an output folder)",
-                    j->out_dir);
-        return fail(j, LQ_ERR_OUTPUT, d.msg);
-    }
-
-    j->exports = calloc(j->n_targets, sizeof *j->exports);
-    published = calloc(j->n_targets + 2, sizeof *published);
-    if (!j->exports || !published) {
-        e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    /* 1. names: distinct, and nothing overwritten without force */
-    for (size_t i = 0; i < j->n_targets && !e; i++) {
-        lq_export *ex = &j->exports[i];
-        ex->target = j->targets[i];
-        ex->file_name = expand_name(j, ex->target);
-        ex->path = ex->file_name ? join_path(j->out_dir, ex->file_name) : NULL;
-        if (!ex->path) {
-            e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
-            break;
-        }
-        for (size_t k = 0; k < i; k++)
-            if (strcmp(j->exports[k].path, ex->path) == 0)
-                e = lq_diag_set(&d, LQ_ERR_ARG,
-                                "%s: targets %s and %s would write the same file (expected "
-                                "distinct filename patterns)",
-                                ex->path, j->exports[k].target->name, ex->target->name);
-        struct stat in_st, out_st;
-        if (!e && stat(j->input, &in_st) == 0 && stat(ex->path, &out_st) == 0 &&
-            in_st.st_dev == out_st.st_dev && in_st.st_ino == out_st.st_ino)
-            e = lq_diag_set(&d, LQ_ERR_OUTPUT,
-                            "%s: is the input file; lacquer never overwrites its input "
-                            "(expected another output folder or filename pattern)",
-                            ex->path);
-        if (!e && !j->force && access(ex->path, F_OK) == 0)
-            e = lq_diag_set(&d, LQ_ERR_EXISTS,
-                            "%s: already exists (expected a new output folder, or --force)",
-                            ex->path);
-    }
-    for (int r = 0; r < 2 && !e; r++) {
-        char *p = join_path(j->out_dir, r ? "report.txt" : "report.json");
-        if (!p) e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
-        else if (!j->force && access(p, F_OK) == 0)
-            e = lq_diag_set(&d, LQ_ERR_EXISTS,
-                            "%s: already exists (expected a new output folder, or --force)", p);
-        free(p);
-    }
-    if (e) goto done;
-
-    /* 2. master bus */
-    e = render_master(j, &d);
-    if (e) goto done;
-    check_mix(j);
-
-    /* 3. one spool per output rate (made in step 4) */
-    j->groups = calloc(j->n_targets, sizeof *j->groups);
-    if (!j->groups) {
-        e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
-        goto done;
-    }
+    if (!(j->groups = calloc(j->n_targets, sizeof *j->groups)))
+        return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < j->n_targets; i++) {
         lq_export *ex = &j->exports[i];
         ex->rate = ex->target->sample_rate ? ex->target->sample_rate : j->in_rate;
@@ -682,63 +276,100 @@ lq_error lq_job_run(lq_job *j)
             lq_rate_group *g = &j->groups[j->n_groups++];
             g->rate = ex->rate;
             g->own = ex->rate != j->in_rate;
+            g->task = LQ_TASK_NONE;
             if (!g->own) g->spool = j->master;
             else g->spool.fd = -1;
         }
     }
-    /* 4. resample and finish every target, in parallel */
-    if (run_tasks(j) != LQ_OK) {
-        e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t k = 0; k < j->n_groups && !e; k++)
-        if (j->groups[k].err) {
-            e = j->groups[k].err;
-            d = j->groups[k].diag;
-        }
-    for (size_t i = 0; i < j->n_targets && !e; i++)
-        if (j->exports[i].err) {
-            e = j->exports[i].err;
-            d = j->exports[i].diag;
-        }
-    if (!e && cancelled(j)) e = lq_diag_set(&d, LQ_ERR_CANCELLED, "cancelled");
-    if (e) goto done;
+    return LQ_OK;
+}
 
-    /* 5. publish, then the reports */
-    j->ran = 1;
+lq_error lq_job_add_rate_tasks(lq_job *j, lq_tasks *t, lq_diag *d)
+{
+    lq_error e = plan_rates(j, d);
+    if (e) return e;
+    /* the source rate needs no work; the others, slowest (highest rate) first */
+    size_t *ord = malloc((j->n_groups + 1) * sizeof *ord), n = 0;
+    if (!ord) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    for (size_t g = 0; g < j->n_groups; g++) {
+        if (!j->groups[g].own) {
+            group_fn(j, g);
+            continue;
+        }
+        size_t at = n++;
+        while (at > 0 && j->groups[ord[at - 1]].rate < j->groups[g].rate) {
+            ord[at] = ord[at - 1];
+            at--;
+        }
+        ord[at] = g;
+    }
+    for (size_t k = 0; k < n && !e; k++)
+        if ((j->groups[ord[k]].task = lq_tasks_add(t, group_fn, j, ord[k], LQ_TASK_NONE)) ==
+            LQ_TASK_NONE)
+            e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    free(ord);
+    return e;
+}
+
+lq_error lq_job_add_target_tasks(lq_job *j, lq_tasks *t, lq_diag *d)
+{
+    /* those at the source rate first: they can start at once */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < j->n_targets; i++) {
+            if ((j->exports[i].rate == j->in_rate) != (pass == 0)) continue;
+            size_t g = 0;
+            while (j->groups[g].rate != j->exports[i].rate) g++;
+            if (lq_tasks_add(t, target_fn, j, i, j->groups[g].task) == LQ_TASK_NONE)
+                return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+        }
+    return LQ_OK;
+}
+
+lq_error lq_job_collect(lq_job *j, lq_diag *d)
+{
+    for (size_t k = 0; k < j->n_groups; k++)
+        if (j->groups[k].err) {
+            *d = j->groups[k].diag;
+            return j->groups[k].err;
+        }
+    for (size_t i = 0; i < j->n_targets; i++)
+        if (j->exports[i].err) {
+            *d = j->exports[i].diag;
+            return j->exports[i].err;
+        }
+    if (lq_job_cancelled(j)) return lq_diag_set(d, LQ_ERR_CANCELLED, "cancelled");
+    return LQ_OK;
+}
+
+/* ---- 4. publishing ---------------------------------------------------------------- */
+
+lq_error lq_job_publish_exports(lq_job *j, lq_publisher *pub, lq_diag *d)
+{
+    lq_error e = LQ_OK;
     for (size_t i = 0; i < j->n_targets && !e; i++) {
         lq_export *ex = &j->exports[i];
-        e = lq_audio_out_publish(&ex->out, ex->path, j->force, &d);
-        if (!e) published[n_published++] = dupstr(ex->path);
+        e = lq_publisher_export(pub, &ex->out, ex->path, d);
         lq_audio_out_discard(&ex->out);
         ex->have_out = 0;
     }
-    if (!e) {
-        char *js = lq_job_report_json(j), *tx = lq_job_report_text(j);
-        if (!js || !tx) e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
-        if (!e) e = write_text_file(j, "report.json", js, &published[n_published], &d);
-        if (!e) n_published++;
-        if (!e) e = write_text_file(j, "report.txt", tx, &published[n_published], &d);
-        if (!e) n_published++;
-        free(js);
-        free(tx);
-    }
-    if (e) j->ran = 0;
+    return e;
+}
 
-done:
+void lq_job_end(lq_job *j, lq_error e)
+{
     if (e) {
-        for (size_t i = 0; i < n_published; i++) unlink(published[i]);
-        if (made_dir) rmdir(j->out_dir);
-        if (!d.msg[0]) snprintf(d.msg, sizeof d.msg, "%s", lq_strerror(e));
-        fail(j, e, d.msg);
         /* keep the figures of a failed run out of reach */
-        lq_spool_destroy(&j->master);
+        j->ran = 0;
         if (j->exports)
             for (size_t i = 0; i < j->n_targets; i++)
                 if (j->exports[i].have_out) {
                     lq_audio_out_discard(&j->exports[i].out);
                     j->exports[i].have_out = 0;
                 }
+        if (j->title_owned) {
+            free(j->title_owned);
+            j->title = j->title_owned = NULL;
+        }
     }
     /* spools are not needed after the run */
     if (j->groups)
@@ -748,11 +379,48 @@ done:
                 j->groups[k].own = 0;
             }
     lq_spool_destroy(&j->master);
-    for (size_t i = 0; i < n_published; i++) free(published[i]);
-    free(published);
-    if (title_owned && e) {
-        free(j->title);
-        j->title = NULL;
+}
+
+/* ---- one job, its own queue and publisher ------------------------------------------ */
+
+lq_error lq_job_run(lq_job *j)
+{
+    lq_diag d = {{0}};
+    if (!j || !j->input || !j->preset || !j->out_dir || j->n_targets == 0)
+        return fail(j, LQ_ERR_ARG, "a job needs an input, a preset, an output folder and "
+                                   "at least one target");
+    lq_publisher pub;
+    lq_tasks tasks = {0};
+    lq_error e = lq_publisher_open(&pub, j->out_dir, j->force, &d);
+    if (!e) e = lq_job_begin(j, &pub, &d);
+    if (!e) e = lq_publisher_claim(&pub, "report.json", "report", j->input, NULL, &d);
+    if (!e) e = lq_publisher_claim(&pub, "report.txt", "report", j->input, NULL, &d);
+    if (!e) e = lq_job_render_master(j, &d);
+    if (!e) lq_job_check_mix(j);
+    if (!e) e = lq_job_add_rate_tasks(j, &tasks, &d);
+    if (!e) e = lq_job_add_target_tasks(j, &tasks, &d);
+    if (!e && lq_queue_run(&tasks, j->threads) != LQ_OK)
+        e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
+    if (!e) e = lq_job_collect(j, &d);
+    if (!e) {
+        j->ran = 1;
+        e = lq_job_publish_exports(j, &pub, &d);
     }
+    if (!e) {
+        char *js = lq_job_report_json(j), *tx = lq_job_report_text(j);
+        if (!js || !tx) e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
+        if (!e) e = lq_publisher_text(&pub, "report.json", js, &d);
+        if (!e) e = lq_publisher_text(&pub, "report.txt", tx, &d);
+        free(js);
+        free(tx);
+    }
+    if (e) {
+        lq_publisher_rollback(&pub);
+        if (!d.msg[0]) snprintf(d.msg, sizeof d.msg, "%s", lq_strerror(e));
+        fail(j, e, d.msg);
+    }
+    lq_job_end(j, e);
+    lq_tasks_free(&tasks);
+    lq_publisher_free(&pub);
     return e;
 }

@@ -9,6 +9,8 @@
 #include <signal.h>
 
 #include "config/preset.h"
+#include "engine/publish.h"
+#include "engine/queue.h"
 #include "engine/meter.h"
 #include "io/audio_out.h"
 #include "io/spool.h"
@@ -66,6 +68,7 @@ typedef struct lq_rate_group {
     lq_spool spool;         /* at this rate (the master spool itself for the source rate) */
     int own;                /* spool created for this group (else borrowed) */
     lq_meter_result meas;   /* integrated loudness and 16x true peak of the spool */
+    size_t task;            /* its resampling task in the run's queue (LQ_TASK_NONE) */
     lq_error err;
     lq_diag diag;
 } lq_rate_group;
@@ -77,6 +80,8 @@ struct lq_job {
     size_t n_targets;
     char *out_dir;
     char *title, *artist, *album;
+    char *title_owned;       /* == title when the run made it from the input's name */
+    int track, track_total;  /* {track} and {tracks} of file names (0: none) */
     int force, threads;
     size_t block;
     lq_progress_fn progress;
@@ -104,6 +109,29 @@ struct lq_job {
     lq_export *exports;
     json_t *master_reports; /* per master stage */
 };
+
+/* ---- one job's phases (job.c; lq_job_run strings them together; an album or a
+ * batch runs many jobs' phases through one queue and one publisher) ---- */
+
+/* Reset the results, default the title, claim every export's name with pub. */
+lq_error lq_job_begin(lq_job *j, lq_publisher *pub, lq_diag *d);
+/* Decode, measure and master the input into j->master (master.c). */
+lq_error lq_job_render_master(lq_job *j, lq_diag *d);
+/* The mix findings from the input's figures (mixcheck.c). */
+void lq_job_check_mix(lq_job *j);
+/* Plan one rate group per output rate and queue their resamplings. */
+lq_error lq_job_add_rate_tasks(lq_job *j, lq_tasks *t, lq_diag *d);
+/* Queue every target's finishing chain (each waits for its rate's resampling). */
+lq_error lq_job_add_target_tasks(lq_job *j, lq_tasks *t, lq_diag *d);
+/* After the queue ran: the first error of a resampling or a target, or cancellation. */
+lq_error lq_job_collect(lq_job *j, lq_diag *d);
+/* Publish every export under its claimed name. */
+lq_error lq_job_publish_exports(lq_job *j, lq_publisher *pub, lq_diag *d);
+/* Release the spools; after an error, discard hidden files and the results. */
+void lq_job_end(lq_job *j, lq_error e);
+
+int lq_job_cancelled(lq_job *j);
+void lq_job_progress(lq_job *j, const char *phase, double frac);
 
 /* Master one target from its rate group's spool into ex (hidden file, verified). */
 void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g);

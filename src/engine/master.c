@@ -1,0 +1,142 @@
+/* The master bus of one job: decode the input (io/audio_in.c: every input check),
+ * measure it (loudness, 16x true peak, mix health), run the preset's master-bus chain
+ * once and spool the result at the source rate, measured on the way.  Every target of
+ * the job reads that spool; nothing holds the whole song in memory. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/chain.h"
+#include "engine/describe.h"
+#include "engine/job.h"
+#include "io/audio_in.h"
+
+#define MAX_BLOCK 4096
+
+static uint64_t mix64(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
+    return h * 0xBF58476D1CE4E5B9ull;
+}
+
+typedef struct input_src {
+    lq_audio_in in;
+    lq_meter *meter;
+    lq_job *j;
+    lq_diag *d;
+} input_src;
+
+static size_t input_read(void *u, double *const *buf, size_t n, lq_error *err)
+{
+    input_src *s = u;
+    size_t got = 0;
+    lq_error e = lq_audio_in_read(&s->in, buf, n, &got, s->d);
+    if (e) {
+        *err = e;
+        return 0;
+    }
+    lq_meter_push(s->meter, (const double *const *)buf, got);
+    uint64_t h = s->j->in_hash;
+    for (size_t i = 0; i < got; i++)
+        for (int c = 0; c < s->in.channels; c++) {
+            uint64_t v;
+            memcpy(&v, &buf[c][i], sizeof v);
+            h = mix64(h, v);
+        }
+    s->j->in_hash = h;
+    return got;
+}
+
+typedef struct spool_sink {
+    lq_spool *spool;
+    lq_meter *meter;
+    lq_diag *d;
+} spool_sink;
+
+static lq_error spool_put(void *u, const double *const *buf, size_t n)
+{
+    spool_sink *s = u;
+    if (s->meter) lq_meter_push(s->meter, buf, n);
+    return lq_spool_write(s->spool, buf, n, s->d);
+}
+
+typedef struct progress_ctx {
+    lq_job *j;
+    const char *phase;
+    long long total;
+} progress_ctx;
+
+static lq_error chain_progress(void *u, long long done)
+{
+    progress_ctx *p = u;
+    if (p->total > 0 && (done & 0xFFFF) < 4096)
+        lq_job_progress(p->j, p->phase, (double)done / (double)p->total);
+    return lq_job_cancelled(p->j) ? LQ_ERR_CANCELLED : LQ_OK;
+}
+
+lq_error lq_job_render_master(lq_job *j, lq_diag *d)
+{
+    input_src src = {.j = j, .d = d};
+    lq_error e = lq_audio_in_open(&src.in, j->input, MAX_BLOCK, d);
+    if (e) return e;
+    j->in_channels = src.in.channels;
+    j->in_rate = src.in.rate;
+    j->in_bits = src.in.word_bits;
+    SF_FORMAT_INFO fi = {.format = src.in.info.format & SF_FORMAT_TYPEMASK};
+    if (sf_command(NULL, SFC_GET_FORMAT_INFO, &fi, sizeof fi) == 0)
+        snprintf(j->in_format, sizeof j->in_format, "%s", fi.name);
+    j->in_hash = 0x243F6A8885A308D3ull;
+
+    lq_stage_env env = {.sample_rate = src.in.rate, .channels = src.in.channels,
+                        .max_block = MAX_BLOCK, .seed = 1, .out_bits = 0};
+    lq_chain chain;
+    lq_meter *master_meter = NULL;
+    e = lq_chain_create(&chain, j->preset->master, j->preset->n_master, &env, d);
+    if (e) {
+        lq_audio_in_close(&src.in);
+        return e;
+    }
+    j->master_identity = chain.n == 0;
+    if (!e) e = lq_meter_new(&src.meter, src.in.channels, src.in.rate,
+                             LQ_METER_FULL | LQ_METER_HEALTH | LQ_METER_TP16, MAX_BLOCK, d);
+    /* a master bus that changes nothing is measured once, as the input */
+    if (!e && chain.n) e = lq_meter_new(&master_meter, src.in.channels, src.in.rate,
+                             LQ_METER_FULL | LQ_METER_TP16, MAX_BLOCK, d);
+    if (!e) e = lq_spool_create(&j->master, j->out_dir, src.in.channels, src.in.rate, d);
+    if (!e) {
+        lq_blocker bl;
+        lq_blocker_init(&bl, j->block, MAX_BLOCK);
+        progress_ctx pc = {j, "master", src.in.frames};
+        lq_run_ctl ctl = {&bl, &j->cancel, chain_progress, &pc};
+        spool_sink sink = {&j->master, master_meter, d};
+        long long n = 0;
+        e = lq_chain_run(&chain, input_read, &src, spool_put, &sink, &ctl, &n);
+        if (e == LQ_ERR_CANCELLED) lq_diag_set(d, e, "cancelled");
+        if (!e) e = lq_spool_finish(&j->master, d);
+        if (!e) lq_job_progress(j, "master", 1.0);
+        j->in_frames = n;
+    }
+    if (!e) {
+        lq_meter_result_get(src.meter, &j->in_meas);
+        if (master_meter) lq_meter_result_get(master_meter, &j->master_meas);
+        else j->master_meas = j->in_meas;
+        j->master_reports = json_array();
+        for (size_t i = 0; i < chain.n; i++) {
+            json_t *o = json_object();
+            json_object_set_new(o, "stage", json_string(chain.vt[i]->name));
+            json_object_set_new(o, "latency_frames",
+                                json_integer((json_int_t)chain.vt[i]->latency(chain.state[i])));
+            if (chain.vt[i]->report) chain.vt[i]->report(chain.state[i], o);
+            json_t *c = lq_describe_stage_json(&j->preset->master[chain.spec_index[i]]);
+            if (c) json_object_set_new(o, "curve", c);
+            json_array_append_new(j->master_reports, o);
+        }
+    }
+    lq_chain_destroy(&chain);
+    lq_meter_destroy(&src.meter);
+    lq_meter_destroy(&master_meter);
+    lq_audio_in_close(&src.in);
+    return e;
+}
+
