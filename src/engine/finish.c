@@ -182,7 +182,6 @@ static lq_error resampled_roundtrip(plan *p, const char *path, lq_format fmt, do
     memset(&s1, 0, sizeof s1);
     memset(&s2, 0, sizeof s2);
     memset(&o, 0, sizeof o);
-    s1.fd = s2.fd = o.fd = -1; /* not open: discarding them must close nothing */
     s1.fd = s2.fd = o.fd = -1;
     double *mem = malloc(2 * BLOCK * sizeof(double));
     double *pl[2] = {mem, mem ? mem + BLOCK : NULL};
