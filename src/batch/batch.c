@@ -588,6 +588,12 @@ static void run_job(lq_batch *b, lq_bjob *j, const char *fp, char **efp, json_t 
         return;
     }
     lq_job *job = NULL;
+    if (j->kind == LQ_BJOB_ALBUM) {
+        job_fail(j, LQ_ERR_ARG, "album files in manifests need `lacquer album` (not in this "
+                 "build)");
+        remove_tree(stage);
+        return;
+    }
     lq_error e = lq_job_new(&job);
     if (!e) e = lq_job_set_input(job, j->input_path);
     if (!e) e = lq_job_set_preset(job, j->preset->preset);

@@ -31,7 +31,13 @@ typedef enum lq_bstatus {
     LQ_BJ_WOULD_RUN         /* --dry-run */
 } lq_bstatus;
 
+/* What a plan job masters.  An album job (an album file as input: every track, the
+ * album's loudness policy, one publisher) needs the album run (lq_album_*), which is not
+ * in this build: manifest.c refuses album files with one line until it is. */
+typedef enum lq_bkind { LQ_BJOB_MIX = 0, LQ_BJOB_ALBUM } lq_bkind;
+
 typedef struct lq_bjob {
+    lq_bkind kind;
     size_t index;           /* position in the plan */
     char id[LQ_BATCH_ID_HEX + 1];
     char *where;            /* "FILE:LINE:COL: jobs[2]" for messages */

@@ -291,12 +291,27 @@ static const char *const default_keys[] = {"preset", "targets", "out", "set", "t
 static const char *const tag_keys[] = {"title", "artist", "album", NULL};
 static const char *const top_keys[] = {"lacquer", "defaults", "jobs", NULL};
 
+/* A string key replacing a default (lq_cfg_string leaves *out alone when the key is
+ * absent, and does not free what was there). */
+static lq_error str_field(const lq_node *map, const char *key, size_t len, char **field,
+                          lq_diag *d)
+{
+    char *v = NULL;
+    lq_error e = lq_cfg_string(map, key, len, &v, d);
+    if (e) return e;
+    if (v) {
+        free(*field);
+        *field = v;
+    }
+    return LQ_OK;
+}
+
 /* Read the keys of a job or defaults map on top of s. */
 static lq_error read_fields(const lq_node *m, spec *s, lq_diag *d)
 {
     lq_error e;
     char desc[128];
-    if ((e = lq_cfg_string(m, "preset", 4000, &s->preset, d))) return e;
+    if ((e = str_field(m, "preset", 4000, &s->preset, d))) return e;
     const lq_node *t = lq_node_get(m, "targets");
     if (t) {
         if ((e = lq_cfg_expect_seq(t, 1, 64, "target names", d))) return e;
@@ -311,7 +326,7 @@ static lq_error read_fields(const lq_node *m, spec *s, lq_diag *d)
             if (!sl_add(&s->targets, it->value)) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
         }
     }
-    if ((e = lq_cfg_string(m, "out", 4000, &s->out, d))) return e;
+    if ((e = str_field(m, "out", 4000, &s->out, d))) return e;
     const lq_node *set = lq_node_get(m, "set");
     if (set && !lq_node_is_null(set)) {
         if (set->type != LQ_NODE_MAP)
@@ -344,9 +359,9 @@ static lq_error read_fields(const lq_node *m, spec *s, lq_diag *d)
     const lq_node *tags = lq_node_get(m, "tags");
     if (tags) {
         if ((e = lq_cfg_expect_map(tags, tag_keys, "tag", d))) return e;
-        if ((e = lq_cfg_string(tags, "title", 1000, &s->title, d))) return e;
-        if ((e = lq_cfg_string(tags, "artist", 1000, &s->artist, d))) return e;
-        if ((e = lq_cfg_string(tags, "album", 1000, &s->album, d))) return e;
+        if ((e = str_field(tags, "title", 1000, &s->title, d))) return e;
+        if ((e = str_field(tags, "artist", 1000, &s->artist, d))) return e;
+        if ((e = str_field(tags, "album", 1000, &s->album, d))) return e;
     }
     return LQ_OK;
 }
