@@ -44,6 +44,7 @@ typedef enum lq_error {
     LQ_ERR_CANCELLED,         /* the progress callback or cancel flag stopped the job */
     LQ_ERR_DSP,               /* internal DSP failure (FFTW plan, resampler) */
     LQ_ERR_ENCODE,            /* the encoder refused the format, rate or data */
+    LQ_ERR_INPUT_MISMATCH,    /* stems differ in sample rate or length */
     LQ_ERR_COUNT
 } lq_error;
 
@@ -106,6 +107,13 @@ typedef int (*lq_progress_fn)(void *user, const char *phase, double fraction);
 LQ_API LQ_WARN_UNUSED lq_error lq_job_new(lq_job **out);
 /* The job borrows preset and targets: they must outlive lq_job_run(). */
 LQ_API LQ_WARN_UNUSED lq_error lq_job_set_input(lq_job *j, const char *path);
+/* Master from stems instead of one mix file (docs/STEMS.md): the stems file is loaded
+ * and validated now (LQ_ERR_PRESET_NOT_FOUND, LQ_ERR_PRESET with "FILE:LINE:COL: ..."
+ * in err); the stems' audio is checked when the job runs (same rate, 1 or 2 channels,
+ * lengths within one block of each other unless pad: LQ_ERR_INPUT_MISMATCH).  Replaces
+ * lq_job_set_input; the default title is the stems file's `title:` or its name. */
+LQ_API LQ_WARN_UNUSED lq_error lq_job_set_stems(lq_job *j, const char *stems_file, int pad,
+                                               char *err, size_t errlen);
 LQ_API LQ_WARN_UNUSED lq_error lq_job_set_preset(lq_job *j, const lq_preset *p);
 LQ_API LQ_WARN_UNUSED lq_error lq_job_add_target(lq_job *j, const lq_target *t);
 LQ_API LQ_WARN_UNUSED lq_error lq_job_set_output_dir(lq_job *j, const char *dir);

@@ -57,10 +57,10 @@ static int need_value(int i, int argc, char **argv)
 
 int cmd_master(int argc, char **argv)
 {
-    const char *mix = NULL, *preset_arg = DEFAULT_PRESET, *out = DEFAULT_OUT;
+    const char *mix = NULL, *stems = NULL, *preset_arg = DEFAULT_PRESET, *out = DEFAULT_OUT;
     const char *title = NULL, *artist = NULL, *album = NULL;
     const char *target_args[MAX_TARGETS];
-    int n_targets = 0, json = 0, quiet = 0, force = 0, threads = 0;
+    int n_targets = 0, json = 0, quiet = 0, force = 0, threads = 0, pad = 0;
     long block = -1;
     char err[1024];
     lq_overrides *ov = NULL;
@@ -74,6 +74,11 @@ int cmd_master(int argc, char **argv)
         if (!strcmp(a, "--preset")) {
             if (!need_value(i, argc, argv)) goto done;
             preset_arg = argv[++i];
+        } else if (!strcmp(a, "--stems")) {
+            if (!need_value(i, argc, argv)) goto done;
+            stems = argv[++i];
+        } else if (!strcmp(a, "--pad")) {
+            pad = 1;
         } else if (!strcmp(a, "--target")) {
             if (!need_value(i, argc, argv)) goto done;
             if (n_targets == MAX_TARGETS) {
@@ -130,7 +135,11 @@ int cmd_master(int argc, char **argv)
             goto done;
         }
     }
-    if (!mix) {
+    if (mix && stems) {
+        cli_error("a MIX file or --stems, not both: \"%s\" and --stems %s", mix, stems);
+        goto done;
+    }
+    if (!mix && !stems) {
         cli_error("master needs a MIX file (usage: lacquer master MIX [--preset NAME|FILE] "
                   "[--target NAME|FILE]... [--out DIR])");
         goto done;
@@ -166,7 +175,13 @@ int cmd_master(int argc, char **argv)
         }
         nt++;
     }
-    if ((e = lq_job_new(&job)) || (e = lq_job_set_input(job, mix)) ||
+    if (!(e = lq_job_new(&job)) && stems &&
+        (e = lq_job_set_stems(job, stems, pad, err, sizeof err))) {
+        cli_error("%s", err);
+        rc = cli_exit_for(e);
+        goto cleanup;
+    }
+    if (e || (!stems && (e = lq_job_set_input(job, mix))) ||
         (e = lq_job_set_preset(job, preset)) || (e = lq_job_set_output_dir(job, out)) ||
         (e = lq_job_set_metadata(job, title, artist, album))) {
         cli_error("%s", lq_strerror(e));

@@ -28,7 +28,8 @@ int cli_exit_for(int e)
     case LQ_ERR_INPUT_CHANNELS:
     case LQ_ERR_INPUT_RATE:
     case LQ_ERR_INPUT_EMPTY:
-    case LQ_ERR_INPUT_NONFINITE: return LQ_EXIT_INPUT;
+    case LQ_ERR_INPUT_NONFINITE:
+    case LQ_ERR_INPUT_MISMATCH: return LQ_EXIT_INPUT;
     case LQ_ERR_PRESET:
     case LQ_ERR_PRESET_NOT_FOUND: return LQ_EXIT_PRESET;
     case LQ_ERR_OUTPUT:
@@ -56,6 +57,8 @@ static const char usage[] =
     "                 [--set KEY=VALUE]... [--title T] [--artist A] [--album A]\n"
     "                 [--json] [--quiet] [--force] [--threads N]\n"
     "      master a stereo (or mono) mix to one verified export per target\n"
+    "  lacquer master --stems STEMS.yaml [--pad] [same options as above]\n"
+    "      master from stems summed in lockstep, each with its own gain/chain\n"
     "  lacquer analyze FILE... [--json]   loudness, true peak, LRA, PLR, DC, phase, clipping\n"
     "  lacquer analyze --preset P         what a preset does: its stages and EQ curves\n"
     "  lacquer batch MANIFEST [--out DIR] [--jobs N] [--threads N] [--force] [--dry-run]\n"

@@ -209,6 +209,42 @@ static void shipped_list(char *buf, size_t len, const char *preset_dir, const ch
     lq_preset_names_free(names, n);
 }
 
+lq_error lq_config_check_root(const lq_node *r, const char *kind, lq_diag *d)
+{
+    char desc[128];
+    lq_error e;
+    if (r->type != LQ_NODE_MAP) {
+        if (lq_node_is_null(r))
+            e = lq_cfg_error(d, r, "the file is empty (expected a map of %s settings starting "
+                             "with lacquer: %d)", kind, LQ_SCHEMA_VERSION);
+        else
+            e = lq_cfg_error(d, r, "%s is not a map (expected a map of %s settings starting "
+                             "with lacquer: %d)", lq_cfg_describe(r, desc, sizeof desc), kind,
+                             LQ_SCHEMA_VERSION);
+        return e;
+    }
+    const lq_node *ver = lq_node_get(r, "lacquer");
+    if (!ver) {
+        char expect[96];
+        snprintf(expect, sizeof expect, "lacquer: %d, the schema version, as the first key",
+                 LQ_SCHEMA_VERSION);
+        e = lq_cfg_missing(d, r, "lacquer", expect);
+        return e;
+    }
+    double v;
+    if (!lq_cfg_scalar_number(ver, &v)) {
+        e = lq_cfg_error(d, ver, "%s is not a schema version (expected %d)",
+                         lq_cfg_describe(ver, desc, sizeof desc), LQ_SCHEMA_VERSION);
+        return e;
+    }
+    if (v != LQ_SCHEMA_VERSION) {
+        e = lq_cfg_error(d, ver, "version %s is not supported (expected %d, the version this "
+                         "build reads)", ver->value, LQ_SCHEMA_VERSION);
+        return e;
+    }
+    return LQ_OK;
+}
+
 lq_error lq_config_load_tree(const char *name_or_path, const char *preset_dir, int for_target,
                              const lq_overrides *ov, lq_node **root, char **file, lq_diag *d)
 {
@@ -247,36 +283,8 @@ lq_error lq_config_load_tree(const char *name_or_path, const char *preset_dir, i
         return e;
     }
 
-    char desc[128];
-    if (r->type != LQ_NODE_MAP) {
-        if (lq_node_is_null(r))
-            e = lq_cfg_error(d, r, "the file is empty (expected a map of %s settings starting "
-                             "with lacquer: %d)", kind, LQ_SCHEMA_VERSION);
-        else
-            e = lq_cfg_error(d, r, "%s is not a map (expected a map of %s settings starting "
-                             "with lacquer: %d)", lq_cfg_describe(r, desc, sizeof desc), kind,
-                             LQ_SCHEMA_VERSION);
-        goto fail;
-    }
-    const lq_node *ver = lq_node_get(r, "lacquer");
-    if (!ver) {
-        char expect[96];
-        snprintf(expect, sizeof expect, "lacquer: %d, the schema version, as the first key",
-                 LQ_SCHEMA_VERSION);
-        e = lq_cfg_missing(d, r, "lacquer", expect);
-        goto fail;
-    }
-    double v;
-    if (!lq_cfg_scalar_number(ver, &v)) {
-        e = lq_cfg_error(d, ver, "%s is not a schema version (expected %d)",
-                         lq_cfg_describe(ver, desc, sizeof desc), LQ_SCHEMA_VERSION);
-        goto fail;
-    }
-    if (v != LQ_SCHEMA_VERSION) {
-        e = lq_cfg_error(d, ver, "version %s is not supported (expected %d, the version this "
-                         "build reads)", ver->value, LQ_SCHEMA_VERSION);
-        goto fail;
-    }
+    e = lq_config_check_root(r, kind, d);
+    if (e) goto fail;
     if (ov) {
         e = lq_overrides_apply(ov, r, for_target, d);
         if (e) goto fail;
@@ -300,14 +308,17 @@ static int is_finish_stage(const char *name)
     return strcmp(name, "limiter") == 0 || strcmp(name, "dither") == 0;
 }
 
-static lq_error parse_master(lq_preset *p, const lq_node *master, lq_diag *d)
+lq_error lq_stage_list_parse(const lq_node *master, lq_stage_spec **specs, size_t *n_specs,
+                             lq_diag *d)
 {
     char desc[128], known[512];
     lq_error e = lq_cfg_expect_seq(master, 0, MAX_MASTER_STAGES, "master-bus stages", d);
     if (e) return e;
     if (master->type != LQ_NODE_SEQ || master->count == 0) return LQ_OK;
-    p->master = calloc(master->count, sizeof *p->master);
-    if (!p->master) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    lq_stage_spec *list = calloc(master->count, sizeof *list);
+    *specs = list;
+    *n_specs = 0;
+    if (!list) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
 
     /* Known master-bus stages, for messages. */
     size_t n_all, off = 0;
@@ -339,11 +350,16 @@ static lq_error parse_master(lq_preset *p, const lq_node *master, lq_diag *d)
         if (!vt)
             return lq_cfg_error_at_key(d, item, 0, "unknown stage \"%.100s\" (expected one "
                                        "of: %s)", name, known);
-        e = lq_stage_spec_parse(&p->master[i], vt, item->items[0], d);
+        e = lq_stage_spec_parse(&list[i], vt, item->items[0], d);
         if (e) return e;
-        p->n_master = i + 1;
+        *n_specs = i + 1;
     }
     return LQ_OK;
+}
+
+static lq_error parse_master(lq_preset *p, const lq_node *master, lq_diag *d)
+{
+    return lq_stage_list_parse(master, &p->master, &p->n_master, d);
 }
 
 static lq_error parse_finish(lq_preset *p, const lq_node *finish, lq_diag *d)

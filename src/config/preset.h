@@ -68,6 +68,11 @@ lq_error lq_stage_spec_parse(lq_stage_spec *spec, const lq_stage_vt *vt,
 lq_error lq_stage_spec_override(lq_stage_spec *dst, const lq_stage_spec *base,
                                 const lq_node *over, lq_diag *d);
 void lq_stage_spec_free(lq_stage_spec *spec);
+/* Parse a sequence of master-bus stages (`- eq: {...}`), as a preset's `master:` and a
+ * stem's `chain:`.  *specs is calloc'd (free each with lq_stage_spec_free, then free()),
+ * *n_specs counts the entries parsed so far, even on error. */
+lq_error lq_stage_list_parse(const lq_node *seq, lq_stage_spec **specs, size_t *n_specs,
+                             lq_diag *d);
 
 /* ---- Loading helpers shared by preset.c and target.c (and the CLI's listings) ---- */
 
@@ -88,6 +93,10 @@ void lq_preset_names_free(char **names, size_t count);
 lq_error lq_config_load_tree(const char *name_or_path, const char *preset_dir, int for_target,
                              const lq_overrides *ov, lq_node **root, char **file,
                              lq_diag *d);
+
+/* Check that a parsed config file's root is a map starting with `lacquer: 1`; `kind`
+ * names the file in messages ("preset", "stems", "album"). */
+lq_error lq_config_check_root(const lq_node *root, const char *kind, lq_diag *d);
 
 /* Keys that --set may change, NULL-terminated (overrides.c). */
 extern const char *const lq_preset_override_keys[];

@@ -19,6 +19,7 @@ const char *lq_strerror(lq_error err)
     case LQ_ERR_CANCELLED: return "cancelled";
     case LQ_ERR_DSP: return "internal DSP failure";
     case LQ_ERR_ENCODE: return "encoder failure";
+    case LQ_ERR_INPUT_MISMATCH: return "stems do not match (sample rate or length)";
     case LQ_ERR_COUNT: break;
     }
     return "unknown error";

@@ -50,6 +50,25 @@ lq_error lq_job_set_input(lq_job *j, const char *path)
     return (j->input = dupstr(path)) ? LQ_OK : LQ_ERR_NOMEM;
 }
 
+lq_error lq_job_set_stems(lq_job *j, const char *stems_file, int pad, char *err,
+                          size_t errlen)
+{
+    if (!j || !stems_file) return LQ_ERR_ARG;
+    lq_diag d = {{0}};
+    lq_stems_spec *s = NULL;
+    lq_error e = lq_stems_load(&s, stems_file, &d);
+    if (e) {
+        if (err && errlen) snprintf(err, errlen, "%s", d.msg);
+        return e;
+    }
+    lq_stems_free(&j->stems);
+    j->stems = s;
+    j->stems_pad = pad;
+    free(j->input);
+    j->input = dupstr(stems_file);
+    return j->input ? LQ_OK : LQ_ERR_NOMEM;
+}
+
 lq_error lq_job_set_preset(lq_job *j, const lq_preset *p)
 {
     if (!j || !p) return LQ_ERR_ARG;
@@ -143,6 +162,8 @@ static void free_results(lq_job *j)
     lq_spool_destroy(&j->master);
     if (j->master_reports) json_decref(j->master_reports);
     j->master_reports = NULL;
+    if (j->stems_report) json_decref(j->stems_report);
+    j->stems_report = NULL;
     j->ran = 0;
 }
 
@@ -151,6 +172,7 @@ void lq_job_destroy(lq_job **pj)
     lq_job *j = *pj;
     if (!j) return;
     free_results(j);
+    lq_stems_free(&j->stems);
     free(j->input);
     free(j->targets);
     free(j->out_dir);
@@ -194,6 +216,8 @@ lq_error lq_job_begin(lq_job *j, lq_publisher *pub, lq_diag *d)
     j->n_mix_warnings = 0;
     j->targets_done = 0;
     j->title_owned = NULL;
+    if (!j->title && j->stems && j->stems->title)
+        j->title = j->title_owned = dupstr(j->stems->title);
     if (!j->title && !(j->title = j->title_owned = lq_name_default_title(j->input)))
         return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     if (!(j->exports = calloc(j->n_targets, sizeof *j->exports)))

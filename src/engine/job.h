@@ -9,6 +9,7 @@
 #include <signal.h>
 
 #include "config/preset.h"
+#include "config/stems.h"
 #include "engine/publish.h"
 #include "engine/queue.h"
 #include "engine/meter.h"
@@ -75,6 +76,9 @@ typedef struct lq_rate_group {
 
 struct lq_job {
     char *input;
+    lq_stems_spec *stems;    /* or NULL: master from stems (config/stems.h) */
+    int stems_pad;
+    json_t *stems_report;    /* per stem, after the master render */
     const lq_preset *preset;
     const lq_target **targets;
     size_t n_targets;

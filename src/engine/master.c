@@ -10,7 +10,7 @@
 #include "engine/chain.h"
 #include "engine/describe.h"
 #include "engine/job.h"
-#include "io/audio_in.h"
+#include "engine/mixsrc.h"
 
 #define MAX_BLOCK 4096
 
@@ -21,7 +21,8 @@ static uint64_t mix64(uint64_t h, uint64_t v)
 }
 
 typedef struct input_src {
-    lq_audio_in in;
+    lq_mixsrc *in;
+    int channels;
     lq_meter *meter;
     lq_job *j;
     lq_diag *d;
@@ -31,7 +32,7 @@ static size_t input_read(void *u, double *const *buf, size_t n, lq_error *err)
 {
     input_src *s = u;
     size_t got = 0;
-    lq_error e = lq_audio_in_read(&s->in, buf, n, &got, s->d);
+    lq_error e = lq_mixsrc_read(s->in, buf, n, &got, s->d);
     if (e) {
         *err = e;
         return 0;
@@ -39,7 +40,7 @@ static size_t input_read(void *u, double *const *buf, size_t n, lq_error *err)
     lq_meter_push(s->meter, (const double *const *)buf, got);
     uint64_t h = s->j->in_hash;
     for (size_t i = 0; i < got; i++)
-        for (int c = 0; c < s->in.channels; c++) {
+        for (int c = 0; c < s->channels; c++) {
             uint64_t v;
             memcpy(&v, &buf[c][i], sizeof v);
             h = mix64(h, v);
@@ -78,36 +79,36 @@ static lq_error chain_progress(void *u, long long done)
 lq_error lq_job_render_master(lq_job *j, lq_diag *d)
 {
     input_src src = {.j = j, .d = d};
-    lq_error e = lq_audio_in_open(&src.in, j->input, MAX_BLOCK, d);
+    lq_error e = lq_mixsrc_open(&src.in, j->input, j->stems, j->stems_pad, MAX_BLOCK, d);
     if (e) return e;
-    j->in_channels = src.in.channels;
-    j->in_rate = src.in.rate;
-    j->in_bits = src.in.word_bits;
-    SF_FORMAT_INFO fi = {.format = src.in.info.format & SF_FORMAT_TYPEMASK};
-    if (sf_command(NULL, SFC_GET_FORMAT_INFO, &fi, sizeof fi) == 0)
-        snprintf(j->in_format, sizeof j->in_format, "%s", fi.name);
+    const int channels = src.channels = lq_mixsrc_channels(src.in);
+    const int rate = lq_mixsrc_rate(src.in);
+    j->in_channels = channels;
+    j->in_rate = rate;
+    j->in_bits = lq_mixsrc_word_bits(src.in);
+    snprintf(j->in_format, sizeof j->in_format, "%s", lq_mixsrc_format(src.in));
     j->in_hash = 0x243F6A8885A308D3ull;
 
-    lq_stage_env env = {.sample_rate = src.in.rate, .channels = src.in.channels,
+    lq_stage_env env = {.sample_rate = rate, .channels = channels,
                         .max_block = MAX_BLOCK, .seed = 1, .out_bits = 0};
     lq_chain chain;
     lq_meter *master_meter = NULL;
     e = lq_chain_create(&chain, j->preset->master, j->preset->n_master, &env, d);
     if (e) {
-        lq_audio_in_close(&src.in);
+        lq_mixsrc_close(&src.in);
         return e;
     }
     j->master_identity = chain.n == 0;
-    if (!e) e = lq_meter_new(&src.meter, src.in.channels, src.in.rate,
+    if (!e) e = lq_meter_new(&src.meter, channels, rate,
                              LQ_METER_FULL | LQ_METER_HEALTH | LQ_METER_TP16, MAX_BLOCK, d);
     /* a master bus that changes nothing is measured once, as the input */
-    if (!e && chain.n) e = lq_meter_new(&master_meter, src.in.channels, src.in.rate,
+    if (!e && chain.n) e = lq_meter_new(&master_meter, channels, rate,
                              LQ_METER_FULL | LQ_METER_TP16, MAX_BLOCK, d);
-    if (!e) e = lq_spool_create(&j->master, j->out_dir, src.in.channels, src.in.rate, d);
+    if (!e) e = lq_spool_create(&j->master, j->out_dir, channels, rate, d);
     if (!e) {
         lq_blocker bl;
         lq_blocker_init(&bl, j->block, MAX_BLOCK);
-        progress_ctx pc = {j, "master", src.in.frames};
+        progress_ctx pc = {j, "master", lq_mixsrc_frames(src.in)};
         lq_run_ctl ctl = {&bl, &j->cancel, chain_progress, &pc};
         spool_sink sink = {&j->master, master_meter, d};
         long long n = 0;
@@ -132,11 +133,16 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
             if (c) json_object_set_new(o, "curve", c);
             json_array_append_new(j->master_reports, o);
         }
+        j->stems_report = lq_mixsrc_stems_report(src.in);
+        const char *w;
+        for (size_t k = 0; (w = lq_mixsrc_stem_warning(src.in, k)) &&
+                           j->n_mix_warnings < LQ_MAX_WARNINGS; k++)
+            snprintf(j->mix_warnings[j->n_mix_warnings++], sizeof j->mix_warnings[0], "%s", w);
     }
     lq_chain_destroy(&chain);
     lq_meter_destroy(&src.meter);
     lq_meter_destroy(&master_meter);
-    lq_audio_in_close(&src.in);
+    lq_mixsrc_close(&src.in);
     return e;
 }
 

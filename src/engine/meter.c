@@ -4,12 +4,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dsp/kmeter.h"
 #include "dsp/truepeak.h"
 #include "io/audio_in.h"
 
 struct lq_meter {
     ebur128_state *st;
     lq_tp_meter *tp;
+    lq_kmeter *km;          /* LQ_METER_COMPACT */
     int channels, what;
     double rate;
     double *ibuf;
@@ -43,14 +45,15 @@ lq_error lq_meter_new(lq_meter **out, int channels, double rate, int what, size_
         mode |= EBUR128_MODE_LRA | EBUR128_MODE_M | EBUR128_MODE_S;
     if (what & LQ_METER_TP_EBUR128) mode |= EBUR128_MODE_TRUE_PEAK;
     /* a true-peak-only meter (codec round trips) needs no loudness filter at all */
-    const int want_loudness = what != LQ_METER_TP16;
+    const int want_loudness = (what & (LQ_METER_LOUDNESS | LQ_METER_FULL)) != 0;
     if (want_loudness) m->st = ebur128_init((unsigned)channels, (unsigned long)rate, mode);
-    m->ibuf = malloc(max_block * (size_t)channels * sizeof(double));
-    if ((want_loudness && !m->st) || !m->ibuf) goto fail;
+    if (m->st) m->ibuf = malloc(max_block * (size_t)channels * sizeof(double));
+    if (want_loudness && (!m->st || !m->ibuf)) goto fail;
     if (m->st && channels == 1) ebur128_set_channel(m->st, 0, EBUR128_CENTER);
     if (what & LQ_METER_TP16) {
         if (lq_tp_meter_new(&m->tp, channels, rate, 16) != LQ_OK) goto fail;
     }
+    if ((what & LQ_METER_COMPACT) && lq_kmeter_new(&m->km, channels, rate) != LQ_OK) goto fail;
     /* one-pole low-pass at 150 Hz for the low-end balance figure */
     m->lp_a = exp(-2.0 * M_PI * 150.0 / rate);
     m->hop = (size_t)llround(rate / 10.0);
@@ -71,6 +74,10 @@ static void push_span(lq_meter *m, const double *const *p, size_t off, size_t k)
             for (int c = 0; c < nc; c++)
                 m->ibuf[i * (size_t)nc + (size_t)c] = p[c][off + i];
         ebur128_add_frames_double(m->st, m->ibuf, k);
+    }
+    if (m->km) {
+        const double *v[2] = {p[0] + off, p[nc > 1 ? 1 : 0] + off};
+        lq_kmeter_push(m->km, v, k);
     }
     if (m->tp) {
         const double *v[2] = {p[0] + off, p[nc > 1 ? 1 : 0] + off};
@@ -145,6 +152,7 @@ void lq_meter_result_get(lq_meter *m, lq_meter_result *r)
     double v = -HUGE_VAL;
     if (!m->st || ebur128_loudness_global(m->st, &v) != EBUR128_SUCCESS || !isfinite(v))
         v = -HUGE_VAL;
+    if (m->km) v = lq_kmeter_integrated(m->km);
     r->integrated_lufs = v;
     r->lra_lu = r->max_momentary_lufs = r->max_short_term_lufs = NAN;
     r->true_peak_dbtp = r->true_peak_16x_dbtp = NAN;
@@ -186,6 +194,7 @@ void lq_meter_destroy(lq_meter **pm)
     if (!m) return;
     if (m->st) ebur128_destroy(&m->st);
     if (m->tp) lq_tp_meter_destroy(&m->tp);
+    lq_kmeter_destroy(&m->km);
     free(m->ibuf);
     free(m);
     *pm = NULL;

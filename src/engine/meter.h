@@ -15,7 +15,9 @@ enum {
     LQ_METER_FULL = 2,      /* + LRA, max M/S, sample peak */
     LQ_METER_TP16 = 4,      /* + lacquer's 16x true peak */
     LQ_METER_HEALTH = 8,    /* + DC, correlation, clipping runs, low-end balance */
-    LQ_METER_TP_EBUR128 = 16 /* + libebur128's own true peak (a cross-check; costly) */
+    LQ_METER_TP_EBUR128 = 16, /* + libebur128's own true peak (a cross-check; costly) */
+    LQ_METER_COMPACT = 32    /* integrated only, from the compact meter (dsp/kmeter.c):
+                                tens of KB at any rate, for per-stem figures */
 };
 
 typedef struct lq_meter_result {

@@ -92,6 +92,9 @@ lq_error lq_audio_out_open(lq_audio_out *o, const char *dir, lq_format fmt, int 
         return lq_diag_set(d, LQ_ERR_ENCODE, "cannot start the %s encoder (%s)",
                            lq_format_names[fmt], sf_strerror(NULL));
     }
+    /* libsndfile's PEAK chunk (float WAV/AIFF) carries the time of writing: leave it out,
+     * so the same input gives the same bytes whenever it is mastered */
+    sf_command(o->sf, SFC_SET_ADD_PEAK_CHUNK, NULL, SF_FALSE);
     if (lq_format_is_lossy(fmt)) {
         double lv = level_for(fmt, bitrate_kbps > 0 ? bitrate_kbps : 320, channels);
         if (fmt == LQ_FMT_MP3) {

@@ -132,6 +132,7 @@ json_t *lq_report_build(const lq_job *j)
     json_object_set_new(im, "clipped_runs", json_integer(j->in_meas.clipped_runs));
     json_object_set_new(im, "low_end_balance_db", num(j->in_meas.low_end_balance_db));
     json_object_set_new(in, "measured", im);
+    if (j->stems_report) json_object_set_new(in, "stems", json_incref(j->stems_report));
     json_object_set_new(r, "input", in);
 
     json_t *pr = json_object();

@@ -64,6 +64,18 @@ char *lq_job_report_text(const lq_job *j)
         fmt_db(x1, 32, im->integrated_lufs), fmt_db(x2, 32, im->lra_lu),
         fmt_db(x3, 32, im->true_peak_16x_dbtp),
         fmt_db(x4, 32, im->true_peak_16x_dbtp - im->integrated_lufs));
+    for (size_t i = 0; j->stems_report && i < json_array_size(j->stems_report); i++) {
+        json_t *st = json_array_get(j->stems_report, i);
+        json_t *lu = json_object_get(st, "integrated_lufs"), *tp = json_object_get(st, "sample_peak_dbfs");
+        put(&b, "  stem  %-12s %s LUFS, peak %s dBFS, gain %+.1f dB%s, %zu chain stage%s\n",
+            json_string_value(json_object_get(st, "name")),
+            fmt_db(x1, 32, json_is_real(lu) ? json_real_value(lu) : -HUGE_VAL),
+            fmt_db(x2, 32, json_is_real(tp) ? json_real_value(tp) : -HUGE_VAL),
+            json_real_value(json_object_get(st, "gain_db")),
+            json_is_true(json_object_get(st, "mute")) ? " (muted)" : "",
+            json_array_size(json_object_get(st, "chain")),
+            json_array_size(json_object_get(st, "chain")) == 1 ? "" : "s");
+    }
     put(&b, "Preset  %s\n\n", lq_preset_name(j->preset));
     if (j->n_mix_warnings) {
         put(&b, "The mix (mastering cannot fix these):\n");

@@ -1,0 +1,23 @@
+/* A compact ITU-R BS.1770-4 integrated-loudness meter: K-weighting, 400 ms blocks every
+ * 100 ms, absolute (-70 LUFS) and relative (-10 LU) gates, with the gating done on a
+ * histogram of block loudness (0.05 LU bins, each keeping its blocks' exact energy sum).
+ * Its memory is a few tens of KB at any sample rate, where libebur128 keeps 400 ms of
+ * audio per meter (600 KB at 96 kHz stereo): for per-stem figures, where one meter per
+ * stem would make memory grow with the stem count.  Every figure that a target is judged
+ * by still comes from libebur128 (engine/meter.c). */
+#ifndef LQ_DSP_KMETER_H
+#define LQ_DSP_KMETER_H
+
+#include <stddef.h>
+
+#include "lacquer/lacquer.h"
+
+typedef struct lq_kmeter lq_kmeter;
+
+lq_error lq_kmeter_new(lq_kmeter **out, int channels, double rate);
+void lq_kmeter_push(lq_kmeter *m, const double *const *planar, size_t n);
+/* Integrated loudness in LUFS; -HUGE_VAL when no block passes the gates. */
+double lq_kmeter_integrated(const lq_kmeter *m);
+void lq_kmeter_destroy(lq_kmeter **m);
+
+#endif
