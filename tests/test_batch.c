@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "lacquer/lacquer.h"
 #include "lqtest.h"
 
 extern char **environ;
@@ -529,10 +530,75 @@ static void test_concurrency(void **state)
     free(o);
 }
 
+
+/* ---- the library API directly ------------------------------------------------------ */
+
+static void test_api(void **state)
+{
+    (void)state;
+    make_mixes(3, 1.0);
+    write_file("api.yaml", "lacquer: 1\ndefaults: {targets: [cd]}\njobs:\n"
+               "  - {input: \"mixes/*.wav\"}\n  - {input: mixes/m01.wav, targets: [tidal]}\n");
+    char *m = path_of("api.yaml"), *root = path_of("api-out"), err[1024];
+    lq_batch *b = NULL;
+    assert_int_equal(lq_batch_load(&b, m, lqt_preset_dir(), root, err, sizeof err), LQ_OK);
+    assert_int_equal(lq_batch_job_count(b), 3); /* m01's two entries are one job */
+    char *line = lq_batch_job_json(b, 1);
+    assert_non_null(strstr(line, "\"targets\":[\"cd\",\"tidal\"]"));
+    free(line);
+    assert_int_equal(strlen(lq_batch_job_id(b, 0)), 12);
+    assert_int_equal(lq_batch_set_shard(b, "2/2", err, sizeof err), LQ_ERR_ARG);
+    assert_string_equal(err, "shard \"2/2\": index 2 is not below the count 2 (expected I/N "
+                             "with 0 <= I < N, such as 0/2)");
+    assert_int_equal(lq_batch_set_shard(b, "1/2", err, sizeof err), LQ_OK);
+    assert_false(lq_batch_job_in_shard(b, 0));
+    assert_true(lq_batch_job_in_shard(b, 1));
+    assert_false(lq_batch_job_in_shard(b, 2));
+    assert_true(lq_batch_default_jobs(b) >= 1);
+    lq_batch_set_dry_run(b, 1);
+    assert_int_equal(lq_batch_run(b), LQ_OK);
+    lq_batch_counts c;
+    lq_batch_get_counts(b, &c);
+    assert_int_equal(c.planned, 3);
+    assert_int_equal(c.in_shard, 1);
+    assert_int_equal(c.would_run, 1);
+    assert_false(lqt_exists(root)); /* a dry run writes nothing */
+    lq_batch_set_dry_run(b, 0);
+    lq_batch_set_parallel(b, 2, 1);
+    assert_int_equal(lq_batch_run(b), LQ_OK);
+    lq_batch_get_counts(b, &c);
+    assert_int_equal(c.done, 1);
+    assert_int_equal(c.ran, 1);
+    char *js = lq_batch_report_json(b), *tx = lq_batch_report_text(b);
+    assert_non_null(strstr(js, "\"shard\": {"));
+    assert_string_equal(strchr(lq_batch_report_path(b), '/') ? strrchr(lq_batch_report_path(b), '/') + 1 : "",
+                        "batch-shard-1-of-2.json");
+    const char *first = "lacquer batch: 1 job: 1 done, 0 missed a target, 0 failed\n";
+    assert_int_equal(strncmp(tx, first, strlen(first)), 0);
+    free(js);
+    free(tx);
+    lq_batch_destroy(&b);
+    assert_null(b);
+    const char *dirs[] = {root};
+    assert_int_equal(lq_batch_merge(dirs, 1, NULL, &c, err, sizeof err), LQ_OK);
+    assert_int_equal(c.planned, 3);
+    assert_int_equal(c.done, 1);
+    assert_int_equal(c.failed, 2); /* shard 0 never ran: its jobs are missing */
+    /* a missing manifest, through the API */
+    assert_int_equal(lq_batch_load(&b, "/nonexistent/x.yaml", NULL, NULL, err, sizeof err),
+                     LQ_ERR_PRESET_NOT_FOUND);
+    assert_string_equal(err, "/nonexistent/x.yaml: cannot open the manifest (No such file or "
+                             "directory)");
+    assert_null(b);
+    free(m);
+    free(root);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bad_manifests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_api, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plan_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_modes_identical, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigkill_resume, setup, teardown),

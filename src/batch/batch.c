@@ -993,8 +993,9 @@ static char *report_text(const json_t *r)
     if (!f) return NULL;
     const json_t *s = json_object_get(r, "summary");
     const json_t *jobs = json_object_get(r, "jobs");
-    fprintf(f, "lacquer batch: %lld jobs: %lld done, %lld missed a target, %lld failed",
-            json_integer_value(json_object_get(s, "jobs")),
+    long long nj = json_integer_value(json_object_get(s, "jobs"));
+    fprintf(f, "lacquer batch: %lld job%s: %lld done, %lld missed a target, %lld failed", nj,
+            nj == 1 ? "" : "s",
             json_integer_value(json_object_get(s, "done")),
             json_integer_value(json_object_get(s, "not_met")),
             json_integer_value(json_object_get(s, "failed")));
