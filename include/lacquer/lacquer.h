@@ -93,6 +93,17 @@ LQ_API LQ_WARN_UNUSED lq_error lq_target_load(lq_target **out, const char *name_
                                        char *err, size_t errlen);
 LQ_API const char *lq_target_name(const lq_target *t);
 LQ_API const char *lq_target_description(const lq_target *t);
+/* Every field of a target as a JSON object, keyed as in the target file (docs/PRESETS.md):
+ * name, description, file, sample_rate (Hz or "source"), format, bit_depth (16, 24, "32f";
+ * null for lossy formats), bitrate_kbps (lossy only, else null), loudness_lufs (null:
+ * none), true_peak_dbtp, codec_check (list of codecs), filename (the pattern),
+ * limiter_override and dither_override (whether the target overrides those stages).
+ * malloc'd text, free() it; NULL when out of memory. */
+LQ_API char *lq_target_json(const lq_target *t);
+/* A preset as a JSON object: name, description, file, master (stage names in order),
+ * limiter (whether it finishes with one), loudness_lufs (finish.loudness_lufs or null),
+ * targets (its default target names).  malloc'd text, free() it; NULL when out of memory. */
+LQ_API char *lq_preset_json(const lq_preset *p);
 LQ_API void lq_target_destroy(lq_target **t);
 
 /* ---- Mastering jobs ----------------------------------------------------------- */

@@ -8,30 +8,63 @@
 #include "cli/cli.h"
 #include "lacquer/lacquer.h"
 
+static int analyze(const char **files, int nfiles, int json, const char *preset);
+
 static json_t *num(double v)
 {
     return isfinite(v) ? json_real(round(v * 1e4) / 1e4) : json_null();
 }
 
-int cmd_analyze(int argc, char **argv)
+enum { O_JSON, O_PRESET, N_OPTIONS };
+
+static const cli_option options[N_OPTIONS] = {
+    [O_JSON] = {"--json", NULL, NULL, NULL, "print a JSON array, one object per FILE", 0,
+                CLI_V_NONE},
+    [O_PRESET] = {"--preset", NULL, "NAME|FILE", NULL,
+                  "describe a preset: its stages and EQ design curves", 0, CLI_V_PRESET},
+};
+
+static int run(const cli_command *self, int argc, char **argv)
 {
-    int json = 0, nfiles = 0;
-    const char *preset = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--json")) json = 1;
-        else if (!strcmp(argv[i], "--preset")) {
-            if (i + 1 >= argc) {
-                cli_error("--preset needs a value (see lacquer --help)");
-                return LQ_EXIT_USAGE;
-            }
-            preset = argv[++i];
-            argv[i - 1] = argv[i] = (char *)"";
-        }
-        else if (argv[i][0] == '-' && argv[i][1]) {
-            cli_error("unknown option \"%s\" for analyze (see lacquer --help)", argv[i]);
-            return LQ_EXIT_USAGE;
-        } else if (argv[i][0]) nfiles++;
+    int json = 0, nfiles = 0, opt, r;
+    const char *preset = NULL, *v;
+    const char **files = calloc((size_t)argc + 1, sizeof *files);
+    if (!files) {
+        cli_error("out of memory");
+        return LQ_EXIT_INTERNAL;
     }
+    cli_parser ps;
+    cli_parser_init(&ps, self, argc, argv);
+    while ((r = cli_next(&ps, &opt, &v)) != CLI_END) {
+        if (r == CLI_HELP || r == CLI_BAD) {
+            free(files);
+            return r == CLI_HELP ? LQ_EXIT_OK : LQ_EXIT_USAGE;
+        }
+        if (r == CLI_OPERAND) files[nfiles++] = v;
+        else if (opt == O_JSON) json = 1;
+        else preset = v;
+    }
+    int rc = analyze(files, nfiles, json, preset);
+    free(files);
+    return rc;
+}
+
+const cli_command cli_cmd_analyze = {
+    .name = "analyze",
+    .operands = "[FILE...]",
+    .summary = "measure loudness, true peak, LRA, PLR, DC, phase, clipping; or describe a preset",
+    .details = "Each FILE is decoded and measured: integrated loudness and loudness range (EBU\n"
+               "R128 / ITU-R BS.1770), true peak (16x and libebur128), sample peak, PLR, DC\n"
+               "offset, L/R correlation and runs of clipped samples.\n",
+    .options = options,
+    .n_options = N_OPTIONS,
+    .example = "analyze mastered/*.flac --json",
+    .operand_value = CLI_V_FILE,
+    .run = run,
+};
+
+static int analyze(const char **files, int nfiles, int json, const char *preset)
+{
     if (preset) {
         char err[1024];
         lq_preset *p = NULL;
@@ -52,11 +85,10 @@ int cmd_analyze(int argc, char **argv)
     }
     json_t *arr = json_array();
     int rc = LQ_EXIT_OK;
-    for (int i = 1; i < argc; i++) {
-        if ((argv[i][0] == '-' && argv[i][1]) || !argv[i][0]) continue;
+    for (int i = 0; i < nfiles; i++) {
         lq_analysis a;
         char err[1024];
-        lq_error e = lq_analyze_file(argv[i], &a, err, sizeof err);
+        lq_error e = lq_analyze_file(files[i], &a, err, sizeof err);
         if (e) {
             cli_error("%s", err);
             rc = cli_exit_for(e);
@@ -64,7 +96,7 @@ int cmd_analyze(int argc, char **argv)
         }
         if (json) {
             json_t *o = json_object();
-            json_object_set_new(o, "path", json_string(argv[i]));
+            json_object_set_new(o, "path", json_string(files[i]));
             json_object_set_new(o, "sample_rate", json_integer((json_int_t)a.sample_rate));
             json_object_set_new(o, "channels", json_integer(a.channels));
             json_object_set_new(o, "frames", json_integer(a.frames));
@@ -82,7 +114,7 @@ int cmd_analyze(int argc, char **argv)
             json_object_set_new(o, "clipped_runs", json_integer(a.clipped_runs));
             json_array_append_new(arr, o);
         } else {
-            printf("%s\n", argv[i]);
+            printf("%s\n", files[i]);
             printf("  %d Hz, %d ch, %.3f s\n", (int)a.sample_rate, a.channels, a.duration_s);
             printf("  integrated   %8.2f LUFS\n", a.integrated_lufs);
             printf("  range        %8.2f LU\n", a.lra_lu);

@@ -104,14 +104,49 @@ static int merge(const char **dirs, size_t n, const char *out, int json, int qui
     return c.failed || c.not_met || c.cancelled ? LQ_EXIT_NOT_MET : LQ_EXIT_OK;
 }
 
-int cmd_batch(int argc, char **argv)
+enum {
+    O_OUT, O_JOBS, O_THREADS, O_FORCE, O_DRY, O_PLAN, O_SHARD, O_ENV, O_COUNT, O_MERGE,
+    O_JSON, O_QUIET, N_OPTIONS
+};
+
+static const cli_option options[N_OPTIONS] = {
+    [O_OUT] = {"--out", NULL, "DIR", "the manifest's folder",
+               "output root: job folders (`out:`) and batch.json go there", 0, CLI_V_DIR},
+    [O_JOBS] = {"--jobs", NULL, "N", "cores / --threads",
+                "jobs run at once; exports do not depend on it", 0, CLI_V_NONE},
+    [O_THREADS] = {"--threads", NULL, "N", "1", "threads of each job", 0, CLI_V_NONE},
+    [O_FORCE] = {"--force", NULL, NULL, NULL, "redo every job, even those up to date", 0,
+                 CLI_V_NONE},
+    [O_DRY] = {"--dry-run", NULL, NULL, NULL,
+               "say which jobs are up to date and which would run; write nothing", 0,
+               CLI_V_NONE},
+    [O_PLAN] = {"--plan", NULL, NULL, NULL,
+                "print the expanded jobs, one JSON line each, with content-derived ids", 0,
+                CLI_V_NONE},
+    [O_SHARD] = {"--shard", NULL, "I/N", NULL,
+                 "run slice I of N of the plan (inputs dealt round robin)", 0, CLI_V_NONE},
+    [O_ENV] = {"--shard-from-env", NULL, NULL, NULL,
+               "the slice from SLURM_ARRAY_TASK_ID/_COUNT or JOB_COMPLETION_INDEX", 0,
+               CLI_V_NONE},
+    [O_COUNT] = {"--shard-count", NULL, "N", NULL,
+                 "the shard count with JOB_COMPLETION_INDEX (Kubernetes Indexed Job)", 0,
+                 CLI_V_NONE},
+    [O_MERGE] = {"--merge", NULL, NULL, NULL,
+                 "the operands are shard output folders: gather their reports", 0,
+                 CLI_V_NONE},
+    [O_JSON] = {"--json", NULL, NULL, NULL, "print batch.json instead of the summary", 0,
+                CLI_V_NONE},
+    [O_QUIET] = {"--quiet", "-q", NULL, NULL, "no progress lines, no summary", 0, CLI_V_NONE},
+};
+
+static int run(const cli_command *self, int argc, char **argv)
 {
-    const char *manifest = NULL, *out = NULL, *shard = NULL;
+    const char *manifest = NULL, *out = NULL, *shard = NULL, *v;
     const char **merge_dirs = NULL;
     size_t n_merge = 0;
     int json = 0, force = 0, dry = 0, plan = 0, quiet = 0, from_env = 0, merging = 0;
     long jobs = 0, threads = 1, shard_count = 0;
-    int rc = LQ_EXIT_USAGE;
+    int rc = LQ_EXIT_USAGE, opt, rv;
     lq_batch *b = NULL;
     char err[2048], envspec[64];
     merge_dirs = calloc((size_t)argc + 1, sizeof *merge_dirs);
@@ -119,51 +154,53 @@ int cmd_batch(int argc, char **argv)
         cli_error("out of memory");
         return LQ_EXIT_INTERNAL;
     }
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int has = i + 1 < argc;
-        if (!strcmp(a, "--out") || !strcmp(a, "--jobs") || !strcmp(a, "--threads") ||
-            !strcmp(a, "--shard") || !strcmp(a, "--shard-count")) {
-            if (!has) {
-                cli_error("%s needs a value (see lacquer --help)", a);
-                goto done;
-            }
-            const char *v = argv[++i];
-            if (!strcmp(a, "--out")) out = v;
-            else if (!strcmp(a, "--shard")) shard = v;
-            else if (!strcmp(a, "--jobs") && !parse_count(a, v, 256, &jobs)) goto done;
-            else if (!strcmp(a, "--threads") && !parse_count(a, v, 64, &threads)) goto done;
-            else if (!strcmp(a, "--shard-count") && !parse_count(a, v, 100000, &shard_count))
-                goto done;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--force")) {
-            force = 1;
-        } else if (!strcmp(a, "--dry-run")) {
-            dry = 1;
-        } else if (!strcmp(a, "--plan")) {
-            plan = 1;
-        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
-            quiet = 1;
-        } else if (!strcmp(a, "--shard-from-env")) {
-            from_env = 1;
-        } else if (!strcmp(a, "--merge")) {
-            merging = 1;
-        } else if (a[0] == '-' && a[1]) {
-            cli_error("unknown option \"%s\" for batch (see lacquer --help)", a);
+    const char **operands = calloc((size_t)argc + 1, sizeof *operands);
+    size_t n_operands = 0;
+    if (!operands) {
+        free(merge_dirs);
+        cli_error("out of memory");
+        return LQ_EXIT_INTERNAL;
+    }
+    cli_parser ps;
+    cli_parser_init(&ps, self, argc, argv);
+    while ((rv = cli_next(&ps, &opt, &v)) != CLI_END) {
+        if (rv == CLI_HELP) {
+            rc = LQ_EXIT_OK;
             goto done;
-        } else if (merging) {
-            merge_dirs[n_merge++] = a;
-        } else if (!manifest) {
-            manifest = a;
-        } else {
-            cli_error("one manifest at a time: \"%s\" and \"%s\" (expected one MANIFEST, or "
-                      "--merge DIR...)", manifest, a);
-            goto done;
+        }
+        if (rv == CLI_BAD) goto done;
+        if (rv == CLI_OPERAND) {
+            operands[n_operands++] = v;
+            continue;
+        }
+        switch (opt) {
+        case O_OUT: out = v; break;
+        case O_SHARD: shard = v; break;
+        case O_JOBS: if (!parse_count("--jobs", v, 256, &jobs)) goto done; break;
+        case O_THREADS: if (!parse_count("--threads", v, 64, &threads)) goto done; break;
+        case O_COUNT:
+            if (!parse_count("--shard-count", v, 100000, &shard_count)) goto done;
+            break;
+        case O_FORCE: force = 1; break;
+        case O_DRY: dry = 1; break;
+        case O_PLAN: plan = 1; break;
+        case O_ENV: from_env = 1; break;
+        case O_MERGE: merging = 1; break;
+        case O_JSON: json = 1; break;
+        case O_QUIET: quiet = 1; break;
         }
     }
     if (merging) {
-        if (manifest || n_merge == 0) {
+        for (size_t i = 0; i < n_operands; i++) merge_dirs[n_merge++] = operands[i];
+    } else if (n_operands > 1) {
+        cli_error("one manifest at a time: \"%s\" and \"%s\" (expected one MANIFEST, or "
+                  "--merge DIR...)", operands[0], operands[1]);
+        goto done;
+    } else if (n_operands == 1) {
+        manifest = operands[0];
+    }
+    if (merging) {
+        if (n_merge == 0) {
             cli_error("--merge takes the shards' output folders and no manifest (usage: "
                       "lacquer batch --merge DIR... [--out DIR])");
             goto done;
@@ -267,5 +304,25 @@ int cmd_batch(int argc, char **argv)
 done:
     lq_batch_destroy(&b);
     free(merge_dirs);
+    free(operands);
     return rc;
 }
+
+const cli_command cli_cmd_batch = {
+    .name = "batch",
+    .operands = "MANIFEST",
+    .summary = "master a catalogue from a manifest: resumes, isolates failures, runs in "
+               "parallel, shards",
+    .details = "MANIFEST is YAML, or CSV when its name ends in .csv (docs/BATCH.md).  A job whose\n"
+               "exports are present, intact and made from the same input bytes, preset, targets\n"
+               "and version is kept; the others run.  With --merge, the operands are the output\n"
+               "folders of shards (batch-shard-I-of-N.json): their reports become one batch.json.\n"
+               "Exit codes: 0 every job done, 1 some job failed or missed a target (or is missing\n"
+               "from a merge), 2 usage (a bad --shard), 3 no shard report to merge, 4 bad\n"
+               "manifest (nothing started), 5 output root cannot be written, 130 interrupted.\n",
+    .options = options,
+    .n_options = N_OPTIONS,
+    .example = "batch catalogue.yaml --out masters --jobs 2",
+    .operand_value = CLI_V_FILE,
+    .run = run,
+};

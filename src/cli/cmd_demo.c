@@ -9,31 +9,39 @@
 #include "cli/cli.h"
 #include "synth.h"
 
-int cmd_demo(int argc, char **argv)
+enum { O_SECONDS, O_RATE, N_OPTIONS };
+
+static const cli_option options[N_OPTIONS] = {
+    [O_SECONDS] = {"--seconds", NULL, "S", "30", "length in seconds, 1 to 7200", 0, CLI_V_NONE},
+    [O_RATE] = {"--rate", NULL, "HZ", "44100", "sample rate, 8000 to 384000 Hz", 0, CLI_V_NONE},
+};
+
+static int run(const cli_command *self, int argc, char **argv)
 {
-    const char *out = "demo-mix.wav";
+    const char *out = "demo-mix.wav", *v;
     double seconds = 30.0;
     long rate = 44100;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
-            char *end;
-            seconds = strtod(argv[++i], &end);
+    int opt, rv;
+    cli_parser ps;
+    cli_parser_init(&ps, self, argc, argv);
+    while ((rv = cli_next(&ps, &opt, &v)) != CLI_END) {
+        if (rv == CLI_HELP) return LQ_EXIT_OK;
+        if (rv == CLI_BAD) return LQ_EXIT_USAGE;
+        char *end;
+        if (rv == CLI_OPERAND) {
+            out = v;
+        } else if (opt == O_SECONDS) {
+            seconds = strtod(v, &end);
             if (*end || !(seconds >= 1 && seconds <= 7200)) {
-                cli_error("--seconds %s: expected 1 to 7200", argv[i]);
+                cli_error("--seconds %s: expected 1 to 7200", v);
                 return LQ_EXIT_USAGE;
             }
-        } else if (!strcmp(argv[i], "--rate") && i + 1 < argc) {
-            char *end;
-            rate = strtol(argv[++i], &end, 10);
-            if (*end || rate < 8000 || rate > 384000) {
-                cli_error("--rate %s: expected 8000 to 384000 Hz", argv[i]);
-                return LQ_EXIT_USAGE;
-            }
-        } else if (argv[i][0] == '-') {
-            cli_error("unknown option \"%s\" for demo (see lacquer --help)", argv[i]);
-            return LQ_EXIT_USAGE;
         } else {
-            out = argv[i];
+            rate = strtol(v, &end, 10);
+            if (*end || rate < 8000 || rate > 384000) {
+                cli_error("--rate %s: expected 8000 to 384000 Hz", v);
+                return LQ_EXIT_USAGE;
+            }
         }
     }
     size_t total = (size_t)llround(seconds * (double)rate);
@@ -71,3 +79,15 @@ int cmd_demo(int argc, char **argv)
     printf("demo mix: %s (%.1f s, %ld Hz, 24-bit stereo)\n", out, seconds, rate);
     return LQ_EXIT_OK;
 }
+
+const cli_command cli_cmd_demo = {
+    .name = "demo",
+    .operands = "[OUT.wav]",
+    .summary = "write the generated demo mix (a multi-instrument arrangement, 24-bit WAV)",
+    .details = "OUT.wav defaults to demo-mix.wav in the current folder.\n",
+    .options = options,
+    .n_options = N_OPTIONS,
+    .example = "demo mix.wav --seconds 10 && lacquer master mix.wav",
+    .operand_value = CLI_V_FILE,
+    .run = run,
+};

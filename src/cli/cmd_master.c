@@ -1,6 +1,8 @@
 /* lacquer master MIX [--preset P] [--target T]... [--out DIR] [--set K=V]... */
 #include <errno.h>
+#include <jansson.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,16 +48,124 @@ static int progress(void *user, const char *phase, double frac)
     return 0;
 }
 
-static int need_value(int i, int argc, char **argv)
+/* Append printf text to buf[*off..len), keeping it NUL-terminated when it is full. */
+static void add(char *buf, size_t len, size_t *off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void add(char *buf, size_t len, size_t *off, const char *fmt, ...)
 {
-    if (i + 1 >= argc) {
-        cli_error("%s needs a value (see lacquer --help)", argv[i]);
-        return 0;
-    }
-    return 1;
+    if (*off >= len) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *off, len - *off, fmt, ap);
+    va_end(ap);
+    if (k > 0) *off += (size_t)k < len - *off ? (size_t)k : len - *off - 1;
 }
 
-int cmd_master(int argc, char **argv)
+static double num(const json_t *o, const char *key)
+{
+    return json_number_value(json_object_get(o, key));
+}
+
+/* With --quiet and a missed target: one stderr line naming each missed target and the
+ * requirements it failed, from the report (docs/REPORT.md). */
+static void say_missed(const lq_job *job, const char *out)
+{
+    char *js = lq_job_report_json(job);
+    json_t *r = js ? json_loads(js, 0, NULL) : NULL;
+    free(js);
+    json_t *exports = json_object_get(r, "exports");
+    char line[2048];
+    size_t off = 0, n_missed = 0, i;
+    json_t *ex;
+    json_array_foreach(exports, i, ex) {
+        if (json_is_true(json_object_get(ex, "met"))) continue;
+        json_t *req = json_object_get(ex, "requirements");
+        json_t *lo = json_object_get(req, "loudness"), *tp = json_object_get(req, "true_peak");
+        json_t *cl = json_object_get(req, "no_clipping");
+        add(line, sizeof line, &off, "%s%s:", n_missed++ ? "; " : "",
+            json_string_value(json_object_get(ex, "target")));
+        const char *sep = " ";
+        if (json_is_false(json_object_get(lo, "pass"))) {
+            add(line, sizeof line, &off, "%sloudness %.2f LUFS (expected %.2f +/- %.2f LU", sep,
+                num(lo, "measured_lufs"), num(lo, "target_lufs"), num(lo, "tolerance_lu"));
+            double short_lu = num(ex, "shortfall_lu");
+            if (short_lu > 0)
+                add(line, sizeof line, &off, "; the true-peak ceiling stopped the gain %.2f LU "
+                    "short", short_lu);
+            add(line, sizeof line, &off, ")");
+            sep = ", ";
+        }
+        if (json_is_false(json_object_get(tp, "pass"))) {
+            add(line, sizeof line, &off, "%strue peak %.2f dBTP (expected at most %.2f)", sep,
+                num(tp, "measured_dbtp"), num(tp, "ceiling_dbtp"));
+            sep = ", ";
+        }
+        if (json_is_false(json_object_get(cl, "pass"))) {
+            add(line, sizeof line, &off, "%s%lld clipped samples (expected none)", sep,
+                (long long)json_integer_value(json_object_get(cl, "clipped_samples")));
+            sep = ", ";
+        }
+        size_t k;
+        json_t *cc;
+        json_array_foreach(json_object_get(req, "codec_checks"), k, cc) {
+            if (!json_is_false(json_object_get(cc, "pass"))) continue;
+            add(line, sizeof line, &off, "%s%s round trip %.2f dBTP (expected at most %.2f)",
+                sep, json_string_value(json_object_get(cc, "codec")),
+                num(cc, "true_peak_dbtp"), num(tp, "ceiling_dbtp"));
+            sep = ", ";
+        }
+        if (sep[0] == ' ') add(line, sizeof line, &off, " see the report");
+    }
+    if (n_missed)
+        cli_error("%zu of %zu targets not met (report: %s/report.txt): %s", n_missed,
+                  json_array_size(exports), out, line);
+    else
+        cli_error("a target was not met (report: %s/report.txt)", out);
+    json_decref(r);
+}
+
+enum {
+    O_PRESET, O_TARGET, O_OUT, O_SET, O_TITLE, O_ARTIST, O_ALBUM, O_JSON, O_QUIET, O_FORCE,
+    O_THREADS, O_STEMS, O_PAD, O_BLOCK, N_OPTIONS
+};
+
+static const cli_option options[N_OPTIONS] = {
+    [O_PRESET] = {"--preset", NULL, "NAME|FILE", DEFAULT_PRESET,
+                  "the mastering chain: a shipped preset (lacquer presets) or a YAML file",
+                  0, CLI_V_PRESET},
+    [O_TARGET] = {"--target", NULL, "NAME|FILE", "the preset's targets",
+                  "a deliverable: a shipped target (lacquer targets) or a YAML file", 1,
+                  CLI_V_TARGET},
+    [O_OUT] = {"--out", NULL, "DIR", DEFAULT_OUT,
+               "output folder, created with its parents (removed again if the run fails)", 0,
+               CLI_V_DIR},
+    [O_SET] = {"--set", NULL, "KEY=VALUE", NULL,
+               "override one preset or target key, validated as in the file", 1, CLI_V_NONE},
+    [O_TITLE] = {"--title", NULL, "T", "the MIX file name", "title tag and {title} of file names",
+                 0, CLI_V_NONE},
+    [O_ARTIST] = {"--artist", NULL, "A", NULL, "artist tag", 0, CLI_V_NONE},
+    [O_ALBUM] = {"--album", NULL, "A", NULL, "album tag", 0, CLI_V_NONE},
+    [O_JSON] = {"--json", NULL, NULL, NULL, "print the report as JSON (docs/REPORT.md)", 0,
+                CLI_V_NONE},
+    [O_QUIET] = {"--quiet", "-q", NULL, NULL,
+                 "no progress and no report; one stderr line if a target is missed", 0,
+                 CLI_V_NONE},
+    [O_FORCE] = {"--force", NULL, NULL, NULL, "overwrite existing exports", 0, CLI_V_NONE},
+    [O_THREADS] = {"--threads", NULL, "N", "the number of cores",
+                   "worker threads, 1 to 64 (the files are identical whatever N)", 0, CLI_V_NONE},
+    [O_STEMS] = {"--stems", NULL, "STEMS.yaml", NULL,
+                 "master from stems instead of one MIX: each stem decoded, run through its own "
+                 "chain and summed in lockstep before the master bus (docs/STEMS.md)", 0,
+                 CLI_V_FILE},
+    [O_PAD] = {"--pad", NULL, NULL, NULL,
+               "with --stems: pad stems shorter than the longest with silence instead of "
+               "refusing them", 0, CLI_V_NONE},
+    [O_BLOCK] = {"--block-size", NULL, "N", "4096",
+                 "frames per processing block, 0 = random sizes (for tests: same output)", 0,
+                 CLI_V_NONE},
+};
+
+static int run(const cli_command *self, int argc, char **argv)
 {
     const char *mix = NULL, *stems = NULL, *preset_arg = DEFAULT_PRESET, *out = DEFAULT_OUT;
     const char *title = NULL, *artist = NULL, *album = NULL;
@@ -68,71 +178,70 @@ int cmd_master(int argc, char **argv)
         cli_error("out of memory");
         return LQ_EXIT_INTERNAL;
     }
-    int rc = LQ_EXIT_USAGE;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--preset")) {
-            if (!need_value(i, argc, argv)) goto done;
-            preset_arg = argv[++i];
-        } else if (!strcmp(a, "--stems")) {
-            if (!need_value(i, argc, argv)) goto done;
-            stems = argv[++i];
-        } else if (!strcmp(a, "--pad")) {
-            pad = 1;
-        } else if (!strcmp(a, "--target")) {
-            if (!need_value(i, argc, argv)) goto done;
+    int rc = LQ_EXIT_USAGE, opt, r;
+    const char *v;
+    cli_parser ps;
+    cli_parser_init(&ps, self, argc, argv);
+    while ((r = cli_next(&ps, &opt, &v)) != CLI_END) {
+        if (r == CLI_HELP) {
+            rc = LQ_EXIT_OK;
+            goto done;
+        }
+        if (r == CLI_BAD) goto done;
+        if (r == CLI_OPERAND) {
+            if (mix) {
+                cli_error("one mix at a time: \"%s\" and \"%s\" (expected one MIX file)", mix,
+                          v);
+                goto done;
+            }
+            mix = v;
+            continue;
+        }
+        switch (opt) {
+        case O_PRESET: preset_arg = v; break;
+        case O_TARGET:
             if (n_targets == MAX_TARGETS) {
                 cli_error("too many --target options (at most %d)", MAX_TARGETS);
                 goto done;
             }
-            target_args[n_targets++] = argv[++i];
-        } else if (!strcmp(a, "--out")) {
-            if (!need_value(i, argc, argv)) goto done;
-            out = argv[++i];
-        } else if (!strcmp(a, "--set")) {
-            if (!need_value(i, argc, argv)) goto done;
-            if (lq_overrides_add(ov, argv[++i], err, sizeof err) != LQ_OK) {
+            target_args[n_targets++] = v;
+            break;
+        case O_OUT: out = v; break;
+        case O_SET:
+            if (lq_overrides_add(ov, v, err, sizeof err) != LQ_OK) {
                 cli_error("%s", err);
                 rc = LQ_EXIT_PRESET;
                 goto done;
             }
-        } else if (!strcmp(a, "--title") || !strcmp(a, "--artist") || !strcmp(a, "--album")) {
-            if (!need_value(i, argc, argv)) goto done;
-            const char *v = argv[++i];
-            if (a[2] == 't') title = v;
-            else if (a[3] == 'r') artist = v;
-            else album = v;
-        } else if (!strcmp(a, "--threads")) {
-            if (!need_value(i, argc, argv)) goto done;
+            break;
+        case O_TITLE: title = v; break;
+        case O_ARTIST: artist = v; break;
+        case O_ALBUM: album = v; break;
+        case O_JSON: json = 1; break;
+        case O_QUIET: quiet = 1; break;
+        case O_FORCE: force = 1; break;
+        case O_STEMS: stems = v; break;
+        case O_PAD: pad = 1; break;
+        case O_THREADS: {
             char *end;
-            long t = strtol(argv[++i], &end, 10);
+            long t = strtol(v, &end, 10);
             if (*end || t < 1 || t > 64) {
-                cli_error("--threads %s: expected a whole number from 1 to 64", argv[i]);
+                cli_error("--threads %s: expected a whole number from 1 to 64", v);
                 goto done;
             }
             threads = (int)t;
-        } else if (!strcmp(a, "--block-size")) { /* for tests: 0 = random sizes */
-            if (!need_value(i, argc, argv)) goto done;
+            break;
+        }
+        case O_BLOCK: {
             char *end;
-            block = strtol(argv[++i], &end, 10);
+            block = strtol(v, &end, 10);
             if (*end || block < 0 || block > 4096) {
-                cli_error("--block-size %s: expected 0 (random) to 4096", argv[i]);
+                cli_error("--block-size %s: expected 0 (random) to 4096", v);
                 goto done;
             }
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--quiet") || !strcmp(a, "-q")) {
-            quiet = 1;
-        } else if (!strcmp(a, "--force")) {
-            force = 1;
-        } else if (a[0] == '-' && a[1]) {
-            cli_error("unknown option \"%s\" for master (see lacquer --help)", a);
-            goto done;
-        } else if (!mix) {
-            mix = a;
-        } else {
-            cli_error("one mix at a time: \"%s\" and \"%s\" (expected one MIX file)", mix, a);
-            goto done;
+            break;
+        }
+        default: goto done;
         }
     }
     if (mix && stems) {
@@ -227,6 +336,7 @@ int cmd_master(int argc, char **argv)
         printf("\nExports, report.json and report.txt are in %s/\n", out);
     }
     rc = lq_job_targets_met(job) ? LQ_EXIT_OK : LQ_EXIT_NOT_MET;
+    if (rc == LQ_EXIT_NOT_MET && quiet) say_missed(job, out);
 cleanup:
     lq_job_destroy(&job);
     for (size_t i = 0; i < nt; i++) lq_target_destroy(&targets[i]);
@@ -235,3 +345,20 @@ done:
     lq_overrides_destroy(&ov);
     return rc;
 }
+
+const cli_command cli_cmd_master = {
+    .name = "master",
+    .operands = "MIX",
+    .summary = "master a stereo (or mono) mix, or stems, to one verified export per target",
+    .details = "MIX is any stereo or mono file libsndfile reads (WAV, FLAC, AIFF, ...).  Each\n"
+               "export is re-measured from the written file and checked against its target;\n"
+               "report.json and report.txt go beside the exports.  Nothing is overwritten\n"
+               "without --force, and on any error or Ctrl-C nothing is left behind.  Instead\n"
+               "of MIX, --stems STEMS.yaml masters from stems (docs/STEMS.md).\n",
+    .options = options,
+    .n_options = N_OPTIONS,
+    .example = "master mix.wav --preset warm --target spotify --target cd "
+               "--out masters/2026/single",
+    .operand_value = CLI_V_FILE,
+    .run = run,
+};

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/suggest.h"
+
 #ifndef LQ_INSTALL_PRESET_DIR
 #define LQ_INSTALL_PRESET_DIR "/usr/local/share/lacquer/presets"
 #endif
@@ -209,6 +211,20 @@ static void shipped_list(char *buf, size_t len, const char *preset_dir, const ch
     lq_preset_names_free(names, n);
 }
 
+/* "did you mean NAME? " when typed is close to a shipped name (src/core/suggest.c),
+ * else "". */
+static void did_you_mean(char *buf, size_t len, const char *preset_dir, const char *subdir,
+                         const char *typed)
+{
+    char **names;
+    size_t n;
+    buf[0] = '\0';
+    if (lq_preset_names(preset_dir, subdir, &names, &n) != LQ_OK) return;
+    const char *near = lq_suggest(typed, (const char *const *)names, n);
+    if (near) snprintf(buf, len, "did you mean %.100s? ", near);
+    lq_preset_names_free(names, n);
+}
+
 lq_error lq_config_check_root(const lq_node *r, const char *kind, lq_diag *d)
 {
     char desc[128];
@@ -267,9 +283,11 @@ lq_error lq_config_load_tree(const char *name_or_path, const char *preset_dir, i
         e = LQ_ERR_PRESET_NOT_FOUND;
         if (!is_path(name_or_path) && (err == ENOENT || err == ENOTDIR)) {
             char list[700];
+            char near[128];
             shipped_list(list, sizeof list, preset_dir, subdir);
-            lq_diag_set(d, e, "%s: no such %s (shipped %ss: %s)", name_or_path, kind, kind,
-                        list);
+            did_you_mean(near, sizeof near, preset_dir, subdir, name_or_path);
+            lq_diag_set(d, e, "%s: no such %s (%sshipped %ss: %s)", name_or_path, kind, near,
+                        kind, list);
         } else {
             lq_diag_set(d, e, "%s: cannot open %s file (%s)", path, kind, strerror(err));
         }
@@ -413,9 +431,11 @@ static lq_error parse_targets(lq_preset *p, const lq_node *targets, const char *
             char *f = lq_preset_resolve(t->value, preset_dir, "targets");
             if (!f) {
                 char list[700];
+                char near[128];
                 shipped_list(list, sizeof list, preset_dir, "targets");
-                return lq_cfg_error(d, t, "no such target \"%.100s\" (expected one of: %s)",
-                                    t->value, list);
+                did_you_mean(near, sizeof near, preset_dir, "targets", t->value);
+                return lq_cfg_error(d, t, "no such target \"%.100s\" (%sexpected one of: %s)",
+                                    t->value, near, list);
             }
             free(f);
         }

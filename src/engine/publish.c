@@ -28,17 +28,7 @@ lq_error lq_publisher_open(lq_publisher *p, const char *dir, int force, lq_diag 
 {
     *p = (lq_publisher){.force = force};
     if (!(p->dir = dupstr(dir))) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
-    struct stat st;
-    if (stat(dir, &st) != 0) {
-        if (mkdir(dir, 0755) != 0)
-            return lq_diag_set(d, LQ_ERR_OUTPUT, "%s: cannot create the output folder (%s)",
-                               dir, strerror(errno));
-        p->made_dir = 1;
-    } else if (!S_ISDIR(st.st_mode)) {
-        return lq_diag_set(d, LQ_ERR_OUTPUT, "%s: is not a folder (expected an output folder)",
-                           dir);
-    }
-    return LQ_OK;
+    return lq_outdir_make(&p->made_dir, dir, d);
 }
 
 static int grow(char ***v, size_t n)
@@ -88,32 +78,46 @@ lq_error lq_publisher_claim(lq_publisher *p, const char *name, const char *who,
     return LQ_OK;
 }
 
-static lq_error note_published(lq_publisher *p, const char *path, lq_diag *d)
+/* Room for one more published path and its copy, made BEFORE the file appears, so
+ * that everything published can always be rolled back. */
+static char *reserve(lq_publisher *p, const char *path, lq_diag *d)
 {
     char *c = dupstr(path);
     if (!c || grow(&p->published, p->n_published)) {
         free(c);
-        return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+        lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    return c;
+}
+
+lq_error lq_publisher_export(lq_publisher *p, lq_audio_out *o, const char *path, lq_diag *d)
+{
+    char *c = reserve(p, path, d);
+    if (!c) return LQ_ERR_NOMEM;
+    lq_error e = lq_audio_out_publish(o, path, p->force, d);
+    if (e) {
+        free(c);
+        return e;
     }
     p->published[p->n_published++] = c;
     return LQ_OK;
 }
 
-lq_error lq_publisher_export(lq_publisher *p, lq_audio_out *o, const char *path, lq_diag *d)
-{
-    lq_error e = lq_audio_out_publish(o, path, p->force, d);
-    if (!e) e = note_published(p, path, d);
-    return e;
-}
-
 lq_error lq_publisher_text(lq_publisher *p, const char *name, const char *text, lq_diag *d)
 {
     char *path = lq_path_join(p->dir, name);
+    char *c = path ? reserve(p, path, d) : NULL;
+    if (!c) {
+        free(path);
+        return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    }
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s/.lacquer-report-XXXXXX", p->dir);
-    int fd = path ? mkstemp(tmp) : -1;
+    int fd = mkstemp(tmp);
     if (fd < 0) {
         free(path);
+        free(c);
         return lq_diag_set(d, LQ_ERR_OUTPUT, "%s: cannot write the report (%s)", p->dir,
                            strerror(errno));
     }
@@ -131,11 +135,12 @@ lq_error lq_publisher_text(lq_publisher *p, const char *name, const char *text, 
         lq_error e = lq_diag_set(d, LQ_ERR_OUTPUT, "%s: cannot write (%s)", path,
                                  strerror(errno));
         free(path);
+        free(c);
         return e;
     }
-    lq_error e = note_published(p, path, d);
+    p->published[p->n_published++] = c;
     free(path);
-    return e;
+    return LQ_OK;
 }
 
 void lq_publisher_rollback(lq_publisher *p)
@@ -145,8 +150,7 @@ void lq_publisher_rollback(lq_publisher *p)
         free(p->published[i]);
     }
     p->n_published = 0;
-    if (p->made_dir && p->dir) rmdir(p->dir);
-    p->made_dir = 0;
+    lq_outdir_undo(&p->made_dir);
 }
 
 void lq_publisher_free(lq_publisher *p)

@@ -11,11 +11,12 @@
 
 #include "core/diag.h"
 #include "io/audio_out.h"
+#include "io/outdir.h"
 
 typedef struct lq_publisher {
     char *dir;
     int force;
-    int made_dir;           /* the folder did not exist before this run */
+    lq_outdir made_dir;     /* the folders (dir and parents) this run created */
     char **claimed;         /* final paths, in claim order */
     char **claimed_by;      /* who claims each (a target name, "report") */
     size_t n_claimed;
@@ -23,7 +24,7 @@ typedef struct lq_publisher {
     size_t n_published;
 } lq_publisher;
 
-/* Make sure dir exists (creating it if needed). */
+/* Make sure dir exists (creating it and its missing parents, as mkdir -p would). */
 lq_error lq_publisher_open(lq_publisher *p, const char *dir, int force, lq_diag *d);
 
 /* Claim dir/name for `who`: refused when another claim has the same path, when the path
@@ -37,7 +38,7 @@ lq_error lq_publisher_export(lq_publisher *p, lq_audio_out *o, const char *path,
 /* Write text atomically (hidden temporary, fsync, rename) as dir/name. */
 lq_error lq_publisher_text(lq_publisher *p, const char *name, const char *text, lq_diag *d);
 
-/* Undo everything published (and the folder, if this run made it). */
+/* Undo everything published (and the folders this run made). */
 void lq_publisher_rollback(lq_publisher *p);
 void lq_publisher_free(lq_publisher *p);
 

@@ -1,0 +1,73 @@
+/* Presets and targets as data (`lacquer presets|targets --json|--long`): every field of a
+ * loaded target or preset as one JSON object whose keys are the file's own keys
+ * (docs/PRESETS.md), so a script can read what a shipped name stands for. */
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "config/preset.h"
+#include "lacquer/lacquer.h"
+#include "stage.h"
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static char *dump(json_t *o)
+{
+    char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(o);
+    return s;
+}
+
+char *lq_target_json(const lq_target *t)
+{
+    if (!t) return NULL;
+    json_t *o = json_object();
+    if (!o) return NULL;
+    int lossy = lq_format_is_lossy(t->format);
+    json_object_set_new(o, "name", str_or_null(t->name));
+    json_object_set_new(o, "description", str_or_null(t->description));
+    json_object_set_new(o, "file", str_or_null(t->file));
+    json_object_set_new(o, "sample_rate", t->sample_rate ? json_integer(t->sample_rate)
+                                                         : json_string("source"));
+    json_object_set_new(o, "format", json_string(lq_format_names[t->format]));
+    json_object_set_new(o, "bit_depth", lossy ? json_null()
+                                        : t->bit_depth == 32 ? json_string("32f")
+                                                             : json_integer(t->bit_depth));
+    json_object_set_new(o, "bitrate_kbps", lossy ? json_integer(t->bitrate_kbps) : json_null());
+    json_object_set_new(o, "loudness_lufs", t->has_loudness && isfinite(t->loudness_lufs)
+                                                ? json_real(t->loudness_lufs)
+                                                : json_null());
+    json_object_set_new(o, "true_peak_dbtp", json_real(t->true_peak_dbtp));
+    json_t *cc = json_array();
+    for (int f = 0; f < LQ_FMT_COUNT; f++)
+        if (t->codec_check & (1u << f)) json_array_append_new(cc, json_string(lq_format_names[f]));
+    json_object_set_new(o, "codec_check", cc);
+    json_object_set_new(o, "filename", str_or_null(t->filename));
+    json_object_set_new(o, "limiter_override", json_boolean(t->limiter_node != NULL));
+    json_object_set_new(o, "dither_override", json_boolean(t->dither_node != NULL));
+    return dump(o);
+}
+
+char *lq_preset_json(const lq_preset *p)
+{
+    if (!p) return NULL;
+    json_t *o = json_object();
+    if (!o) return NULL;
+    json_object_set_new(o, "name", str_or_null(p->name));
+    json_object_set_new(o, "description", str_or_null(p->description));
+    json_object_set_new(o, "file", str_or_null(p->file));
+    json_t *m = json_array();
+    for (size_t i = 0; i < p->n_master; i++)
+        json_array_append_new(m, json_string(p->master[i].vt ? p->master[i].vt->name : "?"));
+    json_object_set_new(o, "master", m);
+    json_object_set_new(o, "limiter", json_boolean(p->limiter.vt != NULL));
+    json_object_set_new(o, "loudness_lufs", p->has_level ? json_real(p->level_lufs)
+                                                         : json_null());
+    json_t *t = json_array();
+    for (size_t i = 0; i < p->n_targets; i++) json_array_append_new(t, json_string(p->targets[i]));
+    json_object_set_new(o, "targets", t);
+    return dump(o);
+}
