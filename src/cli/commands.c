@@ -5,11 +5,11 @@
 const cli_command *const cli_commands[] = {
     &cli_cmd_master,
     &cli_cmd_analyze,
-    &cli_cmd_batch,
     &cli_cmd_presets,
     &cli_cmd_targets,
     &cli_cmd_demo,
     &cli_cmd_help,
     &cli_cmd_completion,
+    &cli_cmd_batch,
 };
 const size_t cli_n_commands = sizeof cli_commands / sizeof cli_commands[0];
