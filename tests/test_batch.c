@@ -152,8 +152,9 @@ static void test_bad_manifests(void **state)
                    "twice.yaml:4:5: jobs[0] (two jobs writing the same file; expected each "
                    "target once per input and out folder)");
     expect_refused("album.yaml", "lacquer: 1\njobs:\n  - {input: albums/night.yaml}\n", 4,
-                   "album.yaml:3:13: jobs[0].input: albums/night.yaml: album files in "
-                   "manifests need `lacquer album` (not in this build)");
+                   "album.yaml:3:13: jobs[0].input: albums/night.yaml: album files are "
+                   "not batch jobs yet (expected an audio file; master an album with `lacquer "
+                   "album FILE`)");
     expect_refused("preset.yaml", "lacquer: 1\njobs:\n  - {input: mixes/m00.wav, preset: nosuch}\n",
                    4, "preset.yaml:3:5: jobs[0]: nosuch: no such preset (shipped presets: "
                    "acoustic, bright-air, gentle, modern-loud, speech, transparent, warm)");

@@ -589,8 +589,8 @@ static void run_job(lq_batch *b, lq_bjob *j, const char *fp, char **efp, json_t 
     }
     lq_job *job = NULL;
     if (j->kind == LQ_BJOB_ALBUM) {
-        job_fail(j, LQ_ERR_ARG, "album files in manifests need `lacquer album` (not in this "
-                 "build)");
+        job_fail(j, LQ_ERR_ARG, "album files are not batch jobs yet (expected an audio file; "
+                 "master an album with `lacquer album FILE`)");
         remove_tree(stage);
         return;
     }

@@ -32,8 +32,8 @@ typedef enum lq_bstatus {
 } lq_bstatus;
 
 /* What a plan job masters.  An album job (an album file as input: every track, the
- * album's loudness policy, one publisher) needs the album run (lq_album_*), which is not
- * in this build: manifest.c refuses album files with one line until it is. */
+ * album's loudness policy, one publisher) needs the album run (lq_album_*), which landed
+ * after this work: manifest.c refuses album files with one line until it is wired. */
 typedef enum lq_bkind { LQ_BJOB_MIX = 0, LQ_BJOB_ALBUM } lq_bkind;
 
 typedef struct lq_bjob {

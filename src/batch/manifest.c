@@ -659,8 +659,8 @@ static lq_error fold_job(lq_batch *b, lq_diag *d)
 static lq_error expand_spec(lq_batch *b, const spec *s, lq_diag *d)
 {
     if (is_album_file(s->input))
-        return lq_diag_set(d, LQ_ERR_PRESET, "%s: %s: album files in manifests need `lacquer "
-                           "album` (not in this build)", s->in_where, s->input);
+        return lq_diag_set(d, LQ_ERR_PRESET, "%s: %s: album files are not batch jobs yet "
+                           "(expected an audio file; master an album with `lacquer album FILE`)", s->in_where, s->input);
     if (!is_glob(s->input)) {
         char *p = lq_bjoin(b->manifest_dir, s->input);
         if (!p) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
@@ -710,8 +710,8 @@ static lq_error expand_spec(lq_batch *b, const spec *s, lq_diag *d)
                         "matches at least one input)", s->in_where, s->input);
     for (size_t i = 0; i < n && !e; i++) {
         if (is_album_file(names[i]))
-            e = lq_diag_set(d, LQ_ERR_PRESET, "%s: %s: album files in manifests need `lacquer "
-                            "album` (not in this build)", s->in_where, names[i]);
+            e = lq_diag_set(d, LQ_ERR_PRESET, "%s: %s: album files are not batch jobs yet "
+                            "(expected an audio file; master an album with `lacquer album FILE`)", s->in_where, names[i]);
         else
             e = add_job(b, s, names[i], d);
         if (!e) e = fold_job(b, d);

@@ -9,19 +9,41 @@
 /* Schema version this build reads (the `lacquer:` line). */
 #define LQ_SCHEMA_VERSION 1
 
+/* The level the master-bus stages work at unless a preset says otherwise (master.input_lufs). */
+#define LQ_MASTER_INPUT_LUFS (-18.0)
+
 typedef struct lq_stage_spec {
     const lq_stage_vt *vt;   /* NULL: stage absent */
     void *cfg;               /* vt->config_size bytes, parsed */
 } lq_stage_spec;
 
+/* A preset's measured character (`character:`, docs/PRESETS.md): what it does to
+ * generated mixes of four styles mastered to a -14 LUFS, -1 dBTP export, as measured by
+ * tests/test_character.c (which fails when a figure drifts from the file). */
+#define LQ_CHAR_STYLES 4     /* dense, sparse, dynamic, bass-heavy */
+#define LQ_CHAR_OCTAVES 10   /* octave bands 31.5 Hz .. 16 kHz */
+extern const char *const lq_char_style_names[LQ_CHAR_STYLES];
+extern const double lq_char_octave_hz[LQ_CHAR_OCTAVES];
+typedef struct lq_preset_character {
+    int present;
+    char *summary;
+    double lra_change_lu[LQ_CHAR_STYLES];  /* export LRA - mix LRA */
+    double plr_db[LQ_CHAR_STYLES];         /* export true peak - integrated loudness */
+    double tone_db[LQ_CHAR_OCTAVES];       /* octave band change, loudness-aligned, mean
+                                              over the styles */
+} lq_preset_character;
+
 struct lq_preset {
     char *name, *description, *file;
     lq_stage_spec *master;   /* master-bus stages in order */
     size_t n_master;
+    int has_input_ref;       /* master.input_lufs given (not null): the bus is gain-staged */
+    double input_lufs;       /* reference level the master-bus stages work at (-18 LUFS) */
     lq_stage_spec limiter;   /* finish.limiter; vt NULL when the preset has none */
     lq_stage_spec dither;    /* finish.dither; always present (defaults: tpdf, no shaping) */
     int has_level;           /* finish.loudness_lufs given (not null) */
     double level_lufs;       /* the master's level for targets with loudness_lufs: null */
+    lq_preset_character character;
     char **targets;          /* default target names */
     size_t n_targets;
     lq_node *finish_node;    /* the preset's `finish:` map (targets may override on top) */

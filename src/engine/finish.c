@@ -38,6 +38,7 @@ typedef struct render {
     lq_meter *meter;
     lq_audio_out *out[1 + LQ_MAX_CODEC_CHECKS];
     int n_out;
+    lq_spool *spool;        /* an album's undithered copy (or NULL) */
     lq_diag *d;
 } render;
 
@@ -60,6 +61,10 @@ static lq_error sink_fn(void *u, const double *const *buf, size_t n)
 {
     render *r = u;
     if (r->meter) lq_meter_push(r->meter, buf, n);
+    if (r->spool) {
+        lq_error e = lq_spool_write(r->spool, buf, n, r->d);
+        if (e) return e;
+    }
     for (int i = 0; i < r->n_out; i++) {
         lq_error e = lq_audio_out_write(r->out[i], buf, n, r->d);
         if (e) return e;
@@ -98,6 +103,13 @@ static lq_error run_pass(plan *p, double gain_db, double ceiling_dbtp, int what,
     render r = {.gain = pow(10.0, gain_db / 20.0), .d = &ex->diag, .n_out = n_out};
     for (int i = 0; i < n_out; i++) r.out[i] = outs[i];
     if (what) e = lq_meter_new(&r.meter, p->env.channels, p->env.sample_rate, what, BLOCK, &ex->diag);
+    /* an album's copy of the final render (the one that encodes, or measures in full
+     * when it only spools), afresh */
+    if (!e && ex->spool_out && (n_out || (what & LQ_METER_FULL))) {
+        lq_spool_destroy(ex->spool_out);
+        e = lq_spool_create(ex->spool_out, p->j->out_dir, p->env.channels, ex->rate, &ex->diag);
+        r.spool = ex->spool_out;
+    }
     if (!e && lq_spool_reader_init(&r.rd, &p->g->spool, BLOCK))
         e = lq_diag_set(&ex->diag, LQ_ERR_NOMEM, "out of memory");
     if (!e) {
@@ -106,6 +118,7 @@ static lq_error run_pass(plan *p, double gain_db, double ceiling_dbtp, int what,
         lq_run_ctl ctl = {.blocks = &bl, .cancel = &p->j->cancel};
         e = lq_chain_run(&chain, src_fn, &r, sink_fn, &r, &ctl, NULL);
         if (e == LQ_ERR_CANCELLED) lq_diag_set(&ex->diag, e, "cancelled");
+        if (!e && r.spool) e = lq_spool_finish(r.spool, &ex->diag);
         lq_spool_reader_free(&r.rd);
     }
     if (!e && r.meter) lq_meter_result_get(r.meter, res);
@@ -248,9 +261,11 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
     const int untouched_rate = ex->rate == j->in_rate && j->master_identity;
     const double src_lufs = g->meas.integrated_lufs, src_tp = g->meas.true_peak_16x_dbtp;
     /* the loudness to land on: the target's, else the preset's own level, else none */
-    ex->has_aim = t->has_loudness || pr->has_level;
-    ex->aim_from_preset = !t->has_loudness && pr->has_level;
-    ex->aim_lufs = t->has_loudness ? t->loudness_lufs : pr->level_lufs;
+    if (!ex->aim_set) {   /* else an album's loudness policy chose it */
+        ex->has_aim = t->has_loudness || pr->has_level;
+        ex->aim_from_preset = !t->has_loudness && pr->has_level;
+        ex->aim_lufs = t->has_loudness ? t->loudness_lufs : pr->level_lufs;
+    }
     const int has_aim = ex->has_aim;
     double gain_db = has_aim && isfinite(src_lufs) ? ex->aim_lufs - src_lufs : 0.0;
 
@@ -270,7 +285,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
     }
     const int signal_exact = untouched_rate && gain_db == 0.0 && !p.use_limiter;
     const int signal_bits = signal_exact && j->in_bits ? j->in_bits : 64;
-    p.use_dither = p.dither.vt && p.out_bits && signal_bits > p.out_bits;
+    p.use_dither = p.dither.vt && p.out_bits && signal_bits > p.out_bits && !ex->spool_out;
     ex->dithered = p.use_dither;
     char ident[64];
     snprintf(ident, sizeof ident, "%016llx", (unsigned long long)j->in_hash);
@@ -325,9 +340,12 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
         lq_audio_out chk[LQ_MAX_CODEC_CHECKS];
         lq_format chk_fmt[LQ_MAX_CODEC_CHECKS];
         int n_chk = 0;
-        ex->err = open_export(&p, &ex->out, t->format, t->bit_depth, ex->rate);
+        /* an album's PCM track with no round trips to check: only its spool (the album
+         * encodes the split render); measured as it streams */
+        const int spool_only = ex->spool_out && !lossy && !checks;
+        if (!spool_only) ex->err = open_export(&p, &ex->out, t->format, t->bit_depth, ex->rate);
         if (ex->err) goto out;
-        ex->have_out = 1;
+        ex->have_out = !spool_only;
         outs[0] = &ex->out;
         lq_format later[LQ_MAX_CODEC_CHECKS];
         int n_later = 0;
@@ -348,16 +366,18 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
         }
         json_t *lim = NULL, *dit = NULL;
         /* no meter here: the written file is measured below */
-        ex->err = run_pass(&p, gain_db, ceil_now, 0, outs, 1 + n_chk, &res, &lim, &dit,
+        ex->err = run_pass(&p, gain_db, ceil_now, spool_only ? LQ_METER_FULL : 0,
+                           outs + spool_only, 1 + n_chk - spool_only, &res, &lim, &dit,
                            &ex->clipped);
         if (ex->limiter_report) json_decref(ex->limiter_report);
         if (ex->dither_report) json_decref(ex->dither_report);
         ex->limiter_report = lim;
         ex->dither_report = dit;
-        for (int i = 0; i <= n_chk && !ex->err; i++)
+        for (int i = spool_only; i <= n_chk && !ex->err; i++)
             ex->err = lq_audio_out_close(outs[i], &ex->diag);
         /* 3. verify: the file as written (decoded, for lossy formats) */
-        if (!ex->err)
+        if (!ex->err && spool_only) ex->meas = res;
+        else if (!ex->err)
             ex->err = lq_meter_file(ex->out.read_path, LQ_METER_FULL | LQ_METER_TP16, &ex->meas,
                                    &ex->diag);
         if (!ex->err && (!p.use_limiter || !has_aim) && ex->n_passes < LQ_MAX_PASSES)
@@ -407,7 +427,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
     }
 
     /* 4. judge (and record the verified figures in the BWF header) */
-    if (t->format == LQ_FMT_WAV)
+    if (t->format == LQ_FMT_WAV && ex->have_out)
         ex->err = lq_audio_out_patch_bext(&ex->out, ex->meas.integrated_lufs, ex->meas.lra_lu,
                                           ex->meas.true_peak_16x_dbtp,
                                           ex->meas.max_momentary_lufs,

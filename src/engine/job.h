@@ -13,6 +13,7 @@
 #include "engine/publish.h"
 #include "engine/queue.h"
 #include "engine/meter.h"
+#include "engine/staging.h"
 #include "io/audio_out.h"
 #include "io/spool.h"
 
@@ -63,6 +64,11 @@ typedef struct lq_export {
     int have_out;
     lq_error err;
     lq_diag diag;
+    /* an album run's hooks (album/album.c) */
+    int aim_set;            /* aim_lufs/has_aim were set by the album's loudness policy */
+    lq_spool *spool_out;    /* or NULL; when set, the final render's limited signal goes
+                               here too, undithered (the album dithers its continuous
+                               render once); the encoded file is only a check */
 } lq_export;
 
 typedef struct lq_rate_group {
@@ -88,6 +94,7 @@ struct lq_job {
     char *title, *artist, *album;
     char *title_owned;       /* == title when the run made it from the input's name */
     int track, track_total;  /* {track} and {tracks} of file names (0: none) */
+    int track_prefix;        /* an album's track: "{track:02} " before a pattern without it */
     int force, threads;
     size_t block;
     lq_progress_fn progress;
@@ -105,6 +112,7 @@ struct lq_job {
     char in_format[64];
     uint64_t in_hash;
     int master_identity;     /* no master-bus stage changed the signal */
+    lq_staging staging;      /* input gain staging of the master bus (staging.h) */
     lq_meter_result in_meas; /* the input mix, with health figures */
     lq_meter_result master_meas;
     int n_mix_warnings;

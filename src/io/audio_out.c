@@ -180,6 +180,12 @@ lq_error lq_audio_out_close(lq_audio_out *o, lq_diag *d)
     if (!o->sf) return LQ_OK;
     int r = sf_close(o->sf);
     o->sf = NULL;
+    /* nothing is written any more: the conversion buffers go (a run may keep many
+     * closed files until it publishes them) */
+    free(o->ibuf);
+    free(o->dbuf);
+    o->ibuf = NULL;
+    o->dbuf = NULL;
     if (r != 0)
         return lq_diag_set(d, LQ_ERR_OUTPUT, "%s: finishing the file failed (%s)", o->dir,
                            sf_error_number(r));

@@ -144,6 +144,14 @@ json_t *lq_report_build(const lq_job *j)
     json_object_set_new(ms, "stages",
                         j->master_reports ? json_incref(j->master_reports) : json_array());
     json_object_set_new(ms, "measured", measured(&j->master_meas, j->in_rate));
+    const lq_staging *st = &j->staging;
+    json_t *sg = json_object();
+    json_object_set_new(sg, "reference_lufs", st->wanted ? num(st->ref_lufs) : json_null());
+    json_object_set_new(sg, "input_lufs", num(st->input_lufs));
+    json_object_set_new(sg, "applied", json_boolean(st->applied));
+    json_object_set_new(sg, "gain_db", num(st->gain_db));
+    json_object_set_new(sg, "undone_db", num(0.0 - st->gain_db));
+    json_object_set_new(ms, "input_staging", sg);
     json_object_set_new(r, "master", ms);
 
     json_t *mw = json_array();
