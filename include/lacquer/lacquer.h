@@ -280,6 +280,91 @@ LQ_API size_t lq_check_analysis(const lq_analysis *a, const lq_check_rules *rule
 LQ_API size_t lq_job_findings(const lq_job *j, lq_finding *out, size_t max);
 LQ_API void lq_job_set_check_rules(lq_job *j, const lq_check_rules *rules);
 
+
+/* ---- Batches: catalogue runs (docs/BATCH.md) ------------------------------------ */
+
+typedef struct lq_batch lq_batch;
+
+/* Read a batch manifest (YAML; CSV with the same columns when the name ends in ".csv"),
+ * expand its globs, load and validate every preset and target it names, and check that
+ * no two jobs write the same output folder.  Jobs with the same input, preset and `set:`
+ * are one job with all of their targets (one master-bus render, one resampled spool
+ * per rate).  out_root: where relative `out:` folders and batch.json go (NULL: the
+ * manifest's folder).  Nothing is written.  Errors (err gets one line, e.g.
+ * "cat.yaml:4:12: jobs[1].input: \"mixes/x?.wav\" matches no file (expected ...)"):
+ * LQ_ERR_PRESET (the manifest, or a preset/target it names, is invalid; an input is
+ * missing), LQ_ERR_PRESET_NOT_FOUND (manifest, preset or target not found),
+ * LQ_ERR_NOMEM. */
+LQ_API LQ_WARN_UNUSED lq_error lq_batch_load(lq_batch **out, const char *manifest,
+                                      const char *preset_dir, const char *out_root,
+                                      char *err, size_t errlen);
+/* Jobs in the whole plan, in manifest order (globs sorted). */
+LQ_API size_t lq_batch_job_count(const lq_batch *b);
+/* Job i's id: 12 hex digits of a SHA-256 of what the job is (input, preset, overrides,
+ * targets, tags, output folder), stable when jobs are added or moved. */
+LQ_API const char *lq_batch_job_id(const lq_batch *b, size_t i);
+/* Job i as one line of JSON (id, index, input, preset, targets, set, tags, out,
+ * input_group); malloc'd, free() it. */
+LQ_API char *lq_batch_job_json(const lq_batch *b, size_t i);
+/* Run only slice I of N ("I/N", 0 <= I < N): the inputs, in plan order, dealt round
+ * robin, so that one input's jobs stay together.  LQ_ERR_ARG with a line in err. */
+LQ_API LQ_WARN_UNUSED lq_error lq_batch_set_shard(lq_batch *b, const char *spec, char *err,
+                                           size_t errlen);
+LQ_API int lq_batch_job_in_shard(const lq_batch *b, size_t i);
+/* jobs: how many jobs run at once (<= 0: lq_batch_default_jobs); threads_per_job: the
+ * lq_job threads of each (default 1).  Exports do not depend on either. */
+LQ_API void lq_batch_set_parallel(lq_batch *b, int jobs, int threads_per_job);
+/* The cores this process may use divided by the threads per job, at least 1. */
+LQ_API int lq_batch_default_jobs(const lq_batch *b);
+/* Redo every job, even those that are up to date. */
+LQ_API void lq_batch_set_force(lq_batch *b, int force);
+/* Decide what is up to date and what would run; write nothing. */
+LQ_API void lq_batch_set_dry_run(lq_batch *b, int dry);
+/* Called (serialised) as each job ends: status is "done", "not-met", "failed",
+ * "up-to-date", "up-to-date-not-met", "would-run" or "cancelled"; line is the job's
+ * error line (or ""). */
+typedef void (*lq_batch_event_fn)(void *user, size_t index, const char *id,
+                                  const char *status, const char *line);
+LQ_API void lq_batch_set_events(lq_batch *b, lq_batch_event_fn fn, void *user);
+LQ_API void lq_batch_set_cancel_flag(lq_batch *b, const volatile sig_atomic_t *flag);
+
+/* Run the plan (or the shard): each job whose outputs are present, complete and carry
+ * the fingerprint of its input bytes, preset, targets, tags and lacquer version is kept;
+ * the others run in a hidden staging folder and are published by rename.  A failing
+ * job fails alone.  Writes batch.json and batch.txt (a shard: batch-shard-I-of-N.json
+ * and .txt) into the output root.  Returns LQ_OK when the batch ran, whatever its jobs
+ * did (see lq_batch_get_counts); LQ_ERR_CANCELLED when the cancel flag stopped it (no
+ * batch.json); LQ_ERR_OUTPUT when the output root cannot be written. */
+LQ_API LQ_WARN_UNUSED lq_error lq_batch_run(lq_batch *b);
+LQ_API const char *lq_batch_error_message(const lq_batch *b);
+
+typedef struct lq_batch_counts {
+    size_t planned;      /* jobs in the plan */
+    size_t in_shard;     /* jobs of this shard (the plan when not sharded) */
+    size_t done;         /* every export met its target (run now or up to date) */
+    size_t not_met;      /* written, at least one target missed */
+    size_t failed;       /* failed (or, after a merge, missing from every shard) */
+    size_t cancelled;
+    size_t would_run;    /* dry run */
+    size_t ran;          /* run now */
+    size_t up_to_date;   /* kept */
+} lq_batch_counts;
+LQ_API void lq_batch_get_counts(const lq_batch *b, lq_batch_counts *c);
+/* The batch report (batch.json / batch.txt text) after lq_batch_run; malloc'd. */
+LQ_API char *lq_batch_report_json(const lq_batch *b);
+LQ_API char *lq_batch_report_text(const lq_batch *b);
+/* Where lq_batch_run wrote its JSON report, or NULL. */
+LQ_API const char *lq_batch_report_path(const lq_batch *b);
+LQ_API void lq_batch_destroy(lq_batch **b);
+
+/* Gather the batch-shard-I-of-N.json reports found in dirs into one batch.json and
+ * batch.txt in out_dir (NULL: dirs[0]); jobs no shard reported are listed as
+ * "missing".  Errors: LQ_ERR_INPUT_UNREADABLE (no report, a report that is not one, or
+ * shards of different plans), LQ_ERR_OUTPUT, LQ_ERR_NOMEM; err gets one line. */
+LQ_API LQ_WARN_UNUSED lq_error lq_batch_merge(const char *const *dirs, size_t n_dirs,
+                                       const char *out_dir, lq_batch_counts *counts,
+                                       char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -104,7 +104,8 @@ void cli_unknown_command(const char *name);
 const char *cli_preset_dir(void);
 
 extern const cli_command cli_cmd_master, cli_cmd_album, cli_cmd_check, cli_cmd_analyze, cli_cmd_presets,
-    cli_cmd_targets, cli_cmd_demo, cli_cmd_help, cli_cmd_completion;
+    cli_cmd_targets, cli_cmd_demo, cli_cmd_help, cli_cmd_completion,
+    cli_cmd_batch;
 
 /* The figures of `lacquer analyze --json` for one file (new reference; cmd_analyze.c). */
 json_t *analysis_json(const char *path, const lq_analysis *a);

@@ -12,5 +12,6 @@ const cli_command *const cli_commands[] = {
     &cli_cmd_demo,
     &cli_cmd_help,
     &cli_cmd_completion,
+    &cli_cmd_batch,
 };
 const size_t cli_n_commands = sizeof cli_commands / sizeof cli_commands[0];

@@ -35,6 +35,7 @@ lq_error lq_job_new(lq_job **out)
     lq_job *j = calloc(1, sizeof *j);
     if (!j) return LQ_ERR_NOMEM;
     j->block = MAX_BLOCK;
+    j->master.fd = -1; /* no spool yet: never close descriptor 0 (another job's file) */
     pthread_mutex_init(&j->progress_lock, NULL);
     *out = j;
     return LQ_OK;
@@ -315,6 +316,7 @@ static lq_error plan_rates(lq_job *j, lq_diag *d)
             g->task = LQ_TASK_NONE;
             g->spool.fd = -1;
             if (!g->own) g->spool = j->master;
+            else g->spool.fd = -1;
         }
     }
     return LQ_OK;

@@ -111,4 +111,32 @@ int lqt_master(const char *input, const char *preset, const char *const *targets
 int lqt_master_set(const char *input, const char *preset, const char *const *sets, size_t n_sets,
                    const char *target, const char *outdir);
 
+
+/* ---- batches (lqt_batch.c) ----------------------------------------------------------- */
+
+/* A generated multi-instrument mix (lqs_mix, seed), 44.1 kHz 24-bit stereo WAV. */
+int lqt_write_mix(const char *path, double seconds, uint64_t seed);
+/* Every file under a folder (hidden ones left out), relative path, size, mtime, hash. */
+typedef struct lqt_snap_file {
+    char rel[4096];
+    long long size, mtime_ns;
+    uint64_t hash;
+} lqt_snap_file;
+typedef struct lqt_snap {
+    lqt_snap_file *files;
+    size_t n, cap;
+} lqt_snap;
+void lqt_snap_take(lqt_snap *s, const char *dir);
+void lqt_snap_free(lqt_snap *s);
+const lqt_snap_file *lqt_snap_find(const lqt_snap *s, const char *rel);
+/* Files and folders named .lacquer-* under dir, other than .lacquer-state.json and
+ * .lacquer-batch.lock (temporary files and staging folders). */
+int lqt_temp_files(const char *dir);
+/* The exports (every visible file except report.json/.txt and batch*) under a and b
+ * have the same relative paths and bytes: their number, or -1 (differences on stderr). */
+int lqt_exports_equal(const char *a, const char *b);
+/* A batch.json without timings, "ran" and "up_to_date" and shard, keys sorted:
+ * malloc'd text, or NULL. */
+char *lqt_batch_report_stripped(const char *path);
+
 #endif
