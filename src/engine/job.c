@@ -37,6 +37,7 @@ lq_error lq_job_new(lq_job **out)
     lq_job *j = calloc(1, sizeof *j);
     if (!j) return LQ_ERR_NOMEM;
     j->block = MAX_BLOCK;
+    lq_match_opts_default(&j->match);
     pthread_mutex_init(&j->progress_lock, NULL);
     *out = j;
     return LQ_OK;
@@ -112,6 +113,49 @@ lq_error lq_job_set_metadata(lq_job *j, const char *title, const char *artist,
     return LQ_OK;
 }
 
+lq_error lq_job_add_reference(lq_job *j, const char *path, double weight, char *err,
+                              size_t errlen)
+{
+    if (!j || !path) return LQ_ERR_ARG;
+    if (j->n_refs == LQ_MATCH_MAX_REFS) {
+        if (err && errlen) snprintf(err, errlen, "%s: too many references (at most %d)", path,
+                                    LQ_MATCH_MAX_REFS);
+        return LQ_ERR_ARG;
+    }
+    if (!(weight > 0.0 && weight <= 1000.0)) {
+        if (err && errlen) snprintf(err, errlen, "%s: weight %g (expected more than 0, at "
+                                    "most 1000)", path, weight);
+        return LQ_ERR_ARG;
+    }
+    if (!(j->ref_path[j->n_refs] = dupstr(path))) return LQ_ERR_NOMEM;
+    j->ref_weight[j->n_refs++] = weight;
+    return LQ_OK;
+}
+
+lq_error lq_job_set_match(lq_job *j, double strength, double width_strength)
+{
+    if (!j || !(strength >= 0.0 && strength <= 1.0) ||
+        !(width_strength >= 0.0 && width_strength <= 1.0))
+        return LQ_ERR_ARG;
+    j->match.strength = strength;
+    j->match.width_strength = width_strength;
+    return LQ_OK;
+}
+
+lq_error lq_job_set_match_limits(lq_job *j, double max_boost_db, double max_cut_db,
+                                 double boost_lo_hz, double boost_hi_hz)
+{
+    if (!j || !(max_boost_db >= 0.0 && max_boost_db <= 24.0) ||
+        !(max_cut_db >= 0.0 && max_cut_db <= 24.0) || !(boost_lo_hz >= 0.0) ||
+        !(boost_hi_hz >= boost_lo_hz))
+        return LQ_ERR_ARG;
+    j->match.max_boost_db = max_boost_db;
+    j->match.max_cut_db = max_cut_db;
+    j->match.boost_lo_hz = boost_lo_hz;
+    j->match.boost_hi_hz = boost_hi_hz;
+    return LQ_OK;
+}
+
 void lq_job_set_force(lq_job *j, int force) { j->force = force; }
 void lq_job_set_threads(lq_job *j, int threads) { j->threads = threads; }
 void lq_job_set_block_size(lq_job *j, size_t frames)
@@ -178,6 +222,9 @@ void lq_job_destroy(lq_job **pj)
     free(j->title);
     free(j->artist);
     free(j->album);
+    for (size_t i = 0; i < j->n_refs; i++) free(j->ref_path[i]);
+    free(j->ref_ltas);
+    free(j->match_yaml);
     pthread_mutex_destroy(&j->progress_lock);
     free(j);
     *pj = NULL;
