@@ -169,11 +169,13 @@ LQ_API LQ_WARN_UNUSED lq_error lq_job_add_reference(lq_job *j, const char *path,
                                                    char *err, size_t errlen);
 /* strength 0..1 scales the correction in dB (default 1); width_strength 0..1 lets the
  * side follow the references' side-to-mid balance per band (default 0: width
- * untouched).  LQ_ERR_ARG outside 0..1. */
+ * untouched).  A negative value keeps the setting (the preset's `reference:` one, else
+ * the default).  LQ_ERR_ARG above 1. */
 LQ_API LQ_WARN_UNUSED lq_error lq_job_set_match(lq_job *j, double strength,
                                                double width_strength);
 /* Largest boost and cut per band (dB, 0..24; defaults 6 and 6) and the range where
- * boosts are allowed (defaults 30 Hz .. 18 kHz: no boost outside).  LQ_ERR_ARG. */
+ * boosts are allowed (defaults 30 Hz .. 18 kHz: no boost outside).  Negative: keep, as
+ * above.  LQ_ERR_ARG out of range (a range that ends below its start fails the run). */
 LQ_API LQ_WARN_UNUSED lq_error lq_job_set_match_limits(lq_job *j, double max_boost_db,
                                                       double max_cut_db, double boost_lo_hz,
                                                       double boost_hi_hz);

@@ -203,7 +203,7 @@ static int run(const cli_command *self, int argc, char **argv)
     const char *target_args[MAX_TARGETS];
     int n_targets = 0, json = 0, quiet = 0, force = 0, threads = 0, pad = 0;
     const char *refs[16], *save_preset = NULL;
-    double weights[16], strength = 1.0, width = 0.0, max_boost = 6.0, max_cut = 6.0;
+    double weights[16], strength = -1.0, width = -1.0, max_boost = -1.0, max_cut = -1.0;
     int n_refs = 0;
     long block = -1;
     char err[1024];
@@ -374,7 +374,7 @@ static int run(const cli_command *self, int argc, char **argv)
             goto cleanup;
         }
     if ((e = lq_job_set_match(job, strength, width)) ||
-        (e = lq_job_set_match_limits(job, max_boost, max_cut, 30.0, 18000.0))) {
+        (e = lq_job_set_match_limits(job, max_boost, max_cut, -1.0, -1.0))) {
         cli_error("%s", lq_strerror(e));
         rc = cli_exit_for(e);
         goto cleanup;

@@ -11,6 +11,7 @@
  * error or cancellation on the way leaves the output folder as it was. */
 #include "engine/job.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ lq_error lq_job_new(lq_job **out)
     if (!j) return LQ_ERR_NOMEM;
     j->block = MAX_BLOCK;
     lq_match_opts_default(&j->match);
+    for (int i = 0; i < 6; i++) j->match_req[i] = NAN;
     pthread_mutex_init(&j->progress_lock, NULL);
     *out = j;
     return LQ_OK;
@@ -127,32 +129,46 @@ lq_error lq_job_add_reference(lq_job *j, const char *path, double weight, char *
                                     "most 1000)", path, weight);
         return LQ_ERR_ARG;
     }
+    if (j->refs_from_preset) { /* the job's own references replace the preset's */
+        for (size_t i = 0; i < j->n_refs; i++) free(j->ref_path[i]);
+        j->n_refs = 0;
+        j->refs_from_preset = 0;
+    }
     if (!(j->ref_path[j->n_refs] = dupstr(path))) return LQ_ERR_NOMEM;
     j->ref_weight[j->n_refs++] = weight;
     return LQ_OK;
 }
 
+/* A setting given (>= 0, within lo..hi) or kept (negative); 0 when out of range. */
+static int match_arg(double *slot, double v, double hi)
+{
+    if (v < 0.0) return 1;
+    if (!(v <= hi)) return 0;
+    *slot = v;
+    return 1;
+}
+
 lq_error lq_job_set_match(lq_job *j, double strength, double width_strength)
 {
-    if (!j || !(strength >= 0.0 && strength <= 1.0) ||
-        !(width_strength >= 0.0 && width_strength <= 1.0))
+    if (!j) return LQ_ERR_ARG;
+    double req[6];
+    memcpy(req, j->match_req, sizeof req);
+    if (!match_arg(&req[0], strength, 1.0) || !match_arg(&req[1], width_strength, 1.0))
         return LQ_ERR_ARG;
-    j->match.strength = strength;
-    j->match.width_strength = width_strength;
+    memcpy(j->match_req, req, sizeof req);
     return LQ_OK;
 }
 
 lq_error lq_job_set_match_limits(lq_job *j, double max_boost_db, double max_cut_db,
                                  double boost_lo_hz, double boost_hi_hz)
 {
-    if (!j || !(max_boost_db >= 0.0 && max_boost_db <= 24.0) ||
-        !(max_cut_db >= 0.0 && max_cut_db <= 24.0) || !(boost_lo_hz >= 0.0) ||
-        !(boost_hi_hz >= boost_lo_hz))
+    if (!j) return LQ_ERR_ARG;
+    double req[6];
+    memcpy(req, j->match_req, sizeof req);
+    if (!match_arg(&req[2], max_boost_db, 24.0) || !match_arg(&req[3], max_cut_db, 24.0) ||
+        !match_arg(&req[4], boost_lo_hz, 96000.0) || !match_arg(&req[5], boost_hi_hz, 96000.0))
         return LQ_ERR_ARG;
-    j->match.max_boost_db = max_boost_db;
-    j->match.max_cut_db = max_cut_db;
-    j->match.boost_lo_hz = boost_lo_hz;
-    j->match.boost_hi_hz = boost_hi_hz;
+    memcpy(j->match_req, req, sizeof req);
     return LQ_OK;
 }
 

@@ -120,6 +120,9 @@ struct lq_job {
     double ref_weight[LQ_MATCH_MAX_REFS];
     size_t n_refs;
     lq_match_opts match;
+    double match_req[6];        /* set by the API (NAN: not set): strength, width, boost,
+                                   cut, boost_lo, boost_hi; over the preset's reference: */
+    int refs_from_preset;       /* ref_path[] copied from the preset's reference: files */
     int has_ref_level;          /* set by the render: targets without a figure aim here */
     double ref_level_lufs;
     lq_ltas_result *ref_ltas;   /* n_refs, after the render */

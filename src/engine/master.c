@@ -130,10 +130,48 @@ static lq_error match_prepare(lq_job *j, lq_stage_spec *spec, lq_diag *d)
     return e;
 }
 
+/* The match settings: the defaults, the preset's `reference:` key over them, what the
+ * API set over that; the preset's files when the job has none of its own. */
+static lq_error take_preset_reference(lq_job *j, lq_diag *d)
+{
+    const lq_preset *p = j->preset;
+    lq_match_opts_default(&j->match);
+    if (p->has_reference) {
+        if (!j->n_refs) {
+            for (size_t i = 0; i < p->n_refs && i < LQ_MATCH_MAX_REFS; i++) {
+                const size_t len = strlen(p->ref_files[i]) + 1;
+                if (!(j->ref_path[i] = malloc(len)))
+                    return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+                memcpy(j->ref_path[i], p->ref_files[i], len);
+                j->ref_weight[i] = p->ref_weights[i];
+                j->n_refs = i + 1;
+            }
+            j->refs_from_preset = 1;
+        }
+        j->match.strength = p->ref_strength;
+        j->match.width_strength = p->ref_width_strength;
+        j->match.max_boost_db = p->ref_max_boost_db;
+        j->match.max_cut_db = p->ref_max_cut_db;
+        j->match.boost_lo_hz = p->ref_boost_lo_hz;
+        j->match.boost_hi_hz = p->ref_boost_hi_hz;
+    }
+    double *slot[6] = {&j->match.strength,     &j->match.width_strength,
+                       &j->match.max_boost_db, &j->match.max_cut_db,
+                       &j->match.boost_lo_hz,  &j->match.boost_hi_hz};
+    for (int i = 0; i < 6; i++)
+        if (!isnan(j->match_req[i])) *slot[i] = j->match_req[i];
+    if (j->match.boost_hi_hz < j->match.boost_lo_hz)
+        return lq_diag_set(d, LQ_ERR_ARG, "reference matching: boosts allowed from %g Hz to "
+                           "%g Hz (expected the first no higher than the second)",
+                           j->match.boost_lo_hz, j->match.boost_hi_hz);
+    return LQ_OK;
+}
+
 lq_error lq_job_render_master(lq_job *j, lq_diag *d)
 {
     input_src src = {.j = j, .d = d};
-    lq_error e = LQ_OK;
+    lq_error e = take_preset_reference(j, d);
+    if (e) return e;
     /* the stages: the matched eq first (on the mix as it is, so that the preset's own
      * stages work on the matched tone, as the references were heard), then the preset's */
     const size_t n_specs = j->preset->n_master + (j->n_refs ? 1 : 0);

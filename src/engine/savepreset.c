@@ -134,7 +134,9 @@ char *lq_job_preset_yaml(const lq_job *j)
     for (size_t i = 0; i < root->count; i++) {
         const char *k = root->keys[i];
         const lq_node *v = root->items[i];
-        if (matched && strcmp(k, "master") == 0 && v->type == LQ_NODE_SEQ) {
+        if (matched && strcmp(k, "reference") == 0) {
+            continue; /* the match is in the eq and the level now */
+        } else if (matched && strcmp(k, "master") == 0 && v->type == LQ_NODE_SEQ) {
             saw_master = 1;
             sb_add(&b, "master:\n");
             /* the matched eq first (as the run had it), then the preset's stages */

@@ -272,8 +272,8 @@ static lq_error eq_parse_points(eq_band *b, const lq_node *map, lq_diag *d)
     if (!pts)
         return lq_cfg_missing(d, map, "points",
                               "a list of [frequency in Hz, gain in dB] pairs, 2 to 128");
-    lq_error e = lq_cfg_expect_seq(pts, 2, EQ_MAX_POINTS,
-                                   "a list of [frequency in Hz, gain in dB] pairs, 2 to 128", d);
+    lq_error e = lq_cfg_expect_seq(pts, 2, EQ_MAX_POINTS, "[frequency in Hz, gain in dB] pairs",
+                                   d);
     if (e) return e;
     b->n_points = 0;
     for (size_t i = 0; i < pts->count; i++) {
