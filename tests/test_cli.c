@@ -269,7 +269,7 @@ static void test_bad_presets(void **state)
                    "--set colour=red: unknown key \"colour\" (expected a preset key: master, "
                    "finish, targets or a target key: sample_rate, format, bit_depth, "
                    "loudness_lufs, true_peak_dbtp, codec_check, bitrate_kbps, filename, "
-                   "limiter, dither)");
+                   "limiter, dither, min_sample_rate, resampler)");
 }
 
 static void test_good_run_and_no_overwrite(void **state)

@@ -575,7 +575,8 @@ static void test_overrides(void **state)
     assert_string_equal(err, "--set loudnes_lufs=-16: unknown key \"loudnes_lufs\" (expected "
                              "a preset key: master, finish, targets or a target key: "
                              "sample_rate, format, bit_depth, loudness_lufs, true_peak_dbtp, "
-                             "codec_check, bitrate_kbps, filename, limiter, dither)");
+                             "codec_check, bitrate_kbps, filename, limiter, dither, "
+                             "min_sample_rate, resampler)");
     assert_int_equal(lq_overrides_add(ov, "name=x", err, sizeof err), LQ_ERR_PRESET);
     assert_non_null(strstr(err, "--set name=x: cannot override \"name\" (expected a preset "
                                 "key: master, "));

@@ -58,7 +58,7 @@ typedef struct expect_target {
 
 static const expect_target k_expected[] = {
     {"spotify", 0, LQ_FMT_WAV, 24, -14, -1.0, 0},
-    {"apple-music", 96000, LQ_FMT_WAV, 24, -16, -1.0, 0},
+    {"apple-music", 0, LQ_FMT_WAV, 24, -16, -1.0, 0},
     {"youtube", 48000, LQ_FMT_WAV, 24, -14, -1.0, 0},
     {"tidal", 0, LQ_FMT_FLAC, 24, -14, -1.0, 0},
     {"amazon-music", 0, LQ_FMT_WAV, 24, -14, -2.0, 0},
@@ -139,6 +139,25 @@ static void test_shipped_targets(void **state)
         lq_target_destroy(&t);
         assert_null(t);
     }
+    /* floors where the service states one (TARGETS.md: Spotify "44.1 kHz or higher",
+     * Apple 44.1-192 kHz); every shipped target resamples with the default converter */
+    for (size_t i = 0; i < n; i++) {
+        char err[1024];
+        lq_target *t = NULL;
+        if (lq_target_load(&t, names[i], preset_dir(), NULL, err, sizeof err))
+            fail_msg("target %s: %s", names[i], err);
+        int floor = !strcmp(names[i], "spotify") || !strcmp(names[i], "apple-music") ? 44100
+                                                                                       : 0;
+        if (t->min_sample_rate != floor)
+            fail_msg("%s: min_sample_rate %d, expected %d", names[i], t->min_sample_rate, floor);
+        assert_int_equal(t->resampler, LQ_RESAMPLER_SOXR_VHQ);
+        if (!strcmp(names[i], "apple-music")) {
+            assert_int_equal(lq_target_rate(t, 44100), 44100); /* never upsampled to 96k */
+            assert_int_equal(lq_target_rate(t, 96000), 96000);
+            assert_int_equal(lq_target_rate(t, 32000), 44100);
+        }
+        lq_target_destroy(&t);
+    }
     /* spot checks of the expansion */
     for (size_t i = 0; i < n; i++)
         if (!strcmp(names[i], "cd")) assert_string_equal(files[i], "T (cd).wav");
@@ -173,6 +192,10 @@ static void test_defaults(void **state)
     lq_target *t = load_text("lacquer: 1\nname: t\n", NULL, err, sizeof err);
     if (!t) fail_msg("%s", err);
     assert_int_equal(t->sample_rate, 0);
+    assert_int_equal(t->min_sample_rate, 0);
+    assert_int_equal(t->resampler, LQ_RESAMPLER_SOXR_VHQ);
+    assert_int_equal(lq_target_rate(t, 32000), 32000);
+    assert_int_equal(lq_target_rate(t, 96000), 96000);
     assert_int_equal(t->format, LQ_FMT_WAV);
     assert_int_equal(t->bit_depth, 24);
     assert_int_equal(t->has_loudness, 0);
@@ -267,7 +290,7 @@ static void test_bad_targets(void **state)
         {"unknown key", HEAD "loudness: -14\n",
          ":3:1: unknown key \"loudness\" (expected one of: lacquer, name, description, "
          "sample_rate, format, bit_depth, loudness_lufs, true_peak_dbtp, codec_check, "
-         "bitrate_kbps, filename, limiter, dither)"},
+         "bitrate_kbps, filename, limiter, dither, min_sample_rate, resampler)"},
         {"missing lacquer", "name: t\n",
          ":1:1: lacquer: missing required key (expected lacquer: 1, the schema version, as "
          "the first key)"},
@@ -330,6 +353,30 @@ static void test_bad_targets(void **state)
         {"filename unbalanced", HEAD "filename: \"{title.{ext}\"\n",
          ":3:11: filename: unbalanced '{' in \"{title.{ext}\" (expected placeholders written "
          "as {title})"},
+        {"floor not an integer", HEAD "min_sample_rate: 44.1k\n",
+         ":3:18: min_sample_rate: 44.1k is not a sample rate (expected an integer from 8000 "
+         "to 768000 Hz)"},
+        {"floor source", HEAD "min_sample_rate: source\n",
+         ":3:18: min_sample_rate: source is not a sample rate (expected an integer from 8000 "
+         "to 768000 Hz)"},
+        {"floor out of range", HEAD "min_sample_rate: 800000\n",
+         ":3:18: min_sample_rate: 800000 is out of range (expected an integer from 8000 to "
+         "768000 Hz)"},
+        {"fixed rate under the floor", HEAD "sample_rate: 32000\nmin_sample_rate: 44100\n",
+         ":3:14: sample_rate: 32000 is below min_sample_rate 44100 (expected source or at "
+         "least 44100 Hz)"},
+        {"mp3 floor", HEAD "format: mp3\nmin_sample_rate: 88200\n",
+         ":4:18: min_sample_rate: 88200 is not supported by format mp3 (expected one of: "
+         "8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)"},
+        {"flac floor", HEAD "format: flac\nmin_sample_rate: 768000\n",
+         ":4:18: min_sample_rate: 768000 is not supported by format flac (expected at most "
+         "655350 Hz)"},
+        {"bad resampler", HEAD "resampler: sinc-best\n",
+         ":3:12: resampler: unknown value sinc-best (expected one of: soxr-vhq, "
+         "libsamplerate-best)"},
+        {"resampler not a scalar", HEAD "resampler: [soxr-vhq]\n",
+         ":3:12: resampler: a sequence is not a name (expected one of: soxr-vhq, "
+         "libsamplerate-best)"},
         {"limiter not a map", HEAD "limiter: 5\n",
          ":3:10: limiter: 5 is not a map (expected a map of limiter stage settings)"},
     };
@@ -366,6 +413,26 @@ static void test_target_overrides(void **state)
     lq_target_destroy(&t);
     lq_overrides_destroy(&ov);
 
+    /* the converter and the floor can be set; a fixed rate at or above the floor is
+     * fine, below it is refused */
+    assert_int_equal(lq_overrides_new(&ov), LQ_OK);
+    assert_int_equal(lq_overrides_add(ov, "resampler=libsamplerate-best", err, sizeof err),
+                     LQ_OK);
+    assert_int_equal(lq_overrides_add(ov, "min_sample_rate=48000", err, sizeof err), LQ_OK);
+    if (lq_target_load(&t, "spotify", preset_dir(), ov, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(t->resampler, LQ_RESAMPLER_LSR_BEST);
+    assert_int_equal(t->min_sample_rate, 48000);
+    assert_int_equal(lq_target_rate(t, 44100), 48000);
+    assert_int_equal(lq_target_rate(t, 88200), 88200);
+    lq_target_destroy(&t);
+    lq_overrides_destroy(&ov);
+    assert_int_equal(lq_overrides_new(&ov), LQ_OK);
+    assert_int_equal(lq_overrides_add(ov, "sample_rate=96000", err, sizeof err), LQ_OK);
+    if (lq_target_load(&t, "spotify", preset_dir(), ov, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(lq_target_rate(t, 44100), 96000);
+    lq_target_destroy(&t);
+    lq_overrides_destroy(&ov);
+
     /* null removes the loudness target; later --set wins */
     assert_int_equal(lq_overrides_new(&ov), LQ_OK);
     assert_int_equal(lq_overrides_add(ov, "loudness_lufs=-10", err, sizeof err), LQ_OK);
@@ -393,6 +460,12 @@ static void test_target_overrides(void **state)
         {"bit_depth=20",
          "--set: bit_depth: 20 is not a bit depth (expected 16, 24 or 32f for 32-bit float)"},
         {"format=opus", NULL},
+        {"resampler=sox",
+         "--set: resampler: unknown value sox (expected one of: soxr-vhq, "
+         "libsamplerate-best)"},
+        {"sample_rate=32000",
+         "--set: sample_rate: 32000 is below min_sample_rate 44100 (expected source or at "
+         "least 44100 Hz)"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char expect[1200];

@@ -17,7 +17,7 @@ const char *const lq_preset_override_keys[] = {"master", "finish", "targets", "r
                                                NULL};
 const char *const lq_target_override_keys[] = {
     "sample_rate", "format", "bit_depth", "loudness_lufs", "true_peak_dbtp", "codec_check",
-    "bitrate_kbps", "filename", "limiter", "dither", NULL};
+    "bitrate_kbps", "filename", "limiter", "dither", "min_sample_rate", "resampler", NULL};
 
 static int in_list(const char *const *list, const char *s, size_t len)
 {

@@ -45,9 +45,18 @@ extern const char *const lq_format_names[LQ_FMT_COUNT + 1];
 extern const char *const lq_format_ext[LQ_FMT_COUNT];
 int lq_format_is_lossy(lq_format f);
 
+/* Sample-rate converters a target may choose (`resampler:`, engine/resample.c); names
+ * as written in target files.  The first is the default (docs/RESAMPLING.md). */
+typedef enum lq_resampler {
+    LQ_RESAMPLER_SOXR_VHQ, LQ_RESAMPLER_LSR_BEST, LQ_RESAMPLER_COUNT
+} lq_resampler;
+extern const char *const lq_resampler_names[LQ_RESAMPLER_COUNT + 1];
+
 struct lq_target {
     char *name, *description, *file;
     int sample_rate;          /* 0 = source rate */
+    int min_sample_rate;      /* with the source rate: a floor resampled up to; 0 = none */
+    lq_resampler resampler;
     lq_format format;
     int bit_depth;            /* 16, 24, or 32 meaning 32-bit float ("32f") */
     int has_loudness;         /* 0 when loudness_lufs: null */
@@ -60,6 +69,10 @@ struct lq_target {
     const lq_node *dither_node;   /* optional `dither:` override map */
     lq_node *root;
 };
+
+/* The rate a target delivers a source at `in_rate` in: its sample_rate, else the source
+ * rate raised to its min_sample_rate. */
+int lq_target_rate(const lq_target *t, int in_rate);
 
 /* Resolve NAME or PATH to a file path: malloc'd, NULL if not found. `subdir` is "" for
  * presets and "targets" for targets. */

@@ -15,9 +15,19 @@ int lq_format_is_lossy(lq_format f)
     return f == LQ_FMT_MP3 || f == LQ_FMT_OGG || f == LQ_FMT_OPUS;
 }
 
+const char *const lq_resampler_names[LQ_RESAMPLER_COUNT + 1] = {"soxr-vhq",
+                                                                "libsamplerate-best", NULL};
+
+int lq_target_rate(const lq_target *t, int in_rate)
+{
+    if (t->sample_rate) return t->sample_rate;
+    return in_rate < t->min_sample_rate ? t->min_sample_rate : in_rate;
+}
+
 static const char *const target_keys[] = {
     "lacquer", "name", "description", "sample_rate", "format", "bit_depth", "loudness_lufs",
-    "true_peak_dbtp", "codec_check", "bitrate_kbps", "filename", "limiter", "dither", NULL};
+    "true_peak_dbtp", "codec_check", "bitrate_kbps", "filename", "limiter", "dither",
+    "min_sample_rate", "resampler", NULL};
 
 #define RATE_MIN 8000
 #define RATE_MAX 768000
@@ -58,6 +68,23 @@ static lq_error parse_rate(lq_target *t, const lq_node *n, lq_diag *d)
         return lq_cfg_error(d, n, "%s is out of range (expected source or an integer from %d "
                             "to %d Hz)", n->value, RATE_MIN, RATE_MAX);
     t->sample_rate = (int)v;
+    return LQ_OK;
+}
+
+/* min_sample_rate: the lowest rate the service takes; the source rate is raised to it,
+ * and a fixed sample_rate must not be below it (check_combination). */
+static lq_error parse_min_rate(lq_target *t, const lq_node *n, lq_diag *d)
+{
+    char desc[128];
+    if (!plain_digits(n))
+        return lq_cfg_error(d, n, "%s is not a sample rate (expected an integer from %d to "
+                            "%d Hz)", lq_cfg_describe(n, desc, sizeof desc), RATE_MIN,
+                            RATE_MAX);
+    long v = strtol(n->value, NULL, 10);
+    if (v < RATE_MIN || v > RATE_MAX)
+        return lq_cfg_error(d, n, "%s is out of range (expected an integer from %d to %d Hz)",
+                            n->value, RATE_MIN, RATE_MAX);
+    t->min_sample_rate = (int)v;
     return LQ_OK;
 }
 
@@ -178,6 +205,23 @@ static lq_error check_combination(lq_target *t, lq_diag *d)
     if (t->format == LQ_FMT_FLAC && t->sample_rate > FLAC_RATE_MAX)
         return lq_cfg_error(d, rate, "%s is not supported by format flac (expected at most "
                             "%d Hz)", rate->value, FLAC_RATE_MAX);
+    const lq_node *floor = lq_node_get(r, "min_sample_rate");
+    if (t->sample_rate && t->sample_rate < t->min_sample_rate)
+        return lq_cfg_error(d, rate, "%d is below min_sample_rate %d (expected source or at "
+                            "least %d Hz)", t->sample_rate, t->min_sample_rate,
+                            t->min_sample_rate);
+    if (t->format == LQ_FMT_FLAC && t->min_sample_rate > FLAC_RATE_MAX)
+        return lq_cfg_error(d, floor, "%s is not supported by format flac (expected at most "
+                            "%d Hz)", floor->value, FLAC_RATE_MAX);
+    if (t->format == LQ_FMT_MP3 && t->min_sample_rate != 0) {
+        int ok = 0;
+        for (size_t i = 0; i < sizeof mp3_rates / sizeof mp3_rates[0]; i++)
+            if (mp3_rates[i] == t->min_sample_rate) ok = 1;
+        if (!ok)
+            return lq_cfg_error(d, floor, "%s is not supported by format mp3 (expected one of: "
+                                "8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, "
+                                "48000)", floor->value);
+    }
     if (t->format == LQ_FMT_MP3 && t->sample_rate != 0) {
         int ok = 0;
         for (size_t i = 0; i < sizeof mp3_rates / sizeof mp3_rates[0]; i++)
@@ -236,6 +280,11 @@ static lq_error target_validate(lq_target *t, lq_diag *d)
     const lq_node *n;
     t->sample_rate = 0;
     if ((n = lq_node_get(r, "sample_rate")) && (e = parse_rate(t, n, d))) return e;
+    t->min_sample_rate = 0;
+    if ((n = lq_node_get(r, "min_sample_rate")) && (e = parse_min_rate(t, n, d))) return e;
+    int rs = LQ_RESAMPLER_SOXR_VHQ;
+    if ((e = lq_cfg_enum(r, "resampler", lq_resampler_names, &rs, d))) return e;
+    t->resampler = (lq_resampler)rs;
     int fmt = LQ_FMT_WAV;
     if ((e = lq_cfg_enum(r, "format", lq_format_names, &fmt, d))) return e;
     t->format = (lq_format)fmt;

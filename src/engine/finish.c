@@ -11,8 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <samplerate.h>
-
 #include "engine/chain.h"
 #include "engine/job.h"
 #include "engine/resample.h"
@@ -201,9 +199,8 @@ static lq_error resampled_roundtrip(plan *p, const char *path, lq_format fmt, do
     lq_audio_in_close(&in);
     if (!e) e = lq_spool_finish(&s1, d);
     if (!e) e = lq_spool_create(&s2, p->j->out_dir, s1.channels, crate, d);
-    /* a service's transcode, not a deliverable: libsamplerate's medium converter
-     * (97 dB SNR, 90 % bandwidth) models it well enough for its peaks */
-    if (!e) e = lq_resample_spool(&s1, &s2, crate, SRC_SINC_MEDIUM_QUALITY, NULL,
+    /* the service's transcode, with the converter the target delivers with */
+    if (!e) e = lq_resample_spool(&s1, &s2, crate, ex->target->resampler, NULL,
                                   &p->j->cancel, d);
     if (!e) e = open_export(p, &o, fmt, 24, crate);
     if (!e) {

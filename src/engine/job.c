@@ -16,8 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <samplerate.h>
-
 #include "engine/naming.h"
 #include "engine/resample.h"
 #include "report/report.h"
@@ -319,7 +317,7 @@ static void group_fn(void *ctx, size_t i)
                           MAX_BLOCK, &g->diag);
     if (!g->err) g->err = lq_spool_create(&g->spool, j->out_dir, j->in_channels, g->rate, &g->diag);
     if (!g->err)
-        g->err = lq_resample_spool(&j->master, &g->spool, g->rate, SRC_SINC_BEST_QUALITY, m,
+        g->err = lq_resample_spool(&j->master, &g->spool, g->rate, g->resampler, m,
                                    &j->cancel, &g->diag);
     if (g->err == LQ_ERR_CANCELLED) lq_diag_set(&g->diag, g->err, "cancelled");
     if (!g->err) {
@@ -333,9 +331,7 @@ static void target_fn(void *ctx, size_t i)
 {
     lq_job *j = ctx;
     lq_export *ex = &j->exports[i];
-    const lq_rate_group *g = NULL;
-    for (size_t k = 0; k < j->n_groups; k++)
-        if (j->groups[k].rate == ex->rate) g = &j->groups[k];
+    const lq_rate_group *g = &j->groups[ex->group];
     if (g->err) return; /* its rate's resampling failed: collect reports that */
     if (lq_job_cancelled(j)) {
         ex->err = lq_diag_set(&ex->diag, LQ_ERR_CANCELLED, "cancelled");
@@ -349,19 +345,26 @@ static void target_fn(void *ctx, size_t i)
 }
 
 
-/* One rate group per distinct output rate (the source rate's borrows the master). */
+/* One rate group per distinct output rate and converter (the source rate's borrows the
+ * master). */
 static lq_error plan_rates(lq_job *j, lq_diag *d)
 {
     if (!(j->groups = calloc(j->n_targets, sizeof *j->groups)))
         return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < j->n_targets; i++) {
         lq_export *ex = &j->exports[i];
-        ex->rate = ex->target->sample_rate ? ex->target->sample_rate : j->in_rate;
+        ex->rate = lq_target_rate(ex->target, j->in_rate);
+        if (ex->rate > 48000 && j->in_rate <= 48000) /* a hi-res file from a CD-rate mix */
+            lq_export_warn(ex, "upsampled from %g kHz: not a hi-res source", j->in_rate / 1e3);
         size_t k = 0;
-        while (k < j->n_groups && j->groups[k].rate != ex->rate) k++;
+        while (k < j->n_groups && (j->groups[k].rate != ex->rate ||
+               (ex->rate != j->in_rate && j->groups[k].resampler != ex->target->resampler)))
+            k++;
+        ex->group = k;
         if (k == j->n_groups) {
             lq_rate_group *g = &j->groups[j->n_groups++];
             g->rate = ex->rate;
+            g->resampler = ex->target->resampler;
             g->own = ex->rate != j->in_rate;
             g->task = LQ_TASK_NONE;
             g->spool.fd = -1;
@@ -404,8 +407,7 @@ lq_error lq_job_add_target_tasks(lq_job *j, lq_tasks *t, lq_diag *d)
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < j->n_targets; i++) {
             if ((j->exports[i].rate == j->in_rate) != (pass == 0)) continue;
-            size_t g = 0;
-            while (j->groups[g].rate != j->exports[i].rate) g++;
+            size_t g = j->exports[i].group;
             if (lq_tasks_add(t, target_fn, j, i, j->groups[g].task) == LQ_TASK_NONE)
                 return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
         }

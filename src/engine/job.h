@@ -39,6 +39,7 @@ typedef struct lq_export {
     char *path;             /* final path */
     char *file_name;
     int rate, bits;         /* bits: 16, 24, 32 (float), 0 (lossy) */
+    size_t group;           /* index of its rate group in the job */
     int dithered;
     int has_aim;            /* a loudness to land on: the target's or the preset's level */
     int aim_from_preset;    /* the target has none; finish.loudness_lufs of the preset */
@@ -68,6 +69,7 @@ typedef struct lq_export {
 
 typedef struct lq_rate_group {
     double rate;
+    lq_resampler resampler; /* the converter that made the spool (when own) */
     lq_spool spool;         /* at this rate (the master spool itself for the source rate) */
     int own;                /* spool created for this group (else borrowed) */
     lq_meter_result meas;   /* integrated loudness and 16x true peak of the spool */
