@@ -444,8 +444,9 @@ static void curve_points(sbuf *b, const double *f, const double *g, int indent)
 {
     sb_add(b, "[");
     for (int k = 0; k < LQ_LTAS_BANDS; k++) {
-        if (k % 3 == 0) sb_add(b, "\n%*s", indent, "");
-        sb_add(b, "[%.17g, %.17g]%s", f[k], g[k], k + 1 < LQ_LTAS_BANDS ? ", " : "");
+        if (k % 3 == 0) sb_add(b, "%s\n%*s", k ? "," : "", indent, "");
+        else sb_add(b, ", ");
+        sb_add(b, "[%.17g, %.17g]", f[k], g[k]);
     }
     sb_add(b, "]");
 }

@@ -104,19 +104,26 @@ static void value(sbuf *b, const lq_node *n, int indent)
     }
 }
 
-static void emit(sbuf *b, const lq_node *n, int indent)
+/* A block map or sequence at indent; with first_inline the first line's indent was
+ * already written (a map that is a sequence item: "- key: value"). */
+static void emit_block(sbuf *b, const lq_node *n, int indent, int first_inline)
 {
     for (size_t i = 0; i < n->count; i++) {
-        sb_add(b, "%*s", indent, "");
+        if (i > 0 || !first_inline) sb_add(b, "%*s", indent, "");
         if (n->type == LQ_NODE_MAP) {
             key(b, n->keys[i]);
             value(b, n->items[i], indent + 2);
+        } else if (n->items[i]->type == LQ_NODE_MAP && n->items[i]->count) {
+            sb_add(b, "- ");
+            emit_block(b, n->items[i], indent + 2, 1);
         } else {
             sb_add(b, "-");
             value(b, n->items[i], indent + 2);
         }
     }
 }
+
+static void emit(sbuf *b, const lq_node *n, int indent) { emit_block(b, n, indent, 0); }
 
 char *lq_job_preset_yaml(const lq_job *j)
 {
