@@ -20,6 +20,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 #include <sndfile.h>
+#include <soxr.h>
 
 #include "config/preset.h"
 #include "engine/ltas.h"
@@ -74,9 +75,9 @@ static void parse_eq(lq_stage_spec *spec, const char *yaml)
 }
 
 /* Run an eq spec over x (in place, latency removed). */
-static void run_eq(const lq_stage_spec *spec, double *l, double *r, size_t n)
+static void run_eq_at(const lq_stage_spec *spec, double *l, double *r, size_t n, double rate)
 {
-    lq_stage_env env = {.sample_rate = RATE, .channels = 2, .max_block = 4096, .seed = 1};
+    lq_stage_env env = {.sample_rate = rate, .channels = 2, .max_block = 4096, .seed = 1};
     void *st = NULL;
     lq_diag d = {{0}};
     assert_int_equal(spec->vt->create(&st, spec->cfg, &env, &d), LQ_OK);
@@ -94,6 +95,11 @@ static void run_eq(const lq_stage_spec *spec, double *l, double *r, size_t n)
     spec->vt->destroy(st);
     free(bl);
     free(br);
+}
+
+static void run_eq(const lq_stage_spec *spec, double *l, double *r, size_t n)
+{
+    run_eq_at(spec, l, r, n, RATE);
 }
 
 /* The mix (16 s generated song) and references made from it: mix.wav, ref.wav (known
@@ -394,6 +400,68 @@ static void test_strength_and_limits(void **state)
     assert_true(full.raw_mid_db[LQ_LTAS_BANDS - 1] > 2.0);
 }
 
+/* A reference at another rate is measured at its own rate: the known-eq reference
+ * resampled to 48 kHz (libsoxr, very high quality) gives the same correction for the
+ * 44.1 kHz mix. */
+static void test_reference_at_another_rate(void **state)
+{
+    (void)state;
+    int ch = 0, rate = 0;
+    size_t n = 0;
+    char *p = tmp("ref.wav");
+    double *in = lqt_read_planar(p, &ch, &n, &rate);
+    free(p);
+    assert_non_null(in);
+    double *il = malloc(2 * n * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        il[2 * i] = in[i];
+        il[2 * i + 1] = in[n + i];
+    }
+    const size_t m = (size_t)((double)n * 48000.0 / RATE) + 16;
+    double *ol = calloc(2 * m, sizeof(double));
+    size_t done = 0;
+    soxr_io_spec_t io = soxr_io_spec(SOXR_FLOAT64_I, SOXR_FLOAT64_I);
+    soxr_quality_spec_t q = soxr_quality_spec(SOXR_VHQ, 0);
+    assert_null(soxr_oneshot(RATE, 48000, 2, il, n, NULL, ol, m, &done, &io, &q, NULL));
+    double *l = malloc(done * sizeof(double)), *r = malloc(done * sizeof(double));
+    for (size_t i = 0; i < done; i++) {
+        l[i] = ol[2 * i];
+        r[i] = ol[2 * i + 1];
+    }
+    p = tmp("ref48.wav");
+    const double *pl[2] = {l, r};
+    assert_int_equal(lqt_write_wav(p, pl, 2, done, 48000, SF_FORMAT_FLOAT), 0);
+    free(p);
+    free(in);
+    free(il);
+    free(ol);
+    free(l);
+    free(r);
+    lq_ltas_result mix, ref, ref44;
+    analyse("mix.wav", &mix);
+    analyse("ref.wav", &ref44);
+    analyse("ref48.wav", &ref);
+    assert_true(ref.rate == 48000 && mix.rate == RATE);
+    lq_match_opts o;
+    lq_match_opts_default(&o);
+    o.width_strength = 1.0;
+    lq_match_curve c;
+    lq_match_design(&mix, &ref, NULL, 1, &o, &c);
+    double worst = 0, dens = 0;
+    for (int k = 0; k < LQ_LTAS_BANDS; k++) {
+        const double f = c.freq_hz[k];
+        if (f < 40 || f > 16000) continue;
+        worst = fmax(worst, fabs(c.mid_db[k] - known_db(KNOWN_EQ, LQ_EQ_VIEW_MID, f)));
+        worst = fmax(worst, fabs(c.side_db[k] - known_db(KNOWN_EQ, LQ_EQ_VIEW_SIDE, f)));
+        /* the spectra are power densities per Hz: the same at both rates */
+        dens = fmax(dens, fabs(ref.mid_db[k] - ref44.mid_db[k]));
+    }
+    fprintf(stderr, "48 kHz reference for a 44.1 kHz mix: worst %.3f dB; density %.3f dB\n",
+            worst, dens);
+    assert_true(worst <= 0.5);
+    assert_true(dens <= 0.1);
+}
+
 /* Two references, weights 1 and 3: the weighted mean curve (in dB). */
 static void test_weighted_mean(void **state)
 {
@@ -561,6 +629,7 @@ int main(void)
         cmocka_unit_test(test_recovers_curve_and_level),
         cmocka_unit_test(test_strength_and_limits),
         cmocka_unit_test(test_weighted_mean),
+        cmocka_unit_test(test_reference_at_another_rate),
         cmocka_unit_test(test_memory_bounded),
         cmocka_unit_test(test_bad_references),
         cmocka_unit_test(test_curve_band_errors),

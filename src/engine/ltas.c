@@ -1,13 +1,19 @@
 /* Long-term average spectrum and the reference-matching curve (ltas.h, docs/REFERENCE.md).
  *
  * Analysis.  Mid M = (L+R)/2 and side S = (L-R)/2 (a mono file: M = x, S = 0) are cut
- * into Hann-windowed frames of N samples (N = the power of two >= rate / 2.7 Hz, so
- * 16384 at 44.1/48 kHz: 2.7 Hz bins, fine enough for sixth-octave bands from 20 Hz)
- * with 50 % overlap (the Hann window's constant-overlap-add hop), and each frame's
- * power spectrum |X_k|^2 is taken with FFTW.  A band's power is the mean of the bins
+ * into Hann-windowed frames of N samples, N = rate / 2.5 Hz (17640 at 44.1 kHz, 19200
+ * at 48 kHz: FFTW takes any size): bins of 2.5 Hz at every rate, fine enough for
+ * sixth-octave bands from 20 Hz, and the SAME in Hz at every rate, so that a tonal
+ * peak near a band edge spreads over the bands alike (with power-of-two frames, the
+ * 44.1 and 48 kHz readings of one song differed by up to 2.6 dB in single bands below
+ * 400 Hz); 75 % overlap; each frame's power spectrum |X_k|^2 is taken with FFTW.  75 %, not 50 %: a power spectrum weighs each sample by
+ * the window SQUARED, and Hann^2 = sin^4 adds up to a constant only with a hop of N/4
+ * (with N/2 it swings between 0.5 and 1); at 50 % a rhythm's transients that fall
+ * regularly near frame edges or centres were weighed differently at different frame
+ * lengths, and the same song read up to 3 dB apart above 4 kHz at 44.1 and 48 kHz.  A band's power is the mean of the bins
  * whose centre lies in it (a band narrower than one bin: the power interpolated
- * linearly at its centre), i.e. a power density, so that files at different rates
- * compare directly (bands are in Hz).
+ * linearly at its centre), divided by the rate: a power density per Hz, so that files
+ * at different rates compare directly (bands are in Hz).
  *
  * Gating.  ITU-R BS.1770-4 gates 400 ms blocks at -70 LUFS (absolute) and at 10 LU
  * below the mean of the blocks above that (relative).  Here each analysis frame (about
@@ -23,7 +29,9 @@
  * The curve (lq_match_design): per reference, (ref_dB - ref_LUFS) - (mix_dB - mix_LUFS)
  * per band, mid and side; the references averaged in dB with their weights; smoothed
  * over a third of an octave (weights 1/4, 1/2, 1/4 over neighbouring sixth-octave
- * bands); side = mid + width_strength * (side - mid); limited to +max_boost /
+ * bands); side = mid + width_strength * (side - mid) (where the side is 40 dB or more
+ * under the mid, in the mix or a reference, the side difference is the mid's); limited
+ * to +max_boost /
  * -max_cut dB, with no boost below boost_lo_hz or above boost_hi_hz; scaled by strength. */
 #include "engine/ltas.h"
 
@@ -43,6 +51,7 @@
 #define HIST_N 800
 #define MIN_SECONDS 3.0
 #define READ_BLOCK 4096
+#define BIN_HZ 2.5 /* analysis resolution */
 
 typedef struct hist_bin {
     long long count;
@@ -67,6 +76,7 @@ struct lq_ltas {
     double *pw;                /* bin powers scratch (n/2+1) */
     hist_bin *hist;            /* HIST_N */
     long long frames_in;
+    int flushed;
     lq_kmeter *km;
 };
 
@@ -81,9 +91,10 @@ lq_error lq_ltas_new(lq_ltas **out, int channels, double rate, lq_diag *d)
     if (!a) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory (spectrum)");
     a->channels = channels;
     a->rate = rate;
-    a->n = 1024;
-    while ((double)a->n < rate / 2.7) a->n *= 2;
-    a->hop = a->n / 2;
+    /* N = the multiple of 4 nearest rate / BIN_HZ: bins of the same width in Hz at every
+     * rate, so a file reads the same at 44.1 and 48 kHz (see the top of the file) */
+    a->n = 4 * (size_t)llround(rate / (4.0 * BIN_HZ));
+    a->hop = a->n / 4;
     const size_t nb = a->n / 2 + 1;
     a->m = calloc(a->n, sizeof(double));
     a->s = calloc(a->n, sizeof(double));
@@ -122,6 +133,10 @@ lq_error lq_ltas_new(lq_ltas **out, int channels, double rate, lq_diag *d)
         if (a->hi[b] > (int)nb - 2) a->hi[b] = (int)nb - 2;
         a->at[b] = fc / df;
     }
+    /* primed with N - hop zeros, and flushed with as many at the end (lq_ltas_get), so
+     * that every sample, the first and the last too, is in four frames and weighs the
+     * same */
+    a->fill = a->n - a->hop;
     *out = a;
     return LQ_OK;
 }
@@ -186,10 +201,18 @@ static void frame_done(lq_ltas *a)
     a->fill = a->n - a->hop;
 }
 
+static void push_frames(lq_ltas *a, const double *const *p, size_t n);
+
 void lq_ltas_push(lq_ltas *a, const double *const *p, size_t n)
 {
+    if (a->flushed) return;
     lq_kmeter_push(a->km, p, n);
     a->frames_in += (long long)n;
+    push_frames(a, p, n);
+}
+
+static void push_frames(lq_ltas *a, const double *const *p, size_t n)
+{
     size_t i = 0;
     while (i < n) {
         size_t k = a->n - a->fill;
@@ -208,8 +231,18 @@ void lq_ltas_push(lq_ltas *a, const double *const *p, size_t n)
     }
 }
 
-void lq_ltas_get(const lq_ltas *a, lq_ltas_result *r)
+void lq_ltas_get(lq_ltas *a, lq_ltas_result *r)
 {
+    if (!a->flushed) { /* the tail: N - hop zeros, so the last samples are in 4 frames */
+        static const double zeros[1024];
+        const double *z[2] = {zeros, zeros};
+        for (size_t left = a->n - a->hop; left > 0;) {
+            const size_t k = left < 1024 ? left : 1024;
+            push_frames(a, z, k);
+            left -= k;
+        }
+        a->flushed = 1;
+    }
     memset(r, 0, sizeof *r);
     r->rate = a->rate;
     r->channels = a->channels;
@@ -234,8 +267,11 @@ void lq_ltas_get(const lq_ltas *a, lq_ltas_result *r)
             }
         }
     }
-    /* power density: per frame, per unit of window energy */
-    const double norm = r->gated_frames ? 1.0 / ((double)r->gated_frames * a->win_e) : 0.0;
+    /* power density per Hz (mean square per Hz of one-sided spectrum, up to a constant
+     * factor): per frame, per unit of window energy, per rate (a bin's power grows with
+     * the rate for the same signal), so that files at different rates compare */
+    const double norm = r->gated_frames
+                            ? 1.0 / ((double)r->gated_frames * a->win_e * a->rate) : 0.0;
     double side_total = 0.0, mid_total = 0.0;
     for (int k = 0; k < LQ_LTAS_BANDS; k++) {
         r->freq_hz[k] = band_centre(k);
@@ -357,7 +393,10 @@ void lq_match_design(const lq_ltas_result *mix, const lq_ltas_result *refs,
             const double dm = (r->mid_db[k] - r->lufs) - (mix->mid_db[k] - mix->lufs);
             wm += w;
             sm += w * dm;
-            if (r->side_valid && mix->side_valid) {
+            /* a band whose side lies 40 dB or more under its mid (mono bass) carries no
+             * width to match: its side follows the mid */
+            if (r->side_valid && mix->side_valid && r->side_db[k] > r->mid_db[k] - 40.0 &&
+                mix->side_db[k] > mix->mid_db[k] - 40.0) {
                 ws += w;
                 ss += w * ((r->side_db[k] - r->lufs) - (mix->side_db[k] - mix->lufs));
             }

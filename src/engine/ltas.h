@@ -30,8 +30,9 @@ typedef struct lq_ltas lq_ltas;
 
 lq_error lq_ltas_new(lq_ltas **out, int channels, double rate, lq_diag *d);
 void lq_ltas_push(lq_ltas *a, const double *const *planar, size_t n);
-/* The result so far (the gates are applied here; a partial last frame is left out). */
-void lq_ltas_get(const lq_ltas *a, lq_ltas_result *r);
+/* The result: the end of the signal (the tail is flushed; pushes after this are
+ * ignored); the gates are applied here. */
+void lq_ltas_get(lq_ltas *a, lq_ltas_result *r);
 void lq_ltas_destroy(lq_ltas **a);
 
 /* Analyse a reference file.  Errors (d: "PATH: what is wrong (expected ...)"): those of
