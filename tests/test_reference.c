@@ -609,14 +609,6 @@ static void test_curve_band_errors(void **state)
         assert_int_equal(lq_node_parse_string(&root, cases[i].yaml, "t", &d), LQ_OK);
         lq_stage_spec spec = {0};
         assert_int_equal(lq_stage_spec_parse(&spec, &lq_stage_eq, root, &d), LQ_ERR_PRESET);
-        if (strcmp(d.msg, cases[i].msg) != 0) fprintf(stderr, "got %s\n", d.msg);
-    }
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        lq_node *root = NULL;
-        lq_diag d = {{0}};
-        assert_int_equal(lq_node_parse_string(&root, cases[i].yaml, "t", &d), LQ_OK);
-        lq_stage_spec spec = {0};
-        assert_int_equal(lq_stage_spec_parse(&spec, &lq_stage_eq, root, &d), LQ_ERR_PRESET);
         assert_string_equal(d.msg, cases[i].msg);
         lq_stage_spec_free(&spec);
         lq_node_free(root);
