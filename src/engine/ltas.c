@@ -6,18 +6,19 @@
  * sixth-octave bands from 20 Hz, and the SAME in Hz at every rate, so that a tonal
  * peak near a band edge spreads over the bands alike (with power-of-two frames, the
  * 44.1 and 48 kHz readings of one song differed by up to 2.6 dB in single bands below
- * 400 Hz); 75 % overlap; each frame's power spectrum |X_k|^2 is taken with FFTW.  75 %, not 50 %: a power spectrum weighs each sample by
- * the window SQUARED, and Hann^2 = sin^4 adds up to a constant only with a hop of N/4
- * (with N/2 it swings between 0.5 and 1); at 50 % a rhythm's transients that fall
- * regularly near frame edges or centres were weighed differently at different frame
- * lengths, and the same song read up to 3 dB apart above 4 kHz at 44.1 and 48 kHz.  A band's power is the mean of the bins
- * whose centre lies in it (a band narrower than one bin: the power interpolated
- * linearly at its centre), divided by the rate: a power density per Hz, so that files
- * at different rates compare directly (bands are in Hz).
+ * 400 Hz).  The frames overlap by 75 %, not 50 %: a power spectrum weighs each sample
+ * by the window SQUARED, and Hann^2 = sin^4 adds up to a constant only with a hop of
+ * N/4 (with N/2 it swings between 0.5 and 1); the signal is primed and flushed with
+ * N - hop zeros so its first and last samples weigh the same too (without these, a
+ * rhythm's transients, or a crash at the very end, read up to 3 dB apart above 4 kHz
+ * at 44.1 and 48 kHz).  Each frame's power spectrum |X_k|^2 is taken with FFTW; a
+ * band's power is the mean of the bins whose centre lies in it (a band narrower than
+ * one bin: the power interpolated linearly at its centre), divided by the rate: a
+ * power density per Hz, so that files at different rates compare directly.
  *
  * Gating.  ITU-R BS.1770-4 gates 400 ms blocks at -70 LUFS (absolute) and at 10 LU
- * below the mean of the blocks above that (relative).  Here each analysis frame (about
- * 370 ms at 44.1 kHz) is the gating block: its loudness is -0.691 + 10 log10 of the
+ * below the mean of the blocks above that (relative).  Here each analysis frame (400 ms,
+ * every 100 ms: the standard's block and step) is the gating block: its loudness is -0.691 + 10 log10 of the
  * K-weighted mean square summed over L and R, computed from its spectrum (Parseval,
  * with the window's energy divided out; K-weighting's |H(f)|^2 from the biquads of
  * dsp/kmeter.c; L^2 + R^2 = 2 (M^2 + S^2)).  As in dsp/kmeter.c the gates are applied at
@@ -31,8 +32,8 @@
  * over a third of an octave (weights 1/4, 1/2, 1/4 over neighbouring sixth-octave
  * bands); side = mid + width_strength * (side - mid) (where the side is 40 dB or more
  * under the mid, in the mix or a reference, the side difference is the mid's); limited
- * to +max_boost /
- * -max_cut dB, with no boost below boost_lo_hz or above boost_hi_hz; scaled by strength. */
+ * to +max_boost / -max_cut dB, with no boost below boost_lo_hz or above boost_hi_hz;
+ * scaled by strength. */
 #include "engine/ltas.h"
 
 #include <fftw3.h>
@@ -435,8 +436,10 @@ double lq_match_figure(const lq_ltas_result *a, const lq_ltas_result *b)
     for (int k = 0; k + 1 < LQ_LTAS_BANDS; k += 2) {
         const double f = band_centre(k) * pow(2.0, 1.0 / 12.0);
         if (f < 40.0 || f > 16000.0 || !a->valid[k + 1] || !b->valid[k + 1]) continue;
-        const double pa = 10.0 * log10(pow(10.0, a->mid_db[k] / 10) + pow(10.0, a->mid_db[k + 1] / 10));
-        const double pb = 10.0 * log10(pow(10.0, b->mid_db[k] / 10) + pow(10.0, b->mid_db[k + 1] / 10));
+        const double pa =
+            10.0 * log10(pow(10.0, a->mid_db[k] / 10) + pow(10.0, a->mid_db[k + 1] / 10));
+        const double pb =
+            10.0 * log10(pow(10.0, b->mid_db[k] / 10) + pow(10.0, b->mid_db[k + 1] / 10));
         const double dd = (pa - a->lufs) - (pb - b->lufs);
         s2 += dd * dd;
         n++;

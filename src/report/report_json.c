@@ -43,8 +43,10 @@ static json_t *reference_json(const lq_job *j)
         json_t *r = spectrum_json(&j->ref_ltas[i]);
         json_object_set_new(r, "file", json_string(j->ref_path[i]));
         json_object_set_new(r, "weight", num(j->ref_weight[i]));
-        json_object_set_new(r, "match_before_db", num(lq_match_figure(&j->mix_ltas, &j->ref_ltas[i])));
-        json_object_set_new(r, "match_after_db", num(lq_match_figure(&j->master_ltas, &j->ref_ltas[i])));
+        json_object_set_new(r, "match_before_db",
+                            num(lq_match_figure(&j->mix_ltas, &j->ref_ltas[i])));
+        json_object_set_new(r, "match_after_db",
+                            num(lq_match_figure(&j->master_ltas, &j->ref_ltas[i])));
         json_array_append_new(refs, r);
     }
     json_object_set_new(o, "references", refs);
