@@ -116,7 +116,7 @@ static void test_bad_inputs(void **state)
         char want[1024];
         snprintf(want, sizeof want,
                  "%s: not a readable audio file (Format not recognised.) (expected WAV, "
-                 "AIFF, FLAC, Ogg, Opus or MP3)",
+                 "AIFF, FLAC, Ogg, Opus, MP3, AAC or M4A)",
                  p[k]);
         expect_failure(p[k], "transparent", NULL, 3, want);
     }
@@ -269,7 +269,7 @@ static void test_bad_presets(void **state)
                    "--set colour=red: unknown key \"colour\" (expected a preset key: master, "
                    "finish, targets, reference or a target key: sample_rate, format, bit_depth, "
                    "loudness_lufs, true_peak_dbtp, codec_check, bitrate_kbps, filename, "
-                   "limiter, dither, min_sample_rate, resampler)");
+                   "limiter, dither, min_sample_rate, resampler, codec_guard_db, aac_kbps)");
 }
 
 static void test_good_run_and_no_overwrite(void **state)

@@ -142,7 +142,7 @@ static void test_nested_out(void **state)
     const char *a2[] = {LQ_CLI_PATH, "master", bad, "--preset", "transparent", "--target", "cd",
                         "--out", deep, NULL};
     char *want = fmt("lacquer: %s: not a readable audio file (Format not recognised.) "
-                     "(expected WAV, AIFF, FLAC, Ogg, Opus or MP3)\n", bad);
+                     "(expected WAV, AIFF, FLAC, Ogg, Opus, MP3, AAC or M4A)\n", bad);
     expect_line(a2, 3, want);
     free(want);
     assert_false(lqt_exists(top));
@@ -155,7 +155,7 @@ static void test_nested_out(void **state)
     const char *a3[] = {LQ_CLI_PATH, "master", bad, "--preset", "transparent", "--target", "cd",
                         "--out", under, NULL};
     want = fmt("lacquer: %s: not a readable audio file (Format not recognised.) "
-               "(expected WAV, AIFF, FLAC, Ogg, Opus or MP3)\n", bad);
+               "(expected WAV, AIFF, FLAC, Ogg, Opus, MP3, AAC or M4A)\n", bad);
     expect_line(a3, 3, want);
     free(want);
     assert_true(is_dir(keep));
@@ -234,7 +234,8 @@ static const char *const target_keys[] = {
     "loudness_lufs", "true_peak_dbtp", "codec_check", "filename", "limiter_override",
     "dither_override"};
 static const char *const preset_keys[] = {"name", "description", "file", "master",
-                                          "limiter", "loudness_lufs", "targets"};
+                                          "input_lufs", "character", "limiter",
+                                          "loudness_lufs", "targets"};
 
 static json_t *find(json_t *arr, const char *name)
 {
@@ -318,6 +319,15 @@ static void test_listings(void **state)
     assert_int_equal(json_array_size(json_object_get(tr, "targets")), 3);
     assert_string_equal(json_string_value(json_array_get(json_object_get(tr, "targets"), 0)),
                         "spotify");
+    /* the master bus's input level and the measured character (issue 11) */
+    json_t *ge = find(p, "gentle");
+    assert_non_null(ge);
+    assert_true(json_number_value(json_object_get(ge, "input_lufs")) == -18.0);
+    json_t *ch = json_object_get(ge, "character");
+    assert_true(json_is_object(ch));
+    assert_int_equal(json_array_size(json_object_get(ch, "tone_db")), 10);
+    assert_true(json_number_value(json_object_get(json_object_get(ch, "lra_change_lu"),
+                                                  "dynamic")) >= -1.0);
     json_decref(p);
 
     /* one line each, as before */

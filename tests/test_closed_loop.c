@@ -237,7 +237,7 @@ static void test_loudness_streaming_targets(void **state)
     json_t *cc = json_object_get(json_object_get(apple, "requirements"), "codec_checks");
     assert_int_equal(json_array_size(cc), 1);
     json_t *c0 = json_array_get(cc, 0);
-    assert_string_equal(json_string_value(json_object_get(c0, "codec")), "mp3");
+    assert_string_equal(json_string_value(json_object_get(c0, "codec")), "aac");
     assert_int_equal(json_integer_value(json_object_get(c0, "sample_rate")), 44100);
     assert_true(json_real_value(json_object_get(c0, "true_peak_dbtp")) <= -1.0);
     json_decref(rep);

@@ -385,7 +385,7 @@ static void test_bad_presets(void **state)
     const bad_case cases[] = {
         {"unknown top-level key", "lacquer: 1\nname: x\nmastr: []\n",
          ":3:1: unknown key \"mastr\" (expected one of: lacquer, name, description, master, "
-         "finish, targets, reference)"},
+         "finish, targets, character, reference)"},
         {"unknown key in a stage", "lacquer: 1\nname: x\nmaster:\n  - gain: {gian_db: -3}\n",
          ":4:12: master[0].gain: unknown key \"gian_db\" (expected one of: gain_db)"},
         {"wrong type", "lacquer: 1\nname: x\nmaster:\n  - gain: {gain_db: \"loud\"}\n",
@@ -446,6 +446,31 @@ static void test_bad_presets(void **state)
          ":4:18: finish.loudness_lufs: 3 is out of range (expected LUFS from -70 to 0, or null)"},
         {"unknown target", "lacquer: 1\nname: x\ntargets: [spotify, spotfy]\n",
          NULL /* filled below: lists the shipped targets */},
+        {"unknown master key", "lacquer: 1\nname: x\nmaster:\n  input_lfs: -18\n",
+         ":4:3: master: unknown key \"input_lfs\" (expected one of: input_lufs, stages)"},
+        {"input_lufs out of range", "lacquer: 1\nname: x\nmaster: {input_lufs: -3, stages: []}\n",
+         ":3:22: master.input_lufs: -3 is out of range (expected LUFS from -40 to -6, or null)"},
+        {"input_lufs not a number", "lacquer: 1\nname: x\nmaster: {input_lufs: loud}\n",
+         ":3:22: master.input_lufs: loud is not a number (expected LUFS from -40 to -6, or "
+         "null)"},
+        {"stages not a sequence", "lacquer: 1\nname: x\nmaster: {stages: {gain: {}}}\n",
+         ":3:18: master.stages: a map is not a sequence (expected master-bus stages: a sequence "
+         "of 0 to 32 items)"},
+        {"character without summary", "lacquer: 1\nname: x\ncharacter: {plr_db: {}}\n",
+         ":3:12: character.summary: missing required key (expected one line on what it does)"},
+        {"character style missing", "lacquer: 1\nname: x\ncharacter:\n  summary: s\n"
+         "  lra_change_lu: {dense: 0, sparse: 0, dynamic: 0}\n",
+         ":5:18: character.lra_change_lu.bass-heavy: missing required key (expected the "
+         "figure for this style)"},
+        {"character unknown style", "lacquer: 1\nname: x\ncharacter:\n  summary: s\n"
+         "  lra_change_lu: {dense: 0, sparse: 0, dynamic: 0, bass: 0}\n",
+         ":5:52: character.lra_change_lu: unknown key \"bass\" (expected one of: dense, "
+         "sparse, dynamic, bass-heavy)"},
+        {"character tone bands", "lacquer: 1\nname: x\ncharacter:\n  summary: s\n"
+         "  lra_change_lu: {dense: 0, sparse: 0, dynamic: 0, bass-heavy: 0}\n"
+         "  plr_db: {dense: 9, sparse: 9, dynamic: 9, bass-heavy: 9}\n  tone_db: [0, 0]\n",
+         ":7:12: character.tone_db: 2 items are too few (expected octave-band changes, 31.5 "
+         "Hz to 16 kHz: a sequence of exactly 10 items)"},
         {"duplicate key", "lacquer: 1\nname: x\nname: y\n",
          ":3:1: duplicate key \"name\" (expected each key once)"},
         {"alias", "lacquer: 1\nname: &n x\ndescription: *n\n",
@@ -576,7 +601,7 @@ static void test_overrides(void **state)
                              "a preset key: master, finish, targets, reference or a target key: "
                              "sample_rate, format, bit_depth, loudness_lufs, true_peak_dbtp, "
                              "codec_check, bitrate_kbps, filename, limiter, dither, "
-                             "min_sample_rate, resampler)");
+                             "min_sample_rate, resampler, codec_guard_db, aac_kbps)");
     assert_int_equal(lq_overrides_add(ov, "name=x", err, sizeof err), LQ_ERR_PRESET);
     assert_non_null(strstr(err, "--set name=x: cannot override \"name\" (expected a preset "
                                 "key: master, "));
@@ -602,6 +627,37 @@ static void test_overrides(void **state)
     lq_overrides_destroy(&ov);
     assert_null(ov);
 
+    /* master.input_lufs: the default -18 on the sequence form; --set master.input_lufs
+     * turns the sequence into {input_lufs, stages}; master[N] reaches the stages of the
+     * map form */
+    if (lq_preset_load(&p, path, preset_dir(), NULL, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(p->has_input_ref, 1);
+    assert_true(p->input_lufs == -18.0);
+    lq_preset_destroy(&p);
+    static const char *const sets[][2] = {{"master.input_lufs=null", NULL},
+                                          {"master.input_lufs=-22", "master[0].gain.gain_db=-3"}};
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(lq_overrides_new(&ov), LQ_OK);
+        for (int i = 0; i < 2; i++)
+            if (sets[k][i]) assert_int_equal(lq_overrides_add(ov, sets[k][i], err, sizeof err), LQ_OK);
+        if (lq_preset_load(&p, path, preset_dir(), ov, err, sizeof err)) fail_msg("%s", err);
+        assert_int_equal(p->n_master, 1);
+        assert_int_equal(p->has_input_ref, k);
+        if (k) assert_true(p->input_lufs == -22.0);
+        assert_true(*(const double *)p->master[0].cfg == (k ? -3.0 : -1.0));
+        lq_preset_destroy(&p);
+        lq_overrides_destroy(&ov);
+    }
+    write_file("ovmap.yaml", "lacquer: 1\nname: ov\nmaster:\n  input_lufs: null\n  stages:\n"
+                             "    - gain: {gain_db: -1}\n", path, sizeof path);
+    assert_int_equal(lq_overrides_new(&ov), LQ_OK);
+    assert_int_equal(lq_overrides_add(ov, "master[0].gain.gain_db=-2", err, sizeof err), LQ_OK);
+    if (lq_preset_load(&p, path, preset_dir(), ov, err, sizeof err)) fail_msg("%s", err);
+    assert_int_equal(p->has_input_ref, 0);
+    assert_true(*(const double *)p->master[0].cfg == -2.0);
+    lq_preset_destroy(&p);
+    lq_overrides_destroy(&ov);
+
     /* a bad value: validated like the file, reported at --set */
     static const struct {
         const char *set, *expect;
@@ -618,6 +674,11 @@ static void test_overrides(void **state)
         {"finish.loudness_lufs=loud",
          "--set: finish.loudness_lufs: loud is not a number (expected LUFS from -70 to 0, or null)"},
         {"targets=[cd", "--set targets=[cd: syntax error: did not find expected ',' or ']'"},
+        {"master.input_lufs=0",
+         "--set: master.input_lufs: 0 is out of range (expected LUFS from -40 to -6, or null)"},
+        {"master.stages[0].gain.gain_db=100",
+         "--set: master.stages[0].gain.gain_db: 100 is out of range (expected dB from -60 to "
+         "24)"},
         {"master[3].gain.gain_db=1",
          "--set master[3].gain.gain_db=1: master has no item [3] (expected an index into an "
          "existing sequence)"},

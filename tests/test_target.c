@@ -167,7 +167,7 @@ static void test_shipped_targets(void **state)
 static void test_formats(void **state)
 {
     (void)state;
-    static const char *const names[] = {"wav", "flac", "aiff", "mp3", "ogg", "opus"};
+    static const char *const names[] = {"wav", "flac", "aiff", "mp3", "ogg", "opus", "aac"};
     for (int f = 0; f < LQ_FMT_COUNT; f++) {
         assert_string_equal(lq_format_names[f], names[f]);
         assert_int_equal(lq_format_is_lossy((lq_format)f), f >= LQ_FMT_MP3);
@@ -290,7 +290,7 @@ static void test_bad_targets(void **state)
         {"unknown key", HEAD "loudness: -14\n",
          ":3:1: unknown key \"loudness\" (expected one of: lacquer, name, description, "
          "sample_rate, format, bit_depth, loudness_lufs, true_peak_dbtp, codec_check, "
-         "bitrate_kbps, filename, limiter, dither, min_sample_rate, resampler)"},
+         "bitrate_kbps, filename, limiter, dither, min_sample_rate, resampler, codec_guard_db, aac_kbps)"},
         {"missing lacquer", "name: t\n",
          ":1:1: lacquer: missing required key (expected lacquer: 1, the schema version, as "
          "the first key)"},
@@ -315,7 +315,7 @@ static void test_bad_targets(void **state)
          ":3:14: sample_rate: 44.1k is not a sample rate (expected source or an integer from "
          "8000 to 768000 Hz)"},
         {"bad format", HEAD "format: m4a\n",
-         ":3:9: format: unknown value m4a (expected one of: wav, flac, aiff, mp3, ogg, opus)"},
+         ":3:9: format: unknown value m4a (expected one of: wav, flac, aiff, mp3, ogg, opus, aac)"},
         {"bad bit_depth", HEAD "bit_depth: 32\n",
          ":3:12: bit_depth: 32 is not a bit depth (expected 16, 24 or 32f for 32-bit float)"},
         {"flac 32f", HEAD "format: flac\nbit_depth: 32f\n",
@@ -340,7 +340,7 @@ static void test_bad_targets(void **state)
          ":5:15: bitrate_kbps: 384 is out of range (expected kbit/s from 32 to 320 for format "
          "mp3)"},
         {"codec_check lossless", HEAD "codec_check: [mp3, flac]\n",
-         ":3:20: codec_check[1]: unknown value flac (expected one of: mp3, ogg, opus)"},
+         ":3:20: codec_check[1]: unknown value flac (expected one of: mp3, ogg, opus, aac)"},
         {"codec_check scalar", HEAD "codec_check: mp3\n",
          ":3:14: codec_check: mp3 is not a sequence (expected lossy formats to check: a "
          "sequence of 0 to 8 items)"},
@@ -456,7 +456,7 @@ static void test_target_overrides(void **state)
         {"true_peak_dbtp=1",
          "--set: true_peak_dbtp: 1 is out of range (expected dBTP from -20 to 0)"},
         {"codec_check=[flac]",
-         "--set: codec_check[0]: unknown value flac (expected one of: mp3, ogg, opus)"},
+         "--set: codec_check[0]: unknown value flac (expected one of: mp3, ogg, opus, aac)"},
         {"bit_depth=20",
          "--set: bit_depth: 20 is not a bit depth (expected 16, 24 or 32f for 32-bit float)"},
         {"format=opus", NULL},

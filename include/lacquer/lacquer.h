@@ -188,6 +188,38 @@ LQ_API char *lq_job_preset_yaml(const lq_job *j);
 LQ_API LQ_WARN_UNUSED lq_error lq_job_save_preset(const lq_job *j, const char *path, char *err,
                                                  size_t errlen);
 
+/* ---- Albums ---------------------------------------------------------------------- */
+
+/* An album run (docs/ALBUM.md): every track of an album file mastered as one job, all
+ * through one task queue and one publisher; the loudness policy (album or track), one
+ * continuous render per target (gaps, fades, crossfades) dithered once and split into
+ * per-track files, and for a `cd` target the whole image with its CUE sheet and TOC. */
+typedef struct lq_album lq_album;
+
+LQ_API LQ_WARN_UNUSED lq_error lq_album_new(lq_album **out);
+/* Parse an album file (strict YAML; err gets "FILE:LINE:COL: key.path: what (expected
+ * ...)"); presets and targets named in it are looked up in preset_dir at run time. */
+LQ_API LQ_WARN_UNUSED lq_error lq_album_load(lq_album *a, const char *album_file,
+                                      const char *preset_dir, char *err, size_t errlen);
+LQ_API LQ_WARN_UNUSED lq_error lq_album_set_output_dir(lq_album *a, const char *dir);
+/* Targets for this run instead of the album file's (borrowed: must outlive the run). */
+LQ_API LQ_WARN_UNUSED lq_error lq_album_add_target(lq_album *a, const lq_target *t);
+LQ_API void lq_album_set_threads(lq_album *a, int threads);   /* <= 0: number of cores */
+LQ_API void lq_album_set_force(lq_album *a, int force);
+/* Phases: "master" (all tracks), "targets", "album" (assembling); fraction 0..1. */
+LQ_API void lq_album_set_progress(lq_album *a, lq_progress_fn fn, void *user);
+LQ_API void lq_album_set_cancel_flag(lq_album *a, const volatile sig_atomic_t *flag);
+/* Master the album.  LQ_OK when every file was written and re-measured (see
+ * lq_album_targets_met), else the first error; on error nothing is left in the output
+ * folder. */
+LQ_API LQ_WARN_UNUSED lq_error lq_album_run(lq_album *a);
+LQ_API const char *lq_album_error_message(const lq_album *a);
+LQ_API int lq_album_targets_met(const lq_album *a);
+/* The album report (docs/REPORT.md, "Album reports"); malloc'd; NULL before a run. */
+LQ_API char *lq_album_report_json(const lq_album *a);
+LQ_API char *lq_album_report_text(const lq_album *a);
+LQ_API void lq_album_destroy(lq_album **a);
+
 /* ---- Analysis ------------------------------------------------------------------ */
 
 typedef struct lq_analysis {

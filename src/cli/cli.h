@@ -99,7 +99,7 @@ int cli_exit_for(int lq_err);
 void cli_unknown_command(const char *name);
 const char *cli_preset_dir(void);
 
-extern const cli_command cli_cmd_master, cli_cmd_analyze, cli_cmd_presets, cli_cmd_targets,
+extern const cli_command cli_cmd_master, cli_cmd_album, cli_cmd_analyze, cli_cmd_presets, cli_cmd_targets,
     cli_cmd_demo, cli_cmd_help, cli_cmd_completion;
 
 #endif

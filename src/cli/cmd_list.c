@@ -93,6 +93,11 @@ static void print_long_preset(const json_t *o)
     printf("%s\n  %s\n", str(o, "name"), str(o, "description"));
     join(json_object_get(o, "master"), list, sizeof list);
     row("master", "%s", list[0] ? list : "nothing (the mix passes untouched)");
+    const json_t *in = json_object_get(o, "input_lufs");
+    if (list[0] && json_is_number(in))
+        row("input_lufs", "%.1f (the stages work at this level; undone after them)",
+            json_number_value(in));
+    else if (list[0]) row("input_lufs", "none (absolute thresholds)");
     row("limiter", "%s", json_is_true(json_object_get(o, "limiter")) ? "yes" : "none");
     if (json_is_number(lufs))
         row("loudness_lufs", "%.1f (targets without their own)", json_number_value(lufs));
@@ -100,6 +105,27 @@ static void print_long_preset(const json_t *o)
     join(json_object_get(o, "targets"), list, sizeof list);
     row("targets", "%s", list[0] ? list : "none");
     row("file", "%s", str(o, "file"));
+    const json_t *ch = json_object_get(o, "character");
+    if (json_is_object(ch)) {
+        /* measured by tests/test_character.c: -14 LUFS, -1 dBTP exports of four mixes */
+        row("character", "%s", str(ch, "summary"));
+        const char *const styles[] = {"dense", "sparse", "dynamic", "bass-heavy"};
+        printf("    %-12s %10s %8s   (mastered to -14 LUFS, -1 dBTP)\n", "mix", "LRA change",
+               "PLR");
+        for (int k = 0; k < 4; k++)
+            printf("    %-12s %+7.1f LU %5.1f dB\n", styles[k],
+                   json_number_value(json_object_get(json_object_get(ch, "lra_change_lu"),
+                                                     styles[k])),
+                   json_number_value(json_object_get(json_object_get(ch, "plr_db"), styles[k])));
+        const char *const oct[] = {"31", "63", "125", "250", "500", "1k", "2k", "4k", "8k", "16k"};
+        printf("    tone dB  ");
+        for (int b = 0; b < 10; b++) printf(" %5s", oct[b]);
+        printf("\n             ");
+        for (int b = 0; b < 10; b++)
+            printf(" %+5.1f", json_number_value(json_array_get(json_object_get(ch, "tone_db"),
+                                                               (size_t)b)) + 0.0);
+        printf("\n");
+    }
 }
 
 static int run(const cli_command *self, int argc, char **argv)

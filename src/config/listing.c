@@ -63,6 +63,26 @@ char *lq_preset_json(const lq_preset *p)
     for (size_t i = 0; i < p->n_master; i++)
         json_array_append_new(m, json_string(p->master[i].vt ? p->master[i].vt->name : "?"));
     json_object_set_new(o, "master", m);
+    json_object_set_new(o, "input_lufs", p->has_input_ref ? json_real(p->input_lufs)
+                                                          : json_null());
+    const lq_preset_character *ch = &p->character;
+    json_t *c = ch->present ? json_object() : json_null();
+    if (ch->present) {
+        json_t *lra = json_object(), *plr = json_object(), *tone = json_array();
+        json_object_set_new(c, "summary", str_or_null(ch->summary));
+        for (int k = 0; k < LQ_CHAR_STYLES; k++) {
+            json_object_set_new(lra, lq_char_style_names[k], json_real(ch->lra_change_lu[k]));
+            json_object_set_new(plr, lq_char_style_names[k], json_real(ch->plr_db[k]));
+        }
+        for (int b = 0; b < LQ_CHAR_OCTAVES; b++) json_array_append_new(tone, json_real(ch->tone_db[b]));
+        json_object_set_new(c, "lra_change_lu", lra);
+        json_object_set_new(c, "plr_db", plr);
+        json_object_set_new(c, "tone_octave_hz", json_pack("[ffffffffff]", 31.25, 62.5, 125.0,
+                                                           250.0, 500.0, 1000.0, 2000.0,
+                                                           4000.0, 8000.0, 16000.0));
+        json_object_set_new(c, "tone_db", tone);
+    }
+    json_object_set_new(o, "character", c);
     json_object_set_new(o, "limiter", json_boolean(p->limiter.vt != NULL));
     json_object_set_new(o, "loudness_lufs", p->has_level ? json_real(p->level_lufs)
                                                          : json_null());

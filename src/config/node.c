@@ -600,3 +600,26 @@ nomem:
     lq_node_free(val);
     return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
 }
+
+lq_error lq_node_wrap(lq_node *map, const char *key, const char *inner, lq_diag *d)
+{
+    if (!map || map->type != LQ_NODE_MAP) return LQ_OK;
+    size_t i;
+    for (i = 0; i < map->count; i++)
+        if (strcmp(map->keys[i], key) == 0) break;
+    if (i == map->count) return LQ_OK;
+    lq_node *old = map->items[i];
+    lq_node *m = node_new(LQ_NODE_MAP, old->file, old->line, old->col, dup_str(old->path));
+    char *k = dup_str(inner);
+    lq_node_mark mark = {old->line, old->col};
+    if (!m || !m->path || !k || !node_append(m, k, mark, old)) {
+        free(k);
+        if (m) m->count = 0; /* old stays in map */
+        lq_node_free(m);
+        return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    }
+    map->items[i] = m;
+    char *cp = dup_str(m->path);
+    if (!cp || !node_repath(m, cp, m->file)) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    return LQ_OK;
+}

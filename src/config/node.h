@@ -50,6 +50,9 @@ int lq_node_is_null(const lq_node *n);
  * or value: LQ_ERR_PRESET with "ORIGIN KEY=VALUE: PROBLEM (expected ...)". */
 lq_error lq_node_set_path(lq_node *root, const char *dotted_key, const char *value,
                           const char *origin, lq_diag *d);
+/* Replace map[key] (when present) by a new map {inner: old value}, key paths updated
+ * ("master[0]" becomes "master.stages[0]"); LQ_ERR_NOMEM is the only error. */
+lq_error lq_node_wrap(lq_node *map, const char *key, const char *inner, lq_diag *d);
 
 /* ---- Strict schema helpers.  Each error is LQ_ERR_PRESET with the line
  * "FILE:LINE:COL: PATH: PROBLEM (expected EXPECTED)". ---- */

@@ -17,7 +17,9 @@ const char *const lq_preset_override_keys[] = {"master", "finish", "targets", "r
                                                NULL};
 const char *const lq_target_override_keys[] = {
     "sample_rate", "format", "bit_depth", "loudness_lufs", "true_peak_dbtp", "codec_check",
-    "bitrate_kbps", "filename", "limiter", "dither", "min_sample_rate", "resampler", NULL};
+    "bitrate_kbps", "filename", "limiter", "dither", "min_sample_rate", "resampler",
+    /* issue 15: codec checks */
+    "codec_guard_db", "aac_kbps", NULL};
 
 static int in_list(const char *const *list, const char *s, size_t len)
 {
@@ -118,8 +120,21 @@ lq_error lq_overrides_apply(const lq_overrides *ov, lq_node *root, int for_targe
     if (!ov) return LQ_OK;
     const char *const *keys = for_target ? lq_target_override_keys : lq_preset_override_keys;
     for (size_t i = 0; i < ov->count; i++) {
-        if (!in_list(keys, ov->keys[i], first_len(ov->keys[i]))) continue;
-        lq_error e = lq_node_set_path(root, ov->keys[i], ov->values[i], "--set", d);
+        const char *k = ov->keys[i];
+        if (!in_list(keys, k, first_len(k))) continue;
+        char buf[512];
+        /* `master:` has two forms (preset.c): the sequence of stages, or the map
+         * {input_lufs, stages}.  master.KEY turns a sequence into the map form, and
+         * master[N] reaches into the stages of a map. */
+        const lq_node *m = !for_target ? lq_node_get(root, "master") : NULL;
+        if (m && strncmp(k, "master.", 7) == 0 && m->type == LQ_NODE_SEQ) {
+            lq_error e = lq_node_wrap(root, "master", "stages", d);
+            if (e) return e;
+        } else if (m && strncmp(k, "master[", 7) == 0 && m->type == LQ_NODE_MAP) {
+            snprintf(buf, sizeof buf, "master.stages%.490s", k + 6);
+            k = buf;
+        }
+        lq_error e = lq_node_set_path(root, k, ov->values[i], "--set", d);
         if (e) return e;
     }
     return LQ_OK;

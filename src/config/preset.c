@@ -319,7 +319,59 @@ fail:
 /* ---- Presets -------------------------------------------------------------------------- */
 
 static const char *const preset_keys[] = {"lacquer", "name", "description", "master",
-                                          "finish", "targets", "reference", NULL};
+                                          "finish", "targets", "character", "reference",
+                                          NULL};
+
+const char *const lq_char_style_names[LQ_CHAR_STYLES] = {"dense", "sparse", "dynamic",
+                                                         "bass-heavy"};
+const double lq_char_octave_hz[LQ_CHAR_OCTAVES] = {31.25, 62.5, 125, 250, 500, 1000, 2000,
+                                                   4000, 8000, 16000};
+
+/* `character:` {summary, lra_change_lu: {STYLE: LU...}, plr_db: {STYLE: dB...},
+ * tone_db: [10 octave bands]}: every figure required, so a table is never half filled. */
+static lq_error parse_per_style(const lq_node *c, const char *key, double min, double max,
+                                const char *unit, double *out, lq_diag *d)
+{
+    const lq_node *m = lq_node_get(c, key);
+    if (!m) return lq_cfg_missing(d, c, key, "a map of dense, sparse, dynamic, bass-heavy");
+    static const char *const styles[LQ_CHAR_STYLES + 1] = {"dense", "sparse", "dynamic",
+                                                           "bass-heavy", NULL};
+    lq_error e = lq_cfg_expect_map(m, styles, "figures per mix style", d);
+    if (e) return e;
+    for (int s = 0; s < LQ_CHAR_STYLES; s++) {
+        if (!lq_node_get(m, lq_char_style_names[s]))
+            return lq_cfg_missing(d, m, lq_char_style_names[s], "the figure for this style");
+        e = lq_cfg_number(m, lq_char_style_names[s], min, max, unit, &out[s], d);
+        if (e) return e;
+    }
+    return LQ_OK;
+}
+
+static lq_error parse_character(lq_preset *p, const lq_node *c, lq_diag *d)
+{
+    static const char *const keys[] = {"summary", "lra_change_lu", "plr_db", "tone_db", NULL};
+    if (!c || lq_node_is_null(c)) return LQ_OK;
+    lq_error e = lq_cfg_expect_map(c, keys, "measured character", d);
+    if (e) return e;
+    lq_preset_character *ch = &p->character;
+    e = lq_cfg_string(c, "summary", 500, &ch->summary, d);
+    if (e) return e;
+    if (!ch->summary) return lq_cfg_missing(d, c, "summary", "one line on what it does");
+    e = parse_per_style(c, "lra_change_lu", -30.0, 30.0, "LU", ch->lra_change_lu, d);
+    if (!e) e = parse_per_style(c, "plr_db", 0.0, 40.0, "dB", ch->plr_db, d);
+    if (e) return e;
+    const lq_node *t = lq_node_get(c, "tone_db");
+    if (!t) return lq_cfg_missing(d, c, "tone_db", "10 octave-band changes in dB");
+    e = lq_cfg_expect_seq(t, LQ_CHAR_OCTAVES, LQ_CHAR_OCTAVES,
+                          "octave-band changes, 31.5 Hz to 16 kHz", d);
+    if (e) return e;
+    for (int b = 0; b < LQ_CHAR_OCTAVES; b++) {
+        e = lq_cfg_node_number(t->items[b], -24.0, 24.0, "dB", &ch->tone_db[b], d);
+        if (e) return e;
+    }
+    ch->present = 1;
+    return LQ_OK;
+}
 
 static int is_finish_stage(const char *name)
 {
@@ -332,7 +384,7 @@ lq_error lq_stage_list_parse(const lq_node *master, lq_stage_spec **specs, size_
     char desc[128], known[512];
     lq_error e = lq_cfg_expect_seq(master, 0, MAX_MASTER_STAGES, "master-bus stages", d);
     if (e) return e;
-    if (master->type != LQ_NODE_SEQ || master->count == 0) return LQ_OK;
+    if (!master || master->type != LQ_NODE_SEQ || master->count == 0) return LQ_OK;
     lq_stage_spec *list = calloc(master->count, sizeof *list);
     *specs = list;
     *n_specs = 0;
@@ -375,9 +427,27 @@ lq_error lq_stage_list_parse(const lq_node *master, lq_stage_spec **specs, size_
     return LQ_OK;
 }
 
+/* `master:` is either the sequence of stages (input_lufs at its default) or a map
+ * {input_lufs: LUFS|null, stages: [...]}. */
 static lq_error parse_master(lq_preset *p, const lq_node *master, lq_diag *d)
 {
-    return lq_stage_list_parse(master, &p->master, &p->n_master, d);
+    static const char *const keys[] = {"input_lufs", "stages", NULL};
+    p->has_input_ref = 1;
+    p->input_lufs = LQ_MASTER_INPUT_LUFS;
+    if (!master || master->type != LQ_NODE_MAP) return lq_stage_list_parse(master, &p->master, &p->n_master, d);
+    lq_error e = lq_cfg_expect_map(master, keys, "master bus (input_lufs and stages, or a "
+                                   "sequence of stages)", d);
+    if (e) return e;
+    if (lq_node_get(master, "input_lufs")) {
+        int is_null = 0;
+        double v = 0.0;
+        e = lq_cfg_number_or_null(master, "input_lufs", -40.0, -6.0, "LUFS", &v, &is_null, d);
+        if (e) return e;
+        p->has_input_ref = !is_null;
+        p->input_lufs = is_null ? 0.0 : v;
+    }
+    const lq_node *st = lq_node_get(master, "stages");
+    return st ? lq_stage_list_parse(st, &p->master, &p->n_master, d) : LQ_OK;
 }
 
 static lq_error parse_finish(lq_preset *p, const lq_node *finish, lq_diag *d)
@@ -526,13 +596,13 @@ static lq_error preset_validate(lq_preset *p, const char *preset_dir, lq_diag *d
         if (!p->description) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     }
     const lq_node *n = lq_node_get(r, "master");
-    if (n) {
-        e = parse_master(p, n, d);
-        if (e) return e;
-    }
+    e = parse_master(p, n, d);
+    if (e) return e;
     n = lq_node_get(r, "finish");
     if (n && !lq_node_is_null(n)) p->finish_node = (lq_node *)n;
     e = parse_finish(p, n, d);
+    if (e) return e;
+    e = parse_character(p, lq_node_get(r, "character"), d);
     if (e) return e;
     n = lq_node_get(r, "targets");
     if (n) {
@@ -551,6 +621,7 @@ void lq_preset_destroy(lq_preset **pp)
     free(p->name);
     free(p->description);
     free(p->file);
+    free(p->character.summary);
     for (size_t i = 0; i < p->n_master; i++) lq_stage_spec_free(&p->master[i]);
     free(p->master);
     lq_stage_spec_free(&p->limiter);

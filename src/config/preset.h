@@ -9,19 +9,41 @@
 /* Schema version this build reads (the `lacquer:` line). */
 #define LQ_SCHEMA_VERSION 1
 
+/* The level the master-bus stages work at unless a preset says otherwise (master.input_lufs). */
+#define LQ_MASTER_INPUT_LUFS (-18.0)
+
 typedef struct lq_stage_spec {
     const lq_stage_vt *vt;   /* NULL: stage absent */
     void *cfg;               /* vt->config_size bytes, parsed */
 } lq_stage_spec;
 
+/* A preset's measured character (`character:`, docs/PRESETS.md): what it does to
+ * generated mixes of four styles mastered to a -14 LUFS, -1 dBTP export, as measured by
+ * tests/test_character.c (which fails when a figure drifts from the file). */
+#define LQ_CHAR_STYLES 4     /* dense, sparse, dynamic, bass-heavy */
+#define LQ_CHAR_OCTAVES 10   /* octave bands 31.5 Hz .. 16 kHz */
+extern const char *const lq_char_style_names[LQ_CHAR_STYLES];
+extern const double lq_char_octave_hz[LQ_CHAR_OCTAVES];
+typedef struct lq_preset_character {
+    int present;
+    char *summary;
+    double lra_change_lu[LQ_CHAR_STYLES];  /* export LRA - mix LRA */
+    double plr_db[LQ_CHAR_STYLES];         /* export true peak - integrated loudness */
+    double tone_db[LQ_CHAR_OCTAVES];       /* octave band change, loudness-aligned, mean
+                                              over the styles */
+} lq_preset_character;
+
 struct lq_preset {
     char *name, *description, *file;
     lq_stage_spec *master;   /* master-bus stages in order */
     size_t n_master;
+    int has_input_ref;       /* master.input_lufs given (not null): the bus is gain-staged */
+    double input_lufs;       /* reference level the master-bus stages work at (-18 LUFS) */
     lq_stage_spec limiter;   /* finish.limiter; vt NULL when the preset has none */
     lq_stage_spec dither;    /* finish.dither; always present (defaults: tpdf, no shaping) */
     int has_level;           /* finish.loudness_lufs given (not null) */
     double level_lufs;       /* the master's level for targets with loudness_lufs: null */
+    lq_preset_character character;
     char **targets;          /* default target names */
     size_t n_targets;
     lq_node *finish_node;    /* the preset's `finish:` map (targets may override on top) */
@@ -37,7 +59,9 @@ struct lq_preset {
 };
 
 typedef enum lq_format {
-    LQ_FMT_WAV, LQ_FMT_FLAC, LQ_FMT_AIFF, LQ_FMT_MP3, LQ_FMT_OGG, LQ_FMT_OPUS, LQ_FMT_COUNT
+    LQ_FMT_WAV, LQ_FMT_FLAC, LQ_FMT_AIFF, LQ_FMT_MP3, LQ_FMT_OGG, LQ_FMT_OPUS,
+    LQ_FMT_AAC,  /* AAC-LC in an MP4 (.m4a) file, by FFmpeg's native encoder */
+    LQ_FMT_COUNT
 } lq_format;
 
 /* Names as written in target files, and the file extension for each. */
@@ -52,6 +76,11 @@ typedef enum lq_resampler {
 } lq_resampler;
 extern const char *const lq_resampler_names[LQ_RESAMPLER_COUNT + 1];
 
+/* codec_guard_db when a target does not say: the extra headroom that keeps the decoded
+ * ceiling of other common encoders (FFmpeg's libmp3lame, libvorbis, libopus, aac) when
+ * ours hold it exactly (measured: docs/PRESETS.md, tests/test_codec.c). */
+#define LQ_CODEC_GUARD_DB_DEFAULT 0.3
+
 struct lq_target {
     char *name, *description, *file;
     int sample_rate;          /* 0 = source rate */
@@ -64,6 +93,9 @@ struct lq_target {
     double true_peak_dbtp;
     unsigned codec_check;     /* bit (1u << lq_format) per lossy round trip to check */
     int bitrate_kbps;         /* lossy formats; 0 = codec default */
+    /* issue 15 (codec checks) */
+    double codec_guard_db;    /* extra headroom under the ceiling for other encoders */
+    int aac_kbps;             /* bitrate of the AAC round trip (codec_check: aac) */
     char *filename;           /* pattern: {title} {target} {ext} {artist} {album} */
     const lq_node *limiter_node;  /* optional `limiter:` override map (inside root) */
     const lq_node *dither_node;   /* optional `dither:` override map */

@@ -7,12 +7,13 @@
 #include "config/preset.h"
 
 const char *const lq_format_names[LQ_FMT_COUNT + 1] = {"wav", "flac", "aiff", "mp3",
-                                                        "ogg", "opus", NULL};
-const char *const lq_format_ext[LQ_FMT_COUNT] = {"wav", "flac", "aiff", "mp3", "ogg", "opus"};
+                                                        "ogg", "opus", "aac", NULL};
+const char *const lq_format_ext[LQ_FMT_COUNT] = {"wav", "flac", "aiff", "mp3", "ogg", "opus",
+                                                 "m4a"};
 
 int lq_format_is_lossy(lq_format f)
 {
-    return f == LQ_FMT_MP3 || f == LQ_FMT_OGG || f == LQ_FMT_OPUS;
+    return f == LQ_FMT_MP3 || f == LQ_FMT_OGG || f == LQ_FMT_OPUS || f == LQ_FMT_AAC;
 }
 
 const char *const lq_resampler_names[LQ_RESAMPLER_COUNT + 1] = {"soxr-vhq",
@@ -27,7 +28,10 @@ int lq_target_rate(const lq_target *t, int in_rate)
 static const char *const target_keys[] = {
     "lacquer", "name", "description", "sample_rate", "format", "bit_depth", "loudness_lufs",
     "true_peak_dbtp", "codec_check", "bitrate_kbps", "filename", "limiter", "dither",
-    "min_sample_rate", "resampler", NULL};
+    "min_sample_rate", "resampler",
+    /* issue 15: codec checks */
+    "codec_guard_db", "aac_kbps",
+    NULL};
 
 #define RATE_MIN 8000
 #define RATE_MAX 768000
@@ -111,8 +115,8 @@ static lq_error parse_bit_depth(lq_target *t, const lq_node *n, lq_diag *d)
 
 static lq_error parse_codec_check(lq_target *t, const lq_node *n, lq_diag *d)
 {
-    static const char *const lossy[] = {"mp3", "ogg", "opus", NULL};
-    static const lq_format lossy_fmt[] = {LQ_FMT_MP3, LQ_FMT_OGG, LQ_FMT_OPUS};
+    static const char *const lossy[] = {"mp3", "ogg", "opus", "aac", NULL};
+    static const lq_format lossy_fmt[] = {LQ_FMT_MP3, LQ_FMT_OGG, LQ_FMT_OPUS, LQ_FMT_AAC};
     char desc[128];
     lq_error e = lq_cfg_expect_seq(n, 0, 8, "lossy formats to check", d);
     if (e) return e;
@@ -122,7 +126,7 @@ static lq_error parse_codec_check(lq_target *t, const lq_node *n, lq_diag *d)
         for (int k = 0; lossy[k] && it->type == LQ_NODE_SCALAR; k++)
             if (strcmp(it->value, lossy[k]) == 0) found = k;
         if (found < 0)
-            return lq_cfg_error(d, it, "unknown value %s (expected one of: mp3, ogg, opus)",
+            return lq_cfg_error(d, it, "unknown value %s (expected one of: mp3, ogg, opus, aac)",
                                 lq_cfg_describe(it, desc, sizeof desc));
         t->codec_check |= 1u << lossy_fmt[found];
     }
@@ -232,6 +236,18 @@ static lq_error check_combination(lq_target *t, lq_diag *d)
                                 "48000)", rate->value);
     }
 
+    if (t->format == LQ_FMT_AAC && t->sample_rate != 0) {
+        static const int aac_rates[] = {8000, 11025, 12000, 16000, 22050, 24000, 32000,
+                                        44100, 48000, 64000, 88200, 96000};
+        int ok = 0;
+        for (size_t i = 0; i < sizeof aac_rates / sizeof aac_rates[0]; i++)
+            if (aac_rates[i] == t->sample_rate) ok = 1;
+        if (!ok)
+            return lq_cfg_error(d, rate, "%s is not supported by format aac (expected one of: "
+                                "8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, "
+                                "48000, 64000, 88200, 96000)", rate->value);
+    }
+
     const lq_node *br = lq_node_get(r, "bitrate_kbps");
     if (!lq_format_is_lossy(t->format)) {
         if (br)
@@ -244,6 +260,7 @@ static lq_error check_combination(lq_target *t, lq_diag *d)
      * at 510 kbit/s (RFC 6716 §2.1.1); Vorbis q10 is about 500 kbit/s for stereo. */
     long lo = 32, hi = t->format == LQ_FMT_MP3 ? 320 : t->format == LQ_FMT_OGG ? 500 : 510;
     long def = t->format == LQ_FMT_MP3 ? 320 : t->format == LQ_FMT_OGG ? 256 : 160;
+    if (t->format == LQ_FMT_AAC) hi = 320, def = 256;  /* Apple Music, YouTube: 256 kbit/s */
     long v = def;
     if (br) {
         char desc[128];
@@ -302,6 +319,13 @@ static lq_error target_validate(lq_target *t, lq_diag *d)
         return e;
     t->codec_check = 0;
     if ((n = lq_node_get(r, "codec_check")) && (e = parse_codec_check(t, n, d))) return e;
+    /* issue 15: codec checks */
+    t->codec_guard_db = LQ_CODEC_GUARD_DB_DEFAULT;
+    if ((e = lq_cfg_number(r, "codec_guard_db", 0.0, 3.0, "dB", &t->codec_guard_db, d)))
+        return e;
+    double aac_kbps = 256;
+    if ((e = lq_cfg_number(r, "aac_kbps", 64, 320, "kbit/s", &aac_kbps, d))) return e;
+    t->aac_kbps = (int)aac_kbps;
     if ((e = lq_cfg_string(r, "filename", 200, &t->filename, d))) return e;
     if (!t->filename) {
         if (!(t->filename = dup_str(DEFAULT_FILENAME)))

@@ -85,6 +85,11 @@ char *lq_preset_describe(const lq_preset *p)
     } while (0)
     PUT("preset %s: %s\n", p->name, p->description ? p->description : "");
     if (p->n_master == 0) PUT("  master bus: no stages\n");
+    else if (p->has_input_ref)
+        PUT("  master bus: staged to %.1f LUFS (master.input_lufs; undone after it)\n",
+            p->input_lufs);
+    else
+        PUT("  master bus: not staged (master.input_lufs: null; absolute thresholds)\n");
     for (size_t k = 0; k < p->n_master; k++) {
         const lq_stage_spec *s = &p->master[k];
         PUT("  master[%zu]: %s\n", k, s->vt->name);
@@ -111,6 +116,22 @@ char *lq_preset_describe(const lq_preset *p)
         }
     }
     PUT("  limiter: %s\n", p->limiter.vt ? "yes (finish.limiter)" : "none (linear gain)");
+    const lq_preset_character *ch = &p->character;
+    if (ch->present) {
+        PUT("  character: %s\n", ch->summary);
+        PUT("    measured on generated mixes mastered to -14 LUFS, -1 dBTP:\n");
+        PUT("    %-12s %10s %8s\n", "mix", "LRA change", "PLR");
+        for (int k = 0; k < LQ_CHAR_STYLES; k++)
+            PUT("    %-12s %+7.1f LU %5.1f dB\n", lq_char_style_names[k],
+                ch->lra_change_lu[k], ch->plr_db[k]);
+        PUT("    tone (dB per octave band, loudness-matched, mean of the mixes):\n    ");
+        static const char *const oct[LQ_CHAR_OCTAVES] = {"31", "63", "125", "250", "500",
+                                                         "1k", "2k", "4k", "8k", "16k"};
+        for (int b = 0; b < LQ_CHAR_OCTAVES; b++) PUT(" %6s", oct[b]);
+        PUT("\n    ");
+        for (int b = 0; b < LQ_CHAR_OCTAVES; b++) PUT(" %+6.1f", ch->tone_db[b] + 0.0);
+        PUT("\n");
+    }
 #undef PUT
     return out;
 }

@@ -3,6 +3,18 @@
  * file lands on the target loudness, and the ceiling lowered until it also holds after
  * a lossy round trip.  Every pass streams from the rate group's spool (bounded memory).
  *
+ * Codec checks (issue 15).  The margin under the ceiling that a codec needs is searched
+ * on excerpts, not on the whole song: the twelve one-second passages whose peaks sit
+ * highest (the densest first among equal peaks), each with 1 s of pre-roll so that the
+ * limiter and the encoder are in their steady state, are rendered through the
+ * finishing chain, encoded and decoded, and their worst decoded 16x true peak is driven
+ * to within 0.2 dB under the aim (the ceiling less codec_guard_db) by secant steps, since
+ * a codec's overshoot grows as the ceiling drops.  Then the whole export is rendered once
+ * and verified by a real encode and decode of the whole file per check codec, the codecs
+ * side by side on the job's threads (each result in its own slot).  If that verification
+ * finds a peak over, the margin grows round by round on whole-file measurements as
+ * before: the guarantee never rests on the excerpts.
+ *
  * Without a limiter in the preset, the gain is linear: it stops where the true peak
  * would cross the ceiling, and the shortfall is reported in LU. */
 #include <math.h>
@@ -11,10 +23,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+
 #include "engine/chain.h"
 #include "engine/job.h"
 #include "engine/resample.h"
+#include "dsp/truepeak.h"
 #include "io/audio_in.h"
+#include "io/ffcodec.h"
 #include "stages/dither.h"
 #include "stages/limiter.h"
 
@@ -22,6 +40,16 @@
 #define LOUDNESS_TOL_LU 0.05   /* a target is met within this (EBU QC practice: 0.2) */
 #define SOLVE_TOL_LU 0.01      /* the closed loop aims tighter */
 #define MAX_CODEC_ROUNDS 6
+#define PRECISE_DB 0.2         /* decoded peaks land this close under the aim ceiling */
+#define EXCERPTS 12            /* passages the margin search encodes */
+#define MAX_ESTIMATES 6        /* excerpt round trips per search */
+
+double lq_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 void lq_export_warn(lq_export *ex, const char *fmt, ...)
 {
@@ -38,6 +66,7 @@ typedef struct render {
     lq_meter *meter;
     lq_audio_out *out[1 + LQ_MAX_CODEC_CHECKS];
     int n_out;
+    lq_spool *to;        /* or NULL: the chain's output also goes here */
     lq_diag *d;
 } render;
 
@@ -60,6 +89,10 @@ static lq_error sink_fn(void *u, const double *const *buf, size_t n)
 {
     render *r = u;
     if (r->meter) lq_meter_push(r->meter, buf, n);
+    if (r->to) {
+        lq_error e = lq_spool_write(r->to, buf, n, r->d);
+        if (e) return e;
+    }
     for (int i = 0; i < r->n_out; i++) {
         lq_error e = lq_audio_out_write(r->out[i], buf, n, r->d);
         if (e) return e;
@@ -79,9 +112,10 @@ typedef struct plan {
 
 /* Run the chain once with gain_db and ceiling; measure with `what`; optionally encode
  * into outs.  *res gets the figures of what came out of the chain. */
-static lq_error run_pass(plan *p, double gain_db, double ceiling_dbtp, int what,
-                         lq_audio_out **outs, int n_out, lq_meter_result *res,
-                         json_t **lim_report, json_t **dith_report, long long *clipped)
+static lq_error run_pass_from(plan *p, const lq_spool *src, lq_spool *to, double gain_db,
+                              double ceiling_dbtp, int what, lq_audio_out **outs, int n_out,
+                              lq_meter_result *res, json_t **lim_report, json_t **dith_report,
+                              long long *clipped)
 {
     lq_export *ex = p->ex;
     lq_stage_spec specs[2] = {{0}, {0}};
@@ -95,14 +129,14 @@ static lq_error run_pass(plan *p, double gain_db, double ceiling_dbtp, int what,
     lq_chain chain;
     lq_error e = lq_chain_create(&chain, specs, 2, &p->env, &ex->diag);
     if (e) return e;
-    render r = {.gain = pow(10.0, gain_db / 20.0), .d = &ex->diag, .n_out = n_out};
+    render r = {.gain = pow(10.0, gain_db / 20.0), .d = &ex->diag, .n_out = n_out, .to = to};
     for (int i = 0; i < n_out; i++) r.out[i] = outs[i];
     if (what) e = lq_meter_new(&r.meter, p->env.channels, p->env.sample_rate, what, BLOCK, &ex->diag);
-    if (!e && lq_spool_reader_init(&r.rd, &p->g->spool, BLOCK))
+    if (!e && lq_spool_reader_init(&r.rd, src, BLOCK))
         e = lq_diag_set(&ex->diag, LQ_ERR_NOMEM, "out of memory");
     if (!e) {
         lq_blocker bl;
-        lq_blocker_init(&bl, p->j->block, BLOCK);
+        lq_blocker_init(&bl, src == &p->g->spool ? p->j->block : BLOCK, BLOCK);
         lq_run_ctl ctl = {.blocks = &bl, .cancel = &p->j->cancel};
         e = lq_chain_run(&chain, src_fn, &r, sink_fn, &r, &ctl, NULL);
         if (e == LQ_ERR_CANCELLED) lq_diag_set(&ex->diag, e, "cancelled");
@@ -116,7 +150,7 @@ static lq_error run_pass(plan *p, double gain_db, double ceiling_dbtp, int what,
                                                                          : NULL;
             if (strcmp(chain.vt[i]->name, "dither") == 0 && clipped)
                 *clipped = lq_dither_clipped(chain.state[i]);
-            if (strcmp(chain.vt[i]->name, "limiter") == 0) {
+            if (strcmp(chain.vt[i]->name, "limiter") == 0 && lim_report) {
                 double mx, mean, secs;
                 lq_limiter_stats(chain.state[i], &mx, &mean, &secs);
                 ex->max_gr_db = mx;
@@ -133,25 +167,51 @@ static lq_error run_pass(plan *p, double gain_db, double ceiling_dbtp, int what,
     return e;
 }
 
-static lq_error open_export(plan *p, lq_audio_out *o, lq_format fmt, int bits, int rate)
+static lq_error run_pass(plan *p, double gain_db, double ceiling_dbtp, int what,
+                         lq_audio_out **outs, int n_out, lq_meter_result *res,
+                         json_t **lim_report, json_t **dith_report, long long *clipped)
+{
+    lq_export *ex = p->ex;
+    lq_spool *to = NULL;
+    /* an album's copy of the final render (the one that encodes, or measures in full
+     * when it only spools), afresh */
+    if (ex->spool_out && (n_out || (what & LQ_METER_FULL))) {
+        lq_spool_destroy(ex->spool_out);
+        lq_error e = lq_spool_create(ex->spool_out, p->j->out_dir, p->env.channels, ex->rate,
+                                     &ex->diag);
+        if (e) return e;
+        to = ex->spool_out;
+    }
+    lq_error e = run_pass_from(p, &p->g->spool, to, gain_db, ceiling_dbtp, what, outs, n_out,
+                               res, lim_report, dith_report, clipped);
+    if (!e && to) e = lq_spool_finish(to, &ex->diag);
+    return e;
+}
+
+static lq_error open_export(plan *p, lq_audio_out *o, lq_format fmt, int bits, int rate,
+                            lq_diag *d)
 {
     lq_job *j = p->j;
     const lq_target *t = p->ex->target;
     char desc[256];
     snprintf(desc, sizeof desc, "%s mastered by lacquer for %s", j->title, t->name);
     lq_out_meta meta = {j->title, j->artist, j->album, desc};
-    int kbps = fmt == t->format ? t->bitrate_kbps : fmt == LQ_FMT_OPUS ? 160 : 320;
+    int kbps = fmt == t->format ? t->bitrate_kbps
+               : fmt == LQ_FMT_OPUS ? 160
+               : fmt == LQ_FMT_AAC  ? t->aac_kbps
+                                    : 320;
     return lq_audio_out_open(o, j->out_dir, fmt, rate, p->env.channels, bits, kbps, &meta,
-                             BLOCK, &p->ex->diag);
+                             BLOCK, d);
 }
 
-/* Rates the lossy encoders take (MPEG-1/2/2.5 layer III; libsndfile's Opus). */
+/* Rates the lossy encoders take (MPEG-1/2/2.5 layer III; libsndfile's Opus; AAC as the
+ * services encode it: 44.1 or 48 kHz and below). */
 static int codec_takes_rate(lq_format f, int rate)
 {
     static const int mp3[] = {8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000};
     static const int opus[] = {8000, 12000, 16000, 24000, 48000};
-    const int *r = f == LQ_FMT_MP3 ? mp3 : f == LQ_FMT_OPUS ? opus : NULL;
-    size_t n = f == LQ_FMT_MP3 ? 9 : 5;
+    const int *r = f == LQ_FMT_MP3 || f == LQ_FMT_AAC ? mp3 : f == LQ_FMT_OPUS ? opus : NULL;
+    size_t n = f == LQ_FMT_MP3 || f == LQ_FMT_AAC ? 9 : 5;
     if (!r) return rate <= 192000;
     for (size_t i = 0; i < n; i++)
         if (r[i] == rate) return 1;
@@ -161,68 +221,518 @@ static int codec_takes_rate(lq_format f, int rate)
 /* The rate a service would transcode this export at for that codec. */
 static int codec_rate_for(lq_format f, int rate)
 {
+    if (codec_takes_rate(f, rate)) return rate;
     if (f == LQ_FMT_OPUS) return 48000;
-    if (f == LQ_FMT_MP3) return rate % 11025 == 0 ? 44100 : 48000;
+    if (f == LQ_FMT_MP3 || f == LQ_FMT_AAC) return rate % 11025 == 0 ? 44100 : 48000;
     return rate > 192000 ? 48000 : rate;
 }
 
-/* A codec round trip of an export whose rate the codec does not take (a 96 kHz master
- * checked for MP3): decode the written file, resample it to the codec's rate as a
- * service would, encode, and measure the decoded 16x true peak. */
-static lq_error resampled_roundtrip(plan *p, const char *path, lq_format fmt, double *tp_db)
+/* A stretch [start, end) of frames whose decoded true peak counts. */
+typedef struct region {
+    long long start, end;
+} region;
+
+/* ---- 16x true peak of decoded audio, over regions only ------------------------------
+ * Each region is metered on its own (a fresh meter), with CTX frames of context on each
+ * side that fade in and out (raised cosine) so that the cut is not read as a peak. */
+#define CTX 64
+
+typedef struct tp_sink {
+    lq_tp_meter *m;
+    const region *rg;    /* NULL: the whole stream */
+    int n_rg, cur, open;
+    double scale;        /* region frames -> stream frames */
+    long long pos;
+    double max_lin;
+    int channels;
+    double *tmp[2];
+} tp_sink;
+
+static void tp_close_region(tp_sink *t)
 {
-    lq_export *ex = p->ex;
-    lq_diag *d = &ex->diag;
-    const int crate = codec_rate_for(fmt, ex->rate);
-    lq_audio_in in;
-    lq_spool s1, s2;
-    lq_audio_out o;
-    memset(&s1, 0, sizeof s1);
-    memset(&s2, 0, sizeof s2);
-    memset(&o, 0, sizeof o);
-    s1.fd = s2.fd = o.fd = -1;
-    double *mem = malloc(2 * BLOCK * sizeof(double));
-    double *pl[2] = {mem, mem ? mem + BLOCK : NULL};
-    lq_error e = mem ? lq_audio_in_open(&in, path, BLOCK, d)
-                     : lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
-    if (e) {
-        free(mem);
-        return e;
+    double v = lq_tp_meter_max_linear(t->m);
+    if (v > t->max_lin) t->max_lin = v;
+    lq_tp_meter_reset(t->m);
+    t->open = 0;
+}
+
+static void tp_sink_push(void *u, const double *const *pl, size_t n)
+{
+    tp_sink *t = u;
+    if (!t->rg) {
+        lq_tp_meter_push(t->m, pl, n);
+        t->pos += (long long)n;
+        return;
     }
-    e = lq_spool_create(&s1, p->j->out_dir, in.channels, in.rate, d);
+    size_t i = 0;
+    while (i < n && t->cur < t->n_rg) {
+        const long long pos = t->pos + (long long)i;
+        const long long rs = llround(t->rg[t->cur].start * t->scale);
+        const long long re = llround(t->rg[t->cur].end * t->scale);
+        const long long a = rs - CTX, b = re + CTX;
+        if (pos >= b) {
+            if (t->open) tp_close_region(t);
+            t->cur++;
+            continue;
+        }
+        if (pos < a) {
+            long long skip = a - pos;
+            i += (size_t)(skip < (long long)(n - i) ? skip : (long long)(n - i));
+            continue;
+        }
+        size_t k = n - i;
+        if ((long long)k > b - pos) k = (size_t)(b - pos);
+        if (k > BLOCK) k = BLOCK;
+        for (int c = 0; c < t->channels; c++)
+            for (size_t q = 0; q < k; q++) {
+                long long x = pos + (long long)q;
+                double w = 1.0;
+                if (x < rs) w = 0.5 - 0.5 * cos(M_PI * (double)(x - a) / CTX);
+                else if (x >= re) w = 0.5 + 0.5 * cos(M_PI * (double)(x - re) / CTX);
+                t->tmp[c][q] = pl[c][i + q] * w;
+            }
+        lq_tp_meter_push(t->m, (const double *const *)t->tmp, k);
+        t->open = 1;
+        i += k;
+    }
+    t->pos += (long long)n;
+}
+
+static double tp_sink_result_db(tp_sink *t)
+{
+    if (!t->rg) return lq_tp_meter_max_dbtp(t->m);
+    if (t->open) tp_close_region(t);
+    return lq_db(t->max_lin);
+}
+
+/* ---- one codec round trip, measured ---------------------------------------------------- */
+
+typedef struct codec_task {
+    plan *p;
+    lq_format fmt;
+    const lq_spool *spool;   /* the audio to encode: a spool, or */
+    const char *path;        /* a written file */
+    const region *rg;        /* regions (spool frames) whose peaks count; NULL: all */
+    int n_rg;
+    int verify;              /* not a codec: measure the export itself (lq_meter_file) */
+    double tp_db;            /* result */
+    int rate;                /* the rate encoded at */
+    lq_error err;
+    lq_diag diag;
+} codec_task;
+
+/* Feed a source (spool or decoded file) in blocks to fn. */
+typedef lq_error (*feed_fn)(void *u, const double *const *pl, size_t n, lq_diag *d);
+
+static lq_error feed_spool(const lq_spool *s, feed_fn fn, void *u, double **pl,
+                           const volatile sig_atomic_t *cancel, lq_diag *d)
+{
+    lq_spool_reader rd;
+    if (lq_spool_reader_init(&rd, s, BLOCK)) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    lq_error e = LQ_OK;
+    size_t n;
+    while (!e && (n = lq_spool_read(&rd, pl, BLOCK)) > 0) {
+        if (n == (size_t)-1) {
+            e = lq_diag_set(d, LQ_ERR_OUTPUT, "cannot read back a temporary file");
+            break;
+        }
+        if (*cancel) e = lq_diag_set(d, LQ_ERR_CANCELLED, "cancelled");
+        else e = fn(u, (const double *const *)pl, n, d);
+    }
+    lq_spool_reader_free(&rd);
+    return e;
+}
+
+static lq_error feed_file(const char *path, feed_fn fn, void *u, double **pl,
+                          const volatile sig_atomic_t *cancel, lq_diag *d)
+{
+    lq_audio_in in;
+    lq_error e = lq_audio_in_open(&in, path, BLOCK, d);
     while (!e) {
         size_t got = 0;
         e = lq_audio_in_read(&in, pl, BLOCK, &got, d);
         if (e || got == 0) break;
-        e = lq_spool_write(&s1, (const double *const *)pl, got, d);
+        if (*cancel) e = lq_diag_set(d, LQ_ERR_CANCELLED, "cancelled");
+        else e = fn(u, (const double *const *)pl, got, d);
     }
-    lq_audio_in_close(&in);
-    if (!e) e = lq_spool_finish(&s1, d);
-    if (!e) e = lq_spool_create(&s2, p->j->out_dir, s1.channels, crate, d);
-    /* the service's transcode, with the converter the target delivers with */
-    if (!e) e = lq_resample_spool(&s1, &s2, crate, ex->target->resampler, NULL,
-                                  &p->j->cancel, d);
-    if (!e) e = open_export(p, &o, fmt, 24, crate);
-    if (!e) {
-        lq_spool_reader rd;
-        if (lq_spool_reader_init(&rd, &s2, BLOCK)) {
-            e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
-        } else {
-            size_t n;
-            while (!e && (n = lq_spool_read(&rd, pl, BLOCK)) > 0 && n != (size_t)-1)
-                e = lq_audio_out_write(&o, (const double *const *)pl, n, d);
-            lq_spool_reader_free(&rd);
+    if (in.sf || in.ff) lq_audio_in_close(&in);
+    return e;
+}
+
+static lq_error to_spool(void *u, const double *const *pl, size_t n, lq_diag *d)
+{
+    return lq_spool_write(u, pl, n, d);
+}
+
+typedef struct enc_ctx {
+    lq_audio_out *o;
+    lq_ff_roundtrip *rt;
+    tp_sink *ts;
+} enc_ctx;
+
+static lq_error to_encoder(void *u, const double *const *pl, size_t n, lq_diag *d)
+{
+    enc_ctx *c = u;
+    if (c->rt) return lq_ff_roundtrip_push(c->rt, pl, n, tp_sink_push, c->ts, d);
+    return lq_audio_out_write(c->o, pl, n, d);
+}
+
+static lq_error to_meter(void *u, const double *const *pl, size_t n, lq_diag *d)
+{
+    (void)d;
+    tp_sink_push(u, pl, n);
+    return LQ_OK;
+}
+
+/* Encode the task's audio with its codec at the rate a service would use (resampling
+ * first when the codec does not take the export's rate), decode it, and measure the
+ * decoded 16x true peak over the task's regions. */
+static lq_error codec_roundtrip(codec_task *tk)
+{
+    plan *p = tk->p;
+    lq_export *ex = p->ex;
+    lq_diag *d = &tk->diag;
+    const volatile sig_atomic_t *cancel = &p->j->cancel;
+    const int nc = p->env.channels;
+    const int crate = codec_rate_for(tk->fmt, ex->rate);
+    tk->rate = crate;
+    lq_spool s1, s2;
+    memset(&s1, 0, sizeof s1);
+    memset(&s2, 0, sizeof s2);
+    s1.fd = s2.fd = -1;
+    lq_audio_out o;
+    memset(&o, 0, sizeof o);
+    o.fd = -1;
+    lq_ff_roundtrip *rt = NULL;
+    tp_sink ts = {.rg = tk->rg, .n_rg = tk->n_rg, .scale = (double)crate / ex->rate,
+                  .channels = nc};
+    double *mem = malloc(4 * BLOCK * sizeof(double));
+    double *pl[2] = {mem, mem ? mem + BLOCK : NULL};
+    ts.tmp[0] = mem ? mem + 2 * BLOCK : NULL;
+    ts.tmp[1] = mem ? mem + 3 * BLOCK : NULL;
+    lq_error e = mem ? LQ_OK : lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    if (!e && lq_tp_meter_new(&ts.m, nc, crate, 16) != LQ_OK)
+        e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    /* the audio at the codec's rate */
+    const lq_spool *src = tk->spool;
+    if (!e && crate != ex->rate) {
+        if (!src) {
+            e = lq_spool_create(&s1, p->j->out_dir, nc, ex->rate, d);
+            if (!e) e = feed_file(tk->path, to_spool, &s1, pl, cancel, d);
+            if (!e) e = lq_spool_finish(&s1, d);
+            src = &s1;
         }
+        if (!e) e = lq_spool_create(&s2, p->j->out_dir, nc, crate, d);
+        /* the service's transcode, with the converter the target delivers with */
+        if (!e) e = lq_resample_spool(src, &s2, crate, ex->target->resampler, NULL, cancel, d);
+        if (!e) e = lq_spool_finish(&s2, d);
+        src = &s2;
     }
-    if (!e) e = lq_audio_out_close(&o, d);
-    lq_meter_result r;
-    if (!e) e = lq_meter_file(o.read_path, LQ_METER_TP16, &r, d);
-    if (!e) *tp_db = r.true_peak_16x_dbtp;
+    /* encode (AAC: decoded on the fly) */
+    enc_ctx ec = {.o = &o, .ts = &ts};
+    if (!e && tk->fmt == LQ_FMT_AAC) {
+        int kbps = tk->fmt == ex->target->format ? ex->target->bitrate_kbps : ex->target->aac_kbps;
+        e = lq_ff_roundtrip_new(&rt, crate, nc, kbps, d);
+        ec.rt = rt;
+    } else if (!e) {
+        e = open_export(p, &o, tk->fmt, 24, crate, d);
+    }
+    if (!e) e = src ? feed_spool(src, to_encoder, &ec, pl, cancel, d)
+                    : feed_file(tk->path, to_encoder, &ec, pl, cancel, d);
+    if (!e && rt) e = lq_ff_roundtrip_finish(rt, tp_sink_push, &ts, d);
+    if (!e && !rt) e = lq_audio_out_close(&o, d);
+    /* decode */
+    if (!e && !rt) e = feed_file(o.read_path, to_meter, &ts, pl, cancel, d);
+    if (!e) tk->tp_db = tp_sink_result_db(&ts);
+    lq_ff_roundtrip_destroy(&rt);
     lq_audio_out_discard(&o);
     lq_spool_destroy(&s2);
     lq_spool_destroy(&s1);
+    if (ts.m) lq_tp_meter_destroy(&ts.m);
     free(mem);
     return e;
+}
+
+static void run_task(codec_task *tk)
+{
+    if (tk->verify) {
+        lq_export *ex = tk->p->ex;
+        tk->err = lq_meter_file(tk->path, LQ_METER_FULL | LQ_METER_TP16, &ex->meas, &tk->diag);
+    } else {
+        tk->err = codec_roundtrip(tk);
+    }
+}
+
+typedef struct task_pool {
+    codec_task *t;
+    int n, next;
+    pthread_mutex_t lock;
+} task_pool;
+
+static void *task_worker(void *u)
+{
+    task_pool *tp = u;
+    for (;;) {
+        pthread_mutex_lock(&tp->lock);
+        int i = tp->next < tp->n ? tp->next++ : -1;
+        pthread_mutex_unlock(&tp->lock);
+        if (i < 0) return NULL;
+        run_task(&tp->t[i]);
+    }
+}
+
+/* Run the tasks side by side on up to the job's thread count (each task's result lands
+ * in its own slot: nothing depends on which thread ran it or when).  The first error
+ * in task order is copied into the export's diagnostics. */
+static lq_error run_tasks(plan *p, codec_task *t, int n)
+{
+    int threads = p->j->threads > 0 ? p->j->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (threads > n) threads = n;
+    if (threads < 1) threads = 1;
+    task_pool pool = {.t = t, .n = n};
+    pthread_mutex_init(&pool.lock, NULL);
+    pthread_t th[LQ_MAX_CODEC_CHECKS + 1];
+    int started = 0;
+    for (int i = 1; i < threads; i++)
+        if (pthread_create(&th[started], NULL, task_worker, &pool) == 0) started++;
+    task_worker(&pool);
+    for (int i = 0; i < started; i++) pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&pool.lock);
+    for (int i = 0; i < n; i++)
+        if (t[i].err) {
+            p->ex->diag = t[i].diag;
+            return t[i].err;
+        }
+    return LQ_OK;
+}
+
+/* ---- excerpts for the margin search ----------------------------------------------- */
+
+typedef struct excerpts {
+    lq_spool own;            /* the passages, one after another (when not the whole file) */
+    const lq_spool *sp;      /* &own, or the rate group's spool itself for short songs */
+    region rg[EXCERPTS];
+    int n_rg;
+} excerpts;
+
+/* Pick the EXCERPTS one-second windows with the highest sample peaks of the rate
+ * group's spool (the same ranking at any gain), each with 1 s of pre-roll and 0.2 s
+ * after it; overlapping ones merge.  A song not much longer than that is used whole. */
+static lq_error build_excerpts(plan *p, excerpts *x)
+{
+    const lq_spool *s = &p->g->spool;
+    lq_diag *d = &p->ex->diag;
+    memset(x, 0, sizeof *x);
+    x->own.fd = -1;
+    const long long W = (long long)s->rate, P = (long long)s->rate, Q = (long long)(s->rate / 5);
+    const long long nwin = s->frames / W;
+    if (s->frames <= 4 * EXCERPTS * (W + P + Q) || nwin < EXCERPTS) {
+        x->sp = s;
+        x->n_rg = 0;   /* the whole song */
+        return LQ_OK;
+    }
+    float *peak = malloc(2 * (size_t)(nwin + 1) * sizeof *peak);
+    float *energy = peak ? peak + nwin + 1 : NULL;
+    double *mem = malloc(2 * BLOCK * sizeof(double));
+    double *pl[2] = {mem, mem ? mem + BLOCK : NULL};
+    lq_spool_reader rd;
+    lq_error e = LQ_OK;
+    if (!peak || !mem || lq_spool_reader_init(&rd, s, BLOCK)) {
+        free(peak);
+        free(mem);
+        return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    }
+    memset(peak, 0, 2 * (size_t)(nwin + 1) * sizeof *peak);
+    long long pos = 0;
+    size_t n;
+    while ((n = lq_spool_read(&rd, pl, BLOCK)) > 0) {
+        if (n == (size_t)-1) {
+            e = lq_diag_set(d, LQ_ERR_OUTPUT, "cannot read back a temporary file");
+            break;
+        }
+        for (int c = 0; c < s->channels; c++)
+            for (size_t i = 0; i < n; i++) {
+                long long w = (pos + (long long)i) / W;
+                if (w > nwin) w = nwin;
+                float a = (float)fabs(pl[c][i]);
+                if (a > peak[w]) peak[w] = a;
+                energy[w] += a * a;
+            }
+        pos += (long long)n;
+    }
+    /* the top windows by peak (in 0.1 dB steps: a limited or clipped mix has many
+     * equal peaks), then by energy (the densest passages drive the limiter hardest);
+     * ties: the earlier one.  Then in time order. */
+    for (long long w = 0; w < nwin; w++)
+        peak[w] = peak[w] > 0.0f ? floorf(200.0f * log10f(peak[w])) : -1e9f;
+    long long pick[EXCERPTS];
+    int np = 0;
+    for (int k = 0; k < EXCERPTS && !e; k++) {
+        long long best = -1;
+        for (long long w = 0; w < nwin; w++) {
+            int taken = 0;
+            for (int q = 0; q < np; q++) taken |= pick[q] == w;
+            if (taken) continue;
+            if (best < 0 || peak[w] > peak[best] ||
+                (peak[w] == peak[best] && energy[w] > energy[best]))
+                best = w;
+        }
+        pick[np++] = best;
+    }
+    for (int a = 0; a < np; a++)
+        for (int b = a + 1; b < np; b++)
+            if (pick[b] < pick[a]) {
+                long long t = pick[a];
+                pick[a] = pick[b];
+                pick[b] = t;
+            }
+    /* merge into segments [seg_a, seg_b) of the spool, each measured over
+     * [first window, last window end) */
+    long long seg_a[EXCERPTS], seg_b[EXCERPTS], reg_a[EXCERPTS], reg_b[EXCERPTS];
+    int ns = 0;
+    for (int k = 0; k < np && !e; k++) {
+        long long ws = pick[k] * W, we = ws + W;
+        long long a = ws - P < 0 ? 0 : ws - P, b = we + Q > s->frames ? s->frames : we + Q;
+        if (ns > 0 && a <= seg_b[ns - 1]) {
+            seg_b[ns - 1] = b;
+            reg_b[ns - 1] = we;
+        } else {
+            seg_a[ns] = a, seg_b[ns] = b, reg_a[ns] = ws, reg_b[ns] = we;
+            ns++;
+        }
+    }
+    /* copy the segments, with 10 ms raised-cosine fades where they are cut */
+    if (!e) e = lq_spool_create(&x->own, p->j->out_dir, s->channels, s->rate, d);
+    const long long F = (long long)(s->rate / 100);
+    long long out_pos = 0;
+    for (int k = 0; k < ns && !e; k++) {
+        rd.pos = seg_a[k];
+        long long at = seg_a[k];
+        while (!e && at < seg_b[k]) {
+            size_t want = (size_t)(seg_b[k] - at < BLOCK ? seg_b[k] - at : BLOCK);
+            n = lq_spool_read(&rd, pl, want);
+            if (n == 0 || n == (size_t)-1) {
+                e = lq_diag_set(d, LQ_ERR_OUTPUT, "cannot read back a temporary file");
+                break;
+            }
+            for (int c = 0; c < s->channels; c++)
+                for (size_t i = 0; i < n; i++) {
+                    long long f = at + (long long)i;
+                    double w = 1.0;
+                    if (seg_a[k] > 0 && f - seg_a[k] < F)
+                        w = 0.5 - 0.5 * cos(M_PI * (double)(f - seg_a[k]) / F);
+                    if (seg_b[k] < s->frames && seg_b[k] - 1 - f < F)
+                        w *= 0.5 - 0.5 * cos(M_PI * (double)(seg_b[k] - 1 - f) / F);
+                    pl[c][i] *= w;
+                }
+            e = lq_spool_write(&x->own, (const double *const *)pl, n, d);
+            at += (long long)n;
+        }
+        x->rg[k] = (region){out_pos + reg_a[k] - seg_a[k], out_pos + reg_b[k] - seg_a[k]};
+        out_pos += seg_b[k] - seg_a[k];
+    }
+    x->n_rg = ns;
+    if (!e) e = lq_spool_finish(&x->own, d);
+    x->sp = &x->own;
+    lq_spool_reader_free(&rd);
+    free(peak);
+    free(mem);
+    return e;
+}
+
+static void excerpts_free(excerpts *x)
+{
+    if (x->own.fd >= 0 || x->own.buf) lq_spool_destroy(&x->own);
+    x->own.fd = -1;
+}
+
+/* The worst decoded true peak of the check codecs on the excerpts rendered at (gain,
+ * ceiling). */
+static lq_error excerpt_estimate(plan *p, const excerpts *x, const lq_format *fmts, int nf,
+                                 double gain_db, double ceil_db, double *worst)
+{
+    lq_export *ex = p->ex;
+    lq_spool out;
+    memset(&out, 0, sizeof out);
+    out.fd = -1;
+    lq_error e = lq_spool_create(&out, p->j->out_dir, p->env.channels, ex->rate, &ex->diag);
+    if (!e) e = run_pass_from(p, x->sp, &out, gain_db, ceil_db, 0, NULL, 0, NULL, NULL, NULL, NULL);
+    if (!e) e = lq_spool_finish(&out, &ex->diag);
+    codec_task t[LQ_MAX_CODEC_CHECKS];
+    for (int i = 0; i < nf && !e; i++)
+        t[i] = (codec_task){.p = p, .fmt = fmts[i], .spool = &out,
+                            .rg = x->n_rg ? x->rg : NULL, .n_rg = x->n_rg};
+    if (!e) e = run_tasks(p, t, nf);
+    *worst = -HUGE_VAL;
+    for (int i = 0; i < nf && !e; i++)
+        if (t[i].tp_db > *worst) *worst = t[i].tp_db;
+    lq_spool_destroy(&out);
+    return e;
+}
+
+/* Solve the gain into the limiter at this ceiling so that the export lands on `aim`
+ * (secant steps on the measured integrated loudness; the passes are recorded). */
+static lq_error solve_gain(plan *p, double ceil_now, double aim, double *gain_db)
+{
+    lq_export *ex = p->ex;
+    double gs[LQ_MAX_PASSES], ls[LQ_MAX_PASSES];
+    double gk = *gain_db;
+    lq_meter_result res = {0};
+    ex->n_passes = 0;
+    for (int k = 0; k < LQ_MAX_PASSES - 1; k++) {
+        lq_error e = run_pass(p, gk, ceil_now, LQ_METER_LOUDNESS, NULL, 0, &res, NULL, NULL, NULL);
+        if (e) return e;
+        gs[k] = gk;
+        ls[k] = res.integrated_lufs;
+        ex->passes[ex->n_passes++] = (lq_pass){gk, ceil_now, res.integrated_lufs};
+        double err = aim - ls[k];
+        if (fabs(err) <= SOLVE_TOL_LU) break;
+        double slope = 1.0;
+        if (k > 0 && gs[k] != gs[k - 1]) slope = (ls[k] - ls[k - 1]) / (gs[k] - gs[k - 1]);
+        if (!(slope > 0.05 && slope < 1.5)) slope = 1.0;
+        double step = err / slope;
+        if (step > 12.0) step = 12.0;
+        if (step < -12.0) step = -12.0;
+        gk += step;
+    }
+    /* the best pass so far */
+    int best = 0;
+    for (int k = 1; k < ex->n_passes; k++)
+        if (fabs(aim - ls[k]) < fabs(aim - ls[best])) best = k;
+    *gain_db = gs[best];
+    return LQ_OK;
+}
+
+/* The margin under ceiling_int that puts the codecs' worst decoded peak on the excerpts
+ * within PRECISE_DB under `hold` (secant steps from *margin; a codec's overshoot grows
+ * as the ceiling drops, so the slope is measured, not assumed).  Leaves the best margin
+ * found in *margin. */
+static lq_error search_margin(plan *p, const excerpts *x, const lq_format *fmts, int nf,
+                              double gain_db, double ceiling_int, double hold, double aim_tp,
+                              double *margin)
+{
+    double ms[MAX_ESTIMATES], es[MAX_ESTIMATES];
+    double m = *margin, best = -1.0;
+    for (int k = 0; k < MAX_ESTIMATES; k++) {
+        lq_error e = excerpt_estimate(p, x, fmts, nf, gain_db, ceiling_int - m, &es[k]);
+        if (e) return e;
+        ms[k] = m;
+        const double got = es[k];
+        if (got <= hold && (best < 0.0 || m < best)) best = m;
+        if (got <= hold && (got >= hold - PRECISE_DB || m <= 0.0)) break;
+        /* d(decoded peak)/d(margin): -1 until measured */
+        double slope = 1.0;
+        if (k > 0 && ms[k] != ms[k - 1]) slope = -(es[k] - es[k - 1]) / (ms[k] - ms[k - 1]);
+        if (!(slope > 0.3)) slope = 0.3;
+        if (slope > 3.0) slope = 3.0;
+        double next = m + (got - aim_tp) / slope;
+        if (next < 0.0) next = 0.0;
+        if (fabs(next - m) < 0.005) break;
+        m = next;
+    }
+    /* none held: the last step's prediction; the whole-file verification decides */
+    *margin = best >= 0.0 ? best : m;
+    return LQ_OK;
 }
 
 void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
@@ -248,11 +758,13 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
     const int untouched_rate = ex->rate == j->in_rate && j->master_identity;
     const double src_lufs = g->meas.integrated_lufs, src_tp = g->meas.true_peak_16x_dbtp;
     /* the loudness to land on: the target's, else the preset's own level, else none */
-    ex->has_aim = t->has_loudness || pr->has_level || j->has_ref_level;
-    ex->aim_from_preset = !t->has_loudness && pr->has_level && !j->has_ref_level;
-    ex->aim_from_reference = !t->has_loudness && j->has_ref_level; /* matching: the refs' level */
-    ex->aim_lufs = t->has_loudness ? t->loudness_lufs
-                 : j->has_ref_level ? j->ref_level_lufs : pr->level_lufs;
+    if (!ex->aim_set) {   /* else an album's loudness policy chose it */
+        ex->has_aim = t->has_loudness || pr->has_level || j->has_ref_level;
+        ex->aim_from_preset = !t->has_loudness && pr->has_level && !j->has_ref_level;
+        ex->aim_from_reference = !t->has_loudness && j->has_ref_level; /* the refs' level */
+        ex->aim_lufs = t->has_loudness ? t->loudness_lufs
+                     : j->has_ref_level ? j->ref_level_lufs : pr->level_lufs;
+    }
     const int has_aim = ex->has_aim;
     double gain_db = has_aim && isfinite(src_lufs) ? ex->aim_lufs - src_lufs : 0.0;
 
@@ -272,7 +784,8 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
     }
     const int signal_exact = untouched_rate && gain_db == 0.0 && !p.use_limiter;
     const int signal_bits = signal_exact && j->in_bits ? j->in_bits : 64;
-    p.use_dither = p.dither.vt && p.out_bits && signal_bits > p.out_bits;
+    /* an album dithers its continuous render once, never a track */
+    p.use_dither = p.dither.vt && p.out_bits && signal_bits > p.out_bits && !ex->spool_out;
     ex->dithered = p.use_dither;
     char ident[64];
     snprintf(ident, sizeof ident, "%016llx", (unsigned long long)j->in_hash);
@@ -280,126 +793,132 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
                            .max_block = BLOCK, .seed = lq_dither_seed(ident, t->name),
                            .out_bits = p.out_bits};
 
-    /* codec round trips to hold the ceiling on */
-    unsigned checks = t->codec_check;
-    if (lossy) checks |= 1u << t->format;
+    /* codec round trips to hold the ceiling on: a lossy export's own codec is verified
+     * by decoding the export; the others are check codecs */
+    lq_format chk_fmt[LQ_MAX_CODEC_CHECKS], est_fmt[LQ_MAX_CODEC_CHECKS + 1];
+    int n_chk = 0, n_est = 0;
+    for (int f = 0; f < LQ_FMT_COUNT && n_chk < LQ_MAX_CODEC_CHECKS; f++)
+        if ((t->codec_check & (1u << f)) && !(lossy && f == (int)t->format))
+            chk_fmt[n_chk++] = (lq_format)f;
+    for (int i = 0; i < n_chk; i++) est_fmt[n_est++] = chk_fmt[i];
+    if (lossy) est_fmt[n_est++] = t->format;
+    /* the decoded peak to hold: the ceiling, less the guard for other encoders */
+    const double hold = n_est ? t->true_peak_dbtp - t->codec_guard_db : t->true_peak_dbtp;
+    const double aim_tp = hold - PRECISE_DB / 2;
+    const int solving = p.use_limiter && has_aim && isfinite(src_lufs);
     double margin = 0.0;
     /* the loudness the pre-encode render aims at: the target, corrected by what a lossy
      * encode shifts (measured on the decoded file, round by round) */
     double aim = ex->aim_lufs;
+    double t0 = lq_now_s();
+    if (solving && (ex->err = solve_gain(&p, ceiling_int, aim, &gain_db))) goto out;
+    ex->time_solve_s += lq_now_s() - t0;
+
+    /* 1. the margin the codecs need, predicted on excerpts */
+    if (p.use_limiter && n_est > 0) {
+        excerpts x;
+        t0 = lq_now_s();
+        ex->err = build_excerpts(&p, &x);
+        for (int outer = 0; outer < 2 && !ex->err; outer++) {
+            double prev = margin;
+            ex->err = search_margin(&p, &x, est_fmt, n_est, gain_db, ceiling_int, hold, aim_tp,
+                                    &margin);
+            if (ex->err || (outer > 0 && fabs(margin - prev) < 0.05)) break;
+            double t1 = lq_now_s();
+            if (solving && margin != prev)
+                ex->err = solve_gain(&p, ceiling_int - margin, aim, &gain_db);
+            ex->time_solve_s += lq_now_s() - t1;
+            t0 += lq_now_s() - t1;
+            if (fabs(margin - prev) < 0.05) break;
+        }
+        excerpts_free(&x);
+        ex->time_search_s += lq_now_s() - t0;
+        if (ex->err) goto out;
+    }
+
+    int refined = 0;
     for (int round = 0; round < MAX_CODEC_ROUNDS; round++) {
         double ceil_now = ceiling_int - margin;
-        lq_meter_result res = {0};
-        /* 1. solve the gain (limiter present and a loudness target) */
-        ex->n_passes = 0;
-        if (p.use_limiter && has_aim && isfinite(src_lufs)) {
-            double gs[LQ_MAX_PASSES], ls[LQ_MAX_PASSES];
-            double gk = gain_db;
-            for (int k = 0; k < LQ_MAX_PASSES - 1; k++) {
-                ex->err = run_pass(&p, gk, ceil_now, LQ_METER_LOUDNESS, NULL, 0, &res, NULL,
-                                   NULL, NULL);
-                if (ex->err) goto out;
-                gs[k] = gk;
-                ls[k] = res.integrated_lufs;
-                ex->passes[ex->n_passes++] = (lq_pass){gk, ceil_now, res.integrated_lufs};
-                double err = aim - ls[k];
-                if (fabs(err) <= SOLVE_TOL_LU) break;
-                double slope = 1.0;
-                if (k > 0 && gs[k] != gs[k - 1]) slope = (ls[k] - ls[k - 1]) / (gs[k] - gs[k - 1]);
-                if (!(slope > 0.05 && slope < 1.5)) slope = 1.0;
-                double step = err / slope;
-                if (step > 12.0) step = 12.0;
-                if (step < -12.0) step = -12.0;
-                gk += step;
-            }
-            /* the best pass so far */
-            int best = 0;
-            for (int k = 1; k < ex->n_passes; k++)
-                if (fabs(aim - ls[k]) < fabs(aim - ls[best])) best = k;
-            gain_db = gs[best];
+        if (round > 0 && solving) {
+            t0 = lq_now_s();
+            ex->err = solve_gain(&p, ceil_now, aim, &gain_db);
+            ex->time_solve_s += lq_now_s() - t0;
+            if (ex->err) goto out;
         }
+        if (!solving) ex->n_passes = 0;
         ex->gain_db = gain_db;
         ex->ceiling_dbtp = ceil_now;
         ex->codec_margin_db = margin;
 
-        /* 2. the real render: encode the export (and the codec-check round trips) */
-        lq_audio_out *outs[1 + LQ_MAX_CODEC_CHECKS];
-        lq_audio_out chk[LQ_MAX_CODEC_CHECKS];
-        lq_format chk_fmt[LQ_MAX_CODEC_CHECKS];
-        int n_chk = 0;
-        ex->err = open_export(&p, &ex->out, t->format, t->bit_depth, ex->rate);
+        /* 2. the real render: encode the export.  An album's PCM track with no round
+         * trips to check only spools (the album encodes the split render), measured as
+         * it streams. */
+        const int spool_only = ex->spool_out && !lossy && !n_chk;
+        t0 = lq_now_s();
+        if (!spool_only)
+            ex->err = open_export(&p, &ex->out, t->format, t->bit_depth, ex->rate, &ex->diag);
         if (ex->err) goto out;
-        ex->have_out = 1;
-        outs[0] = &ex->out;
-        lq_format later[LQ_MAX_CODEC_CHECKS];
-        int n_later = 0;
-        for (int f = 0; f < LQ_FMT_COUNT && n_chk + n_later < LQ_MAX_CODEC_CHECKS; f++) {
-            if (!(checks & (1u << f)) || (lossy && f == (int)t->format)) continue;
-            if (!codec_takes_rate((lq_format)f, ex->rate)) {
-                later[n_later++] = (lq_format)f;   /* resampled after the render */
-                continue;
-            }
-            ex->err = open_export(&p, &chk[n_chk], (lq_format)f, 24, ex->rate);
-            if (ex->err) {
-                for (int i = 0; i < n_chk; i++) lq_audio_out_discard(&chk[i]);
-                goto out;
-            }
-            chk_fmt[n_chk] = (lq_format)f;
-            outs[1 + n_chk] = &chk[n_chk];
-            n_chk++;
-        }
+        ex->have_out = !spool_only;
+        lq_audio_out *outs[1] = {&ex->out};
         json_t *lim = NULL, *dit = NULL;
         /* no meter here: the written file is measured below */
-        ex->err = run_pass(&p, gain_db, ceil_now, 0, outs, 1 + n_chk, &res, &lim, &dit,
+        lq_meter_result res = {0};
+        ex->err = run_pass(&p, gain_db, ceil_now, spool_only ? LQ_METER_FULL : 0,
+                           spool_only ? NULL : outs, spool_only ? 0 : 1, &res, &lim, &dit,
                            &ex->clipped);
         if (ex->limiter_report) json_decref(ex->limiter_report);
         if (ex->dither_report) json_decref(ex->dither_report);
         ex->limiter_report = lim;
         ex->dither_report = dit;
-        for (int i = 0; i <= n_chk && !ex->err; i++)
-            ex->err = lq_audio_out_close(outs[i], &ex->diag);
-        /* 3. verify: the file as written (decoded, for lossy formats) */
-        if (!ex->err)
-            ex->err = lq_meter_file(ex->out.read_path, LQ_METER_FULL | LQ_METER_TP16, &ex->meas,
-                                   &ex->diag);
-        if (!ex->err && (!p.use_limiter || !has_aim) && ex->n_passes < LQ_MAX_PASSES)
+        if (!ex->err && !spool_only) ex->err = lq_audio_out_close(&ex->out, &ex->diag);
+        ex->time_render_s += lq_now_s() - t0;
+        if (ex->err) goto out;
+        if (spool_only) { /* the album measures the files it writes */
+            ex->meas = res;
+            if (!solving && ex->n_passes < LQ_MAX_PASSES)
+                ex->passes[ex->n_passes++] = (lq_pass){gain_db, ceil_now, res.integrated_lufs};
+            break;
+        }
+
+        /* 3. verify: the file as written (decoded, for lossy formats), and a real encode
+         * and decode of the whole export per check codec, side by side */
+        t0 = lq_now_s();
+        codec_task tk[1 + LQ_MAX_CODEC_CHECKS];
+        tk[0] = (codec_task){.p = &p, .path = ex->out.read_path, .verify = 1};
+        for (int i = 0; i < n_chk; i++)
+            tk[1 + i] = (codec_task){.p = &p, .fmt = chk_fmt[i], .path = ex->out.read_path};
+        ex->err = run_tasks(&p, tk, 1 + n_chk);
+        ex->time_verify_s += lq_now_s() - t0;
+        if (ex->err) goto out;
+        if (!solving && ex->n_passes < LQ_MAX_PASSES)
             ex->passes[ex->n_passes++] = (lq_pass){gain_db, ceil_now, ex->meas.integrated_lufs};
         ex->clipped += ex->out.clipped;
         ex->n_codec = 0;
         double worst = lossy ? ex->meas.true_peak_16x_dbtp : -HUGE_VAL;
         for (int i = 0; i < n_chk; i++) {
-            lq_meter_result cr;
-            /* a codec check is about its peaks only */
-            if (!ex->err) ex->err = lq_meter_file(chk[i].read_path, LQ_METER_TP16, &cr, &ex->diag);
-            lq_audio_out_discard(&chk[i]);
-            if (ex->err) continue;
             lq_codec_check *cc = &ex->codec[ex->n_codec++];
             cc->format = chk_fmt[i];
-            cc->rate = ex->rate;
-            cc->true_peak_dbtp = cr.true_peak_16x_dbtp;
-            cc->ok = cr.true_peak_16x_dbtp <= t->true_peak_dbtp;
-            if (cr.true_peak_16x_dbtp > worst) worst = cr.true_peak_16x_dbtp;
+            cc->rate = tk[1 + i].rate;
+            cc->true_peak_dbtp = tk[1 + i].tp_db;
+            cc->ok = cc->true_peak_dbtp <= t->true_peak_dbtp;
+            if (cc->true_peak_dbtp > worst) worst = cc->true_peak_dbtp;
         }
-        for (int i = 0; i < n_later && !ex->err; i++) {
-            double tp = 0;
-            ex->err = resampled_roundtrip(&p, ex->out.read_path, later[i], &tp);
-            if (ex->err) break;
-            lq_codec_check *cc = &ex->codec[ex->n_codec++];
-            cc->format = later[i];
-            cc->rate = codec_rate_for(later[i], ex->rate);
-            cc->true_peak_dbtp = tp;
-            cc->ok = tp <= t->true_peak_dbtp;
-            if (tp > worst) worst = tp;
-        }
-        if (ex->err) goto out;
         /* lossy: the decoded loudness is what counts; nudge the gain if it drifted */
         double lufs_err = has_aim ? ex->aim_lufs - ex->meas.integrated_lufs : 0.0;
-        int peak_over = worst > t->true_peak_dbtp;
-        if (!peak_over && !(lossy && fabs(lufs_err) > SOLVE_TOL_LU * 2)) break;
+        int peak_over = worst > hold;
+        /* the excerpts asked for more margin than the whole song needs: one more round
+         * with the margin the whole-file measurement gives */
+        int loose = p.use_limiter && margin > 0.0 && !refined && worst < hold - PRECISE_DB;
+        if (!peak_over && !loose && !(lossy && fabs(lufs_err) > SOLVE_TOL_LU * 2)) break;
         if (round == MAX_CODEC_ROUNDS - 1) break;
         if (peak_over) {
-            margin += worst - t->true_peak_dbtp + 0.1;
-            if (!p.use_limiter) gain_db -= worst - t->true_peak_dbtp + 0.1;
+            margin += worst - hold + 0.05;
+            if (!p.use_limiter) gain_db -= worst - hold + 0.05;
+            refined = 1;
+        } else if (loose) {
+            margin -= aim_tp - worst;
+            if (margin < 0.0) margin = 0.0;
+            refined = 1;
         } else {
             aim += lufs_err;
             gain_db += lufs_err;
@@ -409,7 +928,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
     }
 
     /* 4. judge (and record the verified figures in the BWF header) */
-    if (t->format == LQ_FMT_WAV)
+    if (t->format == LQ_FMT_WAV && ex->have_out)
         ex->err = lq_audio_out_patch_bext(&ex->out, ex->meas.integrated_lufs, ex->meas.lra_lu,
                                           ex->meas.true_peak_16x_dbtp,
                                           ex->meas.max_momentary_lufs,
@@ -437,9 +956,10 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
                                "dynamic mix)", ex->max_gr_db, warn_db);
         if (margin > 0.0)
             lq_export_warn(ex, "the %s encode overshot: the limiter ceiling was lowered by "
-                               "%.2f dB so the decoded file stays under %.1f dBTP",
-                           lossy ? lq_format_names[t->format] : "codec-check", margin,
-                           t->true_peak_dbtp);
+                               "%.2f dB so the decoded file stays under %.1f dBTP (the "
+                               "%.1f dBTP ceiling less codec_guard_db %.1f dB)",
+                           lossy && !n_chk ? lq_format_names[t->format] : "codec-check", margin,
+                           hold, t->true_peak_dbtp, t->codec_guard_db);
         if (ex->clipped)
             lq_export_warn(ex, "%lld samples clipped in the quantizer", ex->clipped);
         if (m->integrated_lufs > t->true_peak_dbtp - 6.0 && isfinite(m->integrated_lufs))

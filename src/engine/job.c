@@ -289,7 +289,14 @@ lq_error lq_job_begin(lq_job *j, lq_publisher *pub, lq_diag *d)
                             .target = ex->target->name,
                             .ext = lq_format_ext[ex->target->format],
                             .track = j->track, .track_total = j->track_total};
-        if (!(ex->file_name = lq_name_expand(ex->target->filename, &f)))
+        /* an album's track files carry their number even when the pattern has none */
+        const char *pat = ex->target->filename;
+        char numbered[600];
+        if (j->track_prefix && !strstr(pat, "{track")) {
+            snprintf(numbered, sizeof numbered, "{track:02} %s", pat);
+            pat = numbered;
+        }
+        if (!(ex->file_name = lq_name_expand(pat, &f)))
             return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
         char who[300];
         snprintf(who, sizeof who, "target %s", ex->target->name);
@@ -316,9 +323,11 @@ static void group_fn(void *ctx, size_t i)
     g->err = lq_meter_new(&m, j->in_channels, g->rate, LQ_METER_LOUDNESS | LQ_METER_TP16,
                           MAX_BLOCK, &g->diag);
     if (!g->err) g->err = lq_spool_create(&g->spool, j->out_dir, j->in_channels, g->rate, &g->diag);
+    double t0 = lq_now_s();
     if (!g->err)
         g->err = lq_resample_spool(&j->master, &g->spool, g->rate, g->resampler, m,
                                    &j->cancel, &g->diag);
+    g->time_s = lq_now_s() - t0;
     if (g->err == LQ_ERR_CANCELLED) lq_diag_set(&g->diag, g->err, "cancelled");
     if (!g->err) {
         lq_meter_result_get(m, &g->meas);
@@ -484,7 +493,9 @@ lq_error lq_job_run(lq_job *j)
     if (!e) e = lq_job_begin(j, &pub, &d);
     if (!e) e = lq_publisher_claim(&pub, "report.json", "report", j->input, NULL, &d);
     if (!e) e = lq_publisher_claim(&pub, "report.txt", "report", j->input, NULL, &d);
+    double t0 = lq_now_s();
     if (!e) e = lq_job_render_master(j, &d);
+    j->time_master_s = lq_now_s() - t0;
     if (!e) lq_job_check_mix(j);
     if (!e) e = lq_job_add_rate_tasks(j, &tasks, &d);
     if (!e) e = lq_job_add_target_tasks(j, &tasks, &d);

@@ -14,12 +14,13 @@
 #include "engine/queue.h"
 #include "engine/ltas.h"
 #include "engine/meter.h"
+#include "engine/staging.h"
 #include "io/audio_out.h"
 #include "io/spool.h"
 
 #define LQ_MAX_PASSES 10
 #define LQ_MAX_WARNINGS 12
-#define LQ_MAX_CODEC_CHECKS 3
+#define LQ_MAX_CODEC_CHECKS 4
 
 typedef struct lq_pass {
     double gain_db;         /* gain into the limiter */
@@ -61,10 +62,18 @@ typedef struct lq_export {
     double max_gr_db;
     int n_warnings;
     char warnings[LQ_MAX_WARNINGS][320];
+    /* where the time went (seconds, wall): gain solving passes, the codec margin search
+     * on excerpts, the export render + encode, verification + whole-file codec checks */
+    double time_solve_s, time_search_s, time_render_s, time_verify_s;
     lq_audio_out out;       /* the hidden file until published */
     int have_out;
     lq_error err;
     lq_diag diag;
+    /* an album run's hooks (album/album.c) */
+    int aim_set;            /* aim_lufs/has_aim were set by the album's loudness policy */
+    lq_spool *spool_out;    /* or NULL; when set, the final render's limited signal goes
+                               here too, undithered (the album dithers its continuous
+                               render once); the encoded file is only a check */
 } lq_export;
 
 typedef struct lq_rate_group {
@@ -73,6 +82,7 @@ typedef struct lq_rate_group {
     lq_spool spool;         /* at this rate (the master spool itself for the source rate) */
     int own;                /* spool created for this group (else borrowed) */
     lq_meter_result meas;   /* integrated loudness and 16x true peak of the spool */
+    double time_s;          /* wall seconds resampling (0 for the source rate) */
     size_t task;            /* its resampling task in the run's queue (LQ_TASK_NONE) */
     lq_error err;
     lq_diag diag;
@@ -90,6 +100,7 @@ struct lq_job {
     char *title, *artist, *album;
     char *title_owned;       /* == title when the run made it from the input's name */
     int track, track_total;  /* {track} and {tracks} of file names (0: none) */
+    int track_prefix;        /* an album's track: "{track:02} " before a pattern without it */
     int force, threads;
     size_t block;
     lq_progress_fn progress;
@@ -107,6 +118,7 @@ struct lq_job {
     char in_format[64];
     uint64_t in_hash;
     int master_identity;     /* no master-bus stage changed the signal */
+    lq_staging staging;      /* input gain staging of the master bus (staging.h) */
     lq_meter_result in_meas; /* the input mix, with health figures */
     lq_meter_result master_meas;
     int n_mix_warnings;
@@ -116,6 +128,7 @@ struct lq_job {
     size_t n_groups;
     lq_export *exports;
     json_t *master_reports; /* per master stage */
+    double time_master_s;   /* wall seconds: decode + master bus + its meters */
 
     /* reference matching (engine/ltas.c, docs/REFERENCE.md) */
     char *ref_path[LQ_MATCH_MAX_REFS];
@@ -158,6 +171,9 @@ void lq_job_progress(lq_job *j, const char *phase, double frac);
 
 /* Master one target from its rate group's spool into ex (hidden file, verified). */
 void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g);
+
+/* A monotonic clock in seconds (phase timings in the report). */
+double lq_now_s(void);
 
 /* Add a warning line to an export. */
 void lq_export_warn(lq_export *ex, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

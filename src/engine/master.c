@@ -11,6 +11,7 @@
 #include "engine/describe.h"
 #include "engine/job.h"
 #include "engine/mixsrc.h"
+#include "engine/staging.h"
 
 #define MAX_BLOCK 4096
 
@@ -26,6 +27,7 @@ typedef struct input_src {
     lq_meter *meter;
     lq_job *j;
     lq_diag *d;
+    double gain;        /* input gain staging (1: none) */
 } input_src;
 
 static size_t input_read(void *u, double *const *buf, size_t n, lq_error *err)
@@ -46,22 +48,39 @@ static size_t input_read(void *u, double *const *buf, size_t n, lq_error *err)
             h = mix64(h, v);
         }
     s->j->in_hash = h;
+    if (s->gain != 1.0) lq_staging_scale(buf, s->channels, got, s->gain);
     return got;
 }
 
 typedef struct spool_sink {
     lq_spool *spool;
     lq_meter *meter;
-    lq_ltas *ltas;   /* matching: the master's spectrum, for the report */
     lq_diag *d;
+    double undo;        /* undoes the input gain staging (1: none) */
+    int channels;
+    double *tmp[2];     /* MAX_BLOCK frames each, when undo != 1 */
+    lq_ltas *ltas;      /* matching: the master's spectrum, for the report */
 } spool_sink;
+
+static lq_error spool_put1(spool_sink *s, const double *const *buf, size_t n)
+{
+    if (s->meter) lq_meter_push(s->meter, buf, n);
+    if (s->ltas) lq_ltas_push(s->ltas, buf, n);
+    return lq_spool_write(s->spool, buf, n, s->d);
+}
 
 static lq_error spool_put(void *u, const double *const *buf, size_t n)
 {
     spool_sink *s = u;
-    if (s->meter) lq_meter_push(s->meter, buf, n);
-    if (s->ltas) lq_ltas_push(s->ltas, buf, n);
-    return lq_spool_write(s->spool, buf, n, s->d);
+    if (s->undo == 1.0) return spool_put1(s, buf, n);
+    for (size_t off = 0; off < n; off += MAX_BLOCK) {
+        size_t m = n - off < MAX_BLOCK ? n - off : MAX_BLOCK;
+        for (int c = 0; c < s->channels; c++)
+            for (size_t i = 0; i < m; i++) s->tmp[c][i] = buf[c][off + i] * s->undo;
+        lq_error e = spool_put1(s, (const double *const *)s->tmp, m);
+        if (e) return e;
+    }
+    return LQ_OK;
 }
 
 typedef struct progress_ctx {
@@ -76,6 +95,11 @@ static lq_error chain_progress(void *u, long long done)
     if (p->total > 0 && (done & 0xFFFF) < 4096)
         lq_job_progress(p->j, p->phase, (double)done / (double)p->total);
     return lq_job_cancelled(p->j) ? LQ_ERR_CANCELLED : LQ_OK;
+}
+
+static int job_cancelled(void *j)
+{
+    return lq_job_cancelled(j);
 }
 
 /* Reference matching, before the render (docs/REFERENCE.md): analyse every reference
@@ -207,6 +231,16 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
     }
     if (j->n_refs) e = lq_ltas_new(&master_ltas, channels, rate, d);
     j->master_identity = chain.n == 0;
+    if (!e) e = lq_staging_plan(&j->staging, j->preset, chain.n == 0, j->input, j->stems,
+                                j->stems_pad, job_cancelled, j, d);
+    double *tmp = NULL;
+    if (!e && j->staging.applied) {
+        src.gain = j->staging.gain;
+        tmp = malloc(2 * MAX_BLOCK * sizeof *tmp);
+        if (!tmp) e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    } else {
+        src.gain = 1.0;
+    }
     if (!e) e = lq_meter_new(&src.meter, channels, rate,
                              LQ_METER_FULL | LQ_METER_HEALTH | LQ_METER_TP16, MAX_BLOCK, d);
     /* a master bus that changes nothing is measured once, as the input */
@@ -218,7 +252,8 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
         lq_blocker_init(&bl, j->block, MAX_BLOCK);
         progress_ctx pc = {j, "master", lq_mixsrc_frames(src.in)};
         lq_run_ctl ctl = {&bl, &j->cancel, chain_progress, &pc};
-        spool_sink sink = {&j->master, master_meter, master_ltas, d};
+        spool_sink sink = {&j->master, master_meter, d, j->staging.applied ? j->staging.undo : 1.0,
+                           channels, {tmp, tmp ? tmp + MAX_BLOCK : NULL}, master_ltas};
         long long n = 0;
         e = lq_chain_run(&chain, input_read, &src, spool_put, &sink, &ctl, &n);
         if (e == LQ_ERR_CANCELLED) lq_diag_set(d, e, "cancelled");
@@ -248,6 +283,7 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
                            j->n_mix_warnings < LQ_MAX_WARNINGS; k++)
             snprintf(j->mix_warnings[j->n_mix_warnings++], sizeof j->mix_warnings[0], "%s", w);
     }
+    free(tmp);
     lq_chain_destroy(&chain);
     lq_meter_destroy(&src.meter);
     lq_meter_destroy(&master_meter);

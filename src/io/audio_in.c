@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "io/ffcodec.h"
+
 int lq_sf_word_bits(int sf_format)
 {
     switch (sf_format & SF_FORMAT_SUBMASK) {
@@ -44,16 +46,27 @@ lq_error lq_audio_in_open(lq_audio_in *in, const char *path, size_t max_block, l
         return lq_diag_set(d, LQ_ERR_INPUT_EMPTY,
                            "%s: file is empty (expected audio with at least one sample)",
                            path);
-    in->sf = sf_open(path, SFM_READ, &in->info);
-    if (!in->sf)
+    in->declared = -1;
+    /* Lossy data goes to FFmpeg: libsndfile trusts an MP3's header for its length and
+     * stops there (a VBR file without a Xing header decodes short), and it reads no
+     * AAC.  FFmpeg decodes to the end of the data. */
+    if (lq_ff_probe_lossy(path)) {
+        lq_error e = lq_ff_reader_open(&in->ff, path, &in->channels, &in->rate, &in->declared,
+                                       &in->declared_exact, d);
+        if (e) return e;
+        in->frames = in->declared > 0 ? in->declared : -1;
+        in->word_bits = 0;
+    } else if (!(in->sf = sf_open(path, SFM_READ, &in->info))) {
         return lq_diag_set(d, LQ_ERR_INPUT_UNREADABLE,
                            "%s: not a readable audio file (%s) (expected WAV, AIFF, FLAC, "
-                           "Ogg, Opus or MP3)",
+                           "Ogg, Opus, MP3, AAC or M4A)",
                            path, sf_strerror(NULL));
-    in->channels = in->info.channels;
-    in->rate = in->info.samplerate;
-    in->frames = in->info.frames == SF_COUNT_MAX ? -1 : (long long)in->info.frames;
-    in->word_bits = lq_sf_word_bits(in->info.format);
+    } else {
+        in->channels = in->info.channels;
+        in->rate = in->info.samplerate;
+        in->frames = in->info.frames == SF_COUNT_MAX ? -1 : (long long)in->info.frames;
+        in->word_bits = lq_sf_word_bits(in->info.format);
+    }
     lq_error e = LQ_OK;
     if (in->channels < 1 || in->channels > 2)
         e = lq_diag_set(d, LQ_ERR_INPUT_CHANNELS,
@@ -65,14 +78,13 @@ lq_error lq_audio_in_open(lq_audio_in *in, const char *path, size_t max_block, l
     else if (in->frames == 0)
         e = lq_diag_set(d, LQ_ERR_INPUT_EMPTY,
                         "%s: holds no audio (expected at least one sample)", path);
-    else if (header_says_truncated(in->sf))
+    else if (in->sf && header_says_truncated(in->sf))
         e = lq_diag_set(d, LQ_ERR_INPUT_TRUNCATED,
                         "%s: truncated: the file ends before the audio its header declares "
                         "(expected a complete file)",
                         path);
     if (e) {
-        sf_close(in->sf);
-        in->sf = NULL;
+        lq_audio_in_close(in);
         return e;
     }
     in->max_block = max_block;
@@ -86,7 +98,7 @@ lq_error lq_audio_in_open(lq_audio_in *in, const char *path, size_t max_block, l
         return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     }
     /* Float files: no normalisation surprises, values as stored. */
-    sf_command(in->sf, SFC_SET_NORM_DOUBLE, NULL, SF_TRUE);
+    if (in->sf) sf_command(in->sf, SFC_SET_NORM_DOUBLE, NULL, SF_TRUE);
     return LQ_OK;
 }
 
@@ -106,6 +118,33 @@ lq_error lq_audio_in_read(lq_audio_in *in, double *const *planar, size_t n, size
     if (n > in->max_block) n = in->max_block;
     const int nc = in->channels;
     sf_count_t r;
+    if (in->ff) {
+        size_t k = 0;
+        lq_error e = lq_ff_reader_read(in->ff, planar, n, &k, d);
+        if (e) return e;
+        for (size_t i = 0; i < k; i++)
+            for (int c = 0; c < nc; c++)
+                if (!isfinite(planar[c][i])) return nonfinite(in, in->read_pos + (long long)i, c, d);
+        in->read_pos += (long long)k;
+        *got = k;
+        if (k == 0 && in->read_pos == 0)
+            return lq_diag_set(d, LQ_ERR_INPUT_EMPTY,
+                               "%s: holds no audio (expected at least one sample)", in->path);
+        /* the data ends far before the exact length the container states (an Xing/LAME
+         * or MP4 header, Ogg granule positions): never master half a song.  A codec's
+         * padding and priming are far smaller than the tolerance (2 %, at least 0.5 s). */
+        long long tol = in->declared / 50;
+        if (tol < in->rate / 2) tol = in->rate / 2;
+        if (k == 0 && in->declared_exact && in->read_pos + tol < in->declared) {
+            double a = (double)in->read_pos / in->rate, b = (double)in->declared / in->rate;
+            return lq_diag_set(d, LQ_ERR_INPUT_TRUNCATED,
+                               "%s: truncated: the audio data ends at %d:%06.3f of the "
+                               "%d:%06.3f its header declares (expected a complete file)",
+                               in->path, (int)(a / 60), a - 60.0 * (int)(a / 60), (int)(b / 60),
+                               b - 60.0 * (int)(b / 60));
+        }
+        return LQ_OK;
+    }
     if (in->ibuf) {
         /* Integer PCM read as int32 (left-justified) is exact; scale by 2^-31. */
         r = sf_readf_int(in->sf, in->ibuf, (sf_count_t)n);
@@ -141,6 +180,7 @@ lq_error lq_audio_in_read(lq_audio_in *in, double *const *planar, size_t n, size
 void lq_audio_in_close(lq_audio_in *in)
 {
     if (in->sf) sf_close(in->sf);
+    lq_ff_reader_close(&in->ff);
     free(in->dbuf);
     free(in->ibuf);
     in->sf = NULL;

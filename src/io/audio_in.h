@@ -1,5 +1,7 @@
-/* Decoding the input mix with libsndfile, with the checks every input gets: readable,
- * 1-2 channels, a sane rate, not empty, not truncated, finite samples. */
+/* Decoding the input mix with libsndfile (PCM, FLAC), or FFmpeg's libraries for lossy
+ * files (MP3, Ogg Vorbis/Opus, AAC/M4A: io/ffcodec.h), which are decoded to the real end
+ * of their data whatever their header estimates; with the checks every input gets:
+ * readable, 1-2 channels, a sane rate, not empty, not truncated, finite samples. */
 #ifndef LQ_IO_AUDIO_IN_H
 #define LQ_IO_AUDIO_IN_H
 
@@ -24,6 +26,9 @@ typedef struct lq_audio_in {
     double *dbuf;         /* interleaved scratch (double read) */
     int *ibuf;            /* interleaved scratch (integer read, exact for PCM) */
     size_t max_block;
+    struct lq_ff_reader *ff;  /* lossy input decoded by FFmpeg (NULL: libsndfile) */
+    long long declared;       /* FFmpeg: the length the container states (-1: none) */
+    int declared_exact;       /* ... and whether it is exact rather than estimated */
 } lq_audio_in;
 
 /* Open and check the header.  Errors (d gets "PATH: what is wrong (expected ...)"):
@@ -32,7 +37,8 @@ lq_error lq_audio_in_open(lq_audio_in *in, const char *path, size_t max_block, l
 
 /* Read up to n frames into planar buffers (exact for integer PCM).  *got = frames read;
  * 0 at the end.  Errors: LQ_ERR_INPUT_NONFINITE (names the time and channel),
- * LQ_ERR_INPUT_TRUNCATED (the file ended before the header's frame count). */
+ * LQ_ERR_INPUT_TRUNCATED (the file ended before the header's frame count; for lossy
+ * files, the data ended far before an exact length the container states). */
 lq_error lq_audio_in_read(lq_audio_in *in, double *const *planar, size_t n, size_t *got,
                           lq_diag *d);
 

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/ffcodec.h"
+
 static int sf_format_for(lq_format fmt, int bits)
 {
     int sub = bits == 16 ? SF_FORMAT_PCM_16 : bits == 24 ? SF_FORMAT_PCM_24 : SF_FORMAT_FLOAT;
@@ -21,6 +23,7 @@ static int sf_format_for(lq_format fmt, int bits)
     case LQ_FMT_MP3: return SF_FORMAT_MPEG | SF_FORMAT_MPEG_LAYER_III;
     case LQ_FMT_OGG: return SF_FORMAT_OGG | SF_FORMAT_VORBIS;
     case LQ_FMT_OPUS: return SF_FORMAT_OGG | SF_FORMAT_OPUS;
+    case LQ_FMT_AAC:
     case LQ_FMT_COUNT: break;
     }
     return 0;
@@ -77,6 +80,16 @@ lq_error lq_audio_out_open(lq_audio_out *o, const char *dir, lq_format fmt, int 
     o->max_block = max_block;
     lq_error e = open_hidden(o, d);
     if (e) return e;
+    if (fmt == LQ_FMT_AAC) {
+        const char *tags[4] = {m ? m->title : NULL, m ? m->artist : NULL, m ? m->album : NULL,
+                               m ? m->description : NULL};
+        e = lq_ff_writer_open(&o->ffw, o->read_path, rate, channels,
+                              bitrate_kbps > 0 ? bitrate_kbps : 256, tags, d);
+        if (!e && !(o->dbuf = malloc(max_block * (size_t)channels * sizeof *o->dbuf)))
+            e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+        if (e) lq_audio_out_discard(o);
+        return e;
+    }
 
     SF_INFO info = {.samplerate = rate, .channels = channels, .format = sf_format_for(fmt, bits)};
     if (!sf_format_check(&info)) {
@@ -144,6 +157,14 @@ lq_error lq_audio_out_write(lq_audio_out *o, const double *const *planar, size_t
 {
     const int nc = o->channels;
     if (n > o->max_block) return lq_diag_set(d, LQ_ERR_ARG, "block larger than max_block");
+    if (o->ffw) {
+        for (int c = 0; c < nc; c++)
+            for (size_t i = 0; i < n; i++)
+                if (planar[c][i] > 1.0 || planar[c][i] < -1.0) o->clipped++;
+        lq_error e = lq_ff_writer_write(o->ffw, planar, n, d);
+        if (!e) o->frames += (long long)n;
+        return e;
+    }
     sf_count_t w;
     if (o->ibuf) {
         const double scale = o->bits == 16 ? 32768.0 : 8388608.0;
@@ -177,9 +198,16 @@ lq_error lq_audio_out_write(lq_audio_out *o, const double *const *planar, size_t
 
 lq_error lq_audio_out_close(lq_audio_out *o, lq_diag *d)
 {
+    if (o->ffw) return lq_ff_writer_close(&o->ffw, d);
     if (!o->sf) return LQ_OK;
     int r = sf_close(o->sf);
     o->sf = NULL;
+    /* nothing is written any more: the conversion buffers go (a run may keep many
+     * closed files until it publishes them) */
+    free(o->ibuf);
+    free(o->dbuf);
+    o->ibuf = NULL;
+    o->dbuf = NULL;
     if (r != 0)
         return lq_diag_set(d, LQ_ERR_OUTPUT, "%s: finishing the file failed (%s)", o->dir,
                            sf_error_number(r));
@@ -272,6 +300,7 @@ lq_error lq_audio_out_publish(lq_audio_out *o, const char *final_path, int force
 
 void lq_audio_out_discard(lq_audio_out *o)
 {
+    lq_ff_writer_discard(&o->ffw);
     if (o->sf) sf_close(o->sf);
     o->sf = NULL;
     if (o->fd >= 0) close(o->fd);

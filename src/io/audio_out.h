@@ -1,4 +1,4 @@
-/* Encoding an export with libsndfile: the file is written where nobody can see it (an
+/* Encoding an export with libsndfile (FFmpeg for AAC/M4A): the file is written where nobody can see it (an
  * O_TMPFILE in the output folder, or a hidden temporary name where the filesystem has
  * no O_TMPFILE), re-read for verification, and only then published under its final
  * name.  A failed or cancelled export leaves nothing behind. */
@@ -18,6 +18,7 @@ typedef struct lq_out_meta {
 
 typedef struct lq_audio_out {
     SNDFILE *sf;
+    struct lq_ff_writer *ffw; /* AAC/M4A exports: FFmpeg (io/ffcodec.h) instead of sf */
     int fd;                  /* the temporary file's descriptor */
     char tmp_path[4200];     /* named temporary (fallback), "" with O_TMPFILE */
     char read_path[4200];    /* a path that opens the written data for verification */

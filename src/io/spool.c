@@ -49,7 +49,7 @@ static lq_error write_all(int fd, const void *p, size_t bytes, lq_diag *d)
     return LQ_OK;
 }
 
-lq_error lq_spool_finish(lq_spool *s, lq_diag *d)
+static lq_error flush(lq_spool *s, lq_diag *d)
 {
     if (!s->fill) return LQ_OK;
     lq_error e = write_all(s->fd, s->buf, s->fill * (size_t)s->channels * sizeof(double), d);
@@ -57,9 +57,25 @@ lq_error lq_spool_finish(lq_spool *s, lq_diag *d)
     return e;
 }
 
+/* The write buffer is freed once the spool is complete: a run may keep many spools
+ * (an album: every track's) and only reads them from now on. */
+lq_error lq_spool_finish(lq_spool *s, lq_diag *d)
+{
+    lq_error e = flush(s, d);
+    free(s->buf);
+    s->buf = NULL;
+    s->cap = 0;
+    return e;
+}
+
 lq_error lq_spool_write(lq_spool *s, const double *const *planar, size_t n, lq_diag *d)
 {
     const int nc = s->channels;
+    if (!s->buf) {   /* written again after lq_spool_finish */
+        s->cap = SPOOL_BUF_FRAMES;
+        if (!(s->buf = malloc(s->cap * (size_t)nc * sizeof(double))))
+            return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    }
     size_t done = 0;
     while (done < n) {
         size_t k = s->cap - s->fill;
@@ -72,7 +88,7 @@ lq_error lq_spool_write(lq_spool *s, const double *const *planar, size_t n, lq_d
         done += k;
         s->frames += (long long)k;
         if (s->fill == s->cap) {
-            lq_error e = lq_spool_finish(s, d);
+            lq_error e = flush(s, d);
             if (e) return e;
         }
     }

@@ -167,6 +167,13 @@ static json_t *export_json(const lq_job *j, const lq_export *ex)
     json_t *w = json_array();
     for (int i = 0; i < ex->n_warnings; i++) json_array_append_new(w, json_string(ex->warnings[i]));
     json_object_set_new(o, "warnings", w);
+    /* where the time went (wall seconds; machine-dependent, so never compared by tests) */
+    json_t *tm = json_object();
+    json_object_set_new(tm, "gain_solve_s", num(ex->time_solve_s));
+    json_object_set_new(tm, "codec_search_s", num(ex->time_search_s));
+    json_object_set_new(tm, "render_encode_s", num(ex->time_render_s));
+    json_object_set_new(tm, "verify_s", num(ex->time_verify_s));
+    json_object_set_new(o, "timings", tm);
     (void)j;
     return o;
 }
@@ -203,6 +210,14 @@ json_t *lq_report_build(const lq_job *j)
     json_object_set_new(ms, "stages",
                         j->master_reports ? json_incref(j->master_reports) : json_array());
     json_object_set_new(ms, "measured", measured(&j->master_meas, j->in_rate));
+    const lq_staging *st = &j->staging;
+    json_t *sg = json_object();
+    json_object_set_new(sg, "reference_lufs", st->wanted ? num(st->ref_lufs) : json_null());
+    json_object_set_new(sg, "input_lufs", num(st->input_lufs));
+    json_object_set_new(sg, "applied", json_boolean(st->applied));
+    json_object_set_new(sg, "gain_db", num(st->gain_db));
+    json_object_set_new(sg, "undone_db", num(0.0 - st->gain_db));
+    json_object_set_new(ms, "input_staging", sg);
     json_object_set_new(r, "master", ms);
     if (j->n_refs) json_object_set_new(r, "reference", reference_json(j));
 
@@ -215,6 +230,18 @@ json_t *lq_report_build(const lq_job *j)
     for (size_t i = 0; i < j->n_targets; i++) json_array_append_new(ex, export_json(j, &j->exports[i]));
     json_object_set_new(r, "exports", ex);
     json_object_set_new(r, "all_met", json_boolean(lq_job_targets_met(j)));
+    /* where the time went (wall seconds; each export has its own "timings") */
+    json_t *tm = json_object(), *rs = json_array();
+    json_object_set_new(tm, "master_s", num(j->time_master_s));
+    for (size_t i = 0; i < j->n_groups; i++)
+        if (j->groups[i].own) {
+            json_t *g = json_object();
+            json_object_set_new(g, "rate", json_integer((json_int_t)j->groups[i].rate));
+            json_object_set_new(g, "seconds", num(j->groups[i].time_s));
+            json_array_append_new(rs, g);
+        }
+    json_object_set_new(tm, "resample", rs);
+    json_object_set_new(r, "timings", tm);
     return r;
 }
 

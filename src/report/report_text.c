@@ -47,6 +47,43 @@ static const char *fmt_db(char *buf, size_t n, double v)
     return buf;
 }
 
+/* The master bus: the input gain staging, then each stage's work. */
+static void master_text(sbuf *b, const lq_job *j)
+{
+    const lq_staging *st = &j->staging;
+    char x1[32];
+    if (st->applied)
+        put(b, "Staging the mix measured %.2f LUFS: %+.2f dB into the master bus (its "
+               "reference level, %.1f LUFS), %+.2f dB after it\n",
+            st->input_lufs, st->gain_db, st->ref_lufs, -st->gain_db);
+    else if (!st->wanted)
+        put(b, "Staging none: the preset opts out (master.input_lufs: null), its thresholds "
+               "are absolute\n");
+    else if (j->master_identity)
+        put(b, "Staging none: the master bus changes nothing\n");
+    else
+        put(b, "Staging none: the mix has no integrated loudness (%s LUFS: silent or too "
+               "short)\n", fmt_db(x1, 32, st->input_lufs));
+    size_t i;
+    json_t *o;
+    json_array_foreach(j->master_reports, i, o) {
+        const char *name = json_string_value(json_object_get(o, "stage"));
+        json_t *bands = json_object_get(o, "bands");
+        if (!name || !json_is_array(bands)) continue;
+        put(b, "        %s gain reduction, mean / max dB:", name);
+        size_t k;
+        json_t *bd;
+        json_array_foreach(bands, k, bd) {
+            put(b, "%s %g-%g Hz %.1f / %.1f", k ? "," : "",
+                json_number_value(json_object_get(bd, "low_hz")),
+                json_number_value(json_object_get(bd, "high_hz")),
+                json_number_value(json_object_get(bd, "mean_gr_db")),
+                json_number_value(json_object_get(bd, "max_gr_db")));
+        }
+        put(b, "\n");
+    }
+}
+
 char *lq_job_report_text(const lq_job *j)
 {
     if (!j || !j->ran) return NULL;
@@ -76,7 +113,9 @@ char *lq_job_report_text(const lq_job *j)
             json_array_size(json_object_get(st, "chain")),
             json_array_size(json_object_get(st, "chain")) == 1 ? "" : "s");
     }
-    put(&b, "Preset  %s\n\n", lq_preset_name(j->preset));
+    put(&b, "Preset  %s\n", lq_preset_name(j->preset));
+    master_text(&b, j);
+    put(&b, "\n");
     if (j->n_mix_warnings) {
         put(&b, "The mix (mastering cannot fix these):\n");
         for (int i = 0; i < j->n_mix_warnings; i++) put(&b, "  - %s\n", j->mix_warnings[i]);

@@ -46,4 +46,13 @@ void lqs_mixer_free(lqs_mixer *m);
  * intro length and cycle length (verse 8 bars, chorus 8, breakdown 8, chorus 8). */
 void lqs_mix_layout(double rate, size_t *intro_frames, size_t *cycle_frames);
 
+/* Mixes of several styles (styles.c), for measuring what a preset does; not normalised
+ * (scale them to the level wanted).  dense: lqs_mix through a soft saturator (low crest
+ * factor, small range); sparse: drum hits in space over a quiet pad (high crest factor);
+ * dynamic: lqs_mix in 5 s sections alternating -14 dB and full level (a wide loudness
+ * range); bass-heavy: lqs_mix with +12 dB below ~90 Hz and a pulsing 45 Hz sub line. */
+enum { LQS_STYLE_DENSE, LQS_STYLE_SPARSE, LQS_STYLE_DYNAMIC, LQS_STYLE_BASS, LQS_STYLE_COUNT };
+extern const char *const lqs_style_names[LQS_STYLE_COUNT];
+void lqs_mix_style(double *left, double *right, size_t n, double rate, uint64_t seed, int style);
+
 #endif

@@ -63,3 +63,41 @@ done:
     lq_preset_destroy(&p);
     return rc;
 }
+
+int lqt_master_set(const char *input, const char *preset, const char *const *sets, size_t n_sets,
+                   const char *target, const char *outdir)
+{
+    char err[1024];
+    lq_overrides *ov = NULL;
+    lq_preset *p = NULL;
+    lq_target *t = NULL;
+    lq_job *j = NULL;
+    int rc = -1;
+    if (lq_overrides_new(&ov)) goto done;
+    for (size_t i = 0; i < n_sets; i++)
+        if (lq_overrides_add(ov, sets[i], err, sizeof err)) {
+            fprintf(stderr, "lqt_master_set: %s\n", err);
+            goto done;
+        }
+    if (lq_preset_load(&p, preset, lqt_preset_dir(), ov, err, sizeof err) ||
+        lq_target_load(&t, target, lqt_preset_dir(), ov, err, sizeof err)) {
+        fprintf(stderr, "lqt_master_set: %s\n", err);
+        goto done;
+    }
+    if (lq_job_new(&j) || lq_job_set_input(j, input) || lq_job_set_preset(j, p) ||
+        lq_job_set_output_dir(j, outdir) || lq_job_add_target(j, t)) {
+        fprintf(stderr, "lqt_master_set: cannot set up the job\n");
+        goto done;
+    }
+    if (lq_job_run(j)) {
+        fprintf(stderr, "lqt_master_set: %s\n", lq_job_error_message(j));
+        goto done;
+    }
+    rc = 0;
+done:
+    lq_job_destroy(&j);
+    lq_target_destroy(&t);
+    lq_preset_destroy(&p);
+    lq_overrides_destroy(&ov);
+    return rc;
+}

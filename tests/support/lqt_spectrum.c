@@ -218,3 +218,18 @@ double lqt_correlation(const double *a, const double *b, size_t n)
     }
     return (saa > 0 && sbb > 0) ? sab / sqrt(saa * sbb) : 0.0;
 }
+
+const double lqt_octave_hz[LQT_N_OCTAVES] = {31.25, 62.5, 125, 250, 500, 1000, 2000, 4000,
+                                             8000, 16000};
+
+void lqt_octave_db(const double *x, int channels, size_t n, double rate,
+                   double out[LQT_N_OCTAVES])
+{
+    for (int b = 0; b < LQT_N_OCTAVES; b++) {
+        double e = 0.0, f0 = lqt_octave_hz[b] / sqrt(2.0), f1 = lqt_octave_hz[b] * sqrt(2.0);
+        if (f1 > rate / 2.0) f1 = rate / 2.0;
+        for (int c = 0; c < channels; c++)
+            e += pow(10.0, lqt_band_db(x + (size_t)c * n, n, rate, f0, f1) / 10.0);
+        out[b] = 10.0 * log10(e);
+    }
+}

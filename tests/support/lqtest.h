@@ -47,6 +47,13 @@ double lqt_band_db(const double *x, size_t n, double rate, double f0, double f1)
  * sum_i a[i] * b[i - L] (FFT cross-correlation, zero padded).  Positive L means a is
  * b delayed by L frames. */
 long lqt_xcorr_lag(const double *a, const double *b, size_t n, long maxlag);
+/* Octave bands of lqt_octave_db: centres 31.5 Hz to 16 kHz (edges centre / and * sqrt 2). */
+#define LQT_N_OCTAVES 10
+extern const double lqt_octave_hz[LQT_N_OCTAVES];
+/* Level of each octave band (dB, lqt_band_db) summed in energy over `channels` channels
+ * stored channel-major (x + c * n). */
+void lqt_octave_db(const double *x, int channels, size_t n, double rate,
+                   double out[LQT_N_OCTAVES]);
 /* Pearson correlation of two channels (1 = mono, 0 = unrelated). */
 double lqt_correlation(const double *a, const double *b, size_t n);
 
@@ -99,5 +106,9 @@ int lqt_write_text(const char *path, const char *text);
  * random sizes.  Returns 0, or -1 with the library's error line on stderr. */
 int lqt_master(const char *input, const char *preset, const char *const *targets, size_t n,
                const char *outdir, int threads, long block);
+/* Master input with a preset, the --set overrides sets[0..n_sets) ("KEY=VALUE") and one
+ * target (name or path) into outdir.  Returns 0, or -1 with the error line on stderr. */
+int lqt_master_set(const char *input, const char *preset, const char *const *sets, size_t n_sets,
+                   const char *target, const char *outdir);
 
 #endif

@@ -1,0 +1,286 @@
+/* Codec checks (issue 15): the AAC round trip, precise margins, the ceiling held for
+ * other encoders (FFmpeg's libmp3lame, libvorbis, libopus and native aac, run through
+ * the ffmpeg command line), and lossy inputs decoded to their real end.
+ *
+ * Material: generated multi-instrument mixes (src/synth/mix.c) driven +6 and +12 dB into
+ * the limiter, 6 s each (ASan runs this too: kept short).  Every true peak is measured here, by the test suite's own
+ * 16x meter (lqt_true_peak_16x) on files decoded by ffmpeg to 32-bit float, not by
+ * lacquer: a peak at or under the ceiling means no 16x point over it (0 overs). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <sndfile.h>
+
+#include "lqtest.h"
+#include "synth.h"
+
+#define FFMPEG "/usr/bin/ffmpeg"
+#define SECS 6.0
+
+static char *g_tmp;
+
+static int setup(void **state)
+{
+    (void)state;
+    g_tmp = lqt_tmpdir();
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    lqt_rmrf(g_tmp);
+    free(g_tmp);
+    return 0;
+}
+
+static void need_ffmpeg(void)
+{
+    if (access(FFMPEG, X_OK) != 0) fail_msg(FFMPEG " is missing (scripts/deps installs it)");
+}
+
+/* ffmpeg -i in ARGS... out (quiet); fails the test on a non-zero exit. */
+static void ffmpeg(const char *in, const char *out, const char *const *args)
+{
+    const char *argv[32] = {FFMPEG, "-v", "error", "-nostdin", "-y", "-i", in};
+    int n = 7;
+    for (int i = 0; args && args[i]; i++) argv[n++] = args[i];
+    argv[n++] = out;
+    argv[n] = NULL;
+    char *se = NULL;
+    int rc = lqt_run(argv, NULL, &se);
+    if (rc != 0) fail_msg("ffmpeg %s -> %s failed (%d): %s", in, out, rc, se ? se : "");
+    free(se);
+}
+
+static double file_tp_db(const char *path, size_t *frames)
+{
+    int ch, rate;
+    size_t n;
+    double *x = lqt_read_planar(path, &ch, &n, &rate);
+    if (!x) fail_msg("cannot read %s", path);
+    double tp = 0;
+    for (int c = 0; c < ch; c++) tp = fmax(tp, lqt_true_peak_16x(x + (size_t)c * n, n));
+    free(x);
+    if (frames) *frames = n;
+    return lqt_db(tp);
+}
+
+static void write_mix(const char *path, uint64_t seed, double secs)
+{
+    int rate = 44100;
+    size_t n = (size_t)(secs * rate);
+    double *l = malloc(n * sizeof *l), *r = malloc(n * sizeof *r);
+    lqs_mix(l, r, n, rate, seed, 0.9);
+    const double *pl[2] = {l, r};
+    assert_int_equal(lqt_write_wav(path, pl, 2, n, rate, SF_FORMAT_PCM_24), 0);
+    free(l);
+    free(r);
+}
+
+static void drive_preset(const char *path, int drive)
+{
+    char text[256];
+    snprintf(text, sizeof text,
+             "lacquer: 1\nname: drive%d\nmaster:\n  - gain: {gain_db: %d}\n"
+             "finish:\n  limiter: {lookahead_ms: 2.0, release_ms: 80}\n", drive, drive);
+    assert_int_equal(lqt_write_text(path, text), 0);
+}
+
+static json_t *load_report(const char *outdir)
+{
+    char rp[700];
+    snprintf(rp, sizeof rp, "%s/report.json", outdir);
+    json_error_t jerr;
+    json_t *rep = json_load_file(rp, 0, &jerr);
+    if (!rep) fail_msg("%s: %s", rp, jerr.text);
+    return rep;
+}
+
+/* Precise margins: with codec_guard_db 0, each check codec's decoded 16x true peak (as
+ * lacquer reports it, and as the test suite measures the same round trip) lands within
+ * 0.2 dB under the -1 dBTP ceiling: no more limiting than the codec needs. */
+static void test_precise_margins(void **state)
+{
+    (void)state;
+    need_ffmpeg();
+    static const char *const codecs[] = {"mp3", "ogg", "opus", "aac"};
+    const char *targets[4];
+    char tpath[4][512];
+    for (int k = 0; k < 4; k++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "lacquer: 1\nname: p-%s\nsample_rate: %s\nformat: wav\nbit_depth: 24\n"
+                 "loudness_lufs: -9\ntrue_peak_dbtp: -1.0\ncodec_check: [%s]\n"
+                 "codec_guard_db: 0\n", codecs[k], k == 2 ? "48000" : "source", codecs[k]);
+        snprintf(tpath[k], sizeof tpath[k], "%s/p-%s.yaml", g_tmp, codecs[k]);
+        assert_int_equal(lqt_write_text(tpath[k], text), 0);
+        targets[k] = tpath[k];
+    }
+    for (int drive = 6; drive <= 12; drive += 6) {
+        char in[512], pre[512], out[512];
+        snprintf(in, sizeof in, "%s/mix%d.wav", g_tmp, drive);
+        snprintf(pre, sizeof pre, "%s/drive%d.yaml", g_tmp, drive);
+        snprintf(out, sizeof out, "%s/precise%d", g_tmp, drive);
+        write_mix(in, 40 + (uint64_t)drive, SECS);
+        drive_preset(pre, drive);
+        if (lqt_master(in, pre, targets, 4, out, 0, -1)) fail_msg("mastering %s failed", in);
+        json_t *rep = load_report(out);
+        json_t *exs = json_object_get(rep, "exports");
+        for (int k = 0; k < 4; k++) {
+            json_t *e = json_array_get(exs, (size_t)k);
+            json_t *cc = json_array_get(json_object_get(json_object_get(e, "requirements"),
+                                                        "codec_checks"), 0);
+            assert_string_equal(json_string_value(json_object_get(cc, "codec")), codecs[k]);
+            double tp = json_number_value(json_object_get(cc, "true_peak_dbtp"));
+            double margin = json_number_value(json_object_get(e, "codec_margin_db"));
+            printf("+%2d dB %-4s decoded true peak %.3f dBTP (ceiling -1.0, margin %.2f dB)\n",
+                   drive, codecs[k], tp, margin);
+            if (!(tp <= -1.0 && tp >= -1.2))
+                fail_msg("+%d dB %s: decoded true peak %.3f dBTP (expected -1.2 .. -1.0)", drive,
+                         codecs[k], tp);
+        }
+        json_decref(rep);
+        lqt_rmrf(out);
+    }
+}
+
+/* Other encoders: the shipped streaming targets' exports, transcoded by FFmpeg's
+ * encoders for every codec each target checks (at the rate the check used), decode
+ * with 0 overs of -1 dBTP at 16x.  This is what codec_guard_db's default buys. */
+static void test_other_encoders(void **state)
+{
+    (void)state;
+    need_ffmpeg();
+    const char *targets[] = {"spotify", "apple-music", "youtube"};
+    double worst = -HUGE_VAL;
+    for (int drive = 6; drive <= 12; drive += 6) {
+        char in[512], pre[512], out[512];
+        snprintf(in, sizeof in, "%s/song%d.wav", g_tmp, drive);
+        snprintf(pre, sizeof pre, "%s/sdrive%d.yaml", g_tmp, drive);
+        snprintf(out, sizeof out, "%s/stream%d", g_tmp, drive);
+        write_mix(in, 50 + (uint64_t)drive, SECS);
+        drive_preset(pre, drive);
+        if (lqt_master(in, pre, targets, 3, out, 0, -1)) fail_msg("mastering %s failed", in);
+        json_t *rep = load_report(out);
+        assert_true(json_is_true(json_object_get(rep, "all_met")));
+        json_t *exs = json_object_get(rep, "exports");
+        for (size_t k = 0; k < json_array_size(exs); k++) {
+            json_t *e = json_array_get(exs, k);
+            const char *file = json_string_value(json_object_get(e, "path"));
+            json_t *ccs = json_object_get(json_object_get(e, "requirements"), "codec_checks");
+            assert_true(json_array_size(ccs) >= 1);
+            for (size_t c = 0; c < json_array_size(ccs); c++) {
+                json_t *cc = json_array_get(ccs, c);
+                const char *codec = json_string_value(json_object_get(cc, "codec"));
+                char rate[16], enc[700], dec[700];
+                snprintf(rate, sizeof rate, "%d",
+                         (int)json_integer_value(json_object_get(cc, "sample_rate")));
+                const char *a_mp3[] = {"-ar", rate, "-c:a", "libmp3lame", "-b:a", "320k", NULL};
+                const char *a_ogg[] = {"-ar", rate, "-c:a", "libvorbis", "-q:a", "6", NULL};
+                const char *a_opus[] = {"-ar", "48000", "-c:a", "libopus", "-b:a", "160k", NULL};
+                const char *a_aac[] = {"-ar", rate, "-c:a", "aac", "-b:a", "256k", NULL};
+                const char *const *args = !strcmp(codec, "mp3")   ? a_mp3
+                                          : !strcmp(codec, "ogg") ? a_ogg
+                                          : !strcmp(codec, "opus") ? a_opus
+                                                                   : a_aac;
+                const char *ext = !strcmp(codec, "aac") ? "m4a" : codec;
+                snprintf(enc, sizeof enc, "%s/ff-%zu-%zu.%s", out, k, c, ext);
+                snprintf(dec, sizeof dec, "%s/ff-%zu-%zu.wav", out, k, c);
+                ffmpeg(file, enc, args);
+                const char *a_dec[] = {"-c:a", "pcm_f32le", NULL};
+                ffmpeg(enc, dec, a_dec);
+                double tp = file_tp_db(dec, NULL);
+                worst = fmax(worst, tp);
+                printf("+%2d dB %-12s FFmpeg %-4s at %s Hz: decoded true peak %.3f dBTP "
+                       "(lacquer's own check %.3f)\n",
+                       drive, json_string_value(json_object_get(e, "target")), codec, rate, tp,
+                       json_number_value(json_object_get(cc, "true_peak_dbtp")));
+                if (tp > -1.0)
+                    fail_msg("+%d dB %s, FFmpeg %s: %.3f dBTP over the -1.0 ceiling", drive,
+                             json_string_value(json_object_get(e, "target")), codec, tp);
+            }
+        }
+        json_decref(rep);
+        lqt_rmrf(out);
+    }
+    printf("worst FFmpeg-encoder true peak: %.3f dBTP (ceiling -1.0)\n", worst);
+}
+
+/* A VBR MP3 without a Xing header masters to its full length; an MP3 whose Xing header
+ * states a length the data does not reach is refused with one clear line. */
+static void test_lossy_input_length(void **state)
+{
+    (void)state;
+    need_ffmpeg();
+    char wav[512], mp3[512], cut[512], out[512];
+    snprintf(wav, sizeof wav, "%s/long.wav", g_tmp);
+    snprintf(mp3, sizeof mp3, "%s/noxing.mp3", g_tmp);
+    snprintf(cut, sizeof cut, "%s/cut.mp3", g_tmp);
+    snprintf(out, sizeof out, "%s/mp3out", g_tmp);
+    write_mix(wav, 7, 12.0);
+    const char *a_vbr[] = {"-c:a", "libmp3lame", "-q:a", "2", "-write_xing", "0", NULL};
+    ffmpeg(wav, mp3, a_vbr);
+    const char *targets[] = {"cd"};
+    if (lqt_master(mp3, "transparent", targets, 1, out, 1, -1)) fail_msg("mastering failed");
+    char f[700];
+    snprintf(f, sizeof f, "%s/noxing (cd).wav", out);
+    size_t frames = 0;
+    (void)file_tp_db(f, &frames);
+    double secs = frames / 44100.0;
+    printf("Xing-less VBR MP3 of a 12.000 s mix: master %.3f s\n", secs);
+    /* the whole song: 12 s plus the encoder's priming and padding (< 0.1 s) */
+    assert_true(secs >= 12.0 && secs < 12.1);
+
+    /* a CBR MP3 with its Xing/Info header (an exact length), cut to 40 % */
+    char full[512];
+    snprintf(full, sizeof full, "%s/full.mp3", g_tmp);
+    const char *a_cbr[] = {"-c:a", "libmp3lame", "-b:a", "192k", NULL};
+    ffmpeg(wav, full, a_cbr);
+    FILE *fi = fopen(full, "rb");
+    assert_non_null(fi);
+    fseek(fi, 0, SEEK_END);
+    long len = ftell(fi);
+    fseek(fi, 0, SEEK_SET);
+    char *buf = malloc((size_t)len);
+    assert_int_equal(fread(buf, 1, (size_t)len, fi), (size_t)len);
+    fclose(fi);
+    FILE *fo = fopen(cut, "wb");
+    assert_non_null(fo);
+    fwrite(buf, 1, (size_t)(len * 2 / 5), fo);
+    fclose(fo);
+    free(buf);
+    char never[600];
+    snprintf(never, sizeof never, "%s/never", g_tmp);
+    const char *argv[] = {LQ_CLI_PATH, "master", cut, "--preset", "transparent", "--target",
+                          "cd", "--out", never, NULL};
+    char *se = NULL;
+    int rc = lqt_run(argv, NULL, &se);
+    printf("cut MP3: exit %d: %s", rc, se);
+    assert_int_equal(rc, 3);
+    char want[800];
+    snprintf(want, sizeof want, "lacquer: %s: truncated: the audio data ends at 0:", cut);
+    assert_true(strncmp(se, want, strlen(want)) == 0);
+    assert_non_null(strstr(se, "of the 0:12.0"));
+    assert_non_null(strstr(se, "its header declares (expected a complete file)\n"));
+    assert_false(lqt_exists(never));
+    free(se);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_precise_margins),
+        cmocka_unit_test(test_other_encoders),
+        cmocka_unit_test(test_lossy_input_length),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
