@@ -577,7 +577,7 @@ static void test_bad_references(void **state)
     bad_ref("short.wav", "reference is 2.00 s long (expected at least 3 s of music)");
     bad_ref("three.wav", "has 3 channels (expected mono or stereo)");
     bad_ref("text.wav", "not a readable audio file (Format not recognised.) (expected WAV, "
-                        "AIFF, FLAC, Ogg, Opus or MP3)");
+                        "AIFF, FLAC, Ogg, Opus, MP3, AAC or M4A)");
     bad_ref("missing.wav", "cannot open input (No such file or directory) (expected an audio "
                            "file)");
 }
