@@ -282,7 +282,7 @@ static void test_good_run_and_no_overwrite(void **state)
     const char *argv[] = {LQ_CLI_PATH, "master", in, "--preset", "transparent", "--out", out,
                           "--target", "cd", "--target", "flac-archive", "--quiet", NULL};
     assert_int_equal(lqt_run(argv, NULL, NULL), 0);
-    assert_int_equal(lqt_dir_count(out), 4); /* 2 exports + report.json + report.txt */
+    assert_int_equal(lqt_dir_count(out), 5); /* 2 exports + report.json, .txt, .html */
     char *cd = lqt_join(out, "song (cd).wav");
     assert_true(lqt_exists(cd));
     uint64_t hcd = lqt_file_hash(cd);
@@ -295,14 +295,14 @@ static void test_good_run_and_no_overwrite(void **state)
              "--force)\n", out);
     assert_string_equal(se, want);
     free(se);
-    assert_int_equal(lqt_dir_count(out), 4);
+    assert_int_equal(lqt_dir_count(out), 5);
     assert_true(lqt_file_hash(cd) == hcd);
     /* --force: rewritten, identical bytes */
     const char *argv2[] = {LQ_CLI_PATH, "master", in, "--preset", "transparent", "--out", out,
                            "--target", "cd", "--target", "flac-archive", "--quiet", "--force",
                            NULL};
     assert_int_equal(lqt_run(argv2, NULL, NULL), 0);
-    assert_int_equal(lqt_dir_count(out), 4);
+    assert_int_equal(lqt_dir_count(out), 5);
     assert_true(lqt_file_hash(cd) == hcd);
     assert_true(lqt_file_hash(in) == h);
     /* even with --force, an export never replaces the input */
@@ -320,7 +320,7 @@ static void test_good_run_and_no_overwrite(void **state)
                  "(expected another output folder or filename pattern)\n", self);
         assert_string_equal(se4, want4);
         assert_true(lqt_file_hash(self) == hs);
-        assert_int_equal(lqt_dir_count(out), 4);
+        assert_int_equal(lqt_dir_count(out), 5);
         free(se4);
         free(self);
     }

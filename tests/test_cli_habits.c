@@ -130,7 +130,7 @@ static void test_nested_out(void **state)
     assert_string_equal(se, "");
     assert_string_equal(so, "");
     free(so), free(se);
-    assert_int_equal(lqt_dir_count(ok), 3); /* mix (cd).wav, report.json, report.txt */
+    assert_int_equal(lqt_dir_count(ok), 4); /* mix (cd).wav, report.json, .txt, .html */
     char *f = lqt_join(ok, "mix (cd).wav");
     assert_true(lqt_exists(f));
     free(f);

@@ -137,7 +137,7 @@ static void test_help_errors(void **state)
     snprintf(want, sizeof want, "lacquer: unknown command \"mastr\" (did you mean master? "
                                 "expected %s; see lacquer --help)\n", list);
     assert_string_equal(se, want);
-    assert_non_null(strstr(want, "expected master, album, analyze, presets, targets, demo, help"));
+    assert_non_null(strstr(want, "expected master, album, check, analyze, presets, targets, demo, help"));
     free(so), free(se);
     const char *b[] = {LQ_CLI_PATH, "anlayze", "x.wav", NULL};
     assert_int_equal(lqt_run(b, &so, &se), 2);

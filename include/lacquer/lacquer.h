@@ -153,6 +153,12 @@ LQ_API int lq_job_targets_met(const lq_job *j);
  * NULL before a successful run or when out of memory. */
 LQ_API char *lq_job_report_json(const lq_job *j);
 LQ_API char *lq_job_report_text(const lq_job *j);
+/* The self-contained report.html (inline CSS/JS/SVG, no network; plays the mix and the
+ * exports through relative paths from the output folder).  lq_job_run writes it beside
+ * report.json unless lq_job_set_html(j, 0).  malloc'd, free() it; NULL before a
+ * successful run or when out of memory. */
+LQ_API char *lq_job_report_html(const lq_job *j);
+LQ_API void lq_job_set_html(lq_job *j, int on);
 LQ_API void lq_job_destroy(lq_job **j);
 
 /* ---- Reference matching (docs/REFERENCE.md) ------------------------------------ */
@@ -238,11 +244,74 @@ typedef struct lq_analysis {
     double dc_offset_db[2];     /* mean per channel, dBFS */
     double correlation;         /* L/R correlation, 1 for mono */
     long long clipped_runs;     /* runs of >= 3 consecutive samples at |x| >= 0.9999 */
+    /* ---- the deeper analysis (docs/REPORT.md "analysis" defines each figure) ---- */
+    double low_end_balance_db;  /* L over R energy below 150 Hz, dB (+: leans left) */
+    double psr_min_db;          /* smallest short-term PSR: 3 s true peak - short-term LUFS */
+    double crest_db;            /* sample peak over RMS */
+    double balance_db;          /* L over R energy, dB (+: leans left) */
+    double correlation_p5;      /* 5th percentile of the 400 ms L/R correlation */
+    double mono_loss_db;        /* energy lost in the (L+R)/2 fold-down; +inf: cancels */
+    double low_side_ratio;      /* side share of the energy below 120 Hz, 0..1 */
+    double low_correlation;     /* L/R correlation below 120 Hz */
+    int file_bits;              /* word length of the file: 8..32 PCM, 0 float/lossy */
+    int effective_bits;         /* bits actually used (16 for 16-bit audio padded to 24);
+                                   32 when off any 31-bit grid, 0 for digital silence */
+    double head_silence_ms;     /* before the first sample above -60 dBFS */
+    double tail_silence_ms;     /* after the last sample above -60 dBFS */
+    long long intersample_overs;/* sample intervals reconstructed above 0 dBFS (8x) */
+#define LQ_THIRD_OCTAVES 31
+    double third_octave_db[LQ_THIRD_OCTAVES]; /* long-term average, dBFS RMS per band,
+                                                 centres 1000*10^((i-17)/10) Hz */
+    double spectral_tilt_db_oct;/* slope of the bands 50 Hz..16 kHz (pink 0, white +3) */
+    double sub_bass_db;         /* 20-50 Hz bands against 100-400 Hz (pink 0) */
+    double harshness_db;        /* 2-8 kHz bands against 200-800 Hz (pink 0) */
 } lq_analysis;
+
+/* Centre frequency (Hz) of third-octave band i (0..LQ_THIRD_OCTAVES-1): 20 Hz..20 kHz. */
+LQ_API double lq_third_octave_center_hz(int i);
 
 /* Decode and measure a file.  Errors as for an input file of a job; err gets one line. */
 LQ_API LQ_WARN_UNUSED lq_error lq_analyze_file(const char *path, lq_analysis *out,
                                         char *err, size_t errlen);
+
+/* ---- Mix check: is this mix ready for mastering? (docs/CHECK.md) ------------------ */
+
+typedef struct lq_check_rules lq_check_rules;
+
+/* Thresholds of the check from a rules file (presets/rules/check.yaml is the shipped
+ * one and documents every key); path NULL gives the built-in defaults, which are the
+ * shipped file's values.  Errors: LQ_ERR_PRESET_NOT_FOUND (cannot open), LQ_ERR_PRESET
+ * (err: "FILE:LINE:COL: key.path: what is wrong (expected ...)"), LQ_ERR_NOMEM. */
+LQ_API LQ_WARN_UNUSED lq_error lq_check_rules_load(lq_check_rules **out, const char *path,
+                                            char *err, size_t errlen);
+LQ_API void lq_check_rules_destroy(lq_check_rules **r);
+
+#define LQ_CHECK_MAX_FINDINGS 16
+
+/* One problem of the mix, in plain words. */
+typedef struct lq_finding {
+    char id[24];          /* the rule: clipping, headroom, over_compressed, dc_offset,
+                             low_end_phase, mono, balance, sub_bass, harsh, bit_depth,
+                             silence, loudness */
+    double measured;      /* the figure that raised it, in `unit` */
+    double threshold;     /* the rule's limit, in `unit` */
+    char unit[16];
+    char message[320];    /* what was measured, with the figure */
+    char why[320];        /* why it matters for mastering */
+    char fix[320];        /* what to do in the mix */
+} lq_finding;
+
+/* Judge an analysed mix (lq_analyze_file) against rules (NULL: the defaults).  Writes
+ * up to max findings into out (may be NULL when max is 0) and returns how many there
+ * are; 0 means "ready for mastering". */
+LQ_API size_t lq_check_analysis(const lq_analysis *a, const lq_check_rules *rules,
+                                lq_finding *out, size_t max);
+
+/* The check's findings on the mix a job mastered (after lq_job_run), up to max;
+ * returns how many.  A job uses the default rules unless lq_job_set_check_rules() gave
+ * others (borrowed: they must outlive lq_job_run). */
+LQ_API size_t lq_job_findings(const lq_job *j, lq_finding *out, size_t max);
+LQ_API void lq_job_set_check_rules(lq_job *j, const lq_check_rules *rules);
 
 #ifdef __cplusplus
 }

@@ -217,6 +217,7 @@ void cli_print_usage(FILE *f)
     fputs("lacquer --help | --version\n"
           "\n"
           "Exit codes: 0 done, 1 a target not met, 2 usage, 3 bad input audio, 4 bad preset or\n"
-          "target, 5 output exists or cannot be written, 6 internal error, 130 interrupted.\n",
+          "target, 5 output exists or cannot be written, 6 internal error, 7 (check) the mix\n"
+          "needs attention, 130 interrupted.\n",
           f);
 }

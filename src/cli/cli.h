@@ -10,8 +10,11 @@
 #ifndef LQ_CLI_H
 #define LQ_CLI_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdio.h>
+
+#include "lacquer/lacquer.h"
 
 /* Exit codes (README "Exit codes" and docs/lacquer.1 list them). */
 enum {
@@ -20,9 +23,10 @@ enum {
     LQ_EXIT_USAGE = 2,       /* bad command line */
     LQ_EXIT_INPUT = 3,       /* bad input audio (unreadable, truncated, channels, rate,
                                 empty, NaN/Inf) */
-    LQ_EXIT_PRESET = 4,      /* bad or unknown preset/target, bad --set */
+    LQ_EXIT_PRESET = 4,      /* bad or unknown preset/target/rules file, bad --set */
     LQ_EXIT_OUTPUT = 5,      /* output exists (no --force) or cannot be written */
     LQ_EXIT_INTERNAL = 6,    /* out of memory, encoder or DSP failure */
+    LQ_EXIT_ATTENTION = 7,   /* check: the mix needs attention before mastering */
     LQ_EXIT_INTERRUPTED = 130 /* Ctrl-C / SIGTERM: nothing was written */
 };
 
@@ -99,7 +103,12 @@ int cli_exit_for(int lq_err);
 void cli_unknown_command(const char *name);
 const char *cli_preset_dir(void);
 
-extern const cli_command cli_cmd_master, cli_cmd_album, cli_cmd_analyze, cli_cmd_presets, cli_cmd_targets,
-    cli_cmd_demo, cli_cmd_help, cli_cmd_completion;
+extern const cli_command cli_cmd_master, cli_cmd_album, cli_cmd_check, cli_cmd_analyze, cli_cmd_presets,
+    cli_cmd_targets, cli_cmd_demo, cli_cmd_help, cli_cmd_completion;
+
+/* The figures of `lacquer analyze --json` for one file (new reference; cmd_analyze.c). */
+json_t *analysis_json(const char *path, const lq_analysis *a);
+/* The findings of a check as a JSON array (new reference; cmd_check.c). */
+json_t *findings_json(const lq_finding *f, size_t n);
 
 #endif

@@ -15,10 +15,112 @@ static json_t *num(double v)
     return isfinite(v) ? json_real(round(v * 1e4) / 1e4) : json_null();
 }
 
+json_t *analysis_json(const char *path, const lq_analysis *a)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "path", json_string(path));
+    json_object_set_new(o, "sample_rate", json_integer((json_int_t)a->sample_rate));
+    json_object_set_new(o, "channels", json_integer(a->channels));
+    json_object_set_new(o, "frames", json_integer(a->frames));
+    json_object_set_new(o, "duration_s", num(a->duration_s));
+    json_object_set_new(o, "integrated_lufs", num(a->integrated_lufs));
+    json_object_set_new(o, "loudness_range_lu", num(a->lra_lu));
+    json_object_set_new(o, "max_momentary_lufs", num(a->max_momentary_lufs));
+    json_object_set_new(o, "max_short_term_lufs", num(a->max_short_term_lufs));
+    json_object_set_new(o, "true_peak_dbtp", num(a->true_peak_16x_dbtp));
+    json_object_set_new(o, "true_peak_ebur128_dbtp", num(a->true_peak_dbtp));
+    json_object_set_new(o, "sample_peak_dbfs", num(a->sample_peak_dbfs));
+    json_object_set_new(o, "plr_db", num(a->plr_db));
+    json_object_set_new(o, "dc_offset_dbfs", num(fmax(a->dc_offset_db[0], a->dc_offset_db[1])));
+    json_object_set_new(o, "correlation", num(a->correlation));
+    json_object_set_new(o, "clipped_runs", json_integer(a->clipped_runs));
+    json_object_set_new(o, "psr_min_db", num(a->psr_min_db));
+    json_object_set_new(o, "crest_factor_db", num(a->crest_db));
+    json_object_set_new(o, "balance_db", num(a->balance_db));
+    json_object_set_new(o, "low_end_balance_db", num(a->low_end_balance_db));
+    json_object_set_new(o, "correlation_p5", num(a->correlation_p5));
+    /* +inf (the channels cancel) is written as a string, JSON has no infinity */
+    json_object_set_new(o, "mono_loss_db", isinf(a->mono_loss_db) ? json_string("inf")
+                                                                    : num(a->mono_loss_db));
+    json_object_set_new(o, "low_side_ratio", num(a->low_side_ratio));
+    json_object_set_new(o, "low_correlation", num(a->low_correlation));
+    json_object_set_new(o, "file_bits", json_integer(a->file_bits));
+    json_object_set_new(o, "effective_bits", json_integer(a->effective_bits));
+    json_object_set_new(o, "head_silence_ms", num(a->head_silence_ms));
+    json_object_set_new(o, "tail_silence_ms", num(a->tail_silence_ms));
+    json_object_set_new(o, "intersample_overs", json_integer(a->intersample_overs));
+    json_object_set_new(o, "spectral_tilt_db_oct", num(a->spectral_tilt_db_oct));
+    json_object_set_new(o, "sub_bass_db", num(a->sub_bass_db));
+    json_object_set_new(o, "harshness_db", num(a->harshness_db));
+    json_t *hz = json_array(), *db = json_array();
+    for (int i = 0; i < LQ_THIRD_OCTAVES; i++) {
+        json_array_append_new(hz, num(lq_third_octave_center_hz(i)));
+        json_array_append_new(db, a->third_octave_db[i] > -199 ? num(a->third_octave_db[i])
+                                                                : json_null());
+    }
+    json_object_set_new(o, "third_octave_hz", hz);
+    json_object_set_new(o, "third_octave_db", db);
+    return o;
+}
+
+/* One aligned table: a row per figure, a column per file. */
+static void print_table(const char **names, const lq_analysis *a, size_t n)
+{
+    enum { W = 14 };
+    printf("%-24s", "");
+    for (size_t k = 0; k < n; k++) {
+        const char *b = strrchr(names[k], '/');
+        b = b ? b + 1 : names[k];
+        size_t len = strlen(b);
+        printf(" %*.*s", W, W, len > W ? b + len - W : b);
+    }
+    putchar('\n');
+#define ROW(label, fmt, ...)                                                     \
+    do {                                                                         \
+        printf("%-24s", label);                                                  \
+        for (size_t k = 0; k < n; k++) {                                         \
+            const lq_analysis *x = &a[k];                                        \
+            char cell[64];                                                       \
+            snprintf(cell, sizeof cell, fmt, __VA_ARGS__);                         \
+            printf(" %*s", W, cell);                                             \
+        }                                                                        \
+        putchar('\n');                                                           \
+    } while (0)
+    ROW("rate Hz / channels", "%d/%d", (int)x->sample_rate, x->channels);
+    ROW("duration s", "%.3f", x->duration_s);
+    ROW("integrated LUFS", "%.2f", x->integrated_lufs);
+    ROW("loudness range LU", "%.2f", x->lra_lu);
+    ROW("max momentary LUFS", "%.2f", x->max_momentary_lufs);
+    ROW("max short-term LUFS", "%.2f", x->max_short_term_lufs);
+    ROW("true peak dBTP (16x)", "%.2f", x->true_peak_16x_dbtp);
+    ROW("true peak dBTP (ebur128)", "%.2f", x->true_peak_dbtp);
+    ROW("sample peak dBFS", "%.2f", x->sample_peak_dbfs);
+    ROW("PLR dB", "%.2f", x->plr_db);
+    ROW("PSR min dB", "%.2f", x->psr_min_db);
+    ROW("crest factor dB", "%.2f", x->crest_db);
+    ROW("inter-sample overs", "%lld", x->intersample_overs);
+    ROW("clipped runs", "%lld", x->clipped_runs);
+    ROW("DC offset dBFS", "%.1f", fmax(x->dc_offset_db[0], x->dc_offset_db[1]));
+    ROW("L/R balance dB", "%+.2f", x->balance_db);
+    ROW("low-end balance dB", "%+.2f", x->low_end_balance_db);
+    ROW("correlation", "%.3f", x->correlation);
+    ROW("correlation 5th pct", "%.3f", x->correlation_p5);
+    ROW("mono fold-down loss dB", "%.2f", x->mono_loss_db);
+    ROW("side share <120 Hz %", "%.1f", 100.0 * x->low_side_ratio);
+    ROW("bits (file/effective)", "%d/%d", x->file_bits, x->effective_bits);
+    ROW("head silence ms", "%.0f", x->head_silence_ms);
+    ROW("tail silence ms", "%.0f", x->tail_silence_ms);
+    ROW("spectral tilt dB/oct", "%+.2f", x->spectral_tilt_db_oct);
+    ROW("sub-bass dB", "%+.1f", x->sub_bass_db);
+    ROW("harshness dB", "%+.1f", x->harshness_db);
+#undef ROW
+}
+
 enum { O_JSON, O_PRESET, N_OPTIONS };
 
 static const cli_option options[N_OPTIONS] = {
-    [O_JSON] = {"--json", NULL, NULL, NULL, "print a JSON array, one object per FILE", 0,
+    [O_JSON] = {"--json", NULL, NULL, NULL,
+                "print a JSON array, one object per FILE (with the third-octave spectrum)", 0,
                 CLI_V_NONE},
     [O_PRESET] = {"--preset", NULL, "NAME|FILE", NULL,
                   "describe a preset: its stages and EQ design curves", 0, CLI_V_PRESET},
@@ -52,10 +154,14 @@ static int run(const cli_command *self, int argc, char **argv)
 const cli_command cli_cmd_analyze = {
     .name = "analyze",
     .operands = "[FILE...]",
-    .summary = "measure loudness, true peak, LRA, PLR, DC, phase, clipping; or describe a preset",
+    .summary = "loudness, peaks, PSR, phase, mono, bit depth, silence, spectrum; or a preset",
     .details = "Each FILE is decoded and measured: integrated loudness and loudness range (EBU\n"
                "R128 / ITU-R BS.1770), true peak (16x and libebur128), sample peak, PLR, DC\n"
-               "offset, L/R correlation and runs of clipped samples.\n",
+               "offset, L/R correlation and runs of clipped samples, and the deeper analysis:\n"
+               "PSR, crest factor, inter-sample overs, balance, correlation's 5th percentile,\n"
+               "mono fold-down loss, low-end side share, effective bit depth, head and tail\n"
+               "silence, third-octave spectrum and its tilt (docs/REPORT.md).  Several files\n"
+               "give one aligned table, a column per file.\n",
     .options = options,
     .n_options = N_OPTIONS,
     .example = "analyze mastered/*.flac --json",
@@ -83,55 +189,37 @@ static int analyze(const char **files, int nfiles, int json, const char *preset)
         cli_error("analyze needs at least one FILE (usage: lacquer analyze FILE... [--json])");
         return LQ_EXIT_USAGE;
     }
-    json_t *arr = json_array();
+    lq_analysis *res = calloc((size_t)nfiles, sizeof *res);
+    const char **names = calloc((size_t)nfiles, sizeof *names);
+    if (!res || !names) {
+        free(res);
+        free(names);
+        cli_error("out of memory");
+        return LQ_EXIT_INTERNAL;
+    }
+    size_t n = 0;
     int rc = LQ_EXIT_OK;
     for (int i = 0; i < nfiles; i++) {
-        lq_analysis a;
         char err[1024];
-        lq_error e = lq_analyze_file(files[i], &a, err, sizeof err);
+        lq_error e = lq_analyze_file(files[i], &res[n], err, sizeof err);
         if (e) {
             cli_error("%s", err);
             rc = cli_exit_for(e);
             continue;
         }
-        if (json) {
-            json_t *o = json_object();
-            json_object_set_new(o, "path", json_string(files[i]));
-            json_object_set_new(o, "sample_rate", json_integer((json_int_t)a.sample_rate));
-            json_object_set_new(o, "channels", json_integer(a.channels));
-            json_object_set_new(o, "frames", json_integer(a.frames));
-            json_object_set_new(o, "duration_s", num(a.duration_s));
-            json_object_set_new(o, "integrated_lufs", num(a.integrated_lufs));
-            json_object_set_new(o, "loudness_range_lu", num(a.lra_lu));
-            json_object_set_new(o, "max_momentary_lufs", num(a.max_momentary_lufs));
-            json_object_set_new(o, "max_short_term_lufs", num(a.max_short_term_lufs));
-            json_object_set_new(o, "true_peak_dbtp", num(a.true_peak_16x_dbtp));
-            json_object_set_new(o, "true_peak_ebur128_dbtp", num(a.true_peak_dbtp));
-            json_object_set_new(o, "sample_peak_dbfs", num(a.sample_peak_dbfs));
-            json_object_set_new(o, "plr_db", num(a.plr_db));
-            json_object_set_new(o, "dc_offset_dbfs", num(fmax(a.dc_offset_db[0], a.dc_offset_db[1])));
-            json_object_set_new(o, "correlation", num(a.correlation));
-            json_object_set_new(o, "clipped_runs", json_integer(a.clipped_runs));
-            json_array_append_new(arr, o);
-        } else {
-            printf("%s\n", files[i]);
-            printf("  %d Hz, %d ch, %.3f s\n", (int)a.sample_rate, a.channels, a.duration_s);
-            printf("  integrated   %8.2f LUFS\n", a.integrated_lufs);
-            printf("  range        %8.2f LU\n", a.lra_lu);
-            printf("  max momentary %7.2f LUFS   max short-term %7.2f LUFS\n",
-                   a.max_momentary_lufs, a.max_short_term_lufs);
-            printf("  true peak    %8.2f dBTP (16x)   %.2f dBTP (libebur128)\n",
-                   a.true_peak_16x_dbtp, a.true_peak_dbtp);
-            printf("  sample peak  %8.2f dBFS   PLR %.2f dB\n", a.sample_peak_dbfs, a.plr_db);
-            printf("  DC %.1f dBFS   correlation %.2f   clipped runs %lld\n",
-                   fmax(a.dc_offset_db[0], a.dc_offset_db[1]), a.correlation, a.clipped_runs);
-        }
+        names[n++] = files[i];
     }
     if (json) {
+        json_t *arr = json_array();
+        for (size_t k = 0; k < n; k++) json_array_append_new(arr, analysis_json(names[k], &res[k]));
         char *s = json_dumps(arr, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         if (s) puts(s);
         free(s);
+        json_decref(arr);
+    } else if (n) {
+        print_table(names, res, n);
     }
-    json_decref(arr);
+    free(res);
+    free(names);
     return rc;
 }

@@ -126,8 +126,8 @@ static void say_missed(const lq_job *job, const char *out)
 
 enum {
     O_PRESET, O_TARGET, O_OUT, O_SET, O_TITLE, O_ARTIST, O_ALBUM, O_JSON, O_QUIET, O_FORCE,
-    O_THREADS, O_STEMS, O_PAD, O_BLOCK, O_REFERENCE, O_WEIGHT, O_STRENGTH, O_WIDTH,
-    O_MAX_BOOST, O_MAX_CUT, O_SAVE_PRESET, N_OPTIONS
+    O_THREADS, O_STEMS, O_PAD, O_BLOCK, O_NO_HTML, O_RULES, O_REFERENCE, O_WEIGHT,
+    O_STRENGTH, O_WIDTH, O_MAX_BOOST, O_MAX_CUT, O_SAVE_PRESET, N_OPTIONS
 };
 
 static const cli_option options[N_OPTIONS] = {
@@ -164,6 +164,12 @@ static const cli_option options[N_OPTIONS] = {
     [O_BLOCK] = {"--block-size", NULL, "N", "4096",
                  "frames per processing block, 0 = random sizes (for tests: same output)", 0,
                  CLI_V_NONE},
+    [O_NO_HTML] = {"--no-html", NULL, NULL, NULL,
+                   "do not write report.html (plots and the level-matched A/B player)", 0,
+                   CLI_V_NONE},
+    [O_RULES] = {"--rules", NULL, "FILE", "presets/rules/check.yaml",
+                 "the mix check's thresholds (docs/CHECK.md) for the findings atop the report",
+                 0, CLI_V_FILE},
     [O_REFERENCE] = {"--reference", NULL, "REF", NULL,
                      "match the tone and loudness of a reference record; several are averaged "
                      "(docs/REFERENCE.md)", 1, CLI_V_FILE},
@@ -199,9 +205,9 @@ static double opt_number(const char *flag, const char *v, double hi)
 static int run(const cli_command *self, int argc, char **argv)
 {
     const char *mix = NULL, *stems = NULL, *preset_arg = DEFAULT_PRESET, *out = DEFAULT_OUT;
-    const char *title = NULL, *artist = NULL, *album = NULL;
+    const char *title = NULL, *artist = NULL, *album = NULL, *rules_arg = NULL;
     const char *target_args[MAX_TARGETS];
-    int n_targets = 0, json = 0, quiet = 0, force = 0, threads = 0, pad = 0;
+    int n_targets = 0, json = 0, quiet = 0, force = 0, threads = 0, pad = 0, no_html = 0;
     const char *refs[16], *save_preset = NULL;
     double weights[16], strength = -1.0, width = -1.0, max_boost = -1.0, max_cut = -1.0;
     int n_refs = 0;
@@ -256,6 +262,8 @@ static int run(const cli_command *self, int argc, char **argv)
         case O_FORCE: force = 1; break;
         case O_STEMS: stems = v; break;
         case O_PAD: pad = 1; break;
+        case O_NO_HTML: no_html = 1; break;
+        case O_RULES: rules_arg = v; break;
         case O_REFERENCE:
             if (n_refs == 16) {
                 cli_error("too many --reference options (at most 16)");
@@ -329,11 +337,17 @@ static int run(const cli_command *self, int argc, char **argv)
     lq_target *targets[MAX_TARGETS] = {0};
     size_t nt = 0;
     lq_job *job = NULL;
+    lq_check_rules *rules = NULL;
     lq_error e = lq_preset_load(&preset, preset_arg, dir, ov, err, sizeof err);
     if (e) {
         cli_error("%s", err);
         rc = cli_exit_for(e);
         goto done;
+    }
+    if (rules_arg && (e = lq_check_rules_load(&rules, rules_arg, err, sizeof err))) {
+        cli_error("%s", err);
+        rc = cli_exit_for(e);
+        goto cleanup;
     }
     if (n_targets == 0) {
         for (size_t i = 0; i < lq_preset_target_count(preset) && i < MAX_TARGETS; i++)
@@ -386,6 +400,8 @@ static int run(const cli_command *self, int argc, char **argv)
             goto cleanup;
         }
     lq_job_set_force(job, force);
+    lq_job_set_html(job, !no_html);
+    lq_job_set_check_rules(job, rules);
     lq_job_set_threads(job, threads);
     if (block >= 0) lq_job_set_block_size(job, (size_t)block);
     bar b = {.on = !quiet && isatty(2), .last_pct = -1};
@@ -420,12 +436,14 @@ static int run(const cli_command *self, int argc, char **argv)
         char *tx = lq_job_report_text(job);
         if (tx) fputs(tx, stdout);
         free(tx);
-        printf("\nExports, report.json and report.txt are in %s/\n", out);
+        printf("\nExports, report.json, report.txt%s are in %s/\n",
+               no_html ? "" : " and report.html", out);
     }
     rc = lq_job_targets_met(job) ? LQ_EXIT_OK : LQ_EXIT_NOT_MET;
     if (rc == LQ_EXIT_NOT_MET && quiet) say_missed(job, out);
 cleanup:
     lq_job_destroy(&job);
+    lq_check_rules_destroy(&rules);
     for (size_t i = 0; i < nt; i++) lq_target_destroy(&targets[i]);
     lq_preset_destroy(&preset);
 done:
@@ -439,7 +457,8 @@ const cli_command cli_cmd_master = {
     .summary = "master a stereo (or mono) mix, or stems, to one verified export per target",
     .details = "MIX is any stereo or mono file libsndfile reads (WAV, FLAC, AIFF, ...).  Each\n"
                "export is re-measured from the written file and checked against its target;\n"
-               "report.json and report.txt go beside the exports.  Nothing is overwritten\n"
+               "report.json, report.txt and report.html (plots, a level-matched A/B player)\n"
+               "go beside the exports, the mix check's findings first.  Nothing is overwritten\n"
                "without --force, and on any error or Ctrl-C nothing is left behind.  Instead\n"
                "of MIX, --stems STEMS.yaml masters from stems (docs/STEMS.md).\n",
     .options = options,

@@ -5,6 +5,7 @@
 const cli_command *const cli_commands[] = {
     &cli_cmd_master,
     &cli_cmd_album,
+    &cli_cmd_check,
     &cli_cmd_analyze,
     &cli_cmd_presets,
     &cli_cmd_targets,

@@ -395,6 +395,39 @@ double lq_os_stream_meter(lq_os_stream *s, const lq_os_filter *f, const double *
     return mx;
 }
 
+/* Count the samples t whose oversampled grid (every |y_p(t)|, p = 0..factor-1) exceeds
+ * thr, with the meter's cascade of bounds: a sample whose bound is <= thr cannot count,
+ * so its phases are not computed (the count is exactly that of computing them all). */
+long long lq_os_stream_count_over(lq_os_stream *s, const lq_os_filter *f, const double *x,
+                                  size_t n, double thr)
+{
+    const int K = LQ_OS_TAPS, L = f->factor;
+    const double l1 = f->l1, lim = thr * BOUND_SHRINK - BOUND_ABS;
+    double y[LQ_OS_MAX_FACTOR];
+    long long count = 0;
+    while (n > 0) {
+        const size_t k = n < LQ_OS_CHUNK ? n : LQ_OS_CHUNK;
+        memcpy(s->x + K, x, k * sizeof *x);
+        for (size_t g = 0; g < k; g += METER_GROUP) {
+            const size_t ge = g + METER_GROUP < k ? g + METER_GROUP : k;
+            const double gm = abs_max(s->x + g + 1, ge - g + (size_t)K - 1);
+            if (gm == 0.0 || l1 * gm <= lim) continue;
+            for (size_t i = g; i < ge; i++) {
+                const double *w = s->x + i + 1;
+                if (tap_bound(f, w) <= lim || centre_bound(f, w, lim) <= lim) continue;
+                lq_os_phases(f, w, y);
+                int over = fabs(w[K - 1 - LQ_OS_DELAY]) > thr;
+                for (int p = 1; p < L && !over; p++) over = fabs(y[p]) > thr;
+                count += over;
+            }
+        }
+        memmove(s->x, s->x + k, (size_t)K * sizeof *x);
+        x += k;
+        n -= k;
+    }
+    return count;
+}
+
 /* The detector's fast path.  lq_os_detector_push returns m = the maximum of the grid
  * values v_p = |y_p(t)| and of parabola vertices y1 + (v - y2)^2 / (8 (2 y1 - y2 - v)),
  * taken only where y1 >= y2, y1 >= v (three consecutive grid points, y1 in the middle).

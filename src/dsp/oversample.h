@@ -159,6 +159,12 @@ void lq_os_stream_reset(lq_os_stream *s);
 double lq_os_stream_meter(lq_os_stream *s, const lq_os_filter *f, const double *x, size_t n,
                           double mx);
 
+/* Count: push x[0..n) (any n); returns how many of the pushed samples t have some
+ * |y_p(t)| > thr (p = 0..factor-1: the interval [t-D, t-D+1) oversampled), computing
+ * phases only where a bound exceeds thr (the analysis' inter-sample overs). */
+long long lq_os_stream_count_over(lq_os_stream *s, const lq_os_filter *f, const double *x,
+                                  size_t n, double thr);
+
 /* Limiter detector: push x[0..n) (any n); pk[i] receives the value that
  * lq_os_detector_push(d, f, x[i], skip_below, 1) would return on a detector fed the same
  * samples, whenever that value exceeds thr; otherwise pk[i] is some value <= thr (0 when

@@ -457,7 +457,8 @@ static void run_task(codec_task *tk)
 {
     if (tk->verify) {
         lq_export *ex = tk->p->ex;
-        tk->err = lq_meter_file(tk->path, LQ_METER_FULL | LQ_METER_TP16, &ex->meas, &tk->diag);
+        tk->err = lq_meter_file(tk->path, LQ_METER_FULL | LQ_METER_TP16 | LQ_METER_PLOTS,
+                                &ex->meas, &tk->diag);
     } else {
         tk->err = codec_roundtrip(tk);
     }

@@ -5,7 +5,7 @@
  *      check the mix (engine/mixcheck.c)
  *   3. tasks for the run's queue (engine/queue.c): resample the spool once per distinct
  *      target rate, then each target's finishing chain (engine/finish.c)
- *   4. publish every export, then report.json and report.txt (report/)
+ *   4. publish every export, then report.json, report.txt and report.html (report/)
  * lq_job_run does these for one job with its own queue and publisher; an album or a
  * batch runs the same phases of many jobs through one queue and one publisher.  Any
  * error or cancellation on the way leaves the output folder as it was. */
@@ -493,6 +493,8 @@ lq_error lq_job_run(lq_job *j)
     if (!e) e = lq_job_begin(j, &pub, &d);
     if (!e) e = lq_publisher_claim(&pub, "report.json", "report", j->input, NULL, &d);
     if (!e) e = lq_publisher_claim(&pub, "report.txt", "report", j->input, NULL, &d);
+    if (!e && !j->no_html)
+        e = lq_publisher_claim(&pub, "report.html", "report", j->input, NULL, &d);
     double t0 = lq_now_s();
     if (!e) e = lq_job_render_master(j, &d);
     j->time_master_s = lq_now_s() - t0;
@@ -513,6 +515,12 @@ lq_error lq_job_run(lq_job *j)
         if (!e) e = lq_publisher_text(&pub, "report.txt", tx, &d);
         free(js);
         free(tx);
+    }
+    if (!e && !j->no_html) { /* report/report_html.c */
+        char *ht = lq_job_report_html(j);
+        e = ht ? lq_publisher_text(&pub, "report.html", ht, &d)
+               : lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
+        free(ht);
     }
     /* hidden files go first: a folder this run made can only be removed when empty */
     lq_job_end(j, e);

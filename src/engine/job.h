@@ -122,7 +122,13 @@ struct lq_job {
     lq_meter_result in_meas; /* the input mix, with health figures */
     lq_meter_result master_meas;
     int n_mix_warnings;
-    char mix_warnings[LQ_MAX_WARNINGS][320];
+    char mix_warnings[LQ_MAX_WARNINGS][640];
+    /* the mix check (engine/job_check.c) */
+    const lq_check_rules *rules;   /* NULL: the defaults */
+    int no_html;                   /* lq_job_set_html(j, 0): no report.html */
+    lq_analysis in_analysis;       /* the input mix, deep figures included */
+    size_t n_findings;
+    lq_finding findings[LQ_CHECK_MAX_FINDINGS];
     lq_spool master;
     lq_rate_group *groups;
     size_t n_groups;
@@ -153,7 +159,8 @@ struct lq_job {
 lq_error lq_job_begin(lq_job *j, lq_publisher *pub, lq_diag *d);
 /* Decode, measure and master the input into j->master (master.c). */
 lq_error lq_job_render_master(lq_job *j, lq_diag *d);
-/* The mix findings from the input's figures (mixcheck.c). */
+/* The mix check (mixcheck.c, the rules of engine/check.c) on the input's figures:
+ * j->in_analysis, j->findings and one mix warning per finding. */
 void lq_job_check_mix(lq_job *j);
 /* Plan one rate group per output rate and queue their resamplings. */
 lq_error lq_job_add_rate_tasks(lq_job *j, lq_tasks *t, lq_diag *d);

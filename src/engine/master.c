@@ -242,7 +242,8 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
         src.gain = 1.0;
     }
     if (!e) e = lq_meter_new(&src.meter, channels, rate,
-                             LQ_METER_FULL | LQ_METER_HEALTH | LQ_METER_TP16, MAX_BLOCK, d);
+                             LQ_METER_FULL | LQ_METER_HEALTH | LQ_METER_TP16 |
+                                 LQ_METER_DEEP | LQ_METER_TP_EBUR128, MAX_BLOCK, d);
     /* a master bus that changes nothing is measured once, as the input */
     if (!e && chain.n) e = lq_meter_new(&master_meter, channels, rate,
                              LQ_METER_FULL | LQ_METER_TP16, MAX_BLOCK, d);

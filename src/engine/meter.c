@@ -24,6 +24,10 @@ struct lq_meter {
     double sample_peak;
     size_t hop, hop_pos;
     double max_m, max_s;
+    lq_deep *deep;
+    double hop_tp;
+    double hop_e[30];       /* K-weighted mean square of the last 30 hops (ring) */
+    long long hop_i;
 };
 
 double lq_db(double linear)
@@ -38,11 +42,12 @@ lq_error lq_meter_new(lq_meter **out, int channels, double rate, int what, size_
     if (!m) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     m->channels = channels;
     m->rate = rate;
+    if (what & (LQ_METER_DEEP | LQ_METER_PLOTS)) what |= LQ_METER_FULL;
     m->what = what;
     m->max_block = max_block;
     int mode = EBUR128_MODE_I;
     if (what & LQ_METER_FULL)
-        mode |= EBUR128_MODE_LRA | EBUR128_MODE_M | EBUR128_MODE_S;
+        mode |= EBUR128_MODE_LRA | EBUR128_MODE_M;
     if (what & LQ_METER_TP_EBUR128) mode |= EBUR128_MODE_TRUE_PEAK;
     /* a true-peak-only meter (codec round trips) needs no loudness filter at all */
     const int want_loudness = (what & (LQ_METER_LOUDNESS | LQ_METER_FULL)) != 0;
@@ -53,6 +58,9 @@ lq_error lq_meter_new(lq_meter **out, int channels, double rate, int what, size_
     if (what & LQ_METER_TP16) {
         if (lq_tp_meter_new(&m->tp, channels, rate, 16) != LQ_OK) goto fail;
     }
+    if (what & (LQ_METER_DEEP | LQ_METER_PLOTS) &&
+        lq_deep_new(&m->deep, channels, rate, max_block, !(what & LQ_METER_DEEP), d) != LQ_OK)
+        goto fail;
     if ((what & LQ_METER_COMPACT) && lq_kmeter_new(&m->km, channels, rate) != LQ_OK) goto fail;
     /* one-pole low-pass at 150 Hz for the low-end balance figure */
     m->lp_a = exp(-2.0 * M_PI * 150.0 / rate);
@@ -74,6 +82,17 @@ static void push_span(lq_meter *m, const double *const *p, size_t off, size_t k)
             for (int c = 0; c < nc; c++)
                 m->ibuf[i * (size_t)nc + (size_t)c] = p[c][off + i];
         ebur128_add_frames_double(m->st, m->ibuf, k);
+        if (m->deep && m->what & LQ_METER_TP_EBUR128) {
+            double v;
+            for (int c = 0; c < nc; c++)
+                if (ebur128_prev_true_peak(m->st, (unsigned)c, &v) == EBUR128_SUCCESS &&
+                    v > m->hop_tp)
+                    m->hop_tp = v;
+        }
+    }
+    if (m->deep) {
+        const double *v[2] = {p[0] + off, p[nc > 1 ? 1 : 0] + off};
+        lq_deep_push(m->deep, v, k);
     }
     if (m->km) {
         const double *v[2] = {p[0] + off, p[nc > 1 ? 1 : 0] + off};
@@ -132,13 +151,32 @@ void lq_meter_push(lq_meter *m, const double *const *p, size_t n)
             /* every 100 ms: track the maxima of momentary (after 400 ms) and
              * short-term (after 3 s) loudness, EBU Tech 3341 section 2.2 */
             m->hop_pos = 0;
-            double v;
-            if (m->frames >= (long long)(0.4 * m->rate) &&
-                ebur128_loudness_momentary(m->st, &v) == EBUR128_SUCCESS && v > m->max_m)
-                m->max_m = v;
-            if (m->frames >= (long long)(3.0 * m->rate) &&
-                ebur128_loudness_shortterm(m->st, &v) == EBUR128_SUCCESS && v > m->max_s)
-                m->max_s = v;
+            /* the K-weighted mean square of this 100 ms hop (libebur128's own window
+             * over exactly the frames of the hop); momentary and short-term are the
+             * means of the last 4 and 30 hops: the same windows as
+             * ebur128_loudness_momentary/shortterm at a thirtieth of the cost */
+            double v, e = 0;
+            if (ebur128_loudness_window(m->st, 100, &v) == EBUR128_SUCCESS && isfinite(v))
+                e = pow(10.0, (v + 0.691) / 10.0);
+            m->hop_e[m->hop_i % 30] = e;
+            m->hop_i++;
+            double st = NAN;
+            if (m->frames >= (long long)(0.4 * m->rate)) {
+                double s4 = 0;
+                for (int k = 1; k <= 4; k++) s4 += m->hop_e[(m->hop_i - k) % 30];
+                v = s4 > 0 ? -0.691 + 10.0 * log10(s4 / 4) : -HUGE_VAL;
+                if (v > m->max_m) m->max_m = v;
+            }
+            if (m->frames >= (long long)(3.0 * m->rate)) {
+                double s30 = 0;
+                for (int k = 0; k < 30; k++) s30 += m->hop_e[k];
+                st = s30 > 0 ? -0.691 + 10.0 * log10(s30 / 30) : -HUGE_VAL;
+                if (st > m->max_s) m->max_s = st;
+            }
+            if (m->deep) {
+                lq_deep_hop(m->deep, st, m->what & LQ_METER_TP_EBUR128 ? m->hop_tp : NAN);
+                m->hop_tp = 0;
+            }
         }
     }
 }
@@ -186,6 +224,10 @@ void lq_meter_result_get(lq_meter *m, lq_meter_result *r)
         }
         r->clipped_runs = m->clipped_runs;
     }
+    if (m->deep) {
+        lq_deep_result_get(m->deep, &r->deep);
+        r->has_deep = 1;
+    }
 }
 
 void lq_meter_destroy(lq_meter **pm)
@@ -194,6 +236,7 @@ void lq_meter_destroy(lq_meter **pm)
     if (!m) return;
     if (m->st) ebur128_destroy(&m->st);
     if (m->tp) lq_tp_meter_destroy(&m->tp);
+    lq_deep_destroy(&m->deep);
     lq_kmeter_destroy(&m->km);
     free(m->ibuf);
     free(m);
@@ -217,7 +260,10 @@ lq_error lq_meter_file(const char *path, int what, lq_meter_result *res, lq_diag
         if (e || got == 0) break;
         lq_meter_push(m, (const double *const *)pl, got);
     }
-    if (!e) lq_meter_result_get(m, res);
+    if (!e) {
+        lq_meter_result_get(m, res);
+        res->word_bits = in.word_bits;
+    }
     free(mem);
     lq_meter_destroy(&m);
     lq_audio_in_close(&in);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "core/diag.h"
+#include "engine/analysis.h"
 
 enum {
     LQ_METER_LOUDNESS = 1,  /* integrated only (cheap: closed-loop passes) */
@@ -16,8 +17,10 @@ enum {
     LQ_METER_TP16 = 4,      /* + lacquer's 16x true peak */
     LQ_METER_HEALTH = 8,    /* + DC, correlation, clipping runs, low-end balance */
     LQ_METER_TP_EBUR128 = 16, /* + libebur128's own true peak (a cross-check; costly) */
-    LQ_METER_COMPACT = 32    /* integrated only, from the compact meter (dsp/kmeter.c):
+    LQ_METER_COMPACT = 32,   /* integrated only, from the compact meter (dsp/kmeter.c):
                                 tens of KB at any rate, for per-stem figures */
+    LQ_METER_DEEP = 64,      /* + the deeper analysis (engine/analysis.h); implies FULL */
+    LQ_METER_PLOTS = 128     /* + only the analysis' series and spectrum (report.html) */
 };
 
 typedef struct lq_meter_result {
@@ -27,6 +30,9 @@ typedef struct lq_meter_result {
     double true_peak_dbtp, true_peak_16x_dbtp, sample_peak_dbfs;
     double dc_db[2], correlation, low_end_balance_db;
     long long clipped_runs, frames;
+    int word_bits;          /* of the file (lq_meter_file only): 0 float/lossy */
+    int has_deep;
+    lq_deep_result deep;    /* with LQ_METER_DEEP */
 } lq_meter_result;
 
 typedef struct lq_meter lq_meter;

@@ -253,6 +253,19 @@ char *lq_album_report_text(const lq_album *a)
                                    : "album (one gain for the record), anchor: ",
         s->loudness == LQ_ALBUM_LOUDNESS_TRACK ? ""
         : s->anchor == LQ_ANCHOR_INTEGRATED ? "album integrated" : "loudest track");
+    /* the mix check first, per track (the same findings as `lacquer check`) */
+    int any = 0;
+    for (size_t i = 0; i < a->n_jobs; i++) {
+        const lq_job *j = a->jobs[i];
+        for (size_t f = 0; f < j->n_findings; f++) {
+            if (!any) put(&b, "The mixes (mastering cannot fix these; see `lacquer check`):\n");
+            any = 1;
+            put(&b, "  track %zu (%s): %s\n    fix: %s\n", i + 1, j->title,
+                j->findings[f].message, j->findings[f].fix);
+        }
+    }
+    put(&b, any ? "\n" : "The mixes: every track ready for mastering (no finding of "
+                          "`lacquer check`).\n\n");
     for (size_t k = 0; k < a->n_targets; k++) {
         const lq_album_target *at = &a->at[k];
         const lq_album_layout *L = &at->layout;

@@ -186,6 +186,24 @@ json_t *lq_report_build(const lq_job *j)
     json_object_set_new(meta, "report_schema", json_integer(1));
     json_object_set_new(r, "lacquer", meta);
 
+    /* the mix check first: what the mix itself needs (docs/CHECK.md) */
+    json_t *ck = json_object(), *fa = json_array();
+    json_object_set_new(ck, "verdict", json_string(j->n_findings ? "needs_attention" : "ready"));
+    for (size_t i = 0; i < j->n_findings; i++) {
+        const lq_finding *f = &j->findings[i];
+        json_t *o = json_object();
+        json_object_set_new(o, "id", json_string(f->id));
+        json_object_set_new(o, "measured", num(f->measured));
+        json_object_set_new(o, "threshold", num(f->threshold));
+        json_object_set_new(o, "unit", json_string(f->unit));
+        json_object_set_new(o, "message", json_string(f->message));
+        json_object_set_new(o, "why", json_string(f->why));
+        json_object_set_new(o, "fix", json_string(f->fix));
+        json_array_append_new(fa, o);
+    }
+    json_object_set_new(ck, "findings", fa);
+    json_object_set_new(r, "check", ck);
+
     json_t *in = json_object();
     json_object_set_new(in, "path", json_string(j->input));
     json_object_set_new(in, "format", json_string(j->in_format));

@@ -91,6 +91,17 @@ char *lq_job_report_text(const lq_job *j)
     char x1[32], x2[32], x3[32], x4[32];
     const lq_meter_result *im = &j->in_meas;
     put(&b, "lacquer %s mastering report\n\n", lq_version());
+    /* the mix check first (the same findings as `lacquer check`) */
+    if (j->n_findings) {
+        put(&b, "The mix needs attention (mastering cannot fix these):\n");
+        for (size_t i = 0; i < j->n_findings; i++)
+            put(&b, "  - %s\n    why: %s\n    fix: %s\n", j->findings[i].message,
+                j->findings[i].why, j->findings[i].fix);
+        put(&b, "\n");
+    } else {
+        put(&b, "The mix: ready for mastering (no finding of `lacquer check`: clipping, "
+                "headroom, dynamics, phase, balance, tone, bit depth, silence, level).\n\n");
+    }
     put(&b, "Input   %s\n", j->input);
     put(&b, "        %s, %d Hz, %s, %s, %.2f s\n", j->in_format, j->in_rate,
         j->in_channels == 2 ? "stereo" : "mono",
@@ -116,14 +127,6 @@ char *lq_job_report_text(const lq_job *j)
     put(&b, "Preset  %s\n", lq_preset_name(j->preset));
     master_text(&b, j);
     put(&b, "\n");
-    if (j->n_mix_warnings) {
-        put(&b, "The mix (mastering cannot fix these):\n");
-        for (int i = 0; i < j->n_mix_warnings; i++) put(&b, "  - %s\n", j->mix_warnings[i]);
-        put(&b, "\n");
-    } else {
-        put(&b, "The mix: no problems measured (clipping, headroom, dynamics, phase, DC, "
-                "low-end balance).\n\n");
-    }
     put(&b, "%-14s %-7s %6s %4s %8s %8s %8s %7s %7s  %s\n", "target", "format", "rate",
         "bits", "LUFS", "aim", "dBTP", "ceiling", "gain", "verdict");
     for (size_t i = 0; i < j->n_targets; i++) {
