@@ -332,9 +332,10 @@ static void test_bad_albums(void **state)
                  "(expected one of: linear, equal-power, log)");
     expect_error(HEAD TRACK_A "    set: {tempo_bpm: 120}\n", LQ_ERR_PRESET,
                  "album.yaml:8:11: tracks[0].set: unknown key \"tempo_bpm\" (expected a "
-                 "preset key: master, finish, targets or a target key: sample_rate, format, "
-                 "bit_depth, loudness_lufs, true_peak_dbtp, codec_check, bitrate_kbps, "
-                 "filename, limiter, dither, min_sample_rate, resampler, codec_guard_db, aac_kbps)");
+                 "preset key: master, finish, targets, reference or a target key: "
+                 "sample_rate, format, bit_depth, loudness_lufs, true_peak_dbtp, codec_check, "
+                 "bitrate_kbps, filename, limiter, dither, min_sample_rate, resampler, "
+                 "codec_guard_db, aac_kbps)");
     expect_error(HEAD TRACK_A "    set:\n      finish.limiter.release_ms: -5\n",
                  LQ_ERR_PRESET,
                  "album.yaml:9:7: tracks[0].set.finish.limiter.release_ms: -5 is out of "

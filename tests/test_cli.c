@@ -267,7 +267,7 @@ static void test_bad_presets(void **state)
                    "milliseconds from 1 to 1000)");
     expect_failure(in, "transparent", "colour=red", 4,
                    "--set colour=red: unknown key \"colour\" (expected a preset key: master, "
-                   "finish, targets or a target key: sample_rate, format, bit_depth, "
+                   "finish, targets, reference or a target key: sample_rate, format, bit_depth, "
                    "loudness_lufs, true_peak_dbtp, codec_check, bitrate_kbps, filename, "
                    "limiter, dither, min_sample_rate, resampler, codec_guard_db, aac_kbps)");
 }

@@ -385,7 +385,7 @@ static void test_bad_presets(void **state)
     const bad_case cases[] = {
         {"unknown top-level key", "lacquer: 1\nname: x\nmastr: []\n",
          ":3:1: unknown key \"mastr\" (expected one of: lacquer, name, description, master, "
-         "finish, targets, character)"},
+         "finish, targets, character, reference)"},
         {"unknown key in a stage", "lacquer: 1\nname: x\nmaster:\n  - gain: {gian_db: -3}\n",
          ":4:12: master[0].gain: unknown key \"gian_db\" (expected one of: gain_db)"},
         {"wrong type", "lacquer: 1\nname: x\nmaster:\n  - gain: {gain_db: \"loud\"}\n",
@@ -598,7 +598,7 @@ static void test_overrides(void **state)
     /* shape and key checks at add time */
     assert_int_equal(lq_overrides_add(ov, "loudnes_lufs=-16", err, sizeof err), LQ_ERR_PRESET);
     assert_string_equal(err, "--set loudnes_lufs=-16: unknown key \"loudnes_lufs\" (expected "
-                             "a preset key: master, finish, targets or a target key: "
+                             "a preset key: master, finish, targets, reference or a target key: "
                              "sample_rate, format, bit_depth, loudness_lufs, true_peak_dbtp, "
                              "codec_check, bitrate_kbps, filename, limiter, dither, "
                              "min_sample_rate, resampler, codec_guard_db, aac_kbps)");

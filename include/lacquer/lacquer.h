@@ -161,6 +161,39 @@ LQ_API char *lq_job_report_html(const lq_job *j);
 LQ_API void lq_job_set_html(lq_job *j, int on);
 LQ_API void lq_job_destroy(lq_job **j);
 
+/* ---- Reference matching (docs/REFERENCE.md) ------------------------------------ */
+
+/* Match the mix's tone and level to a reference record (call once per reference, at
+ * most 16; weight > 0, default 1: the references' curves and levels are averaged in
+ * dB with these weights).  The references are analysed when the job runs: a reference
+ * that is unreadable, has more than 2 channels, is shorter than 3 s or is silent fails
+ * the run (LQ_ERR_INPUT_*, "REF: what is wrong (expected ...)") and nothing is written;
+ * any sample rate is fine.  The matched eq becomes the first master-bus stage, and
+ * targets without a loudness figure land on the references' loudness.  Errors here:
+ * LQ_ERR_ARG (too many, bad weight; err gets one line), LQ_ERR_NOMEM. */
+LQ_API LQ_WARN_UNUSED lq_error lq_job_add_reference(lq_job *j, const char *path, double weight,
+                                                   char *err, size_t errlen);
+/* strength 0..1 scales the correction in dB (default 1); width_strength 0..1 lets the
+ * side follow the references' side-to-mid balance per band (default 0: width
+ * untouched).  A negative value keeps the setting (the preset's `reference:` one, else
+ * the default).  LQ_ERR_ARG above 1. */
+LQ_API LQ_WARN_UNUSED lq_error lq_job_set_match(lq_job *j, double strength,
+                                               double width_strength);
+/* Largest boost and cut per band (dB, 0..24; defaults 6 and 6) and the range where
+ * boosts are allowed (defaults 30 Hz .. 18 kHz: no boost outside).  Negative: keep, as
+ * above.  LQ_ERR_ARG out of range (a range that ends below its start fails the run). */
+LQ_API LQ_WARN_UNUSED lq_error lq_job_set_match_limits(lq_job *j, double max_boost_db,
+                                                      double max_cut_db, double boost_lo_hz,
+                                                      double boost_hi_hz);
+/* After a successful run: the job's whole chain as preset YAML (the matched eq first in
+ * master:, finish.loudness_lufs the references' level; the rest of the preset as it
+ * was), malloc'd, free() it; NULL when out of memory or nothing ran.  Mastering with it,
+ * without the references, gives byte-identical exports. */
+LQ_API char *lq_job_preset_yaml(const lq_job *j);
+/* Same, written to path (replaced atomically).  LQ_ERR_OUTPUT (err gets one line). */
+LQ_API LQ_WARN_UNUSED lq_error lq_job_save_preset(const lq_job *j, const char *path, char *err,
+                                                 size_t errlen);
+
 /* ---- Albums ---------------------------------------------------------------------- */
 
 /* An album run (docs/ALBUM.md): every track of an album file mastered as one job, all

@@ -126,7 +126,8 @@ static void say_missed(const lq_job *job, const char *out)
 
 enum {
     O_PRESET, O_TARGET, O_OUT, O_SET, O_TITLE, O_ARTIST, O_ALBUM, O_JSON, O_QUIET, O_FORCE,
-    O_THREADS, O_STEMS, O_PAD, O_BLOCK, O_NO_HTML, O_RULES, N_OPTIONS
+    O_THREADS, O_STEMS, O_PAD, O_BLOCK, O_NO_HTML, O_RULES, O_REFERENCE, O_WEIGHT,
+    O_STRENGTH, O_WIDTH, O_MAX_BOOST, O_MAX_CUT, O_SAVE_PRESET, N_OPTIONS
 };
 
 static const cli_option options[N_OPTIONS] = {
@@ -169,7 +170,37 @@ static const cli_option options[N_OPTIONS] = {
     [O_RULES] = {"--rules", NULL, "FILE", "presets/rules/check.yaml",
                  "the mix check's thresholds (docs/CHECK.md) for the findings atop the report",
                  0, CLI_V_FILE},
+    [O_REFERENCE] = {"--reference", NULL, "REF", NULL,
+                     "match the tone and loudness of a reference record; several are averaged "
+                     "(docs/REFERENCE.md)", 1, CLI_V_FILE},
+    [O_WEIGHT] = {"--weight", NULL, "W", "1",
+                  "weight of the --reference just before it in the average (more than 0)", 1,
+                  CLI_V_NONE},
+    [O_STRENGTH] = {"--match-strength", NULL, "0..1", "1",
+                    "how much of the reference's tone to apply (0: level only)", 0, CLI_V_NONE},
+    [O_WIDTH] = {"--width-strength", NULL, "0..1", "0",
+                 "how far the side follows the reference's side-to-mid balance per band", 0,
+                 CLI_V_NONE},
+    [O_MAX_BOOST] = {"--max-boost", NULL, "DB", "6",
+                     "largest boost per band of the matching eq (0..24 dB)", 0, CLI_V_NONE},
+    [O_MAX_CUT] = {"--max-cut", NULL, "DB", "6",
+                   "largest cut per band of the matching eq (0..24 dB)", 0, CLI_V_NONE},
+    [O_SAVE_PRESET] = {"--save-preset", NULL, "FILE", NULL,
+                       "also write the whole chain (with the matching eq and level) as a "
+                       "preset that masters the same without the reference", 0, CLI_V_FILE},
 };
+
+/* A number from 0 to hi for an option, or -1 after an error line. */
+static double opt_number(const char *flag, const char *v, double hi)
+{
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v || *end || !(x >= 0.0 && x <= hi)) {
+        cli_error("%s %s: expected a number from 0 to %g", flag, v, hi);
+        return -1.0;
+    }
+    return x;
+}
 
 static int run(const cli_command *self, int argc, char **argv)
 {
@@ -177,6 +208,9 @@ static int run(const cli_command *self, int argc, char **argv)
     const char *title = NULL, *artist = NULL, *album = NULL, *rules_arg = NULL;
     const char *target_args[MAX_TARGETS];
     int n_targets = 0, json = 0, quiet = 0, force = 0, threads = 0, pad = 0, no_html = 0;
+    const char *refs[16], *save_preset = NULL;
+    double weights[16], strength = -1.0, width = -1.0, max_boost = -1.0, max_cut = -1.0;
+    int n_refs = 0;
     long block = -1;
     char err[1024];
     lq_overrides *ov = NULL;
@@ -230,6 +264,42 @@ static int run(const cli_command *self, int argc, char **argv)
         case O_PAD: pad = 1; break;
         case O_NO_HTML: no_html = 1; break;
         case O_RULES: rules_arg = v; break;
+        case O_REFERENCE:
+            if (n_refs == 16) {
+                cli_error("too many --reference options (at most 16)");
+                goto done;
+            }
+            refs[n_refs] = v;
+            weights[n_refs++] = 1.0;
+            break;
+        case O_WEIGHT: {
+            char *end;
+            double w = strtod(v, &end);
+            if (!n_refs) {
+                cli_error("--weight %s: no --reference before it (expected --reference REF "
+                          "--weight W)", v);
+                goto done;
+            }
+            if (end == v || *end || !(w > 0.0 && w <= 1000.0)) {
+                cli_error("--weight %s: expected a number more than 0, at most 1000", v);
+                goto done;
+            }
+            weights[n_refs - 1] = w;
+            break;
+        }
+        case O_STRENGTH:
+            if ((strength = opt_number("--match-strength", v, 1.0)) < 0) goto done;
+            break;
+        case O_WIDTH:
+            if ((width = opt_number("--width-strength", v, 1.0)) < 0) goto done;
+            break;
+        case O_MAX_BOOST:
+            if ((max_boost = opt_number("--max-boost", v, 24.0)) < 0) goto done;
+            break;
+        case O_MAX_CUT:
+            if ((max_cut = opt_number("--max-cut", v, 24.0)) < 0) goto done;
+            break;
+        case O_SAVE_PRESET: save_preset = v; break;
         case O_THREADS: {
             char *end;
             long t = strtol(v, &end, 10);
@@ -311,6 +381,18 @@ static int run(const cli_command *self, int argc, char **argv)
         rc = cli_exit_for(e);
         goto cleanup;
     }
+    for (int i = 0; i < n_refs; i++)
+        if ((e = lq_job_add_reference(job, refs[i], weights[i], err, sizeof err))) {
+            cli_error("%s", err);
+            rc = cli_exit_for(e);
+            goto cleanup;
+        }
+    if ((e = lq_job_set_match(job, strength, width)) ||
+        (e = lq_job_set_match_limits(job, max_boost, max_cut, -1.0, -1.0))) {
+        cli_error("%s", lq_strerror(e));
+        rc = cli_exit_for(e);
+        goto cleanup;
+    }
     for (size_t i = 0; i < nt; i++)
         if ((e = lq_job_add_target(job, targets[i]))) {
             cli_error("%s", lq_strerror(e));
@@ -338,6 +420,11 @@ static int run(const cli_command *self, int argc, char **argv)
             cli_error("interrupted: nothing was written to %s", out);
         else
             cli_error("%s", lq_job_error_message(job));
+        rc = cli_exit_for(e);
+        goto cleanup;
+    }
+    if (save_preset && (e = lq_job_save_preset(job, save_preset, err, sizeof err))) {
+        cli_error("%s", err);
         rc = cli_exit_for(e);
         goto cleanup;
     }

@@ -13,7 +13,8 @@ struct lq_overrides {
 
 /* Keys --set may change.  `lacquer`, `name` and `description` are not overridable: a
  * name is what identifies a preset or target in reports and file names. */
-const char *const lq_preset_override_keys[] = {"master", "finish", "targets", NULL};
+const char *const lq_preset_override_keys[] = {"master", "finish", "targets", "reference",
+                                               NULL};
 const char *const lq_target_override_keys[] = {
     "sample_rate", "format", "bit_depth", "loudness_lufs", "true_peak_dbtp", "codec_check",
     "bitrate_kbps", "filename", "limiter", "dither", "min_sample_rate", "resampler",

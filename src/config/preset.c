@@ -319,7 +319,8 @@ fail:
 /* ---- Presets -------------------------------------------------------------------------- */
 
 static const char *const preset_keys[] = {"lacquer", "name", "description", "master",
-                                          "finish", "targets", "character", NULL};
+                                          "finish", "targets", "character", "reference",
+                                          NULL};
 
 const char *const lq_char_style_names[LQ_CHAR_STYLES] = {"dense", "sparse", "dynamic",
                                                          "bass-heavy"};
@@ -515,6 +516,67 @@ static lq_error parse_targets(lq_preset *p, const lq_node *targets, const char *
     return LQ_OK;
 }
 
+/* reference: {files: [PATH | {file: PATH, weight: W}, ...], strength, width_strength,
+ * max_boost_db, max_cut_db, boost_lo_hz, boost_hi_hz} (docs/REFERENCE.md).  Relative
+ * paths are taken from the preset file's folder. */
+static lq_error parse_reference(lq_preset *p, const lq_node *n, lq_diag *d)
+{
+    static const char *const keys[] = {"files", "strength", "width_strength", "max_boost_db",
+                                       "max_cut_db", "boost_lo_hz", "boost_hi_hz", NULL};
+    static const char *const file_keys[] = {"file", "weight", NULL};
+    lq_error e = lq_cfg_expect_map(n, keys, "reference matching", d);
+    if (e) return e;
+    p->has_reference = 1;
+    p->ref_strength = 1.0;
+    p->ref_width_strength = 0.0;
+    p->ref_max_boost_db = p->ref_max_cut_db = 6.0;
+    p->ref_boost_lo_hz = 30.0;
+    p->ref_boost_hi_hz = 18000.0;
+    if ((e = lq_cfg_number(n, "strength", 0.0, 1.0, "strength", &p->ref_strength, d)) ||
+        (e = lq_cfg_number(n, "width_strength", 0.0, 1.0, "strength", &p->ref_width_strength,
+                           d)) ||
+        (e = lq_cfg_number(n, "max_boost_db", 0.0, 24.0, "dB", &p->ref_max_boost_db, d)) ||
+        (e = lq_cfg_number(n, "max_cut_db", 0.0, 24.0, "dB", &p->ref_max_cut_db, d)) ||
+        (e = lq_cfg_number(n, "boost_lo_hz", 0.0, 96000.0, "Hz", &p->ref_boost_lo_hz, d)) ||
+        (e = lq_cfg_number(n, "boost_hi_hz", 0.0, 96000.0, "Hz", &p->ref_boost_hi_hz, d)))
+        return e;
+    if (p->ref_boost_hi_hz < p->ref_boost_lo_hz)
+        return lq_cfg_error(d, lq_node_get(n, "boost_hi_hz"), "below boost_lo_hz (expected "
+                            "boost_lo_hz <= boost_hi_hz)");
+    const lq_node *files = lq_node_get(n, "files");
+    if (!files) return lq_cfg_missing(d, n, "files", "a list of reference files, 1 to 16");
+    if ((e = lq_cfg_expect_seq(files, 1, 16, "a list of reference files, 1 to 16", d))) return e;
+    p->ref_files = calloc(files->count, sizeof *p->ref_files);
+    p->ref_weights = calloc(files->count, sizeof *p->ref_weights);
+    if (!p->ref_files || !p->ref_weights) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    const char *slash = p->file ? strrchr(p->file, '/') : NULL;
+    const size_t dir_len = slash ? (size_t)(slash - p->file) + 1 : 0;
+    for (size_t i = 0; i < files->count; i++) {
+        const lq_node *f = files->items[i];
+        const lq_node *path = f;
+        double w = 1.0;
+        if (f->type == LQ_NODE_MAP) {
+            if ((e = lq_cfg_expect_map(f, file_keys, "reference file", d))) return e;
+            if (!(path = lq_node_get(f, "file")))
+                return lq_cfg_missing(d, f, "file", "the reference's path");
+            if ((e = lq_cfg_number(f, "weight", 0.001, 1000.0, "weight", &w, d))) return e;
+        }
+        if (path->type != LQ_NODE_SCALAR || !path->value[0] || lq_node_is_null(path))
+            return lq_cfg_error(d, path, "not a file (expected a reference's path, or "
+                                "{file: PATH, weight: W})");
+        const int rel = path->value[0] != '/';
+        const size_t len = (rel ? dir_len : 0) + strlen(path->value) + 1;
+        char *full = malloc(len);
+        if (!full) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+        snprintf(full, len, "%.*s%s", rel ? (int)dir_len : 0, p->file ? p->file : "",
+                 path->value);
+        p->ref_files[i] = full;
+        p->ref_weights[i] = w;
+        p->n_refs = i + 1;
+    }
+    return LQ_OK;
+}
+
 static lq_error preset_validate(lq_preset *p, const char *preset_dir, lq_diag *d)
 {
     const lq_node *r = p->root;
@@ -547,6 +609,8 @@ static lq_error preset_validate(lq_preset *p, const char *preset_dir, lq_diag *d
         e = parse_targets(p, n, preset_dir, d);
         if (e) return e;
     }
+    n = lq_node_get(r, "reference");
+    if (n && !lq_node_is_null(n) && (e = parse_reference(p, n, d))) return e;
     return LQ_OK;
 }
 
@@ -564,6 +628,9 @@ void lq_preset_destroy(lq_preset **pp)
     lq_stage_spec_free(&p->dither);
     for (size_t i = 0; i < p->n_targets; i++) free(p->targets[i]);
     free(p->targets);
+    for (size_t i = 0; i < p->n_refs; i++) free(p->ref_files[i]);
+    free(p->ref_files);
+    free(p->ref_weights);
     lq_node_free(p->root);
     free(p);
     *pp = NULL;

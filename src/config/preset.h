@@ -47,6 +47,14 @@ struct lq_preset {
     char **targets;          /* default target names */
     size_t n_targets;
     lq_node *finish_node;    /* the preset's `finish:` map (targets may override on top) */
+    /* `reference:` (reference matching, docs/REFERENCE.md): files (paths resolved
+     * against the preset's folder) and weights; the match settings */
+    char **ref_files;
+    double *ref_weights;
+    size_t n_refs;
+    int has_reference;
+    double ref_strength, ref_width_strength, ref_max_boost_db, ref_max_cut_db;
+    double ref_boost_lo_hz, ref_boost_hi_hz;
     lq_node *root;
 };
 

@@ -42,6 +42,38 @@ static double run(const biquad *f, double *s, double x)
     return y;
 }
 
+/* The two K-weighting biquads at a rate (see the top of the file). */
+static void k_filters(double rate, biquad *shelf, biquad *hp)
+{
+    double K = tan(M_PI * 1681.974450955533 / rate), Q = 0.7071752369554196;
+    double Vh = pow(10.0, 3.999843853973347 / 20.0), Vb = pow(Vh, 0.4996667741545416);
+    double a0 = 1.0 + K / Q + K * K;
+    *shelf = (biquad){(Vh + Vb * K / Q + K * K) / a0, 2.0 * (K * K - Vh) / a0,
+                      (Vh - Vb * K / Q + K * K) / a0, 2.0 * (K * K - 1.0) / a0,
+                      (1.0 - K / Q + K * K) / a0};
+    K = tan(M_PI * 38.13547087602444 / rate);
+    Q = 0.5003270373238773;
+    a0 = 1.0 + K / Q + K * K;
+    *hp = (biquad){1.0, -2.0, 1.0, 2.0 * (K * K - 1.0) / a0, (1.0 - K / Q + K * K) / a0};
+}
+
+/* |H(e^jw)|^2 of one biquad. */
+static double biquad_mag2(const biquad *f, double w)
+{
+    const double c1 = cos(w), s1 = sin(w), c2 = cos(2.0 * w), s2 = sin(2.0 * w);
+    const double nr = f->b0 + f->b1 * c1 + f->b2 * c2, ni = -(f->b1 * s1 + f->b2 * s2);
+    const double dr = 1.0 + f->a1 * c1 + f->a2 * c2, di = -(f->a1 * s1 + f->a2 * s2);
+    return (nr * nr + ni * ni) / (dr * dr + di * di);
+}
+
+double lq_kmeter_weight2(double rate, double f_hz)
+{
+    biquad shelf, hp;
+    k_filters(rate, &shelf, &hp);
+    const double w = 2.0 * M_PI * f_hz / rate;
+    return biquad_mag2(&shelf, w) * biquad_mag2(&hp, w);
+}
+
 lq_error lq_kmeter_new(lq_kmeter **out, int channels, double rate)
 {
     *out = NULL;
@@ -49,16 +81,7 @@ lq_error lq_kmeter_new(lq_kmeter **out, int channels, double rate)
     lq_kmeter *m = calloc(1, sizeof *m);
     if (!m) return LQ_ERR_NOMEM;
     m->channels = channels;
-    double K = tan(M_PI * 1681.974450955533 / rate), Q = 0.7071752369554196;
-    double Vh = pow(10.0, 3.999843853973347 / 20.0), Vb = pow(Vh, 0.4996667741545416);
-    double a0 = 1.0 + K / Q + K * K;
-    m->shelf = (biquad){(Vh + Vb * K / Q + K * K) / a0, 2.0 * (K * K - Vh) / a0,
-                        (Vh - Vb * K / Q + K * K) / a0, 2.0 * (K * K - 1.0) / a0,
-                        (1.0 - K / Q + K * K) / a0};
-    K = tan(M_PI * 38.13547087602444 / rate);
-    Q = 0.5003270373238773;
-    a0 = 1.0 + K / Q + K * K;
-    m->hp = (biquad){1.0, -2.0, 1.0, 2.0 * (K * K - 1.0) / a0, (1.0 - K / Q + K * K) / a0};
+    k_filters(rate, &m->shelf, &m->hp);
     m->hop = (size_t)llround(rate / 10.0);
     *out = m;
     return LQ_OK;

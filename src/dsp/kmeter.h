@@ -19,5 +19,8 @@ void lq_kmeter_push(lq_kmeter *m, const double *const *planar, size_t n);
 /* Integrated loudness in LUFS; -HUGE_VAL when no block passes the gates. */
 double lq_kmeter_integrated(const lq_kmeter *m);
 void lq_kmeter_destroy(lq_kmeter **m);
+/* The K-weighting's power response |H(f)|^2 at a rate (both biquads), for meters that
+ * weight a spectrum (engine/ltas.c). */
+double lq_kmeter_weight2(double rate, double f_hz);
 
 #endif

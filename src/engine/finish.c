@@ -760,9 +760,11 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
     const double src_lufs = g->meas.integrated_lufs, src_tp = g->meas.true_peak_16x_dbtp;
     /* the loudness to land on: the target's, else the preset's own level, else none */
     if (!ex->aim_set) {   /* else an album's loudness policy chose it */
-        ex->has_aim = t->has_loudness || pr->has_level;
-        ex->aim_from_preset = !t->has_loudness && pr->has_level;
-        ex->aim_lufs = t->has_loudness ? t->loudness_lufs : pr->level_lufs;
+        ex->has_aim = t->has_loudness || pr->has_level || j->has_ref_level;
+        ex->aim_from_preset = !t->has_loudness && pr->has_level && !j->has_ref_level;
+        ex->aim_from_reference = !t->has_loudness && j->has_ref_level; /* the refs' level */
+        ex->aim_lufs = t->has_loudness ? t->loudness_lufs
+                     : j->has_ref_level ? j->ref_level_lufs : pr->level_lufs;
     }
     const int has_aim = ex->has_aim;
     double gain_db = has_aim && isfinite(src_lufs) ? ex->aim_lufs - src_lufs : 0.0;

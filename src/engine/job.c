@@ -11,6 +11,7 @@
  * error or cancellation on the way leaves the output folder as it was. */
 #include "engine/job.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,8 @@ lq_error lq_job_new(lq_job **out)
     if (!j) return LQ_ERR_NOMEM;
     j->block = MAX_BLOCK;
     j->master.fd = -1; /* no spool yet: never close descriptor 0 (another job's file) */
+    lq_match_opts_default(&j->match);
+    for (int i = 0; i < 6; i++) j->match_req[i] = NAN;
     pthread_mutex_init(&j->progress_lock, NULL);
     *out = j;
     return LQ_OK;
@@ -111,6 +114,63 @@ lq_error lq_job_set_metadata(lq_job *j, const char *title, const char *artist,
     return LQ_OK;
 }
 
+lq_error lq_job_add_reference(lq_job *j, const char *path, double weight, char *err,
+                              size_t errlen)
+{
+    if (!j || !path) return LQ_ERR_ARG;
+    if (j->n_refs == LQ_MATCH_MAX_REFS) {
+        if (err && errlen) snprintf(err, errlen, "%s: too many references (at most %d)", path,
+                                    LQ_MATCH_MAX_REFS);
+        return LQ_ERR_ARG;
+    }
+    if (!(weight > 0.0 && weight <= 1000.0)) {
+        if (err && errlen) snprintf(err, errlen, "%s: weight %g (expected more than 0, at "
+                                    "most 1000)", path, weight);
+        return LQ_ERR_ARG;
+    }
+    if (j->refs_from_preset) { /* the job's own references replace the preset's */
+        for (size_t i = 0; i < j->n_refs; i++) free(j->ref_path[i]);
+        j->n_refs = 0;
+        j->refs_from_preset = 0;
+    }
+    if (!(j->ref_path[j->n_refs] = dupstr(path))) return LQ_ERR_NOMEM;
+    j->ref_weight[j->n_refs++] = weight;
+    return LQ_OK;
+}
+
+/* A setting given (>= 0, within lo..hi) or kept (negative); 0 when out of range. */
+static int match_arg(double *slot, double v, double hi)
+{
+    if (v < 0.0) return 1;
+    if (!(v <= hi)) return 0;
+    *slot = v;
+    return 1;
+}
+
+lq_error lq_job_set_match(lq_job *j, double strength, double width_strength)
+{
+    if (!j) return LQ_ERR_ARG;
+    double req[6];
+    memcpy(req, j->match_req, sizeof req);
+    if (!match_arg(&req[0], strength, 1.0) || !match_arg(&req[1], width_strength, 1.0))
+        return LQ_ERR_ARG;
+    memcpy(j->match_req, req, sizeof req);
+    return LQ_OK;
+}
+
+lq_error lq_job_set_match_limits(lq_job *j, double max_boost_db, double max_cut_db,
+                                 double boost_lo_hz, double boost_hi_hz)
+{
+    if (!j) return LQ_ERR_ARG;
+    double req[6];
+    memcpy(req, j->match_req, sizeof req);
+    if (!match_arg(&req[2], max_boost_db, 24.0) || !match_arg(&req[3], max_cut_db, 24.0) ||
+        !match_arg(&req[4], boost_lo_hz, 96000.0) || !match_arg(&req[5], boost_hi_hz, 96000.0))
+        return LQ_ERR_ARG;
+    memcpy(j->match_req, req, sizeof req);
+    return LQ_OK;
+}
+
 void lq_job_set_force(lq_job *j, int force) { j->force = force; }
 void lq_job_set_threads(lq_job *j, int threads) { j->threads = threads; }
 void lq_job_set_block_size(lq_job *j, size_t frames)
@@ -177,6 +237,9 @@ void lq_job_destroy(lq_job **pj)
     free(j->title);
     free(j->artist);
     free(j->album);
+    for (size_t i = 0; i < j->n_refs; i++) free(j->ref_path[i]);
+    free(j->ref_ltas);
+    free(j->match_yaml);
     pthread_mutex_destroy(&j->progress_lock);
     free(j);
     *pj = NULL;

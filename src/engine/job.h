@@ -12,6 +12,7 @@
 #include "config/stems.h"
 #include "engine/publish.h"
 #include "engine/queue.h"
+#include "engine/ltas.h"
 #include "engine/meter.h"
 #include "engine/staging.h"
 #include "io/audio_out.h"
@@ -43,6 +44,7 @@ typedef struct lq_export {
     int dithered;
     int has_aim;            /* a loudness to land on: the target's or the preset's level */
     int aim_from_preset;    /* the target has none; finish.loudness_lufs of the preset */
+    int aim_from_reference; /* the target has none; the references' loudness (matching) */
     double aim_lufs;
     double gain_db;
     double ceiling_dbtp;    /* the limiter's internal ceiling (after margins) */
@@ -133,6 +135,21 @@ struct lq_job {
     lq_export *exports;
     json_t *master_reports; /* per master stage */
     double time_master_s;   /* wall seconds: decode + master bus + its meters */
+
+    /* reference matching (engine/ltas.c, docs/REFERENCE.md) */
+    char *ref_path[LQ_MATCH_MAX_REFS];
+    double ref_weight[LQ_MATCH_MAX_REFS];
+    size_t n_refs;
+    lq_match_opts match;
+    double match_req[6];        /* set by the API (NAN: not set): strength, width, boost,
+                                   cut, boost_lo, boost_hi; over the preset's reference: */
+    int refs_from_preset;       /* ref_path[] copied from the preset's reference: files */
+    int has_ref_level;          /* set by the render: targets without a figure aim here */
+    double ref_level_lufs;
+    lq_ltas_result *ref_ltas;   /* n_refs, after the render */
+    lq_ltas_result mix_ltas, master_ltas;
+    lq_match_curve curve;
+    char *match_yaml;           /* the matched EQ as a master-bus list item */
 };
 
 /* ---- one job's phases (job.c; lq_job_run strings them together; an album or a

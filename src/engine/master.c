@@ -59,11 +59,13 @@ typedef struct spool_sink {
     double undo;        /* undoes the input gain staging (1: none) */
     int channels;
     double *tmp[2];     /* MAX_BLOCK frames each, when undo != 1 */
+    lq_ltas *ltas;      /* matching: the master's spectrum, for the report */
 } spool_sink;
 
 static lq_error spool_put1(spool_sink *s, const double *const *buf, size_t n)
 {
     if (s->meter) lq_meter_push(s->meter, buf, n);
+    if (s->ltas) lq_ltas_push(s->ltas, buf, n);
     return lq_spool_write(s->spool, buf, n, s->d);
 }
 
@@ -100,11 +102,116 @@ static int job_cancelled(void *j)
     return lq_job_cancelled(j);
 }
 
+/* Reference matching, before the render (docs/REFERENCE.md): analyse every reference
+ * and the mix (one extra streaming read of the input), design the correction, and
+ * parse it as an eq stage (*spec) from the same YAML text --save-preset writes, so a
+ * saved preset gives the very same filter. */
+static lq_error match_prepare(lq_job *j, lq_stage_spec *spec, lq_diag *d)
+{
+    free(j->ref_ltas);
+    j->ref_ltas = calloc(j->n_refs, sizeof *j->ref_ltas);
+    if (!j->ref_ltas) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory (references)");
+    lq_error e = LQ_OK;
+    for (size_t i = 0; i < j->n_refs && !e; i++) {
+        lq_job_progress(j, "reference", (double)i / (double)j->n_refs);
+        e = lq_ltas_file(j->ref_path[i], &j->ref_ltas[i], d);
+    }
+    if (e) return e;
+    lq_job_progress(j, "reference", 1.0);
+    lq_mixsrc *in = NULL;
+    lq_ltas *a = NULL;
+    double *buf[2] = {malloc(MAX_BLOCK * sizeof(double)), malloc(MAX_BLOCK * sizeof(double))};
+    if (!buf[0] || !buf[1]) e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory (analysis)");
+    if (!e) e = lq_mixsrc_open(&in, j->input, j->stems, j->stems_pad, MAX_BLOCK, d);
+    if (!e) e = lq_ltas_new(&a, lq_mixsrc_channels(in), lq_mixsrc_rate(in), d);
+    while (!e) {
+        size_t got = 0;
+        if ((e = lq_mixsrc_read(in, buf, MAX_BLOCK, &got, d)) || got == 0) break;
+        lq_ltas_push(a, (const double *const *)buf, got);
+        if (lq_job_cancelled(j)) e = lq_diag_set(d, LQ_ERR_CANCELLED, "cancelled");
+    }
+    if (!e) {
+        lq_ltas_get(a, &j->mix_ltas);
+        if (!j->mix_ltas.gated_frames)
+            e = lq_diag_set(d, LQ_ERR_INPUT_EMPTY, "%s: the mix is silent (expected music "
+                            "above -70 LUFS to match to a reference)", j->input);
+    }
+    lq_ltas_destroy(&a);
+    lq_mixsrc_close(&in);
+    free(buf[0]);
+    free(buf[1]);
+    if (e) return e;
+    lq_match_design(&j->mix_ltas, j->ref_ltas, j->ref_weight, j->n_refs, &j->match, &j->curve);
+    j->has_ref_level = 1;
+    j->ref_level_lufs = j->curve.ref_lufs;
+    free(j->match_yaml);
+    if (!(j->match_yaml = lq_match_eq_yaml(&j->curve, 0)))
+        return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory (matched eq)");
+    lq_node *root = NULL;
+    if ((e = lq_node_parse_string(&root, j->match_yaml, "matched eq", d))) return e;
+    e = lq_stage_spec_parse(spec, &lq_stage_eq, lq_node_get(root->items[0], "eq"), d);
+    lq_node_free(root);
+    return e;
+}
+
+/* The match settings: the defaults, the preset's `reference:` key over them, what the
+ * API set over that; the preset's files when the job has none of its own. */
+static lq_error take_preset_reference(lq_job *j, lq_diag *d)
+{
+    const lq_preset *p = j->preset;
+    lq_match_opts_default(&j->match);
+    if (p->has_reference) {
+        if (!j->n_refs) {
+            for (size_t i = 0; i < p->n_refs && i < LQ_MATCH_MAX_REFS; i++) {
+                const size_t len = strlen(p->ref_files[i]) + 1;
+                if (!(j->ref_path[i] = malloc(len)))
+                    return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+                memcpy(j->ref_path[i], p->ref_files[i], len);
+                j->ref_weight[i] = p->ref_weights[i];
+                j->n_refs = i + 1;
+            }
+            j->refs_from_preset = 1;
+        }
+        j->match.strength = p->ref_strength;
+        j->match.width_strength = p->ref_width_strength;
+        j->match.max_boost_db = p->ref_max_boost_db;
+        j->match.max_cut_db = p->ref_max_cut_db;
+        j->match.boost_lo_hz = p->ref_boost_lo_hz;
+        j->match.boost_hi_hz = p->ref_boost_hi_hz;
+    }
+    double *slot[6] = {&j->match.strength,     &j->match.width_strength,
+                       &j->match.max_boost_db, &j->match.max_cut_db,
+                       &j->match.boost_lo_hz,  &j->match.boost_hi_hz};
+    for (int i = 0; i < 6; i++)
+        if (!isnan(j->match_req[i])) *slot[i] = j->match_req[i];
+    if (j->match.boost_hi_hz < j->match.boost_lo_hz)
+        return lq_diag_set(d, LQ_ERR_ARG, "reference matching: boosts allowed from %g Hz to "
+                           "%g Hz (expected the first no higher than the second)",
+                           j->match.boost_lo_hz, j->match.boost_hi_hz);
+    return LQ_OK;
+}
+
 lq_error lq_job_render_master(lq_job *j, lq_diag *d)
 {
     input_src src = {.j = j, .d = d};
-    lq_error e = lq_mixsrc_open(&src.in, j->input, j->stems, j->stems_pad, MAX_BLOCK, d);
+    lq_error e = take_preset_reference(j, d);
     if (e) return e;
+    /* the stages: the matched eq first (on the mix as it is, so that the preset's own
+     * stages work on the matched tone, as the references were heard), then the preset's */
+    const size_t n_specs = j->preset->n_master + (j->n_refs ? 1 : 0);
+    lq_stage_spec *specs = calloc(n_specs ? n_specs : 1, sizeof *specs);
+    if (!specs) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    j->has_ref_level = 0;
+    if (j->n_refs && (e = match_prepare(j, &specs[0], d))) {
+        lq_stage_spec_free(&specs[0]);
+        free(specs);
+        return e;
+    }
+    for (size_t i = 0; i < j->preset->n_master; i++)
+        specs[i + (j->n_refs ? 1 : 0)] = j->preset->master[i];
+    lq_ltas *master_ltas = NULL;
+    e = lq_mixsrc_open(&src.in, j->input, j->stems, j->stems_pad, MAX_BLOCK, d);
+    if (e) goto early;
     const int channels = src.channels = lq_mixsrc_channels(src.in);
     const int rate = lq_mixsrc_rate(src.in);
     j->in_channels = channels;
@@ -117,7 +224,7 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
                         .max_block = MAX_BLOCK, .seed = 1, .out_bits = 0};
     lq_chain chain;
     lq_meter *master_meter = NULL;
-    e = lq_chain_create(&chain, j->preset->master, j->preset->n_master, &env, d);
+    e = lq_chain_create(&chain, specs, n_specs, &env, d);
     if (e == LQ_ERR_ARG && d) {
         /* A stage that cannot run at this input's rate (a crossover above 0.45 x the
          * rate of an 8 kHz file): the input does not suit the preset.  Name the file,
@@ -130,11 +237,12 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
     }
     if (e) {
         lq_mixsrc_close(&src.in);
-        return e;
+        goto early;
     }
+    if (j->n_refs) e = lq_ltas_new(&master_ltas, channels, rate, d);
     j->master_identity = chain.n == 0;
-    e = lq_staging_plan(&j->staging, j->preset, chain.n == 0, j->input, j->stems,
-                        j->stems_pad, job_cancelled, j, d);
+    if (!e) e = lq_staging_plan(&j->staging, j->preset, chain.n == 0, j->input, j->stems,
+                                j->stems_pad, job_cancelled, j, d);
     double *tmp = NULL;
     if (!e && j->staging.applied) {
         src.gain = j->staging.gain;
@@ -156,7 +264,7 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
         progress_ctx pc = {j, "master", lq_mixsrc_frames(src.in)};
         lq_run_ctl ctl = {&bl, &j->cancel, chain_progress, &pc};
         spool_sink sink = {&j->master, master_meter, d, j->staging.applied ? j->staging.undo : 1.0,
-                           channels, {tmp, tmp ? tmp + MAX_BLOCK : NULL}};
+                           channels, {tmp, tmp ? tmp + MAX_BLOCK : NULL}, master_ltas};
         long long n = 0;
         e = lq_chain_run(&chain, input_read, &src, spool_put, &sink, &ctl, &n);
         if (e == LQ_ERR_CANCELLED) lq_diag_set(d, e, "cancelled");
@@ -168,6 +276,7 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
         lq_meter_result_get(src.meter, &j->in_meas);
         if (master_meter) lq_meter_result_get(master_meter, &j->master_meas);
         else j->master_meas = j->in_meas;
+        if (master_ltas) lq_ltas_get(master_ltas, &j->master_ltas);
         j->master_reports = json_array();
         for (size_t i = 0; i < chain.n; i++) {
             json_t *o = json_object();
@@ -175,7 +284,7 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
             json_object_set_new(o, "latency_frames",
                                 json_integer((json_int_t)chain.vt[i]->latency(chain.state[i])));
             if (chain.vt[i]->report) chain.vt[i]->report(chain.state[i], o);
-            json_t *c = lq_describe_stage_json(&j->preset->master[chain.spec_index[i]]);
+            json_t *c = lq_describe_stage_json(&specs[chain.spec_index[i]]);
             if (c) json_object_set_new(o, "curve", c);
             json_array_append_new(j->master_reports, o);
         }
@@ -190,6 +299,10 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
     lq_meter_destroy(&src.meter);
     lq_meter_destroy(&master_meter);
     lq_mixsrc_close(&src.in);
+early:
+    lq_ltas_destroy(&master_ltas);
+    if (j->n_refs) lq_stage_spec_free(&specs[0]);
+    free(specs);
     return e;
 }
 

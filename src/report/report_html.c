@@ -183,6 +183,11 @@ static const char *const body_html =
     "<section><h2>Spectrum (third octaves, long-term average)</h2><div class=\"legend\" "
     "id=\"lg-spectrum\"></div><svg class=\"plot\" id=\"plot-spectrum\" viewBox=\"0 0 800 300\">"
     "</svg></section>\n"
+    "<section id=\"sec-ref\" hidden><h2>Reference matching: spectra (mid, gated, dB re "
+    "loudness)</h2><div class=\"legend\" id=\"lg-refspec\"></div><svg class=\"plot\" "
+    "id=\"plot-refspec\" viewBox=\"0 0 800 300\"></svg><div class=\"legend\" "
+    "id=\"lg-refcurve\"></div><svg class=\"plot\" id=\"plot-refcurve\" "
+    "viewBox=\"0 0 800 240\"></svg></section>\n"
     "<section id=\"sec-eq\"><h2>EQ design curve</h2><div class=\"legend\" id=\"lg-eq\"></div>"
     "<svg class=\"plot\" id=\"plot-eq\" viewBox=\"0 0 800 240\"></svg></section>\n"
     "<section><h2>Exports</h2><div class=\"tw\"><table id=\"targets\"></table></div></section>\n"
@@ -284,6 +289,19 @@ static const char *const script_b =
     "s.service+' ('+f(s.plays_at_lufs,0)+' LUFS)'));withpb.forEach(e=>{const g=e.playback[k].gain_db;"
     "r.appendChild(h('td',(g>0?'+':'')+f(g,1)+' dB'))});t.appendChild(r)})})();\n";
 
+/* Reference matching (docs/REFERENCE.md): the spectra and the correction curve. */
+static const char *const script_ref =
+    "(function(){const F=R.reference;if(!F)return;document.getElementById('sec-ref').hidden=false;"
+    "const ser=[{name:'mix',color:C[0],x:F.bands_hz,y:F.mix.mid_db,dash:true}];"
+    "F.references.forEach((r,i)=>ser.push({name:'reference '+(i+1)+' ('+r.match_before_db.toFixed(2)+"
+    "' \\u2192 '+r.match_after_db.toFixed(2)+' dB)',color:C[(i+2)%8],x:F.bands_hz,y:r.mid_db}));"
+    "ser.push({name:'master',color:C[1],x:F.bands_hz,y:F.master.mid_db});"
+    "plot('plot-refspec',ser,{xlog:true,xlabel:'Hz',ylabel:'dB'});"
+    "plot('plot-refcurve',[{name:'correction mid',color:C[0],x:F.bands_hz,y:F.correction.mid_db},"
+    "{name:'correction side',color:C[1],x:F.bands_hz,y:F.correction.side_db},"
+    "{name:'reference - mix (mid, raw)',color:C[2],x:F.bands_hz,y:F.correction.difference_mid_db,"
+    "dash:true}],{xlog:true,xlabel:'Hz',ylabel:'dB'})})();\n";
+
 static const char *const script_c =
     "/* the level-matched A/B player */\n"
     "const AB={files:[],active:0};window.lqAB=AB;\n"
@@ -383,6 +401,7 @@ char *lq_job_report_html(const lq_job *j)
                                     "id=\"lq-extra\">") ||
               cat(&buf, &len, &cap, xs) || cat(&buf, &len, &cap, "</script>\n") ||
               cat(&buf, &len, &cap, script_a) || cat(&buf, &len, &cap, script_b) ||
+              cat(&buf, &len, &cap, script_ref) ||
               cat(&buf, &len, &cap, script_c);
     free(rs);
     free(xs);

@@ -11,6 +11,63 @@ static json_t *num(double v)
     return isfinite(v) ? json_real(round(v * 1e4) / 1e4) : json_null();
 }
 
+/* Reference matching (docs/REFERENCE.md): the spectra, the curve and the match figures. */
+static json_t *spectrum_json(const lq_ltas_result *r)
+{
+    json_t *o = json_object(), *m = json_array(), *sd = json_array();
+    for (int k = 0; k < LQ_LTAS_BANDS; k++) {
+        json_array_append_new(m, r->valid[k] ? num(r->mid_db[k] - r->lufs) : json_null());
+        json_array_append_new(sd, r->valid[k] && r->side_valid ? num(r->side_db[k] - r->lufs)
+                                                               : json_null());
+    }
+    json_object_set_new(o, "integrated_lufs", num(r->lufs));
+    json_object_set_new(o, "sample_rate", json_integer((json_int_t)r->rate));
+    json_object_set_new(o, "channels", json_integer(r->channels));
+    json_object_set_new(o, "seconds", num(r->seconds));
+    json_object_set_new(o, "mid_db", m);
+    json_object_set_new(o, "side_db", sd);
+    return o;
+}
+
+static json_t *reference_json(const lq_job *j)
+{
+    json_t *o = json_object(), *f = json_array(), *refs = json_array();
+    for (int k = 0; k < LQ_LTAS_BANDS; k++) json_array_append_new(f, num(j->curve.freq_hz[k]));
+    json_object_set_new(o, "bands_hz", f);
+    json_object_set_new(o, "strength", num(j->match.strength));
+    json_object_set_new(o, "width_strength", num(j->match.width_strength));
+    json_object_set_new(o, "max_boost_db", num(j->match.max_boost_db));
+    json_object_set_new(o, "max_cut_db", num(j->match.max_cut_db));
+    json_object_set_new(o, "level_lufs", num(j->ref_level_lufs));
+    for (size_t i = 0; j->ref_ltas && i < j->n_refs; i++) {
+        json_t *r = spectrum_json(&j->ref_ltas[i]);
+        json_object_set_new(r, "file", json_string(j->ref_path[i]));
+        json_object_set_new(r, "weight", num(j->ref_weight[i]));
+        json_object_set_new(r, "match_before_db",
+                            num(lq_match_figure(&j->mix_ltas, &j->ref_ltas[i])));
+        json_object_set_new(r, "match_after_db",
+                            num(lq_match_figure(&j->master_ltas, &j->ref_ltas[i])));
+        json_array_append_new(refs, r);
+    }
+    json_object_set_new(o, "references", refs);
+    json_object_set_new(o, "mix", spectrum_json(&j->mix_ltas));
+    json_object_set_new(o, "master", spectrum_json(&j->master_ltas));
+    json_t *c = json_object(), *cm = json_array(), *cs = json_array(), *rm = json_array(),
+           *rs = json_array();
+    for (int k = 0; k < LQ_LTAS_BANDS; k++) {
+        json_array_append_new(cm, num(j->curve.mid_db[k]));
+        json_array_append_new(cs, num(j->curve.side_db[k]));
+        json_array_append_new(rm, num(j->curve.raw_mid_db[k]));
+        json_array_append_new(rs, num(j->curve.raw_side_db[k]));
+    }
+    json_object_set_new(c, "mid_db", cm);
+    json_object_set_new(c, "side_db", cs);
+    json_object_set_new(c, "difference_mid_db", rm);
+    json_object_set_new(c, "difference_side_db", rs);
+    json_object_set_new(o, "correction", c);
+    return o;
+}
+
 static json_t *measured(const lq_meter_result *m, double rate)
 {
     json_t *o = json_object();
@@ -61,9 +118,11 @@ static json_t *export_json(const lq_job *j, const lq_export *ex)
     json_t *req = json_object();
     json_t *l = json_object();
     json_object_set_new(l, "target_lufs", ex->has_aim ? num(ex->aim_lufs) : json_null());
-    json_object_set_new(l, "from", json_string(!ex->has_aim          ? "none"
-                                               : ex->aim_from_preset ? "preset"
-                                                                     : "target"));
+    json_object_set_new(l, "from", json_string(!ex->has_aim             ? "none"
+                                               : ex->aim_from_preset    ? "preset"
+                                               : ex->aim_from_reference ? "reference"
+                                                                        : "target"));
+    json_object_set_new(l, "aim_from_reference", json_boolean(ex->aim_from_reference));
     json_object_set_new(l, "tolerance_lu", json_real(0.05));
     json_object_set_new(l, "measured_lufs", num(ex->meas.integrated_lufs));
     json_object_set_new(l, "pass", json_boolean(ex->loudness_ok));
@@ -178,6 +237,7 @@ json_t *lq_report_build(const lq_job *j)
     json_object_set_new(sg, "undone_db", num(0.0 - st->gain_db));
     json_object_set_new(ms, "input_staging", sg);
     json_object_set_new(r, "master", ms);
+    if (j->n_refs) json_object_set_new(r, "reference", reference_json(j));
 
     json_t *mw = json_array();
     for (int i = 0; i < j->n_mix_warnings; i++)

@@ -137,7 +137,8 @@ char *lq_job_report_text(const lq_job *j)
         else if (t->bit_depth == 32) snprintf(bits, sizeof bits, "32f");
         else snprintf(bits, sizeof bits, "%d", t->bit_depth);
         if (ex->has_aim)
-            snprintf(aim, sizeof aim, "%.1f%s", ex->aim_lufs, ex->aim_from_preset ? "*" : "");
+            snprintf(aim, sizeof aim, "%.1f%s", ex->aim_lufs,
+                     ex->aim_from_preset ? "*" : ex->aim_from_reference ? "r" : "");
         else snprintf(aim, sizeof aim, "none");
         put(&b, "%-14s %-7s %6d %4s %8s %8s %8s %7.1f %+7.2f  %s\n", t->name,
             lq_format_names[t->format], ex->rate, bits, fmt_db(x1, 32, ex->meas.integrated_lufs),
@@ -174,6 +175,26 @@ char *lq_job_report_text(const lq_job *j)
             put(&b, "\n* the preset's own level (finish.loudness_lufs): this target sets none.\n");
             break;
         }
+    for (size_t i = 0; i < j->n_targets; i++)
+        if (j->exports[i].aim_from_reference) {
+            put(&b, "\nr the references' loudness (--reference): this target sets none.\n");
+            break;
+        }
+    if (j->n_refs && j->ref_ltas) {
+        put(&b, "\nReference matching (strength %.2f, width %.2f): matching eq first on the "
+                "master bus.\n", j->match.strength, j->match.width_strength);
+        for (size_t i = 0; i < j->n_refs; i++)
+            put(&b, "  %s: %.1f LUFS, weight %g; match figure %.2f dB before, %.2f dB after\n",
+                j->ref_path[i], j->ref_ltas[i].lufs, j->ref_weight[i],
+                lq_match_figure(&j->mix_ltas, &j->ref_ltas[i]),
+                lq_match_figure(&j->master_ltas, &j->ref_ltas[i]));
+        put(&b, "  correction (mid, dB):");
+        static const int show[] = {5, 11, 17, 23, 29, 35, 41, 47, 53, 59};
+        for (size_t k = 0; k < sizeof show / sizeof show[0]; k++)
+            put(&b, " %s%g Hz %+.1f", k ? "/ " : "", round(j->curve.freq_hz[show[k]]),
+                j->curve.mid_db[show[k]]);
+        put(&b, "\n");
+    }
     put(&b, "\n%s\n", lq_job_targets_met(j) ? "All targets met." : "Some targets NOT met.");
     if (b.oom) {
         free(b.s);

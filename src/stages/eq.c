@@ -26,6 +26,10 @@
  *               slope / 6.02: exactly slope dB/oct far from both corners, flat outside
  *               the audio band (so a tilt never boosts DC or ultrasonics without bound),
  *               0 dB at the pivot.
+ *   curve       points: [[f_hz, gain_db], ...] (2..128 points, frequencies increasing):
+ *               the gain interpolated linearly in dB over log2(f) between the points,
+ *               flat (the end point's gain) below the first and above the last; what
+ *               reference matching (engine/ltas.c, docs/REFERENCE.md) designs.
  * The analogue curve is used up to Nyquist at every rate, so freq_hz may lie above the
  * Nyquist frequency of a low rate (a lowpass at 30 kHz at 44.1 kHz simply acts as its
  * skirt below 22.05 kHz): no clamping is needed and the curve means the same at every
@@ -59,17 +63,19 @@
 #include "stages/eq.h"
 
 #define EQ_MAX_BANDS 24
+#define EQ_MAX_POINTS 128     /* curve band: points kept inside the band (plain data) */
 #define EQ_CHUNK 4096            /* frames per inner pass (bounds the scratch memory) */
 #define EQ_REFINE_FROM_HZ 25.0   /* pre-correction range starts here (see fir.h) */
 #define EQ_REFINE_PASSES 6
 #define EQ_TILT_LO_HZ 20.0
 #define EQ_TILT_HI_HZ 20000.0
 
-enum { EQ_BELL, EQ_LOW_SHELF, EQ_HIGH_SHELF, EQ_HIGHPASS, EQ_LOWPASS, EQ_TILT };
+enum { EQ_BELL, EQ_LOW_SHELF, EQ_HIGH_SHELF, EQ_HIGHPASS, EQ_LOWPASS, EQ_TILT, EQ_CURVE };
 enum { EQ_CH_STEREO, EQ_CH_LEFT, EQ_CH_RIGHT, EQ_CH_MID, EQ_CH_SIDE };
 
 static const char *const eq_type_names[] = {"bell",     "low_shelf", "high_shelf",
-                                            "highpass", "lowpass",   "tilt", NULL};
+                                            "highpass", "lowpass",   "tilt",
+                                            "curve",    NULL};
 static const char *const eq_channel_names[] = {"stereo", "left", "right", "mid", "side", NULL};
 
 typedef struct eq_band {
@@ -79,7 +85,25 @@ typedef struct eq_band {
     double gain_db;
     double q;              /* bell, shelves */
     double slope_db_oct;   /* highpass/lowpass (6..96), tilt (-6..6) */
+    int n_points;          /* curve */
+    double point_hz[EQ_MAX_POINTS], point_db[EQ_MAX_POINTS];
 } eq_band;
+
+/* A curve band's gain at f: linear in dB over log2 f between its points, flat beyond. */
+static double curve_point_db(const eq_band *b, double f)
+{
+    const int n = b->n_points;
+    if (!(f > b->point_hz[0])) return b->point_db[0];
+    if (f >= b->point_hz[n - 1]) return b->point_db[n - 1];
+    int lo = 0, hi = n - 1;
+    while (hi - lo > 1) {
+        const int mid = (lo + hi) / 2;
+        if (b->point_hz[mid] <= f) lo = mid;
+        else hi = mid;
+    }
+    const double t = log2(f / b->point_hz[lo]) / log2(b->point_hz[hi] / b->point_hz[lo]);
+    return b->point_db[lo] + t * (b->point_db[hi] - b->point_db[lo]);
+}
 
 typedef struct eq_config {
     double length_ms;
@@ -127,6 +151,8 @@ static double band_db(const eq_band *b, double f)
         const double u0 = 0.5 * log2((p * p + lo2) / (1.0 + p * p / hi2));
         return b->slope_db_oct * (u - u0);
     }
+    case EQ_CURVE:
+        return curve_point_db(b, f);
     default:
         return 0.0;
     }
@@ -180,6 +206,10 @@ static int band_is_flat(const eq_band *b)
     case EQ_HIGHPASS:
     case EQ_LOWPASS: return 0;
     case EQ_TILT: return b->slope_db_oct == 0.0;
+    case EQ_CURVE:
+        for (int i = 0; i < b->n_points; i++)
+            if (b->point_db[i] != 0.0) return 0;
+        return 1;
     default: return b->gain_db == 0.0;
     }
 }
@@ -235,6 +265,40 @@ static void eq_default(void *cfg)
     c->length_ms = 186.0;
 }
 
+/* points: [[f_hz, gain_db], ...] of a curve band. */
+static lq_error eq_parse_points(eq_band *b, const lq_node *map, lq_diag *d)
+{
+    const lq_node *pts = lq_node_get(map, "points");
+    if (!pts)
+        return lq_cfg_missing(d, map, "points",
+                              "a list of [frequency in Hz, gain in dB] pairs, 2 to 128");
+    lq_error e = lq_cfg_expect_seq(pts, 2, EQ_MAX_POINTS, "[frequency in Hz, gain in dB] pairs",
+                                   d);
+    if (e) return e;
+    b->n_points = 0;
+    for (size_t i = 0; i < pts->count; i++) {
+        const lq_node *p = pts->items[i];
+        double f, g;
+        if (p->type != LQ_NODE_SEQ || p->count != 2 || !lq_cfg_scalar_number(p->items[0], &f) ||
+            !lq_cfg_scalar_number(p->items[1], &g))
+            return lq_cfg_error(d, p, "not a point (expected [frequency in Hz, gain in dB])");
+        if (!(f >= 10.0 && f <= 96000.0))
+            return lq_cfg_error(d, p->items[0], "%g Hz is out of range (expected 10..96000 Hz)",
+                                f);
+        if (i > 0 && !(f > b->point_hz[i - 1]))
+            return lq_cfg_error(d, p->items[0], "%g Hz does not follow %g Hz (expected the "
+                                "points' frequencies in increasing order)", f,
+                                b->point_hz[i - 1]);
+        if (!(g >= -24.0 && g <= 24.0))
+            return lq_cfg_error(d, p->items[1], "%g dB is out of range (expected -24..24 dB)",
+                                g);
+        b->point_hz[i] = f;
+        b->point_db[i] = g;
+        b->n_points++;
+    }
+    return LQ_OK;
+}
+
 static lq_error eq_parse_band(eq_band *b, const lq_node *map, lq_diag *d)
 {
     static const char *const keys_bell[] = {"type", "freq_hz", "gain_db", "q", "channels",
@@ -245,13 +309,14 @@ static lq_error eq_parse_band(eq_band *b, const lq_node *map, lq_diag *d)
                                             NULL};
     static const char *const keys_tilt[] = {"type", "freq_hz", "slope_db_oct", "channels",
                                             NULL};
+    static const char *const keys_curve[] = {"type", "points", "channels", NULL};
     static const char *const any_keys[] = {"type", "freq_hz", "gain_db", "q", "shelf_slope",
-                                           "slope_db_oct", "channels", NULL};
+                                           "slope_db_oct", "points", "channels", NULL};
     lq_error e;
     if (!map || map->type != LQ_NODE_MAP) return lq_cfg_expect_map(map, any_keys, "eq band", d);
     if (!lq_node_get(map, "type"))
         return lq_cfg_missing(d, map, "type",
-                              "bell, low_shelf, high_shelf, highpass, lowpass or tilt");
+                              "bell, low_shelf, high_shelf, highpass, lowpass, tilt or curve");
     if ((e = lq_cfg_enum(map, "type", eq_type_names, &b->type, d))) return e;
 
     const char *const *keys = keys_bell;
@@ -262,12 +327,14 @@ static lq_error eq_parse_band(eq_band *b, const lq_node *map, lq_diag *d)
     case EQ_HIGHPASS: keys = keys_pass; what = "eq highpass band"; break;
     case EQ_LOWPASS: keys = keys_pass; what = "eq lowpass band"; break;
     case EQ_TILT: keys = keys_tilt; what = "eq tilt band"; break;
+    case EQ_CURVE: keys = keys_curve; what = "eq curve band"; break;
     default: break;
     }
     if ((e = lq_cfg_expect_map(map, keys, what, d))) return e;
 
     b->channels = EQ_CH_STEREO;
     if ((e = lq_cfg_enum(map, "channels", eq_channel_names, &b->channels, d))) return e;
+    if (b->type == EQ_CURVE) return eq_parse_points(b, map, d);
 
     /* freq_hz: required except for tilt (pivot, default 1 kHz).  The range is checked
      * here independently of the rate; see the top of the file for what happens above
