@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <sndfile.h>
 
+#define LQ_FI_NO_RENAME
 #include "core/fault.h"
 #include "lacquer/lacquer.h"
 #include "lqtest.h"

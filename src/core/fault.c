@@ -1,15 +1,17 @@
 /* Fault injection counters (fault.h); compiled only with -DLQ_FAULT_INJECTION=ON.
  * Test-only state: the one place where the library keeps a mutable static. */
-#define LQ_FAULT_IMPL
 #include "core/fault.h"
-
-#include <stdatomic.h>
 
 /* the force-included header renamed these: here they are the real allocators */
 #undef malloc
 #undef calloc
 #undef realloc
 #undef fftw_malloc
+
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include <fftw3.h>
 
 static atomic_long g_count, g_fail_at, g_failed;
 static atomic_int g_sticky;
