@@ -131,7 +131,7 @@ static void test_catalogue(void **state)
                                     "input-unreadable");
                 assert_string_equal(e, "mixes/broken-text.wav: not a readable audio file "
                                        "(Format not recognised.) (expected WAV, AIFF, FLAC, "
-                                       "Ogg, Opus or MP3)");
+                                       "Ogg, Opus, MP3, AAC or M4A)");
             } else {
                 assert_string_equal(json_string_value(json_object_get(j, "error_code")),
                                     "input-truncated");
