@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/text.h"
 #include "album/album.h"
 #include "config/preset.h"
 #include "config/stems.h"
@@ -222,75 +223,44 @@ static lq_error check_set_keys(const lq_node *set, lq_diag *d)
     return LQ_OK;
 }
 
-/* Append s to a growing buffer. */
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_put(sbuf *b, const char *s, size_t n)
-{
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void sb_str(sbuf *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
 /* A node written back as one YAML flow document: plain scalars as written, quoted ones
  * double-quoted with escapes, maps and sequences in flow style. */
-static void to_flow(sbuf *b, const lq_node *n)
+static void to_flow(lq_text *b, const lq_node *n)
 {
     if (n->type == LQ_NODE_SCALAR) {
         if (n->plain) {
-            sb_str(b, n->value);
+            lq_text_str(b, n->value);
             return;
         }
-        sb_str(b, "\"");
+        lq_text_str(b, "\"");
         for (const unsigned char *p = (const unsigned char *)n->value; *p; p++) {
             char esc[8];
             if (*p == '"' || *p == '\\') {
                 esc[0] = '\\';
                 esc[1] = (char)*p;
-                sb_put(b, esc, 2);
+                lq_text_put(b, esc, 2);
             } else if (*p < 0x20) {
                 snprintf(esc, sizeof esc, "\\x%02x", *p);
-                sb_str(b, esc);
+                lq_text_str(b, esc);
             } else {
-                sb_put(b, (const char *)p, 1);
+                lq_text_put(b, (const char *)p, 1);
             }
         }
-        sb_str(b, "\"");
+        lq_text_str(b, "\"");
         return;
     }
     int map = n->type == LQ_NODE_MAP;
-    sb_str(b, map ? "{" : "[");
+    lq_text_str(b, map ? "{" : "[");
     for (size_t i = 0; i < n->count; i++) {
-        if (i) sb_str(b, ", ");
+        if (i) lq_text_str(b, ", ");
         if (map) {
             lq_node k = {.type = LQ_NODE_SCALAR, .value = n->keys[i], .plain = 0};
             to_flow(b, &k);
-            sb_str(b, ": ");
+            lq_text_str(b, ": ");
         }
         to_flow(b, n->items[i]);
     }
-    sb_str(b, map ? "}" : "]");
+    lq_text_str(b, map ? "}" : "]");
 }
 
 lq_error lq_album_track_overrides(const lq_album_track *t, lq_overrides **out, lq_diag *d)
@@ -300,13 +270,13 @@ lq_error lq_album_track_overrides(const lq_album_track *t, lq_overrides **out, l
     if (lq_overrides_new(&ov)) return nomem(d);
     const lq_node *set = t->set;
     for (size_t i = 0; set && set->type == LQ_NODE_MAP && i < set->count; i++) {
-        sbuf b = {0};
-        sb_str(&b, set->keys[i]);
-        sb_str(&b, "=");
+        lq_text b = {0};
+        lq_text_str(&b, set->keys[i]);
+        lq_text_str(&b, "=");
         to_flow(&b, set->items[i]);
         char err[1024];
-        lq_error e = b.oom ? LQ_ERR_NOMEM : lq_overrides_add(ov, b.p, err, sizeof err);
-        free(b.p);
+        lq_error e = b.oom ? LQ_ERR_NOMEM : lq_overrides_add(ov, b.s, err, sizeof err);
+        free(b.s);
         if (e) {
             lq_overrides_destroy(&ov);
             if (e == LQ_ERR_NOMEM) return nomem(d);

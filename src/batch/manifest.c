@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "core/text.h"
 #include "batch/batch.h"
 #include "config/node.h"
 #include "config/preset.h"
@@ -70,123 +71,82 @@ int lq_bsha256_file(const char *path, char out[65], long long *size)
     return 0;
 }
 
-/* A growing string. */
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *t, size_t n)
-{
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->cap ? b->cap * 2 : 256);
-        while (cap < b->len + n + 1) cap *= 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->oom = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, t, n);
-    b->len += n;
-    b->s[b->len] = 0;
-}
-
-static void sb_str(sbuf *b, const char *t)
-{
-    sb_add(b, t, strlen(t));
-}
-
-static char *sb_take(sbuf *b)
-{
-    if (b->oom) {
-        free(b->s);
-        return NULL;
-    }
-    if (!b->s) return lq_bstrdup("");
-    return b->s;
-}
-
 /* Scalars quoted as JSON strings (unambiguous), keys in written order. */
-static void canon(sbuf *b, const lq_node *n)
+static void canon(lq_text *b, const lq_node *n)
 {
     char tmp[32];
     switch (n->type) {
     case LQ_NODE_SCALAR: {
-        sb_str(b, n->plain ? "p\"" : "q\"");
+        lq_text_str(b, n->plain ? "p\"" : "q\"");
         for (const char *p = n->value ? n->value : ""; *p; p++) {
-            if (*p == '"' || *p == '\\') sb_add(b, "\\", 1);
-            sb_add(b, p, 1);
+            if (*p == '"' || *p == '\\') lq_text_put(b, "\\", 1);
+            lq_text_put(b, p, 1);
         }
-        sb_str(b, "\"");
+        lq_text_str(b, "\"");
         break;
     }
     case LQ_NODE_MAP:
-        sb_str(b, "{");
+        lq_text_str(b, "{");
         for (size_t i = 0; i < n->count; i++) {
-            sb_str(b, n->keys[i]);
-            sb_str(b, ":");
+            lq_text_str(b, n->keys[i]);
+            lq_text_str(b, ":");
             canon(b, n->items[i]);
-            sb_str(b, ";");
+            lq_text_str(b, ";");
         }
-        sb_str(b, "}");
+        lq_text_str(b, "}");
         break;
     case LQ_NODE_SEQ:
         snprintf(tmp, sizeof tmp, "[%zu:", n->count);
-        sb_str(b, tmp);
+        lq_text_str(b, tmp);
         for (size_t i = 0; i < n->count; i++) {
             canon(b, n->items[i]);
-            sb_str(b, ",");
+            lq_text_str(b, ",");
         }
-        sb_str(b, "]");
+        lq_text_str(b, "]");
         break;
     }
 }
 
 char *lq_bnode_canon(const lq_node *n)
 {
-    sbuf b = {0};
+    lq_text b = {0};
     if (n) canon(&b, n);
-    return sb_take(&b);
+    return lq_text_take(&b);
 }
 
 /* A node back as flow YAML, for `set:` values ("-16", "[mp3, opus]", "{a: 1}"). */
-static void flow(sbuf *b, const lq_node *n)
+static void flow(lq_text *b, const lq_node *n)
 {
     switch (n->type) {
     case LQ_NODE_SCALAR:
         if (n->plain) {
-            sb_str(b, n->value ? n->value : "");
+            lq_text_str(b, n->value ? n->value : "");
         } else {
-            sb_str(b, "\"");
+            lq_text_str(b, "\"");
             for (const char *p = n->value; p && *p; p++) {
-                if (*p == '"' || *p == '\\') sb_add(b, "\\", 1);
-                sb_add(b, p, 1);
+                if (*p == '"' || *p == '\\') lq_text_put(b, "\\", 1);
+                lq_text_put(b, p, 1);
             }
-            sb_str(b, "\"");
+            lq_text_str(b, "\"");
         }
         break;
     case LQ_NODE_MAP:
-        sb_str(b, "{");
+        lq_text_str(b, "{");
         for (size_t i = 0; i < n->count; i++) {
-            if (i) sb_str(b, ", ");
-            sb_str(b, n->keys[i]);
-            sb_str(b, ": ");
+            if (i) lq_text_str(b, ", ");
+            lq_text_str(b, n->keys[i]);
+            lq_text_str(b, ": ");
             flow(b, n->items[i]);
         }
-        sb_str(b, "}");
+        lq_text_str(b, "}");
         break;
     case LQ_NODE_SEQ:
-        sb_str(b, "[");
+        lq_text_str(b, "[");
         for (size_t i = 0; i < n->count; i++) {
-            if (i) sb_str(b, ", ");
+            if (i) lq_text_str(b, ", ");
             flow(b, n->items[i]);
         }
-        sb_str(b, "]");
+        lq_text_str(b, "]");
         break;
     }
 }
@@ -336,11 +296,11 @@ static lq_error read_fields(const lq_node *m, spec *s, lq_diag *d)
         lq_overrides *probe = NULL;
         if (lq_overrides_new(&probe)) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
         for (size_t i = 0; i < set->count; i++) {
-            sbuf b = {0};
-            sb_str(&b, set->keys[i]);
-            sb_str(&b, "=");
+            lq_text b = {0};
+            lq_text_str(&b, set->keys[i]);
+            lq_text_str(&b, "=");
             flow(&b, set->items[i]);
-            char *line = sb_take(&b), err[600];
+            char *line = lq_text_take(&b), err[600];
             if (!line) {
                 lq_overrides_destroy(&probe);
                 return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
@@ -426,20 +386,20 @@ static char *expand_out(const char *pattern, const char *input, const char *pres
     pbase = pbase ? pbase + 1 : preset;
     size_t plen = strlen(pbase);
     if (plen > 5 && !strcmp(pbase + plen - 5, ".yaml")) plen -= 5;
-    sbuf b = {0};
+    lq_text b = {0};
     for (const char *p = pattern; *p;) {
         if (!strncmp(p, "{name}", 6)) {
-            sb_add(&b, base, blen);
+            lq_text_put(&b, base, blen);
             p += 6;
         } else if (!strncmp(p, "{preset}", 8)) {
-            sb_add(&b, pbase, plen);
+            lq_text_put(&b, pbase, plen);
             p += 8;
         } else {
-            sb_add(&b, p, 1);
+            lq_text_put(&b, p, 1);
             p++;
         }
     }
-    return sb_take(&b);
+    return lq_text_take(&b);
 }
 
 static lq_bconf *conf_get(lq_batch *b, int is_target, const char *name, const lq_bjob *j,
@@ -451,13 +411,13 @@ static lq_bconf *conf_get(lq_batch *b, int is_target, const char *name, const lq
         *e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
         return NULL;
     }
-    sbuf k = {0};
-    sb_str(&k, resolved);
+    lq_text k = {0};
+    lq_text_str(&k, resolved);
     for (size_t i = 0; i < j->n_sets; i++) {
-        sb_str(&k, "\n");
-        sb_str(&k, j->sets[i]);
+        lq_text_str(&k, "\n");
+        lq_text_str(&k, j->sets[i]);
     }
-    char *key = sb_take(&k);
+    char *key = lq_text_take(&k);
     if (!key) {
         free(resolved);
         *e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
@@ -563,27 +523,27 @@ static lq_error add_job(lq_batch *b, const spec *s, const char *input, lq_diag *
 static lq_error job_id(lq_bjob *j, lq_diag *d)
 {
     const char *input = j->input;
-    sbuf k = {0};
-    sb_str(&k, "input\n");
-    sb_str(&k, input);
-    sb_str(&k, "\npreset\n");
-    sb_str(&k, j->preset_name);
+    lq_text k = {0};
+    lq_text_str(&k, "input\n");
+    lq_text_str(&k, input);
+    lq_text_str(&k, "\npreset\n");
+    lq_text_str(&k, j->preset_name);
     for (size_t i = 0; i < j->n_sets; i++) {
-        sb_str(&k, "\nset\n");
-        sb_str(&k, j->sets[i]);
+        lq_text_str(&k, "\nset\n");
+        lq_text_str(&k, j->sets[i]);
     }
     for (size_t i = 0; i < j->n_targets; i++) {
-        sb_str(&k, "\ntarget\n");
-        sb_str(&k, j->targets[i]);
+        lq_text_str(&k, "\ntarget\n");
+        lq_text_str(&k, j->targets[i]);
     }
-    sb_str(&k, "\nout\n");
-    sb_str(&k, j->out_rel);
+    lq_text_str(&k, "\nout\n");
+    lq_text_str(&k, j->out_rel);
     const char *tags[3] = {j->title, j->artist, j->album};
     for (int i = 0; i < 3; i++) {
-        sb_str(&k, "\ntag\n");
-        sb_str(&k, tags[i] ? tags[i] : "\x01");
+        lq_text_str(&k, "\ntag\n");
+        lq_text_str(&k, tags[i] ? tags[i] : "\x01");
     }
-    char *key = sb_take(&k), hex[65];
+    char *key = lq_text_take(&k), hex[65];
     if (!key) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     lq_bsha256_hex(key, strlen(key), hex);
     free(key);
@@ -815,24 +775,24 @@ static int csv_split(const char *line, char ***fields, size_t **cols)
         if (c) *cols = c;
         if (!f || !c) return -2;
         (*cols)[n] = (size_t)(p - line) + 1;
-        sbuf b = {0};
-        sb_add(&b, "", 0);
+        lq_text b = {0};
+        lq_text_put(&b, "", 0);
         while (*p == ' ') p++;
         if (*p == '"') {
             p++;
             for (;;) {
                 if (!*p) {
-                    (*fields)[n++] = sb_take(&b);
+                    (*fields)[n++] = lq_text_take(&b);
                     return -1;
                 }
                 if (*p == '"' && p[1] == '"') {
-                    sb_add(&b, "\"", 1);
+                    lq_text_put(&b, "\"", 1);
                     p += 2;
                 } else if (*p == '"') {
                     p++;
                     break;
                 } else {
-                    sb_add(&b, p++, 1);
+                    lq_text_put(&b, p++, 1);
                 }
             }
             while (*p && *p != ',') p++;
@@ -840,10 +800,10 @@ static int csv_split(const char *line, char ***fields, size_t **cols)
             const char *e = p + strcspn(p, ",");
             const char *t = e;
             while (t > p && (t[-1] == ' ' || t[-1] == '\r')) t--;
-            sb_add(&b, p, (size_t)(t - p));
+            lq_text_put(&b, p, (size_t)(t - p));
             p = e;
         }
-        (*fields)[n++] = sb_take(&b);
+        (*fields)[n++] = lq_text_take(&b);
         if (!(*fields)[n - 1]) return -2;
         if (*p != ',') break;
         p++;

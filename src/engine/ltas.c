@@ -34,6 +34,7 @@
  * under the mid, in the mix or a reference, the side difference is the mid's); limited
  * to +max_boost / -max_cut dB, with no boost below boost_lo_hz or above boost_hi_hz;
  * scaled by strength. */
+#include "core/text.h"
 #include "engine/ltas.h"
 
 #include <fftw3.h>
@@ -447,76 +448,41 @@ double lq_match_figure(const lq_ltas_result *a, const lq_ltas_result *b)
     return n ? sqrt(s2 / n) : 0.0;
 }
 
-/* Append to a growing string. */
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_add(sbuf *b, const char *fmt, ...)
+static void curve_points(lq_text *b, const double *f, const double *g, int indent)
 {
-    if (b->oom) return;
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        const int k = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (k < 0) {
-            b->oom = 1;
-            return;
-        }
-        if (b->p && b->len + (size_t)k < b->cap) {
-            b->len += (size_t)k;
-            return;
-        }
-        const size_t cap = (b->cap + (size_t)k + 1) * 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-}
-
-static void curve_points(sbuf *b, const double *f, const double *g, int indent)
-{
-    sb_add(b, "[");
+    lq_text_add(b, "[");
     for (int k = 0; k < LQ_LTAS_BANDS; k++) {
-        if (k % 3 == 0) sb_add(b, "%s\n%*s", k ? "," : "", indent, "");
-        else sb_add(b, ", ");
-        sb_add(b, "[%.17g, %.17g]", f[k], g[k]);
+        if (k % 3 == 0) lq_text_add(b, "%s\n%*s", k ? "," : "", indent, "");
+        else lq_text_add(b, ", ");
+        lq_text_add(b, "[%.17g, %.17g]", f[k], g[k]);
     }
-    sb_add(b, "]");
+    lq_text_add(b, "]");
 }
 
 char *lq_match_eq_yaml(const lq_match_curve *c, int indent)
 {
-    sbuf b = {0};
+    lq_text b = {0};
     int same = 1;
     for (int k = 0; k < LQ_LTAS_BANDS; k++) same &= c->mid_db[k] == c->side_db[k];
-    sb_add(&b, "%*s- eq:\n%*s    bands:\n", indent, "", indent, "");
+    lq_text_add(&b, "%*s- eq:\n%*s    bands:\n", indent, "", indent, "");
     if (same) {
-        sb_add(&b, "%*s      - type: curve\n%*s        channels: stereo\n%*s        points: ",
+        lq_text_add(&b, "%*s      - type: curve\n%*s        channels: stereo\n%*s        points: ",
                indent, "", indent, "", indent, "");
         curve_points(&b, c->freq_hz, c->mid_db, indent + 10);
-        sb_add(&b, "\n");
+        lq_text_add(&b, "\n");
     } else {
         const char *names[2] = {"mid", "side"};
         const double *g[2] = {c->mid_db, c->side_db};
         for (int i = 0; i < 2; i++) {
-            sb_add(&b, "%*s      - type: curve\n%*s        channels: %s\n%*s        points: ",
+            lq_text_add(&b, "%*s      - type: curve\n%*s        channels: %s\n%*s        points: ",
                    indent, "", indent, "", names[i], indent, "");
             curve_points(&b, c->freq_hz, g[i], indent + 10);
-            sb_add(&b, "\n");
+            lq_text_add(&b, "\n");
         }
     }
     if (b.oom) {
-        free(b.p);
+        free(b.s);
         return NULL;
     }
-    return b.p;
+    return b.s;
 }

@@ -10,41 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/text.h"
 #include "engine/job.h"
-
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_add(sbuf *b, const char *fmt, ...)
-{
-    if (b->oom) return;
-    va_list ap;
-    va_start(ap, fmt);
-    const int k = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (k < 0) {
-        b->oom = 1;
-        return;
-    }
-    if (b->len + (size_t)k + 1 > b->cap) {
-        const size_t cap = (b->len + (size_t)k + 1) * 2;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)k;
-}
 
 /* A key as written: plain when it is a simple word, else double-quoted. */
 static int simple_word(const char *s)
@@ -57,85 +24,85 @@ static int simple_word(const char *s)
     return 1;
 }
 
-static void quoted(sbuf *b, const char *s)
+static void quoted(lq_text *b, const char *s)
 {
-    sb_add(b, "\"");
+    lq_text_add(b, "\"");
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\') sb_add(b, "\\%c", *c);
-        else if (*c == '\n') sb_add(b, "\\n");
-        else if (*c == '\t') sb_add(b, "\\t");
-        else if (*c < 0x20 || *c == 0x7f) sb_add(b, "\\x%02x", *c);
-        else sb_add(b, "%c", *c);
+        if (*c == '"' || *c == '\\') lq_text_add(b, "\\%c", *c);
+        else if (*c == '\n') lq_text_add(b, "\\n");
+        else if (*c == '\t') lq_text_add(b, "\\t");
+        else if (*c < 0x20 || *c == 0x7f) lq_text_add(b, "\\x%02x", *c);
+        else lq_text_add(b, "%c", *c);
     }
-    sb_add(b, "\"");
+    lq_text_add(b, "\"");
 }
 
-static void scalar(sbuf *b, const lq_node *n)
+static void scalar(lq_text *b, const lq_node *n)
 {
     /* a plain scalar was unquoted in the file (numbers, null, words): keep it so; one
      * that was quoted stays a string */
-    if (n->plain && !strchr(n->value, '\n') && n->value[0] != ' ') sb_add(b, "%s", n->value);
+    if (n->plain && !strchr(n->value, '\n') && n->value[0] != ' ') lq_text_add(b, "%s", n->value);
     else quoted(b, n->value);
 }
 
-static void key(sbuf *b, const char *k)
+static void key(lq_text *b, const char *k)
 {
-    if (simple_word(k)) sb_add(b, "%s:", k);
+    if (simple_word(k)) lq_text_add(b, "%s:", k);
     else {
         quoted(b, k);
-        sb_add(b, ":");
+        lq_text_add(b, ":");
     }
 }
 
-static void emit(sbuf *b, const lq_node *n, int indent);
+static void emit(lq_text *b, const lq_node *n, int indent);
 
 /* After "key:" or "-": the value, inline for scalars and empty collections. */
-static void value(sbuf *b, const lq_node *n, int indent)
+static void value(lq_text *b, const lq_node *n, int indent)
 {
     if (n->type == LQ_NODE_SCALAR) {
-        sb_add(b, " ");
+        lq_text_add(b, " ");
         scalar(b, n);
-        sb_add(b, "\n");
+        lq_text_add(b, "\n");
     } else if (n->count == 0) {
-        sb_add(b, n->type == LQ_NODE_MAP ? " {}\n" : " []\n");
+        lq_text_add(b, n->type == LQ_NODE_MAP ? " {}\n" : " []\n");
     } else {
-        sb_add(b, "\n");
+        lq_text_add(b, "\n");
         emit(b, n, indent);
     }
 }
 
 /* A block map or sequence at indent; with first_inline the first line's indent was
  * already written (a map that is a sequence item: "- key: value"). */
-static void emit_block(sbuf *b, const lq_node *n, int indent, int first_inline)
+static void emit_block(lq_text *b, const lq_node *n, int indent, int first_inline)
 {
     for (size_t i = 0; i < n->count; i++) {
-        if (i > 0 || !first_inline) sb_add(b, "%*s", indent, "");
+        if (i > 0 || !first_inline) lq_text_add(b, "%*s", indent, "");
         if (n->type == LQ_NODE_MAP) {
             key(b, n->keys[i]);
             value(b, n->items[i], indent + 2);
         } else if (n->items[i]->type == LQ_NODE_MAP && n->items[i]->count) {
-            sb_add(b, "- ");
+            lq_text_add(b, "- ");
             emit_block(b, n->items[i], indent + 2, 1);
         } else {
-            sb_add(b, "-");
+            lq_text_add(b, "-");
             value(b, n->items[i], indent + 2);
         }
     }
 }
 
-static void emit(sbuf *b, const lq_node *n, int indent) { emit_block(b, n, indent, 0); }
+static void emit(lq_text *b, const lq_node *n, int indent) { emit_block(b, n, indent, 0); }
 
 char *lq_job_preset_yaml(const lq_job *j)
 {
     if (!j || !j->preset || !j->preset->root || j->preset->root->type != LQ_NODE_MAP)
         return NULL;
     const lq_node *root = j->preset->root;
-    sbuf b = {0};
-    sb_add(&b, "# Saved by lacquer --save-preset from %s", j->preset->file ? j->preset->file
+    lq_text b = {0};
+    lq_text_add(&b, "# Saved by lacquer --save-preset from %s", j->preset->file ? j->preset->file
                                                                          : "a preset");
     for (size_t i = 0; i < j->n_refs; i++)
-        sb_add(&b, "%s %s", i ? "," : ", matched to", j->ref_path[i]);
-    sb_add(&b, " (docs/REFERENCE.md)\n");
+        lq_text_add(&b, "%s %s", i ? "," : ", matched to", j->ref_path[i]);
+    lq_text_add(&b, " (docs/REFERENCE.md)\n");
     const int matched = j->n_refs && j->match_yaml;
     int saw_master = 0, saw_finish = 0;
     for (size_t i = 0; i < root->count; i++) {
@@ -145,47 +112,47 @@ char *lq_job_preset_yaml(const lq_job *j)
             continue; /* the match is in the eq and the level now */
         } else if (matched && strcmp(k, "master") == 0 && v->type == LQ_NODE_SEQ) {
             saw_master = 1;
-            sb_add(&b, "master:\n");
+            lq_text_add(&b, "master:\n");
             /* the matched eq first (as the run had it), then the preset's stages */
             const char *y = j->match_yaml;
             while (*y) {
                 const char *nl = strchr(y, '\n');
                 const size_t len = nl ? (size_t)(nl - y) : strlen(y);
-                sb_add(&b, "  %.*s\n", (int)len, y);
+                lq_text_add(&b, "  %.*s\n", (int)len, y);
                 y += len + (nl ? 1 : 0);
             }
             emit(&b, v, 2);
         } else if (matched && strcmp(k, "finish") == 0 && v->type == LQ_NODE_MAP) {
             saw_finish = 1;
-            sb_add(&b, "finish:\n");
+            lq_text_add(&b, "finish:\n");
             for (size_t f = 0; f < v->count; f++) {
                 if (strcmp(v->keys[f], "loudness_lufs") == 0) continue;
-                sb_add(&b, "  ");
+                lq_text_add(&b, "  ");
                 key(&b, v->keys[f]);
                 value(&b, v->items[f], 4);
             }
-            sb_add(&b, "  loudness_lufs: %.17g\n", j->ref_level_lufs);
+            lq_text_add(&b, "  loudness_lufs: %.17g\n", j->ref_level_lufs);
         } else {
             key(&b, k);
             value(&b, v, 2);
         }
     }
     if (matched && !saw_master) {
-        sb_add(&b, "master:\n");
+        lq_text_add(&b, "master:\n");
         const char *y = j->match_yaml;
         while (*y) {
             const char *nl = strchr(y, '\n');
             const size_t len = nl ? (size_t)(nl - y) : strlen(y);
-            sb_add(&b, "  %.*s\n", (int)len, y);
+            lq_text_add(&b, "  %.*s\n", (int)len, y);
             y += len + (nl ? 1 : 0);
         }
     }
-    if (matched && !saw_finish) sb_add(&b, "finish:\n  loudness_lufs: %.17g\n", j->ref_level_lufs);
+    if (matched && !saw_finish) lq_text_add(&b, "finish:\n  loudness_lufs: %.17g\n", j->ref_level_lufs);
     if (b.oom) {
-        free(b.p);
+        free(b.s);
         return NULL;
     }
-    return b.p;
+    return b.s;
 }
 
 lq_error lq_job_save_preset(const lq_job *j, const char *path, char *err, size_t errlen)

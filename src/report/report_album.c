@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/text.h"
 #include "album/run.h"
 #include "report/report.h"
 
@@ -210,46 +211,15 @@ char *lq_album_report_json(const lq_album *a)
     return t;
 }
 
-typedef struct sbuf {
-    char *s;
-    size_t len, cap;
-    int oom;
-} sbuf;
-
-static void put(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(sbuf *b, const char *fmt, ...)
-{
-    if (b->oom) return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if (b->len + (size_t)n + 1 > b->cap) {
-        size_t cap = (b->cap + (size_t)n + 1) * 2;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->oom = 1;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
 char *lq_album_report_text(const lq_album *a)
 {
     if (!a || !a->ran) return NULL;
     const lq_album_spec *s = a->spec;
-    sbuf b = {0};
-    put(&b, "lacquer %s album report\n\n", lq_version());
-    put(&b, "album     %s%s%s (%zu tracks)\n", s->title ? s->title : "", s->artist ? " — " : "",
+    lq_text b = {0};
+    lq_text_add(&b, "lacquer %s album report\n\n", lq_version());
+    lq_text_add(&b, "album     %s%s%s (%zu tracks)\n", s->title ? s->title : "", s->artist ? " — " : "",
         s->artist ? s->artist : "", a->n_jobs);
-    put(&b, "loudness  %s%s\n\n", s->loudness == LQ_ALBUM_LOUDNESS_TRACK ? "track (every track to the target)"
+    lq_text_add(&b, "loudness  %s%s\n\n", s->loudness == LQ_ALBUM_LOUDNESS_TRACK ? "track (every track to the target)"
                                    : "album (one gain for the record), anchor: ",
         s->loudness == LQ_ALBUM_LOUDNESS_TRACK ? ""
         : s->anchor == LQ_ANCHOR_INTEGRATED ? "album integrated" : "loudest track");
@@ -258,57 +228,57 @@ char *lq_album_report_text(const lq_album *a)
     for (size_t i = 0; i < a->n_jobs; i++) {
         const lq_job *j = a->jobs[i];
         for (size_t f = 0; f < j->n_findings; f++) {
-            if (!any) put(&b, "The mixes (mastering cannot fix these; see `lacquer check`):\n");
+            if (!any) lq_text_add(&b, "The mixes (mastering cannot fix these; see `lacquer check`):\n");
             any = 1;
-            put(&b, "  track %zu (%s): %s\n    fix: %s\n", i + 1, j->title,
+            lq_text_add(&b, "  track %zu (%s): %s\n    fix: %s\n", i + 1, j->title,
                 j->findings[f].message, j->findings[f].fix);
         }
     }
-    put(&b, any ? "\n" : "The mixes: every track ready for mastering (no finding of "
+    lq_text_add(&b, any ? "\n" : "The mixes: every track ready for mastering (no finding of "
                           "`lacquer check`).\n\n");
     for (size_t k = 0; k < a->n_targets; k++) {
         const lq_album_target *at = &a->at[k];
         const lq_album_layout *L = &at->layout;
         const double rate = a->jobs[0]->exports[k].rate;
-        put(&b, "target %s: album %.2f LUFS, track spread %.2f LU, album gain %+.2f dB, %.1f s%s\n",
+        lq_text_add(&b, "target %s: album %.2f LUFS, track spread %.2f LU, album gain %+.2f dB, %.1f s%s\n",
             at->target->name, at->album_lufs, at->spread_lu, at->album_gain_db,
             (double)L->total / rate, at->dithered ? ", dithered once over the record" : "");
-        put(&b, "   # %-28s %8s %6s %7s %6s %7s %7s  %s\n", "track", "LUFS", "LRA", "dBTP", "PLR",
+        lq_text_add(&b, "   # %-28s %8s %6s %7s %6s %7s %7s  %s\n", "track", "LUFS", "LRA", "dBTP", "PLR",
             "gain", "lim GR", "verdict");
         for (size_t i = 0; i < a->n_jobs; i++) {
             const lq_export *ex = &a->jobs[i]->exports[k];
             char m[32] = "";
             if (at->is_cd) msf(L->index01[i], m, sizeof m);
-            put(&b, "  %2zu %-28.28s %8.2f %6.2f %7.2f %6.2f %+7.2f %7.2f  %s%s%s\n", i + 1,
+            lq_text_add(&b, "  %2zu %-28.28s %8.2f %6.2f %7.2f %6.2f %+7.2f %7.2f  %s%s%s\n", i + 1,
                 a->jobs[i]->title, ex->meas.integrated_lufs, ex->meas.lra_lu,
                 ex->meas.true_peak_16x_dbtp, ex->meas.true_peak_16x_dbtp - ex->meas.integrated_lufs,
                 ex->gain_db, ex->max_gr_db, ex->met ? "met" : "NOT MET", m[0] ? "  at " : "", m);
-            for (int w = 0; w < ex->n_warnings; w++) put(&b, "       ! %s\n", ex->warnings[w]);
+            for (int w = 0; w < ex->n_warnings; w++) lq_text_add(&b, "       ! %s\n", ex->warnings[w]);
         }
         if (at->is_cd)
-            put(&b, "  CD image %s: %lld samples (%lld frames), true peak %.2f dBTP\n",
+            lq_text_add(&b, "  CD image %s: %lld samples (%lld frames), true peak %.2f dBTP\n",
                 at->image_name ? at->image_name : "", L->total, L->total / LQ_CD_FRAME,
                 at->image_meas.true_peak_16x_dbtp);
-        put(&b, "\n");
+        lq_text_add(&b, "\n");
     }
     /* the limiter's work per track: a level difference that changed is never silent */
-    put(&b, "limiter per track (largest reduction over the targets):\n");
+    lq_text_add(&b, "limiter per track (largest reduction over the targets):\n");
     int pulled = 0;
     for (size_t i = 0; i < a->n_jobs; i++) {
         double gr = 0;
         for (size_t k = 0; k < a->n_targets; k++) gr = fmax(gr, a->jobs[i]->exports[k].max_gr_db);
         if (gr > 0.05) {
-            put(&b, "  track %zu (%s): pulled down by up to %.1f dB on peaks\n", i + 1,
+            lq_text_add(&b, "  track %zu (%s): pulled down by up to %.1f dB on peaks\n", i + 1,
                 a->jobs[i]->title, gr);
             pulled = 1;
         }
     }
-    if (!pulled) put(&b, "  none: no track needed the limiter\n");
+    if (!pulled) lq_text_add(&b, "  none: no track needed the limiter\n");
     char w[16][400];
     size_t nw = album_warnings(a, w, 16);
-    if (nw) put(&b, "\nthe record:\n");
-    for (size_t i = 0; i < nw; i++) put(&b, "  ! %s\n", w[i]);
-    put(&b, "\n%s\n", lq_album_targets_met(a) ? "every track met every target"
+    if (nw) lq_text_add(&b, "\nthe record:\n");
+    for (size_t i = 0; i < nw; i++) lq_text_add(&b, "  ! %s\n", w[i]);
+    lq_text_add(&b, "\n%s\n", lq_album_targets_met(a) ? "every track met every target"
                                               : "at least one track did not meet a target");
     if (b.oom) {
         free(b.s);

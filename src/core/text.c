@@ -1,0 +1,66 @@
+/* A growing string (text.h). */
+#include "core/text.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int reserve(lq_text *t, size_t more)
+{
+    if (t->oom) return -1;
+    if (t->len + more + 1 <= t->cap) return 0;
+    size_t cap = t->cap ? t->cap : 256;
+    while (cap < t->len + more + 1) cap *= 2;
+    char *s = realloc(t->s, cap);
+    if (!s) {
+        t->oom = 1;
+        return -1;
+    }
+    t->s = s;
+    t->cap = cap;
+    return 0;
+}
+
+void lq_text_add(lq_text *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        t->oom = 1;
+        return;
+    }
+    if (reserve(t, (size_t)n)) return;
+    va_start(ap, fmt);
+    vsnprintf(t->s + t->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    t->len += (size_t)n;
+}
+
+void lq_text_put(lq_text *t, const char *s, size_t n)
+{
+    if (reserve(t, n)) return;
+    memcpy(t->s + t->len, s, n);
+    t->len += n;
+    t->s[t->len] = '\0';
+}
+
+void lq_text_str(lq_text *t, const char *s)
+{
+    lq_text_put(t, s, strlen(s));
+}
+
+char *lq_text_take(lq_text *t)
+{
+    char *s = t->s;
+    if (t->oom) {
+        free(s);
+        s = NULL;
+    } else if (!s) {
+        s = calloc(1, 1);
+    }
+    *t = (lq_text){0};
+    return s;
+}
