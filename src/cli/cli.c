@@ -1,5 +1,6 @@
 /* The lacquer command line: errors, exit codes, the option parser and the help text,
  * all driven by the command tables (cli.h). */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,46 @@ void cli_error(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+volatile sig_atomic_t cli_interrupted;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    cli_interrupted = 1;
+}
+
+void cli_catch_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+int cli_bar_progress(void *user, const char *phase, double frac)
+{
+    cli_bar *b = user;
+    if (!b->on) return 0;
+    int pct = (int)(frac * 100 + 0.5);
+    if (strcmp(b->last, phase) == 0 && pct == b->last_pct) return 0;
+    if (b->last[0] && strcmp(b->last, phase) != 0 && b->last_pct < 100) fputc('\n', stderr);
+    b->last_pct = pct;
+    int width = 30, fill = (int)(frac * width + 0.5);
+    fprintf(stderr, "\r  %-14.14s [", phase);
+    for (int i = 0; i < width; i++) fputc(i < fill ? '#' : '.', stderr);
+    fprintf(stderr, "] %3d%%", pct);
+    if (frac >= 1.0) fputc('\n', stderr);
+    fflush(stderr);
+    snprintf(b->last, sizeof b->last, "%s", phase);
+    return 0;
+}
+
+void cli_bar_end(const cli_bar *b)
+{
+    if (b->on && b->last_pct >= 0 && b->last_pct < 100) fputc('\n', stderr);
 }
 
 int cli_exit_for(int e)

@@ -11,6 +11,7 @@
 #define LQ_CLI_H
 
 #include <jansson.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -98,6 +99,21 @@ void cli_print_usage(FILE *f);
 
 /* Print "lacquer: MSG" on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Set by SIGINT/SIGTERM once cli_catch_signals() ran: the library's cancel flag. */
+extern volatile sig_atomic_t cli_interrupted;
+void cli_catch_signals(void);
+
+/* A progress line per phase on stderr, redrawn when its whole percentage changes
+ * (an lq_progress_fn; user is a cli_bar). */
+typedef struct cli_bar {
+    int on;
+    char last[64];
+    int last_pct;
+} cli_bar;
+int cli_bar_progress(void *user, const char *phase, double frac);
+/* End an unfinished line. */
+void cli_bar_end(const cli_bar *b);
 int cli_exit_for(int lq_err);
 /* "unknown command NAME (did you mean ...? expected ...)" on stderr. */
 void cli_unknown_command(const char *name);

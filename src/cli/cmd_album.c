@@ -14,38 +14,6 @@
 #define DEFAULT_OUT "mastered"
 #define MAX_TARGETS 64
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-typedef struct bar {
-    int on;
-    char last[64];
-    int last_pct;
-} bar;
-
-/* One line per phase, redrawn only when its whole percentage changes. */
-static int progress(void *user, const char *phase, double frac)
-{
-    bar *b = user;
-    if (!b->on) return 0;
-    int pct = (int)(frac * 100 + 0.5);
-    if (strcmp(b->last, phase) == 0 && pct == b->last_pct) return 0;
-    if (b->last[0] && strcmp(b->last, phase) != 0 && b->last_pct < 100) fputc('\n', stderr);
-    b->last_pct = pct;
-    int width = 30, fill = (int)(frac * width + 0.5);
-    fprintf(stderr, "\r  %-14.14s [", phase);
-    for (int i = 0; i < width; i++) fputc(i < fill ? '#' : '.', stderr);
-    fprintf(stderr, "] %3d%%", pct);
-    if (frac >= 1.0) fputc('\n', stderr);
-    fflush(stderr);
-    snprintf(b->last, sizeof b->last, "%s", phase);
-    return 0;
-}
 
 enum { O_TARGET, O_OUT, O_JSON, O_QUIET, O_FORCE, O_THREADS, N_OPTIONS };
 
@@ -148,19 +116,15 @@ static int run(const cli_command *self, int argc, char **argv)
     }
     lq_album_set_force(album, force);
     lq_album_set_threads(album, threads);
-    bar b = {.on = !quiet && isatty(2), .last_pct = -1};
-    lq_album_set_progress(album, progress, &b);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    lq_album_set_cancel_flag(album, &interrupted);
+    cli_bar b = {.on = !quiet && isatty(2), .last_pct = -1};
+    lq_album_set_progress(album, cli_bar_progress, &b);
+    cli_catch_signals();
+    lq_album_set_cancel_flag(album, &cli_interrupted);
 
     e = lq_album_run(album);
-    if (b.on && b.last_pct >= 0 && b.last_pct < 100) fputc('\n', stderr);
+    cli_bar_end(&b);
     if (e) {
-        if (e == LQ_ERR_CANCELLED && interrupted)
+        if (e == LQ_ERR_CANCELLED && cli_interrupted)
             cli_error("interrupted: nothing was written to %s", out);
         else
             cli_error("%s", lq_album_error_message(album));

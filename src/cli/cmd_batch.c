@@ -11,13 +11,6 @@
 
 #define MAX_MERGE 4096
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
 
 typedef struct progress {
     int quiet;
@@ -259,12 +252,8 @@ static int run(const cli_command *self, int argc, char **argv)
     }
     for (size_t i = 0; i < lq_batch_job_count(b); i++) p.total += lq_batch_job_in_shard(b, i);
     lq_batch_set_events(b, on_event, &p);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    lq_batch_set_cancel_flag(b, &interrupted);
+    cli_catch_signals();
+    lq_batch_set_cancel_flag(b, &cli_interrupted);
     e = lq_batch_run(b);
     if (e) {
         cli_error("%s", lq_batch_error_message(b));

@@ -15,38 +15,6 @@
 #define DEFAULT_OUT "mastered"
 #define MAX_TARGETS 64
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    interrupted = 1;
-}
-
-typedef struct bar {
-    int on;
-    char last[64];
-    int last_pct;
-} bar;
-
-/* One line per phase, redrawn only when its whole percentage changes. */
-static int progress(void *user, const char *phase, double frac)
-{
-    bar *b = user;
-    if (!b->on) return 0;
-    int pct = (int)(frac * 100 + 0.5);
-    if (strcmp(b->last, phase) == 0 && pct == b->last_pct) return 0;
-    if (b->last[0] && strcmp(b->last, phase) != 0 && b->last_pct < 100) fputc('\n', stderr);
-    b->last_pct = pct;
-    int width = 30, fill = (int)(frac * width + 0.5);
-    fprintf(stderr, "\r  %-14.14s [", phase);
-    for (int i = 0; i < width; i++) fputc(i < fill ? '#' : '.', stderr);
-    fprintf(stderr, "] %3d%%", pct);
-    if (frac >= 1.0) fputc('\n', stderr);
-    fflush(stderr);
-    snprintf(b->last, sizeof b->last, "%s", phase);
-    return 0;
-}
 
 /* Append printf text to buf[*off..len), keeping it NUL-terminated when it is full. */
 static void add(char *buf, size_t len, size_t *off, const char *fmt, ...)
@@ -404,19 +372,15 @@ static int run(const cli_command *self, int argc, char **argv)
     lq_job_set_check_rules(job, rules);
     lq_job_set_threads(job, threads);
     if (block >= 0) lq_job_set_block_size(job, (size_t)block);
-    bar b = {.on = !quiet && isatty(2), .last_pct = -1};
-    lq_job_set_progress(job, progress, &b);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    lq_job_set_cancel_flag(job, &interrupted);
+    cli_bar b = {.on = !quiet && isatty(2), .last_pct = -1};
+    lq_job_set_progress(job, cli_bar_progress, &b);
+    cli_catch_signals();
+    lq_job_set_cancel_flag(job, &cli_interrupted);
 
     e = lq_job_run(job);
-    if (b.on && b.last_pct >= 0 && b.last_pct < 100) fputc('\n', stderr);
+    cli_bar_end(&b);
     if (e) {
-        if (e == LQ_ERR_CANCELLED && interrupted)
+        if (e == LQ_ERR_CANCELLED && cli_interrupted)
             cli_error("interrupted: nothing was written to %s", out);
         else
             cli_error("%s", lq_job_error_message(job));
