@@ -288,10 +288,12 @@ static lq_error parse_node(pctx *c, yaml_event_t *ev, char *path, int depth, lq_
     switch (ev->type) {
     case YAML_SCALAR_EVENT: {
         lq_node *n = node_new(LQ_NODE_SCALAR, c->origin, line, col, path);
-        if (!n) break;
-        n->value = malloc(ev->data.scalar.length + 1);
-        if (!n->value) {
+        if (n && !(n->value = malloc(ev->data.scalar.length + 1))) {
             lq_node_free(n);
+            n = NULL;
+        }
+        if (!n) { /* out of memory: the event (libyaml's copy of the scalar) goes too */
+            yaml_event_delete(ev);
             break;
         }
         memcpy(n->value, ev->data.scalar.value, ev->data.scalar.length);
