@@ -9,5 +9,8 @@
 
 /* The report as a JSON object (new reference). */
 json_t *lq_report_build(const lq_job *j);
+/* A report object as the text of report.json (indented, 10 significant digits, a newline
+ * at the end); takes r's reference.  malloc'd; NULL when out of memory (or r is NULL). */
+char *lq_report_dump(json_t *r);
 
 #endif

@@ -195,20 +195,7 @@ json_t *lq_album_report_build(const lq_album *a)
 char *lq_album_report_json(const lq_album *a)
 {
     if (!a || !a->ran) return NULL;
-    json_t *r = lq_album_report_build(a);
-    if (!r) return NULL;
-    char *s = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
-    json_decref(r);
-    if (!s) return NULL;
-    size_t n = strlen(s);
-    char *t = realloc(s, n + 2);
-    if (!t) {
-        free(s);
-        return NULL;
-    }
-    t[n] = '\n';
-    t[n + 1] = 0;
-    return t;
+    return lq_report_dump(lq_album_report_build(a));
 }
 
 char *lq_album_report_text(const lq_album *a)

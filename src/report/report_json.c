@@ -266,7 +266,11 @@ json_t *lq_report_build(const lq_job *j)
 char *lq_job_report_json(const lq_job *j)
 {
     if (!j || !j->ran) return NULL;
-    json_t *r = lq_report_build(j);
+    return lq_report_dump(lq_report_build(j));
+}
+
+char *lq_report_dump(json_t *r)
+{
     if (!r) return NULL;
     char *s = json_dumps(r, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     json_decref(r);
