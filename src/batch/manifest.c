@@ -761,12 +761,14 @@ static const char *const csv_cols[] = {"input", "preset", "targets", "out", "set
                                        "title", "artist", "album", NULL};
 
 /* Split one record into fields; col[i] is the 1-based column where field i starts.
- * Returns the number of fields, or -1 on an unterminated quote. */
-static int csv_split(const char *line, char ***fields, size_t **cols)
+ * Returns the number of fields, or -1 on an unterminated quote (-2: out of memory);
+ * *count is always the number of fields allocated, for csv_free. */
+static int csv_split(const char *line, char ***fields, size_t **cols, int *count)
 {
     *fields = NULL;
     *cols = NULL;
     int n = 0;
+    *count = 0;
     const char *p = line;
     for (;;) {
         char **f = realloc(*fields, (size_t)(n + 1) * sizeof *f);
@@ -783,6 +785,7 @@ static int csv_split(const char *line, char ***fields, size_t **cols)
             for (;;) {
                 if (!*p) {
                     (*fields)[n++] = lq_text_take(&b);
+                    *count = n;
                     return -1;
                 }
                 if (*p == '"' && p[1] == '"') {
@@ -804,6 +807,7 @@ static int csv_split(const char *line, char ***fields, size_t **cols)
             p = e;
         }
         (*fields)[n++] = lq_text_take(&b);
+        *count = n;
         if (!(*fields)[n - 1]) return -2;
         if (*p != ',') break;
         p++;
@@ -837,16 +841,17 @@ static lq_error load_csv(lq_batch *b, lq_diag *d)
         if (!*t || *t == '#') continue;
         char **fl = NULL;
         size_t *cl = NULL;
-        int n = csv_split(line, &fl, &cl);
+        int nalloc = 0;
+        int n = csv_split(line, &fl, &cl, &nalloc);
         if (n == -2) {
-            csv_free(fl, cl, 0);
+            csv_free(fl, cl, nalloc);
             e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
             break;
         }
         if (n < 0) {
             e = lq_diag_set(d, LQ_ERR_PRESET, "%s:%zu:%zu: unterminated quoted field "
-                            "(expected a closing \")", b->manifest, lineno, cl ? cl[0] : 1);
-            csv_free(fl, cl, 1);
+                            "(expected a closing \")", b->manifest, lineno, cl && nalloc ? cl[nalloc - 1] : 1);
+            csv_free(fl, cl, nalloc);
             break;
         }
         if (ncols < 0) { /* the header */
@@ -872,7 +877,7 @@ static lq_error load_csv(lq_batch *b, lq_diag *d)
                                 "a header line such as input,preset,targets,out)",
                                 b->manifest, lineno);
             ncols = n;
-            csv_free(fl, cl, n);
+            csv_free(fl, cl, nalloc);
             continue;
         }
         spec s = {0};
@@ -946,7 +951,7 @@ static lq_error load_csv(lq_batch *b, lq_diag *d)
             e = expand_spec(b, &s, d);
         }
         spec_free(&s);
-        csv_free(fl, cl, n);
+        csv_free(fl, cl, nalloc);
     }
     fclose(f);
     if (!e && ncols < 0)
