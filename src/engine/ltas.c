@@ -429,6 +429,199 @@ void lq_match_design(const lq_ltas_result *mix, const lq_ltas_result *refs,
     }
 }
 
+/* A band's bounds: the limits scaled by the strength (the open-loop curve is
+ * strength x limit(...): the same bounds), no boost outside boost_lo..hi_hz. */
+static void bounds(const lq_match_opts *o, double f, double *lo, double *hi)
+{
+    *hi = o->strength * o->max_boost_db;
+    *lo = -o->strength * o->max_cut_db;
+    if (f < o->boost_lo_hz || f > o->boost_hi_hz) *hi = 0.0;
+}
+
+/* Sum of the squared amounts by which u - off leaves the bounds. */
+static double excess2(const double *u, const double *lo, const double *hi, int n, double off)
+{
+    double s = 0.0;
+    for (int k = 0; k < n; k++) {
+        const double v = u[k] - off;
+        const double x = v > hi[k] ? v - hi[k] : v < lo[k] ? lo[k] - v : 0.0;
+        s += x * x;
+    }
+    return s;
+}
+
+/* The level offset of the curve: the spectra are compared level-aligned, so a constant
+ * added to the whole curve changes nothing but the level, which the finishing stage sets
+ * anyway.  The one that leaves the least outside the limits (sum of squares, a convex
+ * function of the offset: golden-section search); when the whole curve fits, the one
+ * nearest pref. */
+static double best_offset(const double *u, const double *lo, const double *hi, int n,
+                          double pref)
+{
+    double a = -INFINITY, b = INFINITY;   /* offsets for which everything fits */
+    for (int k = 0; k < n; k++) {
+        a = fmax(a, u[k] - hi[k]);
+        b = fmin(b, u[k] - lo[k]);
+    }
+    if (n == 0) return 0.0;
+    if (a <= b) return a > pref ? a : b < pref ? b : pref;
+    double x0 = b, x1 = a;                 /* the minimum lies between them */
+    const double g = (sqrt(5.0) - 1.0) / 2.0;
+    for (int it = 0; it < 80; it++) {
+        const double m1 = x1 - g * (x1 - x0), m2 = x0 + g * (x1 - x0);
+        if (excess2(u, lo, hi, n, m1) <= excess2(u, lo, hi, n, m2)) x1 = m2;
+        else x0 = m1;
+    }
+    return 0.5 * (x0 + x1);
+}
+
+/* A band's power smoothed over a third of an octave in power (1/4, 1/2, 1/4 over its
+ * neighbours, the valid ones), in dB. */
+static double wband(const lq_ltas_result *r, const double *db, int k)
+{
+    double p = 0.0, w = 0.0;
+    for (int i = -1; i <= 1; i++) {
+        const int b = k + i;
+        if (b < 0 || b >= LQ_LTAS_BANDS || !r->valid[b]) continue;
+        const double h = i ? 0.25 : 0.5;
+        p += h * pow(10.0, db[b] / 10.0);
+        w += h;
+    }
+    return 10.0 * log10(p / w + 1e-30);
+}
+
+/* A reference's (or the references' weighted mean) target for band k, and what the bus
+ * did, both as third-octave power ratios (wband) to the mix, level-aligned. */
+static double want_at(const lq_ltas_result *mix, const lq_ltas_result *refs,
+                      const double *weights, size_t n_refs, int side, int k, double dflt)
+{
+    double sw = 0.0, sd = 0.0;
+    const double mx = wband(mix, side ? mix->side_db : mix->mid_db, k) - mix->lufs;
+    for (size_t i = 0; i < n_refs; i++) {
+        const lq_ltas_result *r = &refs[i];
+        if (!r->valid[k] || (side && !r->side_valid)) continue;
+        const double w = weights ? weights[i] : 1.0;
+        sw += w;
+        sd += w * (wband(r, side ? r->side_db : r->mid_db, k) - r->lufs - mx);
+    }
+    return sw > 0.0 ? sd / sw : dflt;
+}
+
+void lq_match_refine(lq_match_curve *c, const lq_ltas_result *mix, const lq_ltas_result *out,
+                     const lq_ltas_result *refs, const double *weights, size_t n_refs,
+                     const lq_match_opts *o)
+{
+    if (!(o->strength > 0.0) || !out->gated_frames || !mix->gated_frames) return;
+    const int side = o->width_strength > 0.0 && mix->side_valid && out->side_valid;
+    enum { NB = LQ_LTAS_BANDS };
+    /* per band: the bounds; whether it is measured (on), whether the side has its own
+     * target (own); the targets and what the bus did (level-aligned, dB); the output's
+     * K-weighted power of mid and side (for the loudness model) */
+    double lo[NB], hi[NB], wm[NB], ws[NB], em[NB], es[NB], mxm[NB], mxs[NB];
+    int on[NB], own[NB];
+    double e0 = 0.0;
+    for (int k = 0; k < NB; k++) {
+        const double f = c->freq_hz[k];
+        bounds(o, f, &lo[k], &hi[k]);
+        /* refined: measured bands whose third of an octave lies where the curve may both
+         * boost and cut (a band beside one that may not be boosted would be driven to
+         * make up for it) */
+        on[k] = mix->valid[k] && out->valid[k] && k > 0 && k + 1 < NB &&
+                c->freq_hz[k - 1] >= o->boost_lo_hz && c->freq_hz[k + 1] <= o->boost_hi_hz;
+        own[k] = 0;
+        em[k] = es[k] = 0.0;
+        if (!on[k]) continue;
+        const double wk = lq_kmeter_weight2(out->rate, f) * f; /* bands are f wide, x const */
+        em[k] = wk * pow(10.0, out->mid_db[k] / 10.0);
+        es[k] = out->channels == 2 ? wk * pow(10.0, out->side_db[k] / 10.0) : 0.0;
+        e0 += em[k] + es[k];
+        mxm[k] = wband(mix, mix->mid_db, k) - mix->lufs;
+        wm[k] = o->strength * want_at(mix, refs, weights, n_refs, 0, k, c->raw_mid_db[k]);
+        own[k] = side && out->side_db[k] > out->mid_db[k] - 40.0 &&
+                 mix->side_db[k] > mix->mid_db[k] - 40.0;
+        if (own[k]) {
+            mxs[k] = wband(mix, mix->side_db, k) - mix->lufs;
+            const double rs = want_at(mix, refs, weights, n_refs, 1, k, c->raw_side_db[k]);
+            ws[k] = wm[k] + o->strength * o->width_strength * (rs - wm[k] / o->strength);
+        }
+    }
+    if (!(e0 > 0.0)) return;
+    /* The update d (dB per band, mid and side) that would make the output meet the
+     * targets, on a model of the bus: each band's power moves by its change of gain, and
+     * the loudness (the level alignment) by the K-weighted power sum, BS.1770-4.  Solved
+     * by fixed-point iteration: a band that the bounds hold back (or that the loudness
+     * drags) is retried with what it still misses, and the level offset of the whole
+     * curve (best_offset) is chosen anew each time. */
+    double dm[NB] = {0}, ds[NB] = {0}, nm[NB], ns[NB], pm[NB], ps[NB];
+    lq_ltas_result pred = *out;
+    double fu[2 * NB], flo[2 * NB], fhi[2 * NB];
+    for (int it = 0; it < 40; it++) {
+        int nf = 0;
+        for (int k = 0; k < NB; k++) {
+            nm[k] = c->mid_db[k] + dm[k];
+            ns[k] = c->side_db[k] + (own[k] ? ds[k] : dm[k]);
+            /* the bands the level offset answers to: where both boost and cut are open */
+            if (!on[k] || c->freq_hz[k] < o->boost_lo_hz || c->freq_hz[k] > o->boost_hi_hz)
+                continue;
+            fu[nf] = nm[k], flo[nf] = lo[k], fhi[nf++] = hi[k];
+            if (own[k]) fu[nf] = ns[k], flo[nf] = lo[k], fhi[nf++] = hi[k];
+        }
+        /* a constant added to the whole curve changes nothing level-aligned (the loudness
+         * moves by as much): the level is pinned where the eq leaves the loudness as it
+         * is, unless the bounds ask for another */
+        double x0 = -48.0, x1 = 48.0;   /* the loudness change falls as the offset rises */
+        for (int b = 0; b < 48; b++) {
+            const double x = 0.5 * (x0 + x1);
+            double eu = 0.0;
+            for (int k = 0; k < NB; k++)
+                eu += em[k] * pow(10.0, (fmin(hi[k], fmax(lo[k], nm[k] - x)) - c->mid_db[k]) / 10.0) +
+                      es[k] * pow(10.0, (fmin(hi[k], fmax(lo[k], ns[k] - x)) - c->side_db[k]) / 10.0);
+            if (eu > e0) x0 = x;
+            else x1 = x;
+        }
+        const double off = best_offset(fu, flo, fhi, nf, 0.5 * (x0 + x1));
+        double e1 = 0.0;
+        for (int k = 0; k < NB; k++) {
+            nm[k] = fmin(hi[k], fmax(lo[k], nm[k] - off));
+            ns[k] = fmin(hi[k], fmax(lo[k], ns[k] - off));
+            e1 += em[k] * pow(10.0, (nm[k] - c->mid_db[k]) / 10.0) +
+                  es[k] * pow(10.0, (ns[k] - c->side_db[k]) / 10.0);
+        }
+        const double dl = 10.0 * log10(e1 / e0);   /* the loudness change */
+        /* the output's bands as the model predicts them, then third-octave smoothed */
+        lq_ltas_result *pr = &pred;
+        for (int k = 0; k < NB; k++) {
+            pr->mid_db[k] = out->mid_db[k] + (nm[k] - c->mid_db[k]);
+            pr->side_db[k] = out->side_db[k] + (ns[k] - c->side_db[k]);
+        }
+        for (int k = 0; k < NB; k++) {
+            if (!on[k]) continue;
+            pm[k] = wband(pr, pr->mid_db, k) - out->lufs - dl - mxm[k];
+            if (own[k]) ps[k] = wband(pr, pr->side_db, k) - out->lufs - dl - mxs[k];
+        }
+        /* next: from where the band now stands (held at its bound, if so), by what it
+         * still misses; so a band that cannot get there asks no further than that */
+        double mm[NB], ms[NB], sm[NB], ss[NB];
+        for (int k = 0; k < NB; k++) {
+            mm[k] = on[k] ? wm[k] - pm[k] : 0.0;
+            ms[k] = own[k] ? ws[k] - ps[k] : mm[k];
+        }
+        /* smoothed like the open-loop curve: the targets are third-octave power sums, which
+         * cannot tell a curve from one with a zig-zag added, so no zig-zag is asked for */
+        smooth(mm, sm);
+        smooth(ms, ss);
+        for (int k = 0; k < NB; k++) {
+            if (!on[k]) continue;
+            dm[k] = nm[k] - c->mid_db[k] + sm[k];
+            if (own[k]) ds[k] = ns[k] - c->side_db[k] + ss[k];
+        }
+    }
+    for (int k = 0; k < NB; k++) {
+        c->mid_db[k] = nm[k];
+        c->side_db[k] = side ? ns[k] : nm[k];
+    }
+}
+
 double lq_match_figure(const lq_ltas_result *a, const lq_ltas_result *b)
 {
     /* third-octave bands: pairs of sixth-octave bands' power, centred on the even k */

@@ -70,6 +70,16 @@ void lq_match_design(const lq_ltas_result *mix, const lq_ltas_result *refs,
                      const double *weights, size_t n_refs, const lq_match_opts *o,
                      lq_match_curve *c);
 
+/* Closed loop (docs/REFERENCE.md): `out` is the spectrum of the master bus's output with
+ * c's eq in place (and the preset's own stages after it), `mix` the mix's.  Moves c's
+ * curve, band by band, by what the output still misses of strength x the (unsmoothed)
+ * reference - mix difference, level-aligned, mid and side; within the same limits as
+ * lq_match_design.  Bands that either spectrum does not cover keep their value.  With
+ * strength 0 nothing moves (the curve stays flat). */
+void lq_match_refine(lq_match_curve *c, const lq_ltas_result *mix, const lq_ltas_result *out,
+                     const lq_ltas_result *refs, const double *weights, size_t n_refs,
+                     const lq_match_opts *o);
+
 /* The RMS over 40 Hz..16 kHz of the third-octave difference of the mids of a and b,
  * level-aligned (each minus its integrated loudness), in dB: the match figure. */
 double lq_match_figure(const lq_ltas_result *a, const lq_ltas_result *b);

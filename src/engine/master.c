@@ -102,10 +102,11 @@ static int job_cancelled(void *j)
     return lq_job_cancelled(j);
 }
 
+static lq_error match_spec(lq_job *j, lq_stage_spec *spec, lq_diag *d);
+
 /* Reference matching, before the render (docs/REFERENCE.md): analyse every reference
- * and the mix (one extra streaming read of the input), design the correction, and
- * parse it as an eq stage (*spec) from the same YAML text --save-preset writes, so a
- * saved preset gives the very same filter. */
+ * and the mix (one extra streaming read of the input), design the open-loop correction,
+ * and make it an eq stage (*spec). */
 static lq_error match_prepare(lq_job *j, lq_stage_spec *spec, lq_diag *d)
 {
     free(j->ref_ltas);
@@ -144,6 +145,15 @@ static lq_error match_prepare(lq_job *j, lq_stage_spec *spec, lq_diag *d)
     lq_match_design(&j->mix_ltas, j->ref_ltas, j->ref_weight, j->n_refs, &j->match, &j->curve);
     j->has_ref_level = 1;
     j->ref_level_lufs = j->curve.ref_lufs;
+    return match_spec(j, spec, d);
+}
+
+/* The curve as an eq stage (*spec, freed first when set), parsed from the YAML text
+ * --save-preset writes, so that a saved preset gives the very same filter. */
+static lq_error match_spec(lq_job *j, lq_stage_spec *spec, lq_diag *d)
+{
+    lq_stage_spec_free(spec);
+    lq_error e;
     free(j->match_yaml);
     if (!(j->match_yaml = lq_match_eq_yaml(&j->curve, 0)))
         return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory (matched eq)");
@@ -152,6 +162,94 @@ static lq_error match_prepare(lq_job *j, lq_stage_spec *spec, lq_diag *d)
     e = lq_stage_spec_parse(spec, &lq_stage_eq, lq_node_get(root->items[0], "eq"), d);
     lq_node_free(root);
     return e;
+}
+
+/* The closed loop's bus pass: the mix through the whole master bus as it stands (the
+ * matched eq, then the preset's stages, with the input gain staging the render will
+ * apply, from the mix's BS.1770 loudness), into a spectrum analyser only: nothing is
+ * spooled.  No undo of the staging gain: the spectra are compared level-aligned. */
+typedef struct bus_src {
+    lq_mixsrc *in;
+    int channels;
+    double gain;
+    lq_diag *d;
+} bus_src;
+
+static size_t bus_read(void *u, double *const *buf, size_t n, lq_error *err)
+{
+    bus_src *s = u;
+    size_t got = 0;
+    lq_error e = lq_mixsrc_read(s->in, buf, n, &got, s->d);
+    if (e) {
+        *err = e;
+        return 0;
+    }
+    if (s->gain != 1.0) lq_staging_scale(buf, s->channels, got, s->gain);
+    return got;
+}
+
+static lq_error bus_put(void *u, const double *const *buf, size_t n)
+{
+    lq_ltas_push(u, buf, n);
+    return LQ_OK;
+}
+
+static lq_error bus_spectrum(lq_job *j, const lq_stage_spec *specs, size_t n_specs,
+                             lq_ltas_result *out, lq_diag *d)
+{
+    bus_src src = {.d = d, .gain = 1.0};
+    lq_ltas *a = NULL;
+    lq_chain chain;
+    lq_error e = lq_mixsrc_open(&src.in, j->input, j->stems, j->stems_pad, MAX_BLOCK, d);
+    if (e) return e;
+    src.channels = lq_mixsrc_channels(src.in);
+    const int rate = lq_mixsrc_rate(src.in);
+    lq_stage_env env = {.sample_rate = rate, .channels = src.channels,
+                        .max_block = MAX_BLOCK, .seed = 1, .out_bits = 0};
+    e = lq_chain_create(&chain, specs, n_specs, &env, d);
+    if (e) {
+        lq_mixsrc_close(&src.in);
+        return e;
+    }
+    if (j->preset->has_input_ref && chain.n && isfinite(j->mix_ltas.lufs))
+        src.gain = pow(10.0, (j->preset->input_lufs - j->mix_ltas.lufs) / 20.0);
+    e = lq_ltas_new(&a, src.channels, rate, d);
+    if (!e) {
+        lq_blocker bl;
+        lq_blocker_init(&bl, j->block, MAX_BLOCK);
+        progress_ctx pc = {j, "reference", lq_mixsrc_frames(src.in)};
+        lq_run_ctl ctl = {&bl, &j->cancel, chain_progress, &pc};
+        long long n = 0;
+        e = lq_chain_run(&chain, bus_read, &src, bus_put, a, &ctl, &n);
+        if (e == LQ_ERR_CANCELLED) lq_diag_set(d, e, "cancelled");
+    }
+    if (!e) lq_ltas_get(a, out);
+    lq_ltas_destroy(&a);
+    lq_chain_destroy(&chain);
+    lq_mixsrc_close(&src.in);
+    return e;
+}
+
+/* The closed loop (docs/REFERENCE.md): the preset's stages after the matching eq (a
+ * multiband compressor, a saturator) and the eq's own realisation of the curve move the
+ * tone again, so the bus's output is measured and the curve moved by what it still
+ * misses, MATCH_PASSES times; the last curve is the one rendered and saved. */
+#define MATCH_PASSES 2
+
+static lq_error match_close_loop(lq_job *j, lq_stage_spec *specs, size_t n_specs, lq_diag *d)
+{
+    if (!(j->match.strength > 0.0)) return LQ_OK;
+    for (int pass = 0; pass < MATCH_PASSES; pass++) {
+        lq_ltas_result out;
+        lq_error e = bus_spectrum(j, specs, n_specs, &out, d);
+        if (!e) {
+            lq_match_refine(&j->curve, &j->mix_ltas, &out, j->ref_ltas, j->ref_weight, j->n_refs,
+                            &j->match);
+            e = match_spec(j, &specs[0], d);
+        }
+        if (e) return e;
+    }
+    return LQ_OK;
 }
 
 /* The match settings: the defaults, the preset's `reference:` key over them, what the
@@ -209,6 +307,11 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
     }
     for (size_t i = 0; i < j->preset->n_master; i++)
         specs[i + (j->n_refs ? 1 : 0)] = j->preset->master[i];
+    if (j->n_refs && (e = match_close_loop(j, specs, n_specs, d))) {
+        lq_stage_spec_free(&specs[0]);
+        free(specs);
+        return e;
+    }
     lq_ltas *master_ltas = NULL;
     e = lq_mixsrc_open(&src.in, j->input, j->stems, j->stems_pad, MAX_BLOCK, d);
     if (e) goto early;
