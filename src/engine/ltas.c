@@ -33,7 +33,17 @@
  * bands); side = mid + width_strength * (side - mid) (where the side is 40 dB or more
  * under the mid, in the mix or a reference, the side difference is the mid's); limited
  * to +max_boost / -max_cut dB, with no boost below boost_lo_hz or above boost_hi_hz;
- * scaled by strength. */
+ * scaled by strength.
+ *
+ * The closed loop (lq_match_refine, run by engine/master.c on the master bus's measured
+ * output): per band, the target is the references' third-octave power around it (1/4,
+ * 1/2, 1/4 of the neighbouring bands' powers) relative to the mix's, level-aligned,
+ * times the strength, and the miss is what the output lacks of it.  The update is found
+ * by fixed-point iteration on a model of the bus (each band's power moves with its
+ * gain; the loudness with the K-weighted power sum, ITU-R BS.1770-4), the miss smoothed
+ * like the curve; the curve's level (a constant changes nothing level-aligned) is set
+ * where the eq keeps the loudness, or, when the curve does not fit the limits, where the
+ * least is clipped (golden-section search on the convex sum of squares). */
 #include "core/text.h"
 #include "engine/ltas.h"
 

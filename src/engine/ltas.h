@@ -71,11 +71,13 @@ void lq_match_design(const lq_ltas_result *mix, const lq_ltas_result *refs,
                      lq_match_curve *c);
 
 /* Closed loop (docs/REFERENCE.md): `out` is the spectrum of the master bus's output with
- * c's eq in place (and the preset's own stages after it), `mix` the mix's.  Moves c's
- * curve, band by band, by what the output still misses of strength x the (unsmoothed)
- * reference - mix difference, level-aligned, mid and side; within the same limits as
- * lq_match_design.  Bands that either spectrum does not cover keep their value.  With
- * strength 0 nothing moves (the curve stays flat). */
+ * c's eq in place (and the preset's own stages after it), `mix` the mix's, refs/weights
+ * the references'.  Moves c's curve, mid and side, so that the output's third-octave
+ * power around each band, level-aligned, meets strength x the references' (the update
+ * solved on a model of the bus: band powers and BS.1770 loudness), within the same
+ * limits as lq_match_design; the curve's level where the eq keeps the loudness, unless
+ * the limits ask for another.  Only bands whose neighbours lie inside boost_lo..hi_hz
+ * move.  With strength 0 nothing moves (the curve stays flat). */
 void lq_match_refine(lq_match_curve *c, const lq_ltas_result *mix, const lq_ltas_result *out,
                      const lq_ltas_result *refs, const double *weights, size_t n_refs,
                      const lq_match_opts *o);
