@@ -151,10 +151,19 @@ static void test_bad_manifests(void **state)
                    "twice.yaml:5:5: jobs[1]: mixes/m00.wav to target cd is also made by "
                    "twice.yaml:4:5: jobs[0] (two jobs writing the same file; expected each "
                    "target once per input and out folder)");
-    expect_refused("album.yaml", "lacquer: 1\njobs:\n  - {input: albums/night.yaml}\n", 4,
-                   "album.yaml:3:13: jobs[0].input: albums/night.yaml: album files are "
-                   "not batch jobs yet (expected an audio file; master an album with `lacquer "
-                   "album FILE`)");
+    /* an album job's presets, overrides and tags are the album file's */
+    char *albums = path_of("albums");
+    mkdir(albums, 0755);
+    free(albums);
+    write_file("albums/night.yaml", "lacquer: 1\n");
+    expect_refused("album.yaml", "lacquer: 1\njobs:\n  - {input: albums/night.yaml, preset: warm}\n",
+                   4, "album.yaml:3:40: jobs[0].preset: albums/night.yaml is an album file: its "
+                   "presets, overrides and tags are the album file's (expected only input, "
+                   "targets and out for an album job)");
+    expect_refused("album.csv", "input,targets,title\nalbums/night.yaml,cd,Night\n", 4,
+                   "album.csv:2:22: title: albums/night.yaml is an album file: its presets, "
+                   "overrides and tags are the album file's (expected only input, targets and "
+                   "out for an album job)");
     expect_refused("preset.yaml", "lacquer: 1\njobs:\n  - {input: mixes/m00.wav, preset: nosuch}\n",
                    4, "preset.yaml:3:5: jobs[0]: nosuch: no such preset (shipped presets: "
                    "acoustic, bright-air, gentle, modern-loud, speech, transparent, warm)");
