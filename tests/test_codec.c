@@ -363,7 +363,8 @@ static void test_aac_export(void **state)
            n, n - frames, lag, a.integrated_lufs, lqt_db(tp));
     assert_int_equal(lag, 0);
     assert_true(fabs(a.integrated_lufs - -10.0) <= 0.05);
-    if (lqt_db(tp) > -1.0) fail_msg("decoded AAC export: %.3f dBTP over the -1.0 ceiling", lqt_db(tp));
+    if (lqt_db(tp) > -1.0)
+        fail_msg("decoded AAC export: %.3f dBTP over the -1.0 ceiling", lqt_db(tp));
     lqt_rmrf(out[0]);
     lqt_rmrf(out[1]);
 }

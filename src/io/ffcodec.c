@@ -43,8 +43,8 @@ static const char *averr(const lq_fflib *ff, int code, char *buf, size_t n)
 }
 
 /* The native AAC encoder: LC profile, float planar input, one thread. */
-static lq_error aac_encoder(const lq_fflib *ff, AVCodecContext **out, int rate, int channels, int kbps,
-                            int global_header, int fast, lq_diag *d)
+static lq_error aac_encoder(const lq_fflib *ff, AVCodecContext **out, int rate, int channels,
+                            int kbps, int global_header, int fast, lq_diag *d)
 {
     const AVCodec *codec = ff->avcodec_find_encoder(AV_CODEC_ID_AAC);
     if (!codec)
@@ -332,7 +332,8 @@ lq_error lq_ff_writer_open(lq_ff_writer **out, const char *path, int rate, int c
     if (!e) e = aac_encoder(ff, &w->enc, rate, channels, kbps,
                             (w->oc->oformat->flags & AVFMT_GLOBALHEADER) != 0, 0, d);
     if (!e) e = feed_init(ff, &w->feed, w->enc, d);
-    if (!e && (!(w->st = ff->avformat_new_stream(w->oc, NULL)) || !(w->pkt = ff->av_packet_alloc())))
+    if (!e && (!(w->st = ff->avformat_new_stream(w->oc, NULL)) ||
+               !(w->pkt = ff->av_packet_alloc())))
         e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     if (!e && ff->avcodec_parameters_from_context(w->st->codecpar, w->enc) < 0)
         e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
@@ -340,7 +341,8 @@ lq_error lq_ff_writer_open(lq_ff_writer **out, const char *path, int rate, int c
         w->st->time_base = w->enc->time_base;
         static const char *const keys[4] = {"title", "artist", "album", "comment"};
         for (int i = 0; i < 4; i++)
-            if (tags && tags[i] && tags[i][0]) ff->av_dict_set(&w->oc->metadata, keys[i], tags[i], 0);
+            if (tags && tags[i] && tags[i][0])
+                ff->av_dict_set(&w->oc->metadata, keys[i], tags[i], 0);
         ff->av_dict_set(&w->oc->metadata, "encoder", "lacquer", 0);
         /* reproducible files: no creation time from the clock */
         ff->av_dict_set(&w->oc->metadata, "creation_time", "1970-01-01T00:00:00Z", 0);
@@ -415,7 +417,8 @@ lq_error lq_ff_writer_close(lq_ff_writer **pw, lq_diag *d)
     frame_feed *ff = &w->feed;
     lq_error e = LQ_OK;
     if (ff->fill > 0) {
-        if (w->lib.av_frame_make_writable(ff->frame) < 0) e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+        if (w->lib.av_frame_make_writable(ff->frame) < 0)
+            e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
         ff->frame->nb_samples = ff->fill;
         ff->frame->pts = ff->pts;
         ff->fill = 0;
@@ -596,7 +599,8 @@ static int pcm_container(const unsigned char *b, size_t n)
     if (n >= 12 && (!memcmp(b, "RIFF", 4) || !memcmp(b, "RIFX", 4) || !memcmp(b, "RF64", 4) ||
                     !memcmp(b, "BW64", 4)) && !memcmp(b + 8, "WAVE", 4))
         return 1;
-    if (n >= 12 && !memcmp(b, "FORM", 4) && (!memcmp(b + 8, "AIFF", 4) || !memcmp(b + 8, "AIFC", 4)))
+    if (n >= 12 && !memcmp(b, "FORM", 4) &&
+        (!memcmp(b + 8, "AIFF", 4) || !memcmp(b + 8, "AIFC", 4)))
         return 1;
     /* Sony Wave64: the RIFF GUID 66666972-912E-11CF-... */
     if (n >= 8 && !memcmp(b, "riff\x2e\x91\xcf\x11", 8)) return 1;
