@@ -237,7 +237,8 @@ typedef struct lq_analysis {
     double lra_lu;
     double max_momentary_lufs;
     double max_short_term_lufs;
-    double true_peak_dbtp;      /* libebur128 (4x below 96 kHz, 2x below 192 kHz) */
+    double true_peak_dbtp;      /* libebur128 (4x below 96 kHz, 2x below 192 kHz): only
+                                   with LQ_ANALYZE_EBUR128_PEAK, else NaN */
     double true_peak_16x_dbtp;  /* lacquer's own 16x-oversampled meter */
     double sample_peak_dbfs;
     double plr_db;              /* true peak minus integrated loudness */
@@ -273,6 +274,17 @@ LQ_API double lq_third_octave_center_hz(int i);
 /* Decode and measure a file.  Errors as for an input file of a job; err gets one line. */
 LQ_API LQ_WARN_UNUSED lq_error lq_analyze_file(const char *path, lq_analysis *out,
                                         char *err, size_t errlen);
+
+/* Options of lq_analyze_file_ex (bits). */
+enum {
+    /* also libebur128's own true peak (true_peak_dbtp), a cross-check of the 16x meter
+     * (true_peak_16x_dbtp) that about doubles the time of an analysis */
+    LQ_ANALYZE_EBUR128_PEAK = 1
+};
+
+/* lq_analyze_file with options (LQ_ANALYZE_*; 0 is lq_analyze_file). */
+LQ_API LQ_WARN_UNUSED lq_error lq_analyze_file_ex(const char *path, unsigned options,
+                                           lq_analysis *out, char *err, size_t errlen);
 
 /* ---- Mix check: is this mix ready for mastering? (docs/CHECK.md) ------------------ */
 

@@ -428,6 +428,43 @@ long long lq_os_stream_count_over(lq_os_stream *s, const lq_os_filter *f, const 
     return count;
 }
 
+/* lq_os_stream_meter and lq_os_stream_count_over in one pass: the bounds are tested
+ * against min(mx, thr), so a skipped sample can neither raise the maximum nor count. */
+double lq_os_stream_meter_over(lq_os_stream *s, const lq_os_filter *f, const double *x,
+                               size_t n, double mx, double thr, long long *overs)
+{
+    const int K = LQ_OS_TAPS, L = f->factor;
+    const double l1 = f->l1;
+    double y[LQ_OS_MAX_FACTOR];
+    long long count = 0;
+    while (n > 0) {
+        const size_t k = n < LQ_OS_CHUNK ? n : LQ_OS_CHUNK;
+        memcpy(s->x + K, x, k * sizeof *x);
+        for (size_t g = 0; g < k; g += METER_GROUP) {
+            const size_t ge = g + METER_GROUP < k ? g + METER_GROUP : k;
+            const double gm = abs_max(s->x + g + 1, ge - g + (size_t)K - 1);
+            if (gm == 0.0 || l1 * gm <= (mx < thr ? mx : thr) * BOUND_SHRINK - BOUND_ABS)
+                continue;
+            for (size_t i = g; i < ge; i++) {
+                const double *w = s->x + i + 1;
+                const double lim = (mx < thr ? mx : thr) * BOUND_SHRINK - BOUND_ABS;
+                if (tap_bound(f, w) <= lim || centre_bound(f, w, lim) <= lim) continue;
+                lq_os_phases(f, w, y);
+                double v = fabs(w[K - 1 - LQ_OS_DELAY]);
+                for (int p = 1; p < L; p++)
+                    if (fabs(y[p]) > v) v = fabs(y[p]);
+                if (v > mx) mx = v;
+                count += v > thr;
+            }
+        }
+        memmove(s->x, s->x + k, (size_t)K * sizeof *x);
+        x += k;
+        n -= k;
+    }
+    *overs += count;
+    return mx;
+}
+
 /* The detector's fast path.  lq_os_detector_push returns m = the maximum of the grid
  * values v_p = |y_p(t)| and of parabola vertices y1 + (v - y2)^2 / (8 (2 y1 - y2 - v)),
  * taken only where y1 >= y2, y1 >= v (three consecutive grid points, y1 in the middle).
