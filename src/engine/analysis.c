@@ -457,6 +457,7 @@ void lq_deep_result_get(lq_deep *a, lq_deep_result *r)
         a->flushed = 1;
     }
     r->true_peak = a->lite ? NAN : a->tp_max;
+    r->sample_peak = a->peak;
     const double nf = a->frames > 0 ? (double)a->frames : 1.0;
     const int nc = a->nc;
     double e = nc == 2 ? (a->ee[0] + a->ee[1]) / (2 * nf) : a->ee[0] / nf;

@@ -31,6 +31,7 @@ void lq_series_add(lq_series *s, double v);
 
 typedef struct lq_deep_result {
     double true_peak;       /* 16x, linear (the file's true_peak_16x); NaN when lite */
+    double sample_peak;     /* linear, both channels */
     double psr_min_db, crest_db, balance_db, correlation_p5, mono_loss_db;
     double low_side_ratio, low_correlation;
     int effective_bits;

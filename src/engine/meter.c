@@ -139,7 +139,7 @@ static void push_span(lq_meter *m, const double *const *p, size_t off, size_t k)
         lq_tp_meter_push(m->tp, v, k);
     }
     double pk = m->sample_peak;
-    for (int c = 0; c < nc; c++)
+    for (int c = 0; c < nc && !m->deep; c++) /* the analysis has it */
         for (size_t i = off; i < off + k; i++) {
             const double a = fabs(p[c][i]);
             pk = a > pk ? a : pk;
@@ -262,6 +262,7 @@ void lq_meter_result_get(lq_meter *m, lq_meter_result *r)
     if (m->deep) {
         lq_deep_result_get(m->deep, &r->deep);
         r->has_deep = 1;
+        r->sample_peak_dbfs = lq_db(r->deep.sample_peak);
         if (m->what & LQ_METER_TP16 && m->what & LQ_METER_DEEP)
             r->true_peak_16x_dbtp = lq_db(r->deep.true_peak);
     }
