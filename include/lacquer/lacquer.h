@@ -259,7 +259,7 @@ typedef struct lq_analysis {
                                    32 when off any 31-bit grid, 0 for digital silence */
     double head_silence_ms;     /* before the first sample above -60 dBFS */
     double tail_silence_ms;     /* after the last sample above -60 dBFS */
-    long long intersample_overs;/* sample intervals reconstructed above 0 dBFS (8x) */
+    long long intersample_overs;/* sample intervals reconstructed above 0 dBFS (16x) */
 #define LQ_THIRD_OCTAVES 31
     double third_octave_db[LQ_THIRD_OCTAVES]; /* long-term average, dBFS RMS per band,
                                                  centres 1000*10^((i-17)/10) Hz */
