@@ -426,8 +426,8 @@ static void test_square_and_denormals(void **state)
 }
 
 /* Metadata that is not UTF-8 (fuzz_report found `--artist $'\xff\xfe'` aborting a FLAC
- * export inside libsndfile): the run completes, the bytes are left out of the FLAC's
- * comments, valid fields are kept. */
+ * export inside libsndfile; then it was dropped from the tags silently): refused with
+ * one line, exit 2; valid UTF-8 fields reach the FLAC's comments. */
 static void test_invalid_utf8_metadata(void **state)
 {
     (void)state;
@@ -438,13 +438,24 @@ static void test_invalid_utf8_metadata(void **state)
     const char *argv[] = {LQ_CLI_PATH, "master", in, "--preset", "transparent", "--target",
                           "flac-archive", "--out", out, "--quiet", "--artist", "\xff\xfe",
                           "--album", "Caf\xc3\xa9", "--title", "Song", NULL};
+    /* refused before anything runs (it was dropped silently, and before that it aborted
+     * inside libsndfile): one line, the option and the byte, exit 2, nothing written */
     int rc = lqt_run(argv, NULL, &err);
+    assert_int_equal(rc, 2);
+    assert_string_equal(err, "lacquer: --artist: invalid UTF-8 at byte offset 0 (0xff) "
+                             "(expected UTF-8 text)\n");
+    assert_false(lqt_exists(out));
+    /* valid UTF-8 reaches the FLAC's Vorbis comments */
+    argv[11] = "Caf\xc3\xa9 Band";
+    free(err);
+    err = NULL;
+    rc = lqt_run(argv, NULL, &err);
     if (rc != 0) fail_msg("exit %d: %s", rc, err);
     char *f = lqt_join(out, "Song (flac-archive).flac");
     SF_INFO info = {0};
     SNDFILE *sf = sf_open(f, SFM_READ, &info);
     assert_non_null(sf);
-    assert_null(sf_get_string(sf, SF_STR_ARTIST));
+    assert_string_equal(sf_get_string(sf, SF_STR_ARTIST), "Caf\xc3\xa9 Band");
     assert_string_equal(sf_get_string(sf, SF_STR_ALBUM), "Caf\xc3\xa9");
     sf_close(sf);
     free(f);

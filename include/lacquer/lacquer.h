@@ -54,6 +54,11 @@ LQ_API const char *lq_strerror(lq_error err);
 /* The library version, "MAJOR.MINOR.PATCH". */
 LQ_API const char *lq_version(void);
 
+/* Tags (title, artist, album) must be UTF-8 (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF): the byte offset of the first byte that is not, or -1 when s
+ * is well-formed (or NULL).  lq_job_set_metadata refuses such text (LQ_ERR_ARG). */
+LQ_API long lq_utf8_invalid_at(const char *s);
+
 /* ---- Presets and targets ------------------------------------------------------ */
 
 typedef struct lq_preset lq_preset;
@@ -129,7 +134,10 @@ LQ_API LQ_WARN_UNUSED lq_error lq_job_set_preset(lq_job *j, const lq_preset *p);
 LQ_API LQ_WARN_UNUSED lq_error lq_job_add_target(lq_job *j, const lq_target *t);
 LQ_API LQ_WARN_UNUSED lq_error lq_job_set_output_dir(lq_job *j, const char *dir);
 /* Title/artist/album tags and the {title} of file names; NULL keeps the default
- * (title: the input file name without extension). */
+ * (title: the input file name without extension).  Text that is not UTF-8 is refused
+ * (LQ_ERR_ARG, nothing changed; lq_job_error_message: "title: invalid UTF-8 at byte
+ * offset N (0xXX) (expected UTF-8 text)"); so is a default title from a file name that
+ * is not UTF-8, when the job runs. */
 LQ_API LQ_WARN_UNUSED lq_error lq_job_set_metadata(lq_job *j, const char *title,
                                             const char *artist, const char *album);
 LQ_API void lq_job_set_force(lq_job *j, int force);          /* overwrite existing exports */

@@ -67,27 +67,6 @@ static lq_error open_hidden(lq_audio_out *o, lq_diag *d)
     return LQ_OK;
 }
 
-/* 1 when s is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, <= U+10FFFF). */
-static int utf8_valid(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned c = *p++;
-        int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
-                : (c & 0xF8) == 0xF0 ? 3 : -1;
-        if (n < 0) return 0;
-        unsigned cp = n == 0 ? c : n == 1 ? c & 0x1F : n == 2 ? c & 0x0F : c & 0x07;
-        for (int k = 0; k < n; k++, p++) {
-            if ((*p & 0xC0) != 0x80) return 0;
-            cp = (cp << 6) | (*p & 0x3F);
-        }
-        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-    }
-    return 1;
-}
-
 lq_error lq_audio_out_open(lq_audio_out *o, const char *dir, lq_format fmt, int rate,
                            int channels, int bits, int bitrate_kbps, const lq_out_meta *m,
                            size_t max_block, lq_diag *d)
@@ -162,9 +141,9 @@ lq_error lq_audio_out_open(lq_audio_out *o, const char *dir, lq_format fmt, int 
          * twice when libFLAC refuses an invalid one (an abort on `--artist $'\xff'`,
          * found by fuzz/fuzz_report).  The tags are written again with TagLib after
          * encoding (io/tags.c) in any case. */
-        if (m->title && utf8_valid(m->title)) sf_set_string(o->sf, SF_STR_TITLE, m->title);
-        if (m->artist && utf8_valid(m->artist)) sf_set_string(o->sf, SF_STR_ARTIST, m->artist);
-        if (m->album && utf8_valid(m->album)) sf_set_string(o->sf, SF_STR_ALBUM, m->album);
+        if (m->title && lq_utf8_invalid_at(m->title) < 0) sf_set_string(o->sf, SF_STR_TITLE, m->title);
+        if (m->artist && lq_utf8_invalid_at(m->artist) < 0) sf_set_string(o->sf, SF_STR_ARTIST, m->artist);
+        if (m->album && lq_utf8_invalid_at(m->album) < 0) sf_set_string(o->sf, SF_STR_ALBUM, m->album);
         sf_set_string(o->sf, SF_STR_SOFTWARE, "lacquer");
     }
     size_t ns = max_block * (size_t)channels;
