@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "io/ffcodec.h"
+#include "io/stale.h"
 
 static int sf_format_for(lq_format fmt, int bits)
 {
@@ -53,7 +54,7 @@ static lq_error open_hidden(lq_audio_out *o, lq_diag *d)
         close(o->fd);
     }
 #endif
-    snprintf(o->tmp_path, sizeof o->tmp_path, "%s/.lacquer-export-XXXXXX", o->dir);
+    lq_tmp_name(o->tmp_path, sizeof o->tmp_path, o->dir, LQ_TMP_EXPORT, "XXXXXX");
     o->fd = mkstemp(o->tmp_path);
     if (o->fd < 0) {
         o->tmp_path[0] = 0;
@@ -306,7 +307,9 @@ lq_error lq_audio_out_publish(lq_audio_out *o, const char *final_path, int force
                            "%s: already exists (expected a new file name, or --force)",
                            final_path);
     char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s/.lacquer-publish-%ld-%d", o->dir, (long)getpid(), o->fd);
+    char fdname[32];
+    snprintf(fdname, sizeof fdname, "%d", o->fd);
+    lq_tmp_name(tmp, sizeof tmp, o->dir, LQ_TMP_PUBLISH, fdname);
     if (linkat(AT_FDCWD, o->read_path, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) != 0)
         return lq_diag_set(d, LQ_ERR_OUTPUT, "%s: cannot create (%s)", final_path,
                            strerror(errno));
