@@ -88,3 +88,29 @@ long lq_utf8_invalid_at(const char *s)
     }
     return -1;
 }
+
+/* A copy of s with every byte that is not part of valid UTF-8 read as ISO 8859-1
+ * (Latin-1: byte b is U+00b), the usual legacy encoding of file names; NULL when out
+ * of memory. */
+char *lq_utf8_latin1_fallback(const char *s)
+{
+    size_t n = strlen(s);
+    char *out = malloc(2 * n + 1), *o = out;
+    if (!out) return NULL;
+    const char *p = s;
+    while (*p) {
+        long bad = lq_utf8_invalid_at(p);
+        size_t good = bad < 0 ? strlen(p) : (size_t)bad;
+        memcpy(o, p, good);
+        o += good;
+        p += good;
+        if (bad < 0) break;
+        /* lq_utf8_invalid_at stops at the first byte of a bad sequence: that byte alone
+         * is taken as Latin-1, the rest is looked at again */
+        unsigned char c = (unsigned char)*p++;
+        *o++ = (char)(0xC0 | (c >> 6));
+        *o++ = (char)(0x80 | (c & 0x3F));
+    }
+    *o = 0;
+    return out;
+}

@@ -24,4 +24,7 @@ char *lq_text_take(lq_text *t);
 /* lq_utf8_invalid_at (lacquer.h) is defined in text.c: the first byte of the first
  * sequence that is not well-formed UTF-8 (RFC 3629), or -1. */
 
+/* s with each byte outside valid UTF-8 read as Latin-1 (malloc'd; NULL: no memory). */
+char *lq_utf8_latin1_fallback(const char *s);
+
 #endif
