@@ -359,10 +359,27 @@ static void master_fn(void *ctx, size_t i)
         a->job_err[i] = lq_diag_set(&a->job_diag[i], LQ_ERR_CANCELLED, "cancelled");
         return;
     }
+    double t0 = lq_now_s();
     a->job_err[i] = lq_job_render_master(j, &a->job_diag[i]);
+    j->time_master_s = lq_now_s() - t0;
     if (!a->job_err[i]) {
         lq_job_check_mix(j);
         a->mastered_lufs[i] = j->master_meas.integrated_lufs;
+    }
+    /* and its resamplings, in the same task: they need no other track, so the master
+     * phase's last tasks overlap them instead of leaving threads idle at the policy's
+     * barrier (the album gain needs every track's mastered level) */
+    lq_tasks rt = {0};
+    if (!a->job_err[i]) a->job_err[i] = lq_job_add_rate_tasks(j, &rt, &a->job_diag[i]);
+    if (!a->job_err[i] && lq_queue_run(&rt, 1))
+        a->job_err[i] = lq_diag_set(&a->job_diag[i], LQ_ERR_NOMEM, "out of memory");
+    lq_tasks_free(&rt);
+    for (size_t g = 0; g < j->n_groups; g++) {
+        j->groups[g].task = LQ_TASK_NONE;   /* done: the targets wait for nothing */
+        if (j->groups[g].err && !a->job_err[i]) {
+            a->job_diag[i] = j->groups[g].diag;
+            a->job_err[i] = j->groups[g].err;
+        }
     }
 }
 
@@ -532,7 +549,7 @@ lq_error lq_album_run(lq_album *a)
         ctx[i] = (job_ctx){a, i};
         lq_job_set_progress(a->jobs[i], job_progress, &ctx[i]);
     }
-    /* 2. every track's master bus, in parallel */
+    /* 2. every track's master bus and resamplings, in parallel */
     for (size_t i = 0; i < a->n_jobs && !e; i++)
         if (lq_tasks_add(&tasks, master_fn, a, i, LQ_TASK_NONE) == LQ_TASK_NONE)
             e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
@@ -544,12 +561,12 @@ lq_error lq_album_run(lq_album *a)
     for (size_t i = 0; i < a->n_jobs && !e; i++)
         for (size_t k = 0; k < a->n_targets; k++)
             a->jobs[i]->exports[k].spool_out = &a->spools[k * a->n_jobs + i];
-    /* 4. every track's resamplings and targets, through one queue */
+    /* the closed loops meter each track as its file will hold it */
+    for (size_t k = 0; k < a->n_targets && !e; k++)
+        if (lq_album_plan_shapes(a, k)) e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
+    /* 4. every track's targets, through one queue */
     if (!e) reset_progress(a);
-    for (size_t i = 0; i < a->n_jobs && !e; i++) {
-        e = lq_job_add_rate_tasks(a->jobs[i], &tasks, &d);
-        if (!e) e = lq_job_add_target_tasks(a->jobs[i], &tasks, &d);
-    }
+    for (size_t i = 0; i < a->n_jobs && !e; i++) e = lq_job_add_target_tasks(a->jobs[i], &tasks, &d);
     if (!e) e = run_queue(&tasks, a->threads, &d);
     for (size_t i = 0; i < a->n_jobs && !e; i++) e = lq_job_collect(a->jobs[i], &d);
     for (size_t i = 0; i < a->n_jobs && !e; i++)

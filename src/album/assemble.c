@@ -32,7 +32,9 @@ void lq_album_layout_free(lq_album_layout *L)
 static long long round_up(long long x, long long m) { return (x + m - 1) / m * m; }
 static long long round_near(long long x, long long m) { return (x + m / 2) / m * m; }
 
-lq_error lq_album_plan_layout(const lq_album *a, size_t k, lq_album_layout *L)
+/* The layout of target k's render, its tracks `frames` long (NULL: their spools'). */
+static lq_error plan_layout(const lq_album *a, size_t k, const long long *frames,
+                            lq_album_layout *L)
 {
     const size_t n = a->n_jobs;
     const lq_album_spec *s = a->spec;
@@ -48,7 +50,7 @@ lq_error lq_album_plan_layout(const lq_album *a, size_t k, lq_album_layout *L)
     L->index01 = mem + 5 * n;
     L->cd = a->at[k].is_cd;
     const double rate = a->jobs[0]->exports[k].rate;
-    for (size_t i = 0; i < n; i++) L->frames[i] = a->spools[k * n + i].frames;
+    for (size_t i = 0; i < n; i++) L->frames[i] = frames ? frames[i] : a->spools[k * n + i].frames;
     for (size_t i = 0; i + 1 < n; i++) {
         long long x = llround(s->tracks[i].crossfade_ms * rate / 1000.0);
         long long lim = (L->frames[i] < L->frames[i + 1] ? L->frames[i] : L->frames[i + 1]) / 2;
@@ -81,6 +83,11 @@ lq_error lq_album_plan_layout(const lq_album *a, size_t k, lq_album_layout *L)
     return LQ_OK;
 }
 
+lq_error lq_album_plan_layout(const lq_album *a, size_t k, lq_album_layout *L)
+{
+    return plan_layout(a, k, NULL, L);
+}
+
 /* Fade gain at t in [0, 1] (0: silent, 1: full). */
 static double fade_gain(lq_fade_curve c, double t)
 {
@@ -91,6 +98,73 @@ static double fade_gain(lq_fade_curve c, double t)
     case LQ_FADE_LOG: return pow(10.0, -3.0 * (1.0 - t));   /* linear in dB, -60 dB .. 0 */
     default: return t;
     }
+}
+
+/* The envelope of a track's fades at frame t (as gen_fn applies it). */
+static double shape_gain(const lq_meter_shape *s, long long t)
+{
+    double g = 1.0;
+    if (t < s->fade_in) g *= fade_gain((lq_fade_curve)s->curve_in, ((double)t + 0.5) / (double)s->fade_in);
+    long long left = s->frames - t;
+    if (left <= s->fade_out)
+        g *= fade_gain((lq_fade_curve)s->curve_out, ((double)left - 0.5) / (double)s->fade_out);
+    return g;
+}
+
+/* Fade lengths of track i in layout L at rate `rate` (frames, within the track). */
+static void fade_lengths(const lq_album *a, const lq_album_layout *L, size_t i, int rate,
+                         long long *fin, long long *fout)
+{
+    const lq_album_track *tr = &a->spec->tracks[i];
+    long long fi = llround(tr->fade_in_ms * rate / 1000.0);
+    long long fo = llround(tr->fade_out_ms * rate / 1000.0);
+    if (i > 0 && L->xfade[i - 1] > fi) fi = L->xfade[i - 1];
+    if (L->xfade[i] > fo) fo = L->xfade[i];
+    *fin = fi < L->frames[i] ? fi : L->frames[i];
+    *fout = fo < L->frames[i] ? fo : L->frames[i];
+}
+
+lq_error lq_album_plan_shapes(lq_album *a, size_t k)
+{
+    const size_t n = a->n_jobs;
+    long long *frames = calloc(n, sizeof *frames);
+    if (!frames) return LQ_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const lq_job *j = a->jobs[i];
+        const int rate = j->exports[k].rate;
+        /* the resampler's length (engine/resample.c), or the master's at its own rate */
+        frames[i] = rate == j->in_rate ? j->master.frames
+                                       : llround((double)j->master.frames * rate / j->in_rate);
+    }
+    lq_album_layout L;
+    lq_error e = plan_layout(a, k, frames, &L);
+    free(frames);
+    if (e) return e;
+    for (size_t i = 0; i < n; i++) {
+        lq_export *ex = &a->jobs[i]->exports[k];
+        lq_meter_shape *sh = &ex->shape;
+        /* the file holds render frames [fb, fe): the gap before a track ends the file
+         * before it (track 1's file begins with its own) */
+        const long long fb = i == 0 ? 0 : L.index01[i];
+        const long long fe = i + 1 < n ? L.index01[i + 1] : L.total;
+        const long long b = fb - L.start[i], e1 = fe - L.start[i];
+        memset(sh, 0, sizeof *sh);
+        sh->frames = L.frames[i];
+        sh->lead = b < 0 ? -b : 0;
+        sh->skip = b > 0 ? b : 0;
+        const long long end = e1 < L.frames[i] ? e1 : L.frames[i];
+        sh->keep = end > sh->skip ? end - sh->skip : 0;
+        sh->tail = e1 > L.frames[i] ? e1 - L.frames[i] : 0;
+        fade_lengths(a, &L, i, ex->rate, &sh->fade_in, &sh->fade_out);
+        const lq_album_track *tr = &a->spec->tracks[i];
+        sh->curve_out = (int)tr->fade_curve;
+        sh->curve_in = (int)(i > 0 && L.xfade[i - 1] > 0 ? a->spec->tracks[i - 1].fade_curve
+                                                          : tr->fade_curve);
+        sh->gain = shape_gain;
+        ex->has_shape = 1;
+    }
+    lq_album_layout_free(&L);
+    return LQ_OK;
 }
 
 typedef struct asm_ctx {
@@ -270,15 +344,7 @@ void lq_album_assemble_target(lq_album *a, size_t k)
     for (; n_rd < n && !e; n_rd++)
         if (lq_spool_reader_init(&c.rd[n_rd], &a->spools[k * n + n_rd], BLOCK))
             e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < n && !e; i++) {
-        const lq_album_track *tr = &a->spec->tracks[i];
-        long long fi = llround(tr->fade_in_ms * rate / 1000.0);
-        long long fo = llround(tr->fade_out_ms * rate / 1000.0);
-        if (i > 0 && L->xfade[i - 1] > fi) fi = L->xfade[i - 1];
-        if (L->xfade[i] > fo) fo = L->xfade[i];
-        c.fin[i] = fi < L->frames[i] ? fi : L->frames[i];
-        c.fout[i] = fo < L->frames[i] ? fo : L->frames[i];
-    }
+    for (size_t i = 0; i < n && !e; i++) fade_lengths(a, L, i, rate, &c.fin[i], &c.fout[i]);
     /* dither once over the whole render, seeded from every track's input */
     if (!e && out_bits && a->presets[0]->dither.vt) {
         e = lq_stage_spec_override(&dspec, &a->presets[0]->dither, t->dither_node, d);

@@ -94,6 +94,10 @@ lq_error lq_album_apply_policy(lq_album *a, lq_diag *d);
 /* assemble.c: the layout of target k's continuous render. */
 lq_error lq_album_plan_layout(const lq_album *a, size_t k, lq_album_layout *L);
 void lq_album_layout_free(lq_album_layout *L);
+/* assemble.c: before finishing, each track's ex->shape for target k (how its file will
+ * hold its render: the gaps, fades and split of the layout to come, with each render's
+ * length predicted from its master spool), so the closed loop lands the file. */
+lq_error lq_album_plan_shapes(lq_album *a, size_t k);
 /* assemble.c: assemble target k (gaps, fades, crossfades), dither once, split into each
  * track's ex->out (and the CD image), then measure every written file. */
 void lq_album_assemble_target(lq_album *a, size_t k);
