@@ -383,16 +383,83 @@ static void master_fn(void *ctx, size_t i)
     }
 }
 
+static void album_step_done(lq_album *a)
+{
+    pthread_mutex_lock(&a->lock);
+    a->assembled++;
+    double f = (double)a->assembled / (double)(a->n_targets * (a->n_jobs + 1));
+    if (a->progress && a->progress(a->progress_user, "album", f > 1.0 ? 1.0 : f)) a->cancel = 1;
+    pthread_mutex_unlock(&a->lock);
+}
+
 static void assemble_fn(void *ctx, size_t k)
 {
     lq_album *a = ctx;
     lq_album_assemble_target(a, k);
-    pthread_mutex_lock(&a->lock);
-    a->assembled++;
-    if (a->progress &&
-        a->progress(a->progress_user, "album", (double)a->assembled / (double)a->n_targets))
-        a->cancel = 1;
-    pthread_mutex_unlock(&a->lock);
+    album_step_done(a);
+}
+
+static void measure_fn(void *ctx, size_t arg)
+{
+    lq_album *a = ctx;
+    const size_t k = arg / a->n_jobs, i = arg % a->n_jobs;
+    if (a->at[k].err) return;   /* its assembly failed: collect_assembly reports that */
+    lq_export *ex = &a->jobs[i]->exports[k];
+    if (lq_album_cancelled(a)) {
+        ex->err = lq_diag_set(&ex->diag, LQ_ERR_CANCELLED, "cancelled");
+        return;
+    }
+    lq_album_measure_file(a, k, i);
+    album_step_done(a);
+}
+
+/* Queue the assembly of each target with need[k] (NULL: every target), the slowest
+ * (highest rate) first, then the re-measuring of its files, each waiting only for its
+ * own target's assembly: the files of the target assembled first come first. */
+static lq_error add_assembly(lq_album *a, lq_tasks *t, const int *need, lq_diag *d)
+{
+    const size_t nt = a->n_targets, n = a->n_jobs;
+    size_t *ord = malloc(2 * nt * sizeof *ord), *task = ord ? ord + nt : NULL, m = 0;
+    if (!ord) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < nt; k++) {
+        if (need && !need[k]) continue;
+        const int rk = a->jobs[0]->exports[k].rate;
+        size_t at = m++;
+        while (at > 0 && a->jobs[0]->exports[ord[at - 1]].rate < rk) {
+            ord[at] = ord[at - 1];
+            at--;
+        }
+        ord[at] = k;
+    }
+    lq_error e = LQ_OK;
+    for (size_t q = 0; q < m && !e; q++)
+        if ((task[ord[q]] = lq_tasks_add(t, assemble_fn, a, ord[q], LQ_TASK_NONE)) == LQ_TASK_NONE)
+            e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    for (size_t q = m; q-- > 0 && !e;)
+        for (size_t i = 0; i < n && !e; i++)
+            if (lq_tasks_add(t, measure_fn, a, ord[q] * n + i, task[ord[q]]) == LQ_TASK_NONE)
+                e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    free(ord);
+    return e;
+}
+
+/* After the assembly tasks ran: the first error (an assembly's, then a file's); each
+ * target's spread of track loudness. */
+static lq_error collect_assembly(lq_album *a, const int *need, lq_diag *d)
+{
+    for (size_t k = 0; k < a->n_targets; k++)
+        if ((!need || need[k]) && a->at[k].err) {
+            *d = a->at[k].diag;
+            return a->at[k].err;
+        }
+    for (size_t k = 0; k < a->n_targets; k++)
+        for (size_t i = 0; i < a->n_jobs && (!need || need[k]); i++)
+            if (a->jobs[i]->exports[k].err) {
+                *d = a->jobs[i]->exports[k].diag;
+                return a->jobs[i]->exports[k].err;
+            }
+    for (size_t k = 0; k < a->n_targets; k++) lq_album_target_spread(a, k);
+    return LQ_OK;
 }
 
 static lq_error first_job_error(lq_album *a, lq_diag *d);
@@ -452,18 +519,15 @@ static lq_error correct_levels(lq_album *a, lq_diag *d)
             }
         }
         a->assembled = 0;
-        for (size_t k = 0; k < a->n_targets && !e; k++) {
-            int need = 0;
-            for (size_t i = 0; i < n; i++) need |= a->redo[k * n + i];
-            if (need && lq_tasks_add(&tasks, assemble_fn, a, k, LQ_TASK_NONE) == LQ_TASK_NONE)
-                e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
-        }
-        if (!e) e = run_queue(&tasks, a->threads, d);
+        int *need = e ? NULL : calloc(a->n_targets, sizeof *need);
+        if (!e && !need) e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
         for (size_t k = 0; k < a->n_targets && !e; k++)
-            if (a->at[k].err) {
-                *d = a->at[k].diag;
-                e = a->at[k].err;
-            }
+            for (size_t i = 0; i < n; i++) need[k] |= a->redo[k * n + i];
+        if (!e) e = add_assembly(a, &tasks, need, d);
+        if (!e) e = run_queue(&tasks, a->threads, d);
+        if (!e) e = collect_assembly(a, need, d);
+        free(need);
+        lq_tasks_free(&tasks);
         if (!e && lq_album_cancelled(a)) e = lq_diag_set(d, LQ_ERR_CANCELLED, "cancelled");
         if (e) return e;
     }
@@ -575,16 +639,10 @@ lq_error lq_album_run(lq_album *a)
             a->aims[k * a->n_jobs + i] = ex->has_aim ? ex->aim_lufs : NAN;
         }
     if (!e && lq_album_cancelled(a)) e = lq_diag_set(&d, LQ_ERR_CANCELLED, "cancelled");
-    /* 5. per target: the continuous render, dithered once, split */
-    for (size_t k = 0; k < a->n_targets && !e; k++)
-        if (lq_tasks_add(&tasks, assemble_fn, a, k, LQ_TASK_NONE) == LQ_TASK_NONE)
-            e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
+    /* 5. per target: the continuous render, dithered once, split; every file measured */
+    if (!e) e = add_assembly(a, &tasks, NULL, &d);
     if (!e) e = run_queue(&tasks, a->threads, &d);
-    for (size_t k = 0; k < a->n_targets && !e; k++)
-        if (a->at[k].err) {
-            d = a->at[k].diag;
-            e = a->at[k].err;
-        }
+    if (!e) e = collect_assembly(a, NULL, &d);
     if (!e && lq_album_cancelled(a)) e = lq_diag_set(&d, LQ_ERR_CANCELLED, "cancelled");
     if (!e) e = correct_levels(a, &d);
     /* 6. publish, then the reports */

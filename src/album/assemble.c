@@ -179,7 +179,9 @@ typedef struct asm_ctx {
     /* the split */
     long long put;            /* frames written */
     size_t cur;               /* the track file being written */
-    lq_meter *meter;          /* album loudness of the whole render */
+    lq_meter *meter;          /* album loudness of the whole render (a CD target: all
+                                 of the image's figures, on its 16-bit samples) */
+    double *q[2];             /* a block on the image's grid, for the meter */
     lq_diag *d;
 } asm_ctx;
 
@@ -239,10 +241,19 @@ static lq_error split_fn(void *u, const double *const *buf, size_t n)
     asm_ctx *c = u;
     const lq_album_layout *L = c->L;
     lq_album_target *at = &c->a->at[c->k];
-    if (c->meter) lq_meter_push(c->meter, buf, n);
     if (at->have_image) {
         lq_error e = lq_audio_out_write(&at->image, buf, n, c->d);
         if (e) return e;
+        /* the image is measured on exactly the samples written (lq_audio_out_write's
+         * 16-bit rounding and clamp; the dither already put them on that grid) */
+        for (int ch = 0; ch < c->channels; ch++)
+            for (size_t i = 0; i < n; i++) {
+                double v = rint(buf[ch][i] * 32768.0);
+                c->q[ch][i] = (v > 32767.0 ? 32767.0 : v < -32768.0 ? -32768.0 : v) / 32768.0;
+            }
+        lq_meter_push(c->meter, (const double *const *)c->q, n);
+    } else {
+        lq_meter_push(c->meter, buf, n);
     }
     size_t off = 0;
     while (off < n) {
@@ -333,13 +344,15 @@ void lq_album_assemble_target(lq_album *a, size_t k)
     int have_chain = 0;
     const int lossy = lq_format_is_lossy(t->format);
     const int out_bits = lossy || t->bit_depth == 32 ? 0 : t->bit_depth;
-    double *mem = malloc((size_t)2 * BLOCK * sizeof *mem);
+    double *mem = malloc((size_t)4 * BLOCK * sizeof *mem);
     c.rd = calloc(n, sizeof *c.rd);
     c.fin = calloc(2 * n, sizeof *c.fin);
     lq_error e = mem && c.rd && c.fin ? LQ_OK : lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     c.fout = c.fin ? c.fin + n : NULL;
     c.tmp[0] = mem;
     c.tmp[1] = mem ? mem + BLOCK : NULL;
+    c.q[0] = mem ? mem + 2 * BLOCK : NULL;
+    c.q[1] = mem ? mem + 3 * BLOCK : NULL;
     size_t n_rd = 0;
     for (; n_rd < n && !e; n_rd++)
         if (lq_spool_reader_init(&c.rd[n_rd], &a->spools[k * n + n_rd], BLOCK))
@@ -379,7 +392,9 @@ void lq_album_assemble_target(lq_album *a, size_t k)
         e = lq_audio_out_open(&at->image, a->out_dir, LQ_FMT_WAV, rate, ch, 16, 0, &meta, BLOCK, d);
         at->have_image = !e;
     }
-    if (!e) e = lq_meter_new(&c.meter, ch, rate, LQ_METER_LOUDNESS, BLOCK, d);
+    if (!e) e = lq_meter_new(&c.meter, ch, rate,
+                             at->have_image ? LQ_METER_FULL | LQ_METER_TP16 : LQ_METER_LOUDNESS,
+                             BLOCK, d);
     if (!e) {
         lq_blocker bl;
         lq_blocker_init(&bl, BLOCK, BLOCK);
@@ -392,41 +407,16 @@ void lq_album_assemble_target(lq_album *a, size_t k)
         lq_meter_result r;
         lq_meter_result_get(c.meter, &r);
         at->album_lufs = r.integrated_lufs;
+        if (at->have_image) at->image_meas = r;
         for (size_t s = 0; s < chain.n; s++)
             if (!strcmp(chain.vt[s]->name, "dither"))
                 at->dither_clipped = lq_dither_clipped(chain.state[s]);
     }
-    /* close and re-measure every file as written */
-    double lo = HUGE_VAL, hi = -HUGE_VAL;
-    for (size_t i = 0; i < n && !e; i++) {
-        lq_export *ex = &a->jobs[i]->exports[k];
-        e = lq_audio_out_close(&ex->out, d);   /* (closed by the split already) */
-        if (!e) e = lq_meter_file(ex->out.read_path, LQ_METER_FULL | LQ_METER_TP16, &ex->meas, d);
-        if (e) break;
-        ex->clipped = ex->out.clipped;
-        judge(a, i, k);
-        if (isfinite(ex->meas.integrated_lufs)) {
-            lo = fmin(lo, ex->meas.integrated_lufs);
-            hi = fmax(hi, ex->meas.integrated_lufs);
-        }
-        if (t->format == LQ_FMT_WAV)
-            e = lq_audio_out_patch_bext(&ex->out, ex->meas.integrated_lufs, ex->meas.lra_lu,
-                                        ex->meas.true_peak_16x_dbtp, ex->meas.max_momentary_lufs,
-                                        ex->meas.max_short_term_lufs, d);
-        /* the release's tags (TagLib, io/tags.c) */
-        const lq_album_spec *sp = a->spec;
-        const lq_album_track *tr = &sp->tracks[i];
-        lq_tags tags = {.title = a->jobs[i]->title, .artist = a->jobs[i]->artist,
-                        .album = sp->title, .album_artist = sp->artist, .genre = sp->genre,
-                        .label = sp->label, .isrc = tr->isrc[0] ? tr->isrc : NULL,
-                        .year = sp->year, .track = (int)i + 1, .track_total = (int)n};
-        if (!e) e = lq_tags_write(ex->out.read_path, t->format, &tags, d);
-    }
-    at->spread_lu = hi >= lo ? hi - lo : 0.0;
+    /* every track file is complete (the split closed them); lq_album_measure_file
+     * re-reads each */
+    for (size_t i = 0; i < n && !e; i++) e = lq_audio_out_close(&a->jobs[i]->exports[k].out, d);
     if (!e && at->have_image) {
         e = lq_audio_out_close(&at->image, d);
-        if (!e) e = lq_meter_file(at->image.read_path, LQ_METER_FULL | LQ_METER_TP16,
-                                  &at->image_meas, d);
         if (!e) e = lq_audio_out_patch_bext(&at->image, at->image_meas.integrated_lufs,
                                             at->image_meas.lra_lu,
                                             at->image_meas.true_peak_16x_dbtp,
@@ -441,4 +431,42 @@ void lq_album_assemble_target(lq_album *a, size_t k)
     free(c.fin);
     free(mem);
     at->err = e;
+}
+
+void lq_album_measure_file(lq_album *a, size_t k, size_t i)
+{
+    lq_export *ex = &a->jobs[i]->exports[k];
+    const lq_target *t = ex->target;
+    lq_diag *d = &ex->diag;
+    lq_error e = lq_meter_file(ex->out.read_path, LQ_METER_FULL | LQ_METER_TP16, &ex->meas, d);
+    if (!e) {
+        ex->clipped = ex->out.clipped;
+        judge(a, i, k);
+    }
+    if (!e && t->format == LQ_FMT_WAV)
+        e = lq_audio_out_patch_bext(&ex->out, ex->meas.integrated_lufs, ex->meas.lra_lu,
+                                    ex->meas.true_peak_16x_dbtp, ex->meas.max_momentary_lufs,
+                                    ex->meas.max_short_term_lufs, d);
+    /* the release's tags (TagLib, io/tags.c) */
+    const lq_album_spec *sp = a->spec;
+    const lq_album_track *tr = &sp->tracks[i];
+    lq_tags tags = {.title = a->jobs[i]->title, .artist = a->jobs[i]->artist,
+                    .album = sp->title, .album_artist = sp->artist, .genre = sp->genre,
+                    .label = sp->label, .isrc = tr->isrc[0] ? tr->isrc : NULL,
+                    .year = sp->year, .track = (int)i + 1, .track_total = (int)a->n_jobs};
+    if (!e) e = lq_tags_write(ex->out.read_path, t->format, &tags, d);
+    ex->err = e;
+}
+
+void lq_album_target_spread(lq_album *a, size_t k)
+{
+    double lo = HUGE_VAL, hi = -HUGE_VAL;
+    for (size_t i = 0; i < a->n_jobs; i++) {
+        const double l = a->jobs[i]->exports[k].meas.integrated_lufs;
+        if (isfinite(l)) {
+            lo = fmin(lo, l);
+            hi = fmax(hi, l);
+        }
+    }
+    a->at[k].spread_lu = hi >= lo ? hi - lo : 0.0;
 }

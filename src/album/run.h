@@ -99,8 +99,15 @@ void lq_album_layout_free(lq_album_layout *L);
  * length predicted from its master spool), so the closed loop lands the file. */
 lq_error lq_album_plan_shapes(lq_album *a, size_t k);
 /* assemble.c: assemble target k (gaps, fades, crossfades), dither once, split into each
- * track's ex->out (and the CD image), then measure every written file. */
+ * track's ex->out and, for a CD target, the image (measured on its samples as written);
+ * error in at[k].err. */
 void lq_album_assemble_target(lq_album *a, size_t k);
+/* assemble.c: after the assembly, track i's file for target k re-read and measured,
+ * judged, its BWF figures and tags written; error in the export's err/diag.  Separate
+ * tasks, so the album's files are measured side by side. */
+void lq_album_measure_file(lq_album *a, size_t k, size_t i);
+/* assemble.c: at[k].spread_lu from the measured files. */
+void lq_album_target_spread(lq_album *a, size_t k);
 
 int lq_album_cancelled(lq_album *a);
 
