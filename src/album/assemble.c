@@ -198,7 +198,15 @@ static size_t gen_fn(void *u, double *const *buf, size_t n, lq_error *err)
         if (a1 <= lo || a0 >= hi) continue;
         long long from = a0 > lo ? a0 : lo, to = a1 < hi ? a1 : hi;
         size_t m = (size_t)(to - from);
+        /* a track's reader lives while the render passes it (memory: the tracks in a
+         * join, not the album) */
+        if (!c->rd[i].buf && lq_spool_reader_init(&c->rd[i], &c->a->spools[c->k * L->n_tracks + i],
+                                                  BLOCK)) {
+            *err = lq_diag_set(c->d, LQ_ERR_NOMEM, "out of memory");
+            return 0;
+        }
         size_t got = lq_spool_read(&c->rd[i], c->tmp, m);
+        if (to == a1) lq_spool_reader_free(&c->rd[i]);
         if (got != m) {
             *err = lq_diag_set(c->d, LQ_ERR_OUTPUT, "cannot read back a temporary file");
             return 0;
@@ -353,10 +361,7 @@ void lq_album_assemble_target(lq_album *a, size_t k)
     c.tmp[1] = mem ? mem + BLOCK : NULL;
     c.q[0] = mem ? mem + 2 * BLOCK : NULL;
     c.q[1] = mem ? mem + 3 * BLOCK : NULL;
-    size_t n_rd = 0;
-    for (; n_rd < n && !e; n_rd++)
-        if (lq_spool_reader_init(&c.rd[n_rd], &a->spools[k * n + n_rd], BLOCK))
-            e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    const size_t n_rd = c.rd ? n : 0;   /* readers opened by gen_fn as it goes */
     for (size_t i = 0; i < n && !e; i++) fade_lengths(a, L, i, rate, &c.fin[i], &c.fout[i]);
     /* dither once over the whole render, seeded from every track's input */
     if (!e && out_bits && a->presets[0]->dither.vt) {
