@@ -737,10 +737,12 @@ static lq_error solve_gain(plan *p, double ceil_now, double aim, double *gain_db
     ex->n_passes = 0;
     p->have_best = 0;
     for (int k = 0; k < LQ_MAX_PASSES - 1; k++) {
+        /* the first pass starts from the unlimited level and almost never lands: it is
+         * not spooled (if it is the best after all, the render runs once more) */
+        lq_spool *to = p->keep_best && k > 0 ? &p->scratch : NULL;
         json_t *lim = NULL;
-        lq_error e = run_pass(p, p->keep_best ? &p->scratch : NULL, gk, ceil_now,
-                              LQ_METER_LOUDNESS, NULL, 0, &res, p->keep_best ? &lim : NULL,
-                              NULL, NULL);
+        lq_error e = run_pass(p, to, gk, ceil_now, LQ_METER_LOUDNESS, NULL, 0, &res,
+                              to ? &lim : NULL, NULL, NULL);
         if (e) {
             if (lim) json_decref(lim);
             return e;
@@ -748,18 +750,20 @@ static lq_error solve_gain(plan *p, double ceil_now, double aim, double *gain_db
         gs[k] = gk;
         ls[k] = res.integrated_lufs;
         ex->passes[ex->n_passes++] = (lq_pass){gk, ceil_now, res.integrated_lufs};
-        if (p->keep_best && (!p->have_best || fabs(aim - ls[k]) < fabs(aim - p->best_lufs))) {
+        if (p->keep_best && (k == 0 || fabs(aim - ls[k]) < fabs(aim - p->best_lufs))) {
             /* the closest pass so far is the render: keep its spool and limiter report */
-            lq_spool t = *ex->spool_out;
-            *ex->spool_out = p->scratch;
-            p->scratch = t;
-            if (p->best_lim) json_decref(p->best_lim);
-            p->best_lim = lim;
-            lim = NULL;
             p->best_gain_db = gk;
             p->best_lufs = ls[k];
-            p->best_gr_db = ex->max_gr_db;
-            p->have_best = 1;
+            p->have_best = to != NULL;
+            if (to) {
+                lq_spool t = *ex->spool_out;
+                *ex->spool_out = p->scratch;
+                p->scratch = t;
+                if (p->best_lim) json_decref(p->best_lim);
+                p->best_lim = lim;
+                lim = NULL;
+                p->best_gr_db = ex->max_gr_db;
+            }
         }
         if (lim) json_decref(lim);
         double err = aim - ls[k];
