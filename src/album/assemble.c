@@ -443,7 +443,8 @@ void lq_album_measure_file(lq_album *a, size_t k, size_t i)
     lq_export *ex = &a->jobs[i]->exports[k];
     const lq_target *t = ex->target;
     lq_diag *d = &ex->diag;
-    lq_error e = lq_meter_file(ex->out.read_path, LQ_METER_FULL | LQ_METER_TP16, &ex->meas, d);
+    lq_error e = lq_meter_file(ex->out.read_path, LQ_METER_FULL | LQ_METER_TP16 | LQ_METER_OWN,
+                               &ex->meas, d);
     if (!e) {
         ex->clipped = ex->out.clipped;
         judge(a, i, k);
