@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "album/run.h"
 #include "engine/naming.h"
@@ -146,6 +147,11 @@ static void free_run(lq_album *a)
     free(a->mastered_lufs);
     free(a->aims);
     free(a->redo);
+    if (a->parked)
+        for (size_t i = 0; i < a->n_jobs; i++)
+            if (a->parked[i] >= 0) close(a->parked[i]);
+    free(a->parked);
+    a->parked = NULL;
     a->aims = NULL;
     a->redo = NULL;
     a->jobs = NULL;
@@ -221,9 +227,11 @@ static lq_error prepare(lq_album *a, lq_diag *d)
         !(a->job_err = calloc(n, sizeof *a->job_err)) ||
         !(a->job_diag = calloc(n, sizeof *a->job_diag)) ||
         !(a->progress_frac = calloc(n, sizeof *a->progress_frac)) ||
-        !(a->mastered_lufs = calloc(n, sizeof *a->mastered_lufs)))
+        !(a->mastered_lufs = calloc(n, sizeof *a->mastered_lufs)) ||
+        !(a->parked = malloc(n * sizeof *a->parked)))
         return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     a->n_jobs = n;
+    for (size_t i = 0; i < n; i++) a->parked[i] = -1;
     for (size_t i = 0; i < n; i++) {
         const lq_album_track *t = &s->tracks[i];
         lq_overrides *ov = NULL;
@@ -351,6 +359,47 @@ static lq_error claim_album_files(lq_album *a, lq_publisher *pub, lq_diag *d)
 
 /* ---- tasks ------------------------------------------------------------------------- */
 
+/* A track's master-stage reports (a multiband's gain-reduction envelopes are thousands
+ * of numbers, some 200 KB as JSON) wait in an unlinked temporary file in the output
+ * folder while the other tracks run, so the album's memory does not grow with each
+ * track; unpark_reports reads them back before the reports are written (the same JSON:
+ * jansson writes reals with 17 digits, which read back exactly).  When the file cannot
+ * be made the reports simply stay in memory. */
+static void park_reports(lq_album *a, size_t i)
+{
+    lq_job *j = a->jobs[i];
+    if (!j->master_reports) return;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/.lacquer-album-XXXXXX", a->out_dir);
+    int fd = mkstemp(path);
+    if (fd < 0) return;
+    unlink(path);
+    if (json_dumpfd(j->master_reports, fd, JSON_COMPACT) != 0) {
+        close(fd);
+        return;
+    }
+    json_decref(j->master_reports);
+    j->master_reports = NULL;
+    a->parked[i] = fd;
+}
+
+static lq_error unpark_reports(lq_album *a, lq_diag *d)
+{
+    lq_error e = LQ_OK;
+    for (size_t i = 0; i < a->n_jobs; i++) {
+        const int fd = a->parked[i];
+        if (fd < 0) continue;
+        json_error_t je;
+        if (!e && (lseek(fd, 0, SEEK_SET) != 0 ||
+                   !(a->jobs[i]->master_reports = json_loadfd(fd, 0, &je))))
+            e = lq_diag_set(d, LQ_ERR_OUTPUT, "%s: cannot read back a temporary file",
+                            a->out_dir);
+        close(fd);
+        a->parked[i] = -1;
+    }
+    return e;
+}
+
 static void master_fn(void *ctx, size_t i)
 {
     lq_album *a = ctx;
@@ -381,6 +430,7 @@ static void master_fn(void *ctx, size_t i)
             a->job_err[i] = j->groups[g].err;
         }
     }
+    if (!a->job_err[i]) park_reports(a, i);
 }
 
 static void album_step_done(lq_album *a)
@@ -658,6 +708,7 @@ lq_error lq_album_run(lq_album *a)
             a->at[k].have_image = 0;
             if (!e) e = write_cue_toc(a, &a->at[k], &pub, &d);
         }
+    if (!e) e = unpark_reports(a, &d);
     if (!e) e = write_reports(a, &pub, &d);
     if (e) {
         lq_publisher_rollback(&pub);

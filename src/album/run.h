@@ -83,6 +83,8 @@ struct lq_album {
     double *aims;              /* [target * n_jobs + track]: where the file should land
                                   (NAN: no level to land on) */
     int *redo;                 /* [target * n_jobs + track]: finish again (correction) */
+    int *parked;               /* per track: an unlinked temporary file holding its master
+                                  stages' reports while the other tracks run, or -1 */
     size_t assembled;          /* targets assembled (progress), under lock */
     int ran;
     char errmsg[1024];
