@@ -143,6 +143,9 @@ lq_error lq_album_plan_shapes(lq_album *a, size_t k)
     for (size_t i = 0; i < n; i++) {
         lq_export *ex = &a->jobs[i]->exports[k];
         lq_meter_shape *sh = &ex->shape;
+        /* a lossy target's loop is corrected on its decoded check file, whole and
+         * unshaped (finish.c): the album's correction round moves it instead */
+        if (lq_format_is_lossy(ex->target->format)) continue;
         /* the file holds render frames [fb, fe): the gap before a track ends the file
          * before it (track 1's file begins with its own) */
         const long long fb = i == 0 ? 0 : L.index01[i];

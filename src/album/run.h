@@ -98,7 +98,8 @@ lq_error lq_album_plan_layout(const lq_album *a, size_t k, lq_album_layout *L);
 void lq_album_layout_free(lq_album_layout *L);
 /* assemble.c: before finishing, each track's ex->shape for target k (how its file will
  * hold its render: the gaps, fades and split of the layout to come, with each render's
- * length predicted from its master spool), so the closed loop lands the file. */
+ * length predicted from its master spool), so the closed loop lands the file.  Not for
+ * a lossy target (its loop is corrected on the decoded whole track). */
 lq_error lq_album_plan_shapes(lq_album *a, size_t k);
 /* assemble.c: assemble target k (gaps, fades, crossfades), dither once, split into each
  * track's ex->out and, for a CD target, the image (measured on its samples as written);
