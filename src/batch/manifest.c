@@ -557,19 +557,15 @@ static lq_error add_job(lq_batch *b, const spec *s, const char *input, lq_diag *
     lq_bjob *j = &b->jobs[b->n_jobs++];
     memset(j, 0, sizeof *j);
     j->index = b->n_jobs - 1;
-    if (is_album_file(input)) {
-        j->where = lq_bstrdup(s->where);
-        j->input = lq_bstrdup(input);
-        j->input_path = lq_bjoin(b->manifest_dir, input);
-        if (!j->where || !j->input || !j->input_path)
-            return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
-        lq_error e = add_album_job(b, s, j, d);
-        if (e) return e;
-        return set_out(b, s, j, input, d);
-    }
     j->where = lq_bstrdup(s->where);
     j->input = lq_bstrdup(input);
     j->input_path = lq_bjoin(b->manifest_dir, input);
+    if (!j->where || !j->input || !j->input_path)
+        return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    if (is_album_file(input)) {
+        lq_error e = add_album_job(b, s, j, d);
+        return e ? e : set_out(b, s, j, input, d);
+    }
     j->preset_name = lq_bstrdup(s->preset ? s->preset : "gentle");
     j->title = lq_bstrdup(s->title);
     j->artist = lq_bstrdup(s->artist);
