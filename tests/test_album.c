@@ -456,6 +456,93 @@ static void test_integrated_anchor(void **state)
     lqt_rmrf(out);
 }
 
+/* An equal-power crossfade of correlated material (the overlap is the same passage of
+ * one mix at the end of track 1 and the start of track 2: sin + cos = 1.41 at the
+ * middle, +3 dB) sums over the ceiling; the join goes through the true-peak limiter, so
+ * every file of every target and the CD image hold the -1 dBTP ceiling at 16x, the
+ * joins stay smooth, and the report says what the crossfade summed to and how much it
+ * was limited. */
+static void test_crossfade_ceiling(void **state)
+{
+    (void)state;
+    const size_t n = 6 * RATE, x = 3 * RATE / 2;   /* 6 s tracks, a 1.5 s crossfade */
+    const size_t len = 2 * n - x;
+    /* past the arrangement's intro and first verse: a chorus, dense */
+    size_t intro = 0, cycle = 0;
+    lqs_mix_layout(RATE, &intro, &cycle);
+    const size_t skip = intro + cycle / 4;
+    double *l = malloc((skip + len) * sizeof *l), *r = malloc((skip + len) * sizeof *r);
+    lqs_mix(l, r, skip + len, RATE, 77, 0.9);
+    memmove(l, l + skip, len * sizeof *l);
+    memmove(r, r + skip, len * sizeof *r);
+    char a[600], b[600], yaml[600], out[600];
+    snprintf(a, sizeof a, "%s/xa.wav", g_tmp);
+    snprintf(b, sizeof b, "%s/xb.wav", g_tmp);
+    write_stereo(a, l, r, n);
+    write_stereo(b, l + (n - x), r + (n - x), n);
+    free(l);
+    free(r);
+    snprintf(yaml, sizeof yaml, "%s/xfade.yaml", g_tmp);
+    snprintf(out, sizeof out, "%s/xfade", g_tmp);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "lacquer: 1\nalbum: {title: Joins, artist: The Generators}\npreset: gentle\n"
+             "targets: [cd, \"flac24.yaml\", mp3-320]\n"
+             "tracks:\n"
+             "  - {file: %s, title: One, crossfade_ms: 1500, fade_curve: equal-power,\n"
+             "     set: {loudness_lufs: -9}}\n"
+             "  - {file: %s, title: Two, set: {loudness_lufs: -9}}\n", a, b);
+    assert_int_equal(lqt_write_text(yaml, text), 0);
+    char *js = NULL;
+    assert_int_equal(run_album(yaml, out, 2, NULL, &js), LQ_OK);
+    json_t *rep = report_of(js);
+    free(js);
+    static const char *const files[3][2] = {
+        {"01 One (cd).wav", "02 Two (cd).wav"},
+        {"01 One (flac24).flac", "02 Two (flac24).flac"},
+        {"01 One (mp3-320).mp3", "02 Two (mp3-320).mp3"}};
+    for (int k = 0; k < 3; k++) {
+        json_t *tk = json_array_get(json_object_get(rep, "targets"), (size_t)k);
+        json_t *xf = json_array_get(json_object_get(tk, "crossfades"), 0);
+        assert_non_null(xf);
+        double sum = json_real_value(json_object_get(xf, "overlap_true_peak_dbtp"));
+        double ceil = json_real_value(json_object_get(xf, "ceiling_dbtp"));
+        double gr = json_real_value(json_object_get(xf, "limiter_reduction_db"));
+        print_message("%s: the overlap sums to %.2f dBTP (ceiling %.2f), limited by %.2f dB\n",
+                      tnames[k], sum, ceil, gr);
+        /* the crossfade really would pass the ceiling: by well over 1 dB */
+        assert_true(sum > ceil + 1.0);
+        assert_true(gr > 1.0);
+        double inside = 0, join = 0, last[2] = {0, 0};
+        for (int i = 0; i < 2; i++) {
+            char p[1024];
+            snprintf(p, sizeof p, "%s/%s", out, files[k][i]);
+            double tp = file_tp(p);
+            print_message("%s: %.3f dBTP\n", files[k][i], tp);
+            assert_true(tp <= -1.0);
+            size_t m = 0;
+            int ch = 0;
+            double *y = lqt_read_planar(p, &ch, &m, NULL);
+            assert_non_null(y);
+            for (int c = 0; k < 2 && c < 2; c++) {
+                const double *v = y + (size_t)c * m;
+                if (i == 1) join = fmax(join, fabs(v[0] - last[c]));
+                for (size_t s = 1; s < m; s++) inside = fmax(inside, fabs(v[s] - v[s - 1]));
+                last[c] = v[m - 1];
+            }
+            free(y);
+        }
+        if (k < 2) assert_true(join <= inside);
+    }
+    char img[1024];
+    snprintf(img, sizeof img, "%s/Joins (cd).wav", out);
+    double tp = file_tp(img);
+    print_message("CD image: %.3f dBTP\n", tp);
+    assert_true(tp <= -1.0);
+    json_decref(rep);
+    lqt_rmrf(out);
+}
+
 /* errors and cancellation leave nothing behind */
 static void test_nothing_written(void **state)
 {
@@ -493,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_cd_image_and_joins),
         cmocka_unit_test(test_track_policy),
         cmocka_unit_test(test_integrated_anchor),
+        cmocka_unit_test(test_crossfade_ceiling),
         cmocka_unit_test(test_nothing_written),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

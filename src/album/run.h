@@ -27,6 +27,10 @@ typedef struct lq_album_layout {
     long long *index01;   /* split point: the track's file begins here */
     long long total;      /* length of the continuous render */
     int cd;               /* frame-aligned (a CD layout) */
+    /* per crossfade (track i into track i+1, i < n_tracks - 1; assemble.c): the 16x true
+     * peak of the summed overlap before the join limiter, the ceiling it was held to and
+     * the limiter's largest gain reduction (0: not needed); NAN where no crossfade */
+    double *join_peak_dbtp, *join_ceiling_dbtp, *join_gr_db;
 } lq_album_layout;
 
 /* One target across the album. */
