@@ -91,7 +91,8 @@ static int teardown(void **state)
     return 0;
 }
 
-/* The album file: 1 a quiet ballad with a short fade-in, 2|3 a gapless pair, 3 crossfades
+/* The album file: 1 a quiet ballad with a short fade-in (its preset noise-shapes its
+ * dither: the record's dither is the album's, gentle's plain TPDF), 2|3 a gapless pair, 3 crossfades
  * into 4, 5 after a 1.5 s gap and 2 dB under the record with a short fade-out. */
 static void write_album(const char *path, const char *loudness, const char *anchor,
                         const char *targets, const char *track4)
@@ -103,7 +104,8 @@ static void write_album(const char *path, const char *loudness, const char *anch
              "  upc: \"036000291452\"\n"
              "preset: gentle\ntargets: [%s]\nloudness: %s\nalbum_anchor: %s\n"
              "tracks:\n"
-             "  - {file: %s, title: Ballad, isrc: US-RC1-76-07839, fade_in_ms: 50, fade_curve: linear}\n"
+             "  - {file: %s, title: Ballad, isrc: US-RC1-76-07839, fade_in_ms: 50, fade_curve: linear,\n"
+             "     set: {finish.dither.shaping: lipshitz}}\n"
              "  - {file: %s, title: Pair A, isrc: US-RC1-76-07840}\n"
              "  - {file: %s, title: Pair B, crossfade_ms: 200, fade_curve: linear}\n"
              "  - {file: %s, title: Crossfade}\n"
@@ -206,6 +208,16 @@ static void test_album_levels_and_rerun(void **state)
     assert_int_equal(run_album(yaml, out, 2, NULL, &js), LQ_OK);
     json_t *r = report_of(js);
     free(js);
+    /* the record's dither: the default preset's (gentle: TPDF, no shaping), not track 1's */
+    for (int k = 0; k < 2; k++) {
+        json_t *dr = json_object_get(json_array_get(json_object_get(r, "targets"), (size_t)k),
+                                     "dither");
+        assert_string_equal(json_string_value(json_object_get(dr, "type")), "tpdf");
+        assert_string_equal(json_string_value(json_object_get(dr, "shaping")), "none");
+        assert_int_equal(json_integer_value(json_object_get(dr, "out_bits")), k ? 24 : 16);
+    }
+    assert_true(json_is_null(json_object_get(json_array_get(json_object_get(r, "targets"), 2),
+                                             "dither")));   /* MP3: no word length */
     double mastered[NT];
     json_t *tracks = json_object_get(r, "tracks");
     assert_int_equal(json_array_size(tracks), NT);
@@ -487,10 +499,10 @@ static void test_crossfade_ceiling(void **state)
     char text[2048];
     snprintf(text, sizeof text,
              "lacquer: 1\nalbum: {title: Joins, artist: The Generators}\npreset: gentle\n"
-             "targets: [cd, \"flac24.yaml\", mp3-320]\n"
+             "targets: [cd, \"flac24.yaml\", mp3-320]\ndither: {shaping: f-weighted}\n"
              "tracks:\n"
              "  - {file: %s, title: One, crossfade_ms: 1500, fade_curve: equal-power,\n"
-             "     set: {loudness_lufs: -9}}\n"
+             "     set: {loudness_lufs: -9, finish.dither.shaping: lipshitz}}\n"
              "  - {file: %s, title: Two, set: {loudness_lufs: -9}}\n", a, b);
     assert_int_equal(lqt_write_text(yaml, text), 0);
     char *js = NULL;
@@ -513,6 +525,14 @@ static void test_crossfade_ceiling(void **state)
         /* the crossfade really would pass the ceiling: by well over 1 dB */
         assert_true(sum > ceil + 1.0);
         assert_true(gr > 1.0);
+        /* the record's dither is the album file's `dither:` (not track 1's preset's) */
+        json_t *dr = json_object_get(tk, "dither");
+        if (k < 2) {
+            assert_string_equal(json_string_value(json_object_get(dr, "type")), "tpdf");
+            assert_string_equal(json_string_value(json_object_get(dr, "shaping")), "f-weighted");
+        } else {
+            assert_true(json_is_null(dr));
+        }
         double inside = 0, join = 0, last[2] = {0, 0};
         for (int i = 0; i < 2; i++) {
             char p[1024];

@@ -122,6 +122,7 @@ static const char *const full_album =
     "targets: [cd, spotify, ../targets-nowhere.yaml]\n"
     "loudness: track\n"
     "album_anchor: integrated\n"
+    "dither: {shaping: f-weighted}\n"
     "tracks:\n"
     "  - file: a.wav\n"
     "    title: Opening\n"
@@ -173,6 +174,8 @@ static void test_full_album(void **state)
     assert_string_equal(s->targets[1], "spotify");
     assert_int_equal(s->loudness, LQ_ALBUM_LOUDNESS_TRACK);
     assert_int_equal(s->anchor, LQ_ANCHOR_INTEGRATED);
+    assert_non_null(s->dither);
+    assert_string_equal(lq_node_get(s->dither, "shaping")->value, "f-weighted");
     assert_int_equal(s->n_tracks, 3);
 
     const lq_album_track *t = &s->tracks[0];
@@ -186,7 +189,7 @@ static void test_full_album(void **state)
     assert_int_equal(t->fade_curve, LQ_FADE_EQUAL_POWER);
     assert_int_equal(t->frames, 5 * 44100);
     assert_int_equal(t->rate, 44100);
-    assert_int_equal(t->line, 15);
+    assert_int_equal(t->line, 16);
     assert_int_equal(t->col, 5);
 
     t = &s->tracks[1];
@@ -259,6 +262,7 @@ static void test_defaults_and_buffer(void **state)
     assert_int_equal(s->n_targets, 0);
     assert_int_equal(s->loudness, LQ_ALBUM_LOUDNESS_ALBUM);
     assert_int_equal(s->anchor, LQ_ANCHOR_LOUDEST);
+    assert_null(s->dither);
     assert_int_equal(s->year, 0);
     assert_string_equal(s->upc, "");
     assert_null(s->genre);
@@ -326,7 +330,17 @@ static void test_bad_albums(void **state)
     expect_error("lacquer: 1\nalbum: {title: T, artist: A}\nloudnes: album\n" TRACK_A,
                  LQ_ERR_PRESET,
                  "album.yaml:3:1: unknown key \"loudnes\" (expected one of: lacquer, album, "
-                 "preset, targets, loudness, album_anchor, tracks)");
+                 "preset, targets, loudness, album_anchor, tracks, dither)");
+    /* the record's dither: the keys of finish.dither, checked as strictly */
+    expect_error(HEAD "dither: {type: blue}\n" TRACK_A, LQ_ERR_PRESET,
+                 "album.yaml:5:16: dither.type: unknown value blue (expected one of: none, "
+                 "rpdf, tpdf)");
+    expect_error(HEAD "dither: {shaping: f-weighted, noise: 1}\n" TRACK_A, LQ_ERR_PRESET,
+                 "album.yaml:5:31: dither: unknown key \"noise\" (expected one of: type, "
+                 "shaping, auto_blank)");
+    expect_error(HEAD "dither: tpdf\n" TRACK_A, LQ_ERR_PRESET,
+                 "album.yaml:5:9: dither: tpdf is not a map (expected a map of dither stage "
+                 "settings)");
     expect_error(HEAD TRACK_A "    fade_curve: exponential\n", LQ_ERR_PRESET,
                  "album.yaml:8:17: tracks[0].fade_curve: unknown value exponential "
                  "(expected one of: linear, equal-power, log)");

@@ -107,10 +107,12 @@ int lq_album_cancelled(lq_album *a)
 
 static void free_run(lq_album *a)
 {
+    lq_stage_spec_free(&a->dither);
     if (a->at) {
         for (size_t k = 0; k < a->n_targets; k++) {
             lq_album_target *t = &a->at[k];
             lq_album_layout_free(&t->layout);
+            json_decref(t->dither_report);
             if (t->have_image) lq_audio_out_discard(&t->image);
             free(t->image_name);
             free(t->image_path);
@@ -236,6 +238,9 @@ static lq_error prepare(lq_album *a, lq_diag *d)
         else lq_overrides_destroy(&ov);
         if (e) return lq_diag_set(d, e, "%s", err[0] ? err : lq_strerror(e));
     }
+    /* the record's dither (one over the continuous render): the album's, not a track's */
+    lq_error de = lq_album_record_dither(a, d);
+    if (de) return de;
     /* the run's targets: the caller's, else the album file's, else the first preset's */
     if (a->n_extra) {
         if (!(a->targets = malloc(a->n_extra * sizeof *a->targets)))
@@ -542,8 +547,10 @@ lq_error lq_album_run(lq_album *a)
     /* 3. the loudness policy; every final render also spooled for the album */
     if (!e) e = lq_album_apply_policy(a, &d);
     for (size_t i = 0; i < a->n_jobs && !e; i++)
-        for (size_t k = 0; k < a->n_targets; k++)
+        for (size_t k = 0; k < a->n_targets; k++) {
             a->jobs[i]->exports[k].spool_out = &a->spools[k * a->n_jobs + i];
+            a->jobs[i]->exports[k].album_dither = &a->dither;
+        }
     /* 4. every track's resamplings and targets, through one queue */
     if (!e) reset_progress(a);
     for (size_t i = 0; i < a->n_jobs && !e; i++) {

@@ -43,6 +43,8 @@ typedef struct lq_album_spec {
     size_t n_targets;
     lq_album_loudness loudness;
     lq_album_anchor anchor;
+    lq_node *dither;        /* `dither:` (the record's dither, on top of the default preset's
+                               finish.dither), or NULL; points into root */
     lq_album_track *tracks;
     size_t n_tracks;
     lq_node *root;

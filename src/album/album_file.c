@@ -25,7 +25,7 @@
 #define CD_FRAME 588            /* samples per CD frame (1/75 s at 44.1 kHz) */
 
 static const char *const top_keys[] = {"lacquer", "album", "preset", "targets", "loudness",
-                                       "album_anchor", "tracks", NULL};
+                                       "album_anchor", "tracks", "dither", NULL};
 static const char *const album_keys[] = {"title", "artist", "year", "genre", "label", "upc",
                                          "catalog", NULL};
 static const char *const track_keys[] = {"file", "stems", "title", "artist", "isrc", "preset", "set",
@@ -597,6 +597,15 @@ static lq_error validate(lq_album_spec *s, const char *preset_dir, lq_diag *d)
     if ((e = lq_cfg_enum(r, "album_anchor", anchor_names, &an, d))) return e;
     s->loudness = (lq_album_loudness)lm;
     s->anchor = (lq_album_anchor)an;
+    /* the record's dither: the keys of a preset's finish.dither (checked here) */
+    const lq_node *dn = lq_node_get(r, "dither");
+    const lq_stage_vt *dvt = lq_stage_find("dither");
+    if (dn && !lq_node_is_null(dn) && dvt) {
+        lq_stage_spec ds;
+        if ((e = lq_stage_spec_parse(&ds, dvt, dn, d))) return e;
+        lq_stage_spec_free(&ds);
+        s->dither = (lq_node *)dn;
+    }
 
     const lq_node *tracks = lq_node_get(r, "tracks");
     if (!tracks) return lq_cfg_missing(d, r, "tracks", "a sequence of tracks in order");

@@ -39,6 +39,20 @@
 
 #define BLOCK 4096
 
+lq_error lq_album_record_dither(lq_album *a, lq_diag *d)
+{
+    const lq_album_spec *s = a->spec;
+    lq_stage_spec_free(&a->dither);
+    lq_preset *p = NULL;
+    char err[1024] = "";
+    lq_error e = lq_preset_load(&p, s->preset ? s->preset : "gentle", a->preset_dir, NULL, err,
+                                sizeof err);
+    if (e) return lq_diag_set(d, e, "%s", err[0] ? err : lq_strerror(e));
+    e = lq_stage_spec_override(&a->dither, &p->dither, s->dither, d);
+    lq_preset_destroy(&p);
+    return e;
+}
+
 void lq_album_layout_free(lq_album_layout *L)
 {
     free(L->start);
@@ -475,8 +489,8 @@ void lq_album_assemble_target(lq_album *a, size_t k)
     /* crossfades that would pass the ceiling: through the limiter first */
     if (!e) e = limit_joins(&c, L, rate);
     /* dither once over the whole render, seeded from every track's input */
-    if (!e && out_bits && a->presets[0]->dither.vt) {
-        e = lq_stage_spec_override(&dspec, &a->presets[0]->dither, t->dither_node, d);
+    if (!e && out_bits && a->dither.vt) {
+        e = lq_stage_spec_override(&dspec, &a->dither, t->dither_node, d);
         uint64_t h = 0xcbf29ce484222325ull;
         for (size_t i = 0; i < n; i++) h = (h ^ a->jobs[i]->in_hash) * 0x100000001b3ull;
         char ident[64];
@@ -522,8 +536,13 @@ void lq_album_assemble_target(lq_album *a, size_t k)
         lq_meter_result_get(c.meter, &r);
         at->album_lufs = r.integrated_lufs;
         for (size_t s = 0; s < chain.n; s++)
-            if (!strcmp(chain.vt[s]->name, "dither"))
+            if (!strcmp(chain.vt[s]->name, "dither")) {
                 at->dither_clipped = lq_dither_clipped(chain.state[s]);
+                json_decref(at->dither_report);
+                at->dither_report = json_object();
+                if (at->dither_report && chain.vt[s]->report)
+                    chain.vt[s]->report(chain.state[s], at->dither_report);
+            }
     }
     /* close and re-measure every file as written */
     double lo = HUGE_VAL, hi = -HUGE_VAL;

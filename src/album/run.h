@@ -45,6 +45,7 @@ typedef struct lq_album_target {
     double spread_lu;         /* loudest minus quietest track, as written */
     long long dither_clipped;
     int dithered;
+    json_t *dither_report;    /* the record's dither stage as it ran (type, shaping...), or NULL */
     /* the CD image (cd targets) */
     int is_cd;
     char *image_name, *image_path, *cue_name, *toc_name;
@@ -67,6 +68,8 @@ struct lq_album {
     const volatile sig_atomic_t *user_cancel;
     volatile sig_atomic_t cancel;
     const lq_target **extra_targets;   /* lq_album_add_target (borrowed) */
+    lq_stage_spec dither;      /* the record's dither (lq_album_record_dither), before each
+                                  target's `dither:` overrides */
     size_t n_extra;
 
     /* a run's state */
@@ -95,6 +98,9 @@ struct lq_album {
 /* policy.c: every export's aim (ex->aim_set) from the loudness policy; at[k] gets the
  * album gain and anchor. */
 lq_error lq_album_apply_policy(lq_album *a, lq_diag *d);
+/* assemble.c: the record's dither into a->dither: the album's default preset's
+ * finish.dither with the album file's `dither:` on top (never a track's preset's). */
+lq_error lq_album_record_dither(lq_album *a, lq_diag *d);
 /* assemble.c: the layout of target k's continuous render. */
 lq_error lq_album_plan_layout(const lq_album *a, size_t k, lq_album_layout *L);
 void lq_album_layout_free(lq_album_layout *L);

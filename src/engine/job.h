@@ -74,6 +74,8 @@ typedef struct lq_export {
     lq_spool *spool_out;    /* or NULL; when set, the final render's limited signal goes
                                here too, undithered (the album dithers its continuous
                                render once); the encoded file is only a check */
+    const lq_stage_spec *album_dither; /* or NULL; the record's dither (the album's, not the
+                               track preset's): the limiter leaves room for its peaks */
 } lq_export;
 
 typedef struct lq_rate_group {

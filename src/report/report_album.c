@@ -120,6 +120,9 @@ json_t *lq_album_report_build(const lq_album *a)
         json_object_set_new(o, "track_loudness_spread_lu", num(at->spread_lu));
         json_object_set_new(o, "dithered_once", json_boolean(at->dithered));
         json_object_set_new(o, "dither_clipped", json_integer(at->dither_clipped));
+        /* the record's dither as it ran: the album's (`dither:` on the default preset's) */
+        json_object_set_new(o, "dither", at->dither_report ? json_deep_copy(at->dither_report)
+                                                           : json_null());
         json_object_set_new(o, "total_frames", json_integer(L->total));
         json_object_set_new(o, "duration_s", num((double)L->total / rate));
         /* the crossfades: the summed overlap's true peak, and the join limiter's work
@@ -241,9 +244,14 @@ char *lq_album_report_text(const lq_album *a)
         const lq_album_target *at = &a->at[k];
         const lq_album_layout *L = &at->layout;
         const double rate = a->jobs[0]->exports[k].rate;
-        lq_text_add(&b, "target %s: album %.2f LUFS, track spread %.2f LU, album gain %+.2f dB, %.1f s%s\n",
+        const char *dt = json_string_value(json_object_get(at->dither_report, "type"));
+        const char *ds = json_string_value(json_object_get(at->dither_report, "shaping"));
+        lq_text_add(&b, "target %s: album %.2f LUFS, track spread %.2f LU, album gain %+.2f dB, %.1f s%s%s%s%s%s",
             at->target->name, at->album_lufs, at->spread_lu, at->album_gain_db,
-            (double)L->total / rate, at->dithered ? ", dithered once over the record" : "");
+            (double)L->total / rate, at->dithered ? ", dithered once over the record" : "",
+            dt ? " (" : "", dt ? dt : "", dt && ds ? ", shaping " : "", dt ? (ds ? ds : "") : "");
+        if (dt) lq_text_add(&b, "%s", ")\n");
+        else lq_text_add(&b, "%s", "\n");
         lq_text_add(&b, "   # %-28s %8s %6s %7s %6s %7s %7s  %s\n", "track", "LUFS", "LRA", "dBTP", "PLR",
             "gain", "lim GR", "verdict");
         for (size_t i = 0; i < a->n_jobs; i++) {
