@@ -563,6 +563,90 @@ static void test_crossfade_ceiling(void **state)
     lqt_rmrf(out);
 }
 
+/* A bad album file: its exact error line (after the album file's path), from loading or
+ * from the run's checks before any work, and nothing written. */
+static void expect_bad(const char *text, lq_error code, const char *line)
+{
+    char yaml[600], out[600], err[1024] = "", want[1400];
+    snprintf(yaml, sizeof yaml, "%s/bad.yaml", g_tmp);
+    snprintf(out, sizeof out, "%s/bad-out", g_tmp);
+    assert_int_equal(lqt_write_text(yaml, text), 0);
+    lq_album *a = NULL;
+    assert_int_equal(lq_album_new(&a), LQ_OK);
+    lq_error e = lq_album_load(a, yaml, lqt_preset_dir(), err, sizeof err);
+    if (!e) {
+        assert_int_equal(lq_album_set_output_dir(a, out), LQ_OK);
+        e = lq_album_run(a);
+        snprintf(err, sizeof err, "%s", lq_album_error_message(a));
+    }
+    lq_album_destroy(&a);
+    snprintf(want, sizeof want, "%s:%s", yaml, line);
+    if (e != code || strcmp(err, want) != 0)
+        fail_msg("got %d \"%s\"\nwant %d \"%s\"", e, err, code, want);
+    assert_false(lqt_exists(out));
+}
+
+/* Every bad album of the issue's list: bad ISRC, bad UPC check digit, missing track file,
+ * a track under 4 s for CD, 100 tracks, 80 minutes, unknown key, duplicate output names. */
+static void test_bad_albums_write_nothing(void **state)
+{
+    (void)state;
+    char shortf[600], longf[600], gone[600];
+    snprintf(shortf, sizeof shortf, "%s/short.wav", g_tmp);
+    snprintf(longf, sizeof longf, "%s/long.wav", g_tmp);
+    snprintf(gone, sizeof gone, "%s/gone.wav", g_tmp);
+    /* 3.5 s of silence; 4 minutes at 8 kHz mono (twenty make 80 minutes) */
+    double *z = calloc(240 * 8000, sizeof *z);
+    const double *pz[2] = {z, z};
+    assert_int_equal(lqt_write_wav(shortf, pz, 2, 7 * RATE / 2, RATE, SF_FORMAT_PCM_16), 0);
+    assert_int_equal(lqt_write_wav(longf, pz, 1, 240 * 8000, 8000, SF_FORMAT_PCM_U8), 0);
+    free(z);
+    const char *const head = "lacquer: 1\nalbum:\n  title: Bad\n  artist: A\n  upc: \"%s\"\n"
+                             "targets: [%s]\ntracks:\n  - file: %s\n    title: One\n%s";
+    char *text = malloc(16384);
+    snprintf(text, 16384, head, "036000291452", "cd", g_in[0], "    isrc: US-RC1-76-0783\n");
+    expect_bad(text, LQ_ERR_PRESET,
+               "10:11: tracks[0].isrc: US-RC1-76-0783 is not an ISRC (expected CC-XXX-YY-NNNNN: "
+               "2 letters, 3 letters or digits, 2 digits, 5 digits; dashes optional)");
+    snprintf(text, 16384, head, "036000291453", "cd", g_in[0], "");
+    expect_bad(text, LQ_ERR_PRESET,
+               "5:8: album.upc: 036000291453 has check digit 3 (expected 2, the GS1 check digit "
+               "of the first 11 digits)");
+    snprintf(text, 16384, head, "036000291452", "cd", gone, "");
+    char line[1200];
+    snprintf(line, sizeof line, "8:5: tracks[0].file: %s: cannot open input (No such file or "
+                                "directory) (expected an audio file)", gone);
+    expect_bad(text, LQ_ERR_INPUT_UNREADABLE, line);
+    snprintf(text, 16384, head, "036000291452", "cd", shortf, "");
+    expect_bad(text, LQ_ERR_PRESET,
+               "8:5: tracks[0].file: 3.5 s is shorter than a CD track may be (expected at least "
+               "4 s)");
+    snprintf(text, 16384, head, "036000291452", "cd", g_in[0], "");
+    for (int i = 2; i <= 100; i++)
+        snprintf(text + strlen(text), 16384 - strlen(text), "  - {file: %s, title: T%d}\n",
+                 g_in[0], i);
+    expect_bad(text, LQ_ERR_PRESET,
+               "7:1: tracks: 100 tracks are too many for a CD (expected at most 99)");
+    snprintf(text, 16384, head, "036000291452", "cd", longf, "");
+    for (int i = 2; i <= 20; i++)
+        snprintf(text + strlen(text), 16384 - strlen(text), "  - {file: %s, title: L%d}\n",
+                 longf, i);
+    expect_bad(text, LQ_ERR_PRESET,
+               "7:1: tracks: 80:02.0 is longer than a CD holds (expected at most 79:57 with the "
+               "gaps and the 2 s pre-gap of track 1)");
+    snprintf(text, 16384, head, "036000291452", "cd", g_in[0], "    tempo: 120\n");
+    expect_bad(text, LQ_ERR_PRESET,
+               "10:5: tracks[0]: unknown key \"tempo\" (expected one of: file, stems, title, "
+               "artist, isrc, preset, set, offset_db, fade_in_ms, fade_out_ms, fade_curve, gap_s, "
+               "crossfade_ms)");
+    snprintf(text, 16384, head, "036000291452", "cd, mp3-320, cd", g_in[0], "");
+    expect_bad(text, LQ_ERR_PRESET,
+               "6:24: targets[2]: \"01 One (cd).wav\" would be written twice: by track 1 (One) "
+               "for targets[0] (cd) and by track 1 (One) for targets[2] (cd) (expected distinct "
+               "output names: another filename pattern, format or target name)");
+    free(text);
+}
+
 /* errors and cancellation leave nothing behind */
 static void test_nothing_written(void **state)
 {
@@ -602,6 +686,8 @@ int main(void)
         cmocka_unit_test(test_integrated_anchor),
         cmocka_unit_test(test_crossfade_ceiling),
         cmocka_unit_test(test_nothing_written),
+        cmocka_unit_test(test_bad_albums_write_nothing),
     };
+    if (getenv("LQT_FILTER")) cmocka_set_test_filter(getenv("LQT_FILTER"));
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -333,12 +333,12 @@ static lq_error claim_album_files(lq_album *a, lq_publisher *pub, lq_diag *d)
         if (!t->is_cd) continue;
         lq_name_fields f = {.title = album, .artist = a->spec->artist, .album = album,
                             .target = t->target->name, .ext = "wav"};
-        if (!(t->image_name = lq_name_expand("{album} ({target}).{ext}", &f)))
+        if (!(t->image_name = lq_name_expand(LQ_ALBUM_IMAGE_PATTERN, &f)))
             return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
         f.ext = "cue";
-        t->cue_name = lq_name_expand("{album} ({target}).{ext}", &f);
+        t->cue_name = lq_name_expand(LQ_ALBUM_IMAGE_PATTERN, &f);
         f.ext = "toc";
-        t->toc_name = lq_name_expand("{album} ({target}).{ext}", &f);
+        t->toc_name = lq_name_expand(LQ_ALBUM_IMAGE_PATTERN, &f);
         if (!t->cue_name || !t->toc_name) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
         char who[300];
         snprintf(who, sizeof who, "target %s (image)", t->target->name);
@@ -596,14 +596,16 @@ lq_error lq_album_run(lq_album *a)
         a->ran = 0;
         snprintf(a->errmsg, sizeof a->errmsg, "%s", d.msg[0] ? d.msg : lq_strerror(e));
     }
-    for (size_t i = 0; i < a->n_jobs; i++) lq_job_end(a->jobs[i], e);
+    for (size_t i = 0; i < a->n_jobs; i++)
+        if (a->jobs[i]) lq_job_end(a->jobs[i], e);   /* (prepare may stop before all exist) */
     for (size_t i = 0; i < a->n_targets * a->n_jobs; i++) lq_spool_destroy(&a->spools[i]);
     for (size_t k = 0; k < a->n_targets && a->at; k++)
         if (a->at[k].have_image) {
             lq_audio_out_discard(&a->at[k].image);
             a->at[k].have_image = 0;
         }
-    for (size_t i = 0; i < a->n_jobs; i++) lq_job_set_progress(a->jobs[i], NULL, NULL);
+    for (size_t i = 0; i < a->n_jobs; i++)
+        if (a->jobs[i]) lq_job_set_progress(a->jobs[i], NULL, NULL);
     lq_tasks_free(&tasks);
     lq_publisher_free(&pub);
     free(ctx);

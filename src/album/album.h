@@ -52,6 +52,10 @@ typedef struct lq_album_spec {
 
 /* ---- The album file (album_file.c, docs/ALBUM.md) ---------------------------------- */
 
+/* The name of a CD target's image, CUE sheet and TOC (lq_name_expand; {ext}: wav, cue,
+ * toc), and the album reports. */
+#define LQ_ALBUM_IMAGE_PATTERN "{album} ({target}).{ext}"
+
 /* Red Book (IEC 60908) limits checked by lq_album_check_cd. */
 #define LQ_CD_MAX_TRACKS 99
 #define LQ_CD_MIN_TRACK_S 4
