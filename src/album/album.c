@@ -351,6 +351,7 @@ static lq_error claim_album_files(lq_album *a, lq_publisher *pub, lq_diag *d)
     }
     lq_error e = lq_publisher_claim(pub, "report.json", "report", NULL, NULL, d);
     if (!e) e = lq_publisher_claim(pub, "report.txt", "report", NULL, NULL, d);
+    if (!e && !a->no_html) e = lq_publisher_claim(pub, "report.html", "report", NULL, NULL, d);
     return e;
 }
 
@@ -508,6 +509,12 @@ static lq_error write_reports(lq_album *a, lq_publisher *pub, lq_diag *d)
     if (!e) e = lq_publisher_text(pub, "report.txt", tx, d);
     free(js);
     free(tx);
+    if (!e && !a->no_html) {   /* report/report_album_html.c */
+        char *ht = lq_album_report_html(a);
+        e = ht ? lq_publisher_text(pub, "report.html", ht, d)
+               : lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+        free(ht);
+    }
     return e;
 }
 

@@ -596,7 +596,7 @@ static lq_error check_output_names(lq_album_spec *s, const char *preset_dir, lq_
     const size_t nt = s->n_targets ? s->n_targets : lq_preset_target_count(p);
     char **tnames = calloc(nt ? nt : 1, sizeof *tnames);
     lq_target **tg = calloc(nt ? nt : 1, sizeof *tg);
-    const size_t cap = s->n_tracks * nt + 3 * nt + 2;
+    const size_t cap = s->n_tracks * nt + 3 * nt + 3;
     out_name *v = calloc(cap, sizeof *v);
     size_t nv = 0;
     if (!tnames || !tg || !v) e = nomem(d);
@@ -642,8 +642,9 @@ static lq_error check_output_names(lq_album_spec *s, const char *preset_dir, lq_
             if (!v[nv++].name) e = nomem(d);
         }
     }
-    for (int q = 0; q < 2 && !e; q++) {
-        v[nv] = (out_name){dup_str(q ? "report.txt" : "report.json"), nv, -1, 0, "report"};
+    static const char *const reports[3] = {"report.json", "report.txt", "report.html"};
+    for (int q = 0; q < 3 && !e; q++) {
+        v[nv] = (out_name){dup_str(reports[q]), nv, -1, 0, "report"};
         if (!v[nv++].name) e = nomem(d);
     }
     if (!e) {

@@ -62,6 +62,7 @@ struct lq_album {
     char *preset_dir;
     char *out_dir;
     int force, threads;
+    int no_html;               /* lq_album_set_html(a, 0): no report.html */
     lq_progress_fn progress;
     void *progress_user;
     pthread_mutex_t lock;
