@@ -591,7 +591,7 @@ static lq_error check_output_names(lq_album_spec *s, const char *preset_dir, lq_
     if (!s->n_targets) {
         e = lq_preset_load(&p, s->tracks[0].preset ? s->tracks[0].preset : s->preset,
                            preset_dir, NULL, err, sizeof err);
-        if (e) return lq_diag_set(d, e, "%s: %s", s->file, err);
+        if (e) return lq_diag_set(d, e, "%s", err);
     }
     const size_t nt = s->n_targets ? s->n_targets : lq_preset_target_count(p);
     char **tnames = calloc(nt ? nt : 1, sizeof *tnames);
@@ -603,7 +603,7 @@ static lq_error check_output_names(lq_album_spec *s, const char *preset_dir, lq_
     for (size_t k = 0; k < nt && !e; k++) {
         const char *name = s->n_targets ? s->targets[k] : lq_preset_target_name(p, k);
         e = lq_target_load(&tg[k], name, preset_dir, NULL, err, sizeof err);
-        if (e) e = lq_diag_set(d, e, "%s: %s", s->file, err);
+        if (e) e = lq_diag_set(d, e, "%s", err);
         else if (!(tnames[k] = dup_str(tg[k]->name))) e = nomem(d);
     }
     for (size_t i = 0; i < s->n_tracks && !e; i++) {
