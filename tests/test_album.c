@@ -92,8 +92,9 @@ static int teardown(void **state)
 }
 
 /* The album file: 1 a quiet ballad with a short fade-in (its preset noise-shapes its
- * dither: the record's dither is the album's, gentle's plain TPDF), 2|3 a gapless pair, 3 crossfades
- * into 4, 5 after a 1.5 s gap and 2 dB under the record with a short fade-out. */
+ * dither: the record's dither is the album's, gentle's plain TPDF), 2|3 a gapless pair,
+ * 3 crossfades into 4, 5 after a 1.5 s gap and 2 dB under the record with a short
+ * fade-out. */
 static void write_album(const char *path, const char *loudness, const char *anchor,
                         const char *targets, const char *track4)
 {
@@ -104,7 +105,8 @@ static void write_album(const char *path, const char *loudness, const char *anch
              "  upc: \"036000291452\"\n"
              "preset: gentle\ntargets: [%s]\nloudness: %s\nalbum_anchor: %s\n"
              "tracks:\n"
-             "  - {file: %s, title: Ballad, isrc: US-RC1-76-07839, fade_in_ms: 50, fade_curve: linear,\n"
+             "  - {file: %s, title: Ballad, isrc: US-RC1-76-07839, fade_in_ms: 50,\n"
+             "     fade_curve: linear,\n"
              "     set: {finish.dither.shaping: lipshitz}}\n"
              "  - {file: %s, title: Pair A, isrc: US-RC1-76-07840}\n"
              "  - {file: %s, title: Pair B, crossfade_ms: 200, fade_curve: linear}\n"

@@ -667,7 +667,8 @@ static lq_error check_output_names(lq_album_spec *s, const char *preset_dir, lq_
             const lq_node *at = NULL;
             const char *key = NULL;
             if (b->track >= 0 && a->track == b->track) {
-                if (tn && tn->type == LQ_NODE_SEQ && b->target < tn->count) at = tn->items[b->target];
+                if (tn && tn->type == LQ_NODE_SEQ && b->target < tn->count)
+                    at = tn->items[b->target];
                 else key = "preset";
             } else if (b->track >= 0) {
                 at = tracks->items[b->track];

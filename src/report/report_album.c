@@ -246,7 +246,8 @@ char *lq_album_report_text(const lq_album *a)
         const double rate = a->jobs[0]->exports[k].rate;
         const char *dt = json_string_value(json_object_get(at->dither_report, "type"));
         const char *ds = json_string_value(json_object_get(at->dither_report, "shaping"));
-        lq_text_add(&b, "target %s: album %.2f LUFS, track spread %.2f LU, album gain %+.2f dB, %.1f s%s%s%s%s%s",
+        lq_text_add(&b, "target %s: album %.2f LUFS, track spread %.2f LU, album gain %+.2f dB, "
+                        "%.1f s%s%s%s%s%s",
             at->target->name, at->album_lufs, at->spread_lu, at->album_gain_db,
             (double)L->total / rate, at->dithered ? ", dithered once over the record" : "",
             dt ? " (" : "", dt ? dt : "", dt && ds ? ", shaping " : "", dt ? (ds ? ds : "") : "");

@@ -32,22 +32,26 @@ static const char *const album_script =
     "document.getElementById('meta').textContent=A.title+' \\u2014 '+A.artist+' \\u2014 '+"
     "A.tracks+' tracks \\u2014 loudness '+A.loudness+(A.loudness==='album'?' (anchor '+"
     "A.album_anchor+')':'')+' \\u2014 lacquer '+R.lacquer.version;\n"
-    "function table(t,hd,rows,verdictCol){const tr=h('tr');hd.forEach(x=>tr.appendChild(h('th',x)));"
+    "function table(t,hd,rows,verdictCol){const tr=h('tr');"
+    "hd.forEach(x=>tr.appendChild(h('th',x)));"
     "t.appendChild(tr);rows.forEach(r=>{const q=h('tr');r.forEach((x,i)=>{const d=h('td',x);"
     "if(i===verdictCol)d.className=x==='met'?'ok':'bad';q.appendChild(d)});t.appendChild(q)})}\n"
     "/* the record's figures per target, and its warnings */\n"
     "table(document.getElementById('figures'),['target','album LUFS','track spread','album gain',"
-    "'aim','duration','dither','longest gap'],R.targets.map(x=>[x.target,f(x.album_integrated_lufs,2),"
+    "'aim','duration','dither','longest gap'],R.targets.map(x=>[x.target,"
+    "f(x.album_integrated_lufs,2),"
     "f(x.track_loudness_spread_lu,2)+' LU',(x.album_gain_db>0?'+':'')+f(x.album_gain_db,2)+' dB',"
     "x.aim_lufs==null?'-':f(x.aim_lufs,1),f(x.duration_s,1)+' s',x.dither?x.dither.type+', '+"
     "x.dither.shaping:'-',f(A.longest_gap_s,1)+' s']));\n"
     "R.album_warnings.forEach(w=>{const d=h('div',null,'finding');d.appendChild(h('p',w));"
     "document.getElementById('warnings').appendChild(d)});\n"
-    "plot('plot-levels',R.targets.map((x,k)=>({name:x.target,color:C[k%8],x:R.tracks.map(t=>t.track),"
-    "y:R.tracks.map(t=>t.targets[k].integrated_lufs)})),{xint:true,xlabel:'track',ylabel:'LUFS'});\n"
+    "plot('plot-levels',R.targets.map((x,k)=>({name:x.target,color:C[k%8],"
+    "x:R.tracks.map(t=>t.track),y:R.tracks.map(t=>t.targets[k].integrated_lufs)})),"
+    "{xint:true,xlabel:'track',ylabel:'LUFS'});\n"
     "/* a table per target, a row per track */\n"
     "(function(){const box=document.getElementById('rows');R.targets.forEach((x,k)=>{"
-    "box.appendChild(h('h3',x.target));const w=h('div',null,'tw');const t=h('table');w.appendChild(t);"
+    "box.appendChild(h('h3',x.target));const w=h('div',null,'tw');const t=h('table');"
+    "w.appendChild(t);"
     "box.appendChild(w);table(t,['#','track','LUFS','LRA','true peak','PLR','gain','limiter',"
     "'aim','verdict'],R.tracks.map(tr=>{const e=tr.targets[k];return[String(tr.track),tr.title,"
     "f(e.integrated_lufs,2),f(e.loudness_range_lu,1),f(e.true_peak_dbtp,2)+' dBTP',f(e.plr_db,1),"
@@ -108,7 +112,8 @@ char *lq_album_report_html(const lq_album *a)
         return NULL;
     }
     json_object_set_new(x, "bands_hz", lq_html_bands());
-    for (size_t i = 0; i < a->n_jobs; i++) json_array_append_new(tracks, lq_html_job_files(a->jobs[i]));
+    for (size_t i = 0; i < a->n_jobs; i++)
+        json_array_append_new(tracks, lq_html_job_files(a->jobs[i]));
     json_object_set_new(x, "tracks", tracks);
     const char *const scripts[] = {album_script, album_script_tracks};
     return lq_html_page(album_body, lq_album_report_build(a), x, scripts, 2);
