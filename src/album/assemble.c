@@ -550,8 +550,9 @@ void lq_album_assemble_target(lq_album *a, size_t k)
         lq_export *ex = &a->jobs[i]->exports[k];
         e = lq_audio_out_close(&ex->out, d);   /* (closed by the split already) */
         /* (the series and spectrum for report.html's plots too) */
-        if (!e) e = lq_meter_file(ex->out.read_path, LQ_METER_FULL | LQ_METER_TP16 |
-                                  (a->no_html ? 0 : LQ_METER_PLOTS), &ex->meas, d);
+        if (!e)
+            e = lq_meter_file(ex->out.read_path, LQ_METER_FULL | LQ_METER_TP16 | LQ_METER_OWN |
+                              (a->no_html ? 0 : LQ_METER_PLOTS), &ex->meas, d);
         if (e) break;
         ex->clipped = ex->out.clipped;
         judge(a, i, k);
