@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lacquer/lacquer.h"
+
 static int reserve(lq_text *t, size_t more)
 {
     if (t->oom) return -1;
@@ -63,4 +65,26 @@ char *lq_text_take(lq_text *t)
     }
     *t = (lq_text){0};
     return s;
+}
+
+long lq_utf8_invalid_at(const char *s)
+{
+    if (!s) return -1;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        const unsigned char *start = p;
+        unsigned c = *p++;
+        int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
+                : (c & 0xF8) == 0xF0 ? 3 : -1;
+        if (n < 0) return (long)(start - (const unsigned char *)s);
+        unsigned cp = n == 0 ? c : n == 1 ? c & 0x1F : n == 2 ? c & 0x0F : c & 0x07;
+        for (int k = 0; k < n; k++, p++) {
+            if ((*p & 0xC0) != 0x80) return (long)(start - (const unsigned char *)s);
+            cp = (cp << 6) | (*p & 0x3F);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return (long)(start - (const unsigned char *)s);
+    }
+    return -1;
 }

@@ -21,4 +21,7 @@ void lq_text_str(lq_text *t, const char *s);
  * failure (everything freed); t is emptied either way. */
 char *lq_text_take(lq_text *t);
 
+/* lq_utf8_invalid_at (lacquer.h) is defined in text.c: the first byte of the first
+ * sequence that is not well-formed UTF-8 (RFC 3629), or -1. */
+
 #endif
