@@ -232,6 +232,12 @@ LQ_API int lq_album_targets_met(const lq_album *a);
 /* The album report (docs/REPORT.md, "Album reports"); malloc'd; NULL before a run. */
 LQ_API char *lq_album_report_json(const lq_album *a);
 LQ_API char *lq_album_report_text(const lq_album *a);
+/* The album's self-contained report.html (inline CSS/JS/SVG, no network): the record's
+ * figures, a row per track and target, the CD layout, the crossfades, the mix check's
+ * findings and each track's plots.  lq_album_run writes it beside report.json unless
+ * lq_album_set_html(a, 0) (before the run).  malloc'd; NULL before a run. */
+LQ_API char *lq_album_report_html(const lq_album *a);
+LQ_API void lq_album_set_html(lq_album *a, int on);
 LQ_API void lq_album_destroy(lq_album **a);
 
 /* ---- Analysis ------------------------------------------------------------------ */

@@ -108,10 +108,12 @@ int lq_album_cancelled(lq_album *a)
 
 static void free_run(lq_album *a)
 {
+    lq_stage_spec_free(&a->dither);
     if (a->at) {
         for (size_t k = 0; k < a->n_targets; k++) {
             lq_album_target *t = &a->at[k];
             lq_album_layout_free(&t->layout);
+            json_decref(t->dither_report);
             if (t->have_image) lq_audio_out_discard(&t->image);
             free(t->image_name);
             free(t->image_path);
@@ -244,6 +246,9 @@ static lq_error prepare(lq_album *a, lq_diag *d)
         else lq_overrides_destroy(&ov);
         if (e) return lq_diag_set(d, e, "%s", err[0] ? err : lq_strerror(e));
     }
+    /* the record's dither (one over the continuous render): the album's, not a track's */
+    lq_error de = lq_album_record_dither(a, d);
+    if (de) return de;
     /* the run's targets: the caller's, else the album file's, else the first preset's */
     if (a->n_extra) {
         if (!(a->targets = malloc(a->n_extra * sizeof *a->targets)))
@@ -336,12 +341,12 @@ static lq_error claim_album_files(lq_album *a, lq_publisher *pub, lq_diag *d)
         if (!t->is_cd) continue;
         lq_name_fields f = {.title = album, .artist = a->spec->artist, .album = album,
                             .target = t->target->name, .ext = "wav"};
-        if (!(t->image_name = lq_name_expand("{album} ({target}).{ext}", &f)))
+        if (!(t->image_name = lq_name_expand(LQ_ALBUM_IMAGE_PATTERN, &f)))
             return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
         f.ext = "cue";
-        t->cue_name = lq_name_expand("{album} ({target}).{ext}", &f);
+        t->cue_name = lq_name_expand(LQ_ALBUM_IMAGE_PATTERN, &f);
         f.ext = "toc";
-        t->toc_name = lq_name_expand("{album} ({target}).{ext}", &f);
+        t->toc_name = lq_name_expand(LQ_ALBUM_IMAGE_PATTERN, &f);
         if (!t->cue_name || !t->toc_name) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
         char who[300];
         snprintf(who, sizeof who, "target %s (image)", t->target->name);
@@ -354,6 +359,7 @@ static lq_error claim_album_files(lq_album *a, lq_publisher *pub, lq_diag *d)
     }
     lq_error e = lq_publisher_claim(pub, "report.json", "report", NULL, NULL, d);
     if (!e) e = lq_publisher_claim(pub, "report.txt", "report", NULL, NULL, d);
+    if (!e && !a->no_html) e = lq_publisher_claim(pub, "report.html", "report", NULL, NULL, d);
     return e;
 }
 
@@ -634,6 +640,12 @@ static lq_error write_reports(lq_album *a, lq_publisher *pub, lq_diag *d)
     if (!e) e = lq_publisher_text(pub, "report.txt", tx, d);
     free(js);
     free(tx);
+    if (!e && !a->no_html) {   /* report/report_album_html.c */
+        char *ht = lq_album_report_html(a);
+        e = ht ? lq_publisher_text(pub, "report.html", ht, d)
+               : lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+        free(ht);
+    }
     return e;
 }
 
@@ -673,12 +685,14 @@ lq_error lq_album_run(lq_album *a)
     /* 3. the loudness policy; every final render also spooled for the album */
     if (!e) e = lq_album_apply_policy(a, &d);
     for (size_t i = 0; i < a->n_jobs && !e; i++)
-        for (size_t k = 0; k < a->n_targets; k++)
+        for (size_t k = 0; k < a->n_targets; k++) {
             a->jobs[i]->exports[k].spool_out = &a->spools[k * a->n_jobs + i];
+            a->jobs[i]->exports[k].album_dither = &a->dither;
+        }
     /* the closed loops meter each track as its file will hold it */
     for (size_t k = 0; k < a->n_targets && !e; k++)
         if (lq_album_plan_shapes(a, k)) e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
-    /* 4. every track's targets, through one queue */
+    /* 4. every track's targets, through one queue (resamplings ran in the master tasks) */
     if (!e) reset_progress(a);
     for (size_t i = 0; i < a->n_jobs && !e; i++) e = lq_job_add_target_tasks(a->jobs[i], &tasks, &d);
     if (!e) e = run_queue(&tasks, a->threads, &d);
@@ -715,14 +729,16 @@ lq_error lq_album_run(lq_album *a)
         a->ran = 0;
         snprintf(a->errmsg, sizeof a->errmsg, "%s", d.msg[0] ? d.msg : lq_strerror(e));
     }
-    for (size_t i = 0; i < a->n_jobs; i++) lq_job_end(a->jobs[i], e);
+    for (size_t i = 0; i < a->n_jobs; i++)
+        if (a->jobs[i]) lq_job_end(a->jobs[i], e);   /* (prepare may stop before all exist) */
     for (size_t i = 0; i < a->n_targets * a->n_jobs; i++) lq_spool_destroy(&a->spools[i]);
     for (size_t k = 0; k < a->n_targets && a->at; k++)
         if (a->at[k].have_image) {
             lq_audio_out_discard(&a->at[k].image);
             a->at[k].have_image = 0;
         }
-    for (size_t i = 0; i < a->n_jobs; i++) lq_job_set_progress(a->jobs[i], NULL, NULL);
+    for (size_t i = 0; i < a->n_jobs; i++)
+        if (a->jobs[i]) lq_job_set_progress(a->jobs[i], NULL, NULL);
     lq_tasks_free(&tasks);
     lq_publisher_free(&pub);
     free(ctx);

@@ -27,6 +27,10 @@ typedef struct lq_album_layout {
     long long *index01;   /* split point: the track's file begins here */
     long long total;      /* length of the continuous render */
     int cd;               /* frame-aligned (a CD layout) */
+    /* per crossfade (track i into track i+1, i < n_tracks - 1; assemble.c): the 16x true
+     * peak of the summed overlap before the join limiter, the ceiling it was held to and
+     * the limiter's largest gain reduction (0: not needed); NAN where no crossfade */
+    double *join_peak_dbtp, *join_ceiling_dbtp, *join_gr_db;
 } lq_album_layout;
 
 /* One target across the album. */
@@ -41,6 +45,7 @@ typedef struct lq_album_target {
     double spread_lu;         /* loudest minus quietest track, as written */
     long long dither_clipped;
     int dithered;
+    json_t *dither_report;    /* the record's dither stage as it ran (type, shaping...), or NULL */
     /* the CD image (cd targets) */
     int is_cd;
     char *image_name, *image_path, *cue_name, *toc_name;
@@ -57,12 +62,15 @@ struct lq_album {
     char *preset_dir;
     char *out_dir;
     int force, threads;
+    int no_html;               /* lq_album_set_html(a, 0): no report.html */
     lq_progress_fn progress;
     void *progress_user;
     pthread_mutex_t lock;
     const volatile sig_atomic_t *user_cancel;
     volatile sig_atomic_t cancel;
     const lq_target **extra_targets;   /* lq_album_add_target (borrowed) */
+    lq_stage_spec dither;      /* the record's dither (lq_album_record_dither), before each
+                                  target's `dither:` overrides */
     size_t n_extra;
 
     /* a run's state */
@@ -93,6 +101,9 @@ struct lq_album {
 /* policy.c: every export's aim (ex->aim_set) from the loudness policy; at[k] gets the
  * album gain and anchor. */
 lq_error lq_album_apply_policy(lq_album *a, lq_diag *d);
+/* assemble.c: the record's dither into a->dither: the album's default preset's
+ * finish.dither with the album file's `dither:` on top (never a track's preset's). */
+lq_error lq_album_record_dither(lq_album *a, lq_diag *d);
 /* assemble.c: the layout of target k's continuous render. */
 lq_error lq_album_plan_layout(const lq_album *a, size_t k, lq_album_layout *L);
 void lq_album_layout_free(lq_album_layout *L);

@@ -1,5 +1,5 @@
 /* lacquer album ALBUM.yaml [--target NAME|FILE]... [--out DIR] [--json] [--force]
- * [--threads N] [--quiet]: the same exit codes, progress, atomic publishing and Ctrl-C
+ * [--threads N] [--quiet] [--no-html]: the same exit codes, progress, atomic publishing and Ctrl-C
  * rules as `master`. */
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -18,7 +18,7 @@
 #define MAX_TARGETS 64
 
 
-enum { O_TARGET, O_OUT, O_JSON, O_QUIET, O_FORCE, O_THREADS, N_OPTIONS };
+enum { O_TARGET, O_OUT, O_JSON, O_QUIET, O_FORCE, O_THREADS, O_NO_HTML, N_OPTIONS };
 
 static const cli_option options[N_OPTIONS] = {
     [O_TARGET] = {"--target", NULL, "NAME|FILE", "the album file's targets",
@@ -33,13 +33,16 @@ static const cli_option options[N_OPTIONS] = {
     [O_FORCE] = {"--force", NULL, NULL, NULL, "overwrite existing files", 0, CLI_V_NONE},
     [O_THREADS] = {"--threads", NULL, "N", "the number of cores",
                    "worker threads, 1 to 64 (the files are identical whatever N)", 0, CLI_V_NONE},
+    [O_NO_HTML] = {"--no-html", NULL, NULL, NULL,
+                   "do not write report.html (the record's tables and each track's plots)", 0,
+                   CLI_V_NONE},
 };
 
 static int run(const cli_command *self, int argc, char **argv)
 {
     const char *file = NULL, *out = DEFAULT_OUT, *v;
     const char *target_args[MAX_TARGETS];
-    int n_targets = 0, json = 0, quiet = 0, force = 0, threads = 0;
+    int n_targets = 0, json = 0, quiet = 0, force = 0, threads = 0, no_html = 0;
     char err[1024];
     int opt, rv;
     cli_parser ps;
@@ -74,6 +77,8 @@ static int run(const cli_command *self, int argc, char **argv)
             json = 1;
         } else if (opt == O_QUIET) {
             quiet = 1;
+        } else if (opt == O_NO_HTML) {
+            no_html = 1;
         } else {
             force = 1;
         }
@@ -118,6 +123,7 @@ static int run(const cli_command *self, int argc, char **argv)
         goto cleanup;
     }
     lq_album_set_force(album, force);
+    lq_album_set_html(album, !no_html);
     lq_album_set_threads(album, threads);
     cli_bar b = {.on = !quiet && isatty(2), .last_pct = -1};
     lq_album_set_progress(album, cli_bar_progress, &b);
@@ -150,7 +156,8 @@ static int run(const cli_command *self, int argc, char **argv)
         char *tx = lq_album_report_text(album);
         if (tx) fputs(tx, stdout);
         free(tx);
-        printf("\nTrack files, report.json and report.txt are in %s/\n", out);
+        printf("\nTrack files, report.json%s report.txt are in %s/\n",
+               no_html ? " and" : ", report.html and", out);
     }
     rc = lq_album_targets_met(album) ? LQ_EXIT_OK : LQ_EXIT_NOT_MET;
 cleanup:

@@ -834,8 +834,10 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
         if (ex->err) return;
         p.use_limiter = 1;
     }
-    if (pr->dither.vt) {
-        ex->err = lq_stage_spec_override(&p.dither, &pr->dither, t->dither_node, &ex->diag);
+    /* an album's track: the record's dither (dithered once over the album, album.c) */
+    const lq_stage_spec *dbase = ex->album_dither ? ex->album_dither : &pr->dither;
+    if (dbase->vt) {
+        ex->err = lq_stage_spec_override(&p.dither, dbase, t->dither_node, &ex->diag);
         if (ex->err) goto out;
     }
     /* the signal's word length: unchanged only when nothing touched it */

@@ -307,13 +307,7 @@ lq_error lq_job_begin(lq_job *j, lq_publisher *pub, lq_diag *d)
                             .ext = lq_format_ext[ex->target->format],
                             .track = j->track, .track_total = j->track_total};
         /* an album's track files carry their number even when the pattern has none */
-        const char *pat = ex->target->filename;
-        char numbered[600];
-        if (j->track_prefix && !strstr(pat, "{track")) {
-            snprintf(numbered, sizeof numbered, "{track:02} %s", pat);
-            pat = numbered;
-        }
-        if (!(ex->file_name = lq_name_expand(pat, &f)))
+        if (!(ex->file_name = lq_name_track_file(ex->target->filename, &f, j->track_prefix)))
             return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
         char who[300];
         snprintf(who, sizeof who, "target %s", ex->target->name);

@@ -91,6 +91,8 @@ typedef struct lq_export {
     lq_meter_shape shape;   /* with has_shape: the loudness passes meter the render as
                                the album's file will hold it */
     int has_shape;
+    const lq_stage_spec *album_dither; /* or NULL; the record's dither (the album's, not the
+                               track preset's): the limiter leaves room for its peaks */
 } lq_export;
 
 typedef struct lq_rate_group {
