@@ -32,7 +32,9 @@ void lq_album_layout_free(lq_album_layout *L)
 static long long round_up(long long x, long long m) { return (x + m - 1) / m * m; }
 static long long round_near(long long x, long long m) { return (x + m / 2) / m * m; }
 
-lq_error lq_album_plan_layout(const lq_album *a, size_t k, lq_album_layout *L)
+/* The layout of target k's render, its tracks `frames` long (NULL: their spools'). */
+static lq_error plan_layout(const lq_album *a, size_t k, const long long *frames,
+                            lq_album_layout *L)
 {
     const size_t n = a->n_jobs;
     const lq_album_spec *s = a->spec;
@@ -48,7 +50,7 @@ lq_error lq_album_plan_layout(const lq_album *a, size_t k, lq_album_layout *L)
     L->index01 = mem + 5 * n;
     L->cd = a->at[k].is_cd;
     const double rate = a->jobs[0]->exports[k].rate;
-    for (size_t i = 0; i < n; i++) L->frames[i] = a->spools[k * n + i].frames;
+    for (size_t i = 0; i < n; i++) L->frames[i] = frames ? frames[i] : a->spools[k * n + i].frames;
     for (size_t i = 0; i + 1 < n; i++) {
         long long x = llround(s->tracks[i].crossfade_ms * rate / 1000.0);
         long long lim = (L->frames[i] < L->frames[i + 1] ? L->frames[i] : L->frames[i + 1]) / 2;
@@ -81,6 +83,11 @@ lq_error lq_album_plan_layout(const lq_album *a, size_t k, lq_album_layout *L)
     return LQ_OK;
 }
 
+lq_error lq_album_plan_layout(const lq_album *a, size_t k, lq_album_layout *L)
+{
+    return plan_layout(a, k, NULL, L);
+}
+
 /* Fade gain at t in [0, 1] (0: silent, 1: full). */
 static double fade_gain(lq_fade_curve c, double t)
 {
@@ -91,6 +98,76 @@ static double fade_gain(lq_fade_curve c, double t)
     case LQ_FADE_LOG: return pow(10.0, -3.0 * (1.0 - t));   /* linear in dB, -60 dB .. 0 */
     default: return t;
     }
+}
+
+/* The envelope of a track's fades at frame t (as gen_fn applies it). */
+static double shape_gain(const lq_meter_shape *s, long long t)
+{
+    double g = 1.0;
+    if (t < s->fade_in) g *= fade_gain((lq_fade_curve)s->curve_in, ((double)t + 0.5) / (double)s->fade_in);
+    long long left = s->frames - t;
+    if (left <= s->fade_out)
+        g *= fade_gain((lq_fade_curve)s->curve_out, ((double)left - 0.5) / (double)s->fade_out);
+    return g;
+}
+
+/* Fade lengths of track i in layout L at rate `rate` (frames, within the track). */
+static void fade_lengths(const lq_album *a, const lq_album_layout *L, size_t i, int rate,
+                         long long *fin, long long *fout)
+{
+    const lq_album_track *tr = &a->spec->tracks[i];
+    long long fi = llround(tr->fade_in_ms * rate / 1000.0);
+    long long fo = llround(tr->fade_out_ms * rate / 1000.0);
+    if (i > 0 && L->xfade[i - 1] > fi) fi = L->xfade[i - 1];
+    if (L->xfade[i] > fo) fo = L->xfade[i];
+    *fin = fi < L->frames[i] ? fi : L->frames[i];
+    *fout = fo < L->frames[i] ? fo : L->frames[i];
+}
+
+lq_error lq_album_plan_shapes(lq_album *a, size_t k)
+{
+    const size_t n = a->n_jobs;
+    long long *frames = calloc(n, sizeof *frames);
+    if (!frames) return LQ_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const lq_job *j = a->jobs[i];
+        const int rate = j->exports[k].rate;
+        /* the resampler's length (engine/resample.c), or the master's at its own rate */
+        frames[i] = rate == j->in_rate ? j->master.frames
+                                       : llround((double)j->master.frames * rate / j->in_rate);
+    }
+    lq_album_layout L;
+    lq_error e = plan_layout(a, k, frames, &L);
+    free(frames);
+    if (e) return e;
+    for (size_t i = 0; i < n; i++) {
+        lq_export *ex = &a->jobs[i]->exports[k];
+        lq_meter_shape *sh = &ex->shape;
+        /* a lossy target's loop is corrected on its decoded check file, whole and
+         * unshaped (finish.c): the album's correction round moves it instead */
+        if (lq_format_is_lossy(ex->target->format)) continue;
+        /* the file holds render frames [fb, fe): the gap before a track ends the file
+         * before it (track 1's file begins with its own) */
+        const long long fb = i == 0 ? 0 : L.index01[i];
+        const long long fe = i + 1 < n ? L.index01[i + 1] : L.total;
+        const long long b = fb - L.start[i], e1 = fe - L.start[i];
+        memset(sh, 0, sizeof *sh);
+        sh->frames = L.frames[i];
+        sh->lead = b < 0 ? -b : 0;
+        sh->skip = b > 0 ? b : 0;
+        const long long end = e1 < L.frames[i] ? e1 : L.frames[i];
+        sh->keep = end > sh->skip ? end - sh->skip : 0;
+        sh->tail = e1 > L.frames[i] ? e1 - L.frames[i] : 0;
+        fade_lengths(a, &L, i, ex->rate, &sh->fade_in, &sh->fade_out);
+        const lq_album_track *tr = &a->spec->tracks[i];
+        sh->curve_out = (int)tr->fade_curve;
+        sh->curve_in = (int)(i > 0 && L.xfade[i - 1] > 0 ? a->spec->tracks[i - 1].fade_curve
+                                                          : tr->fade_curve);
+        sh->gain = shape_gain;
+        ex->has_shape = 1;
+    }
+    lq_album_layout_free(&L);
+    return LQ_OK;
 }
 
 typedef struct asm_ctx {
@@ -105,7 +182,9 @@ typedef struct asm_ctx {
     /* the split */
     long long put;            /* frames written */
     size_t cur;               /* the track file being written */
-    lq_meter *meter;          /* album loudness of the whole render */
+    lq_meter *meter;          /* album loudness of the whole render (a CD target: all
+                                 of the image's figures, on its 16-bit samples) */
+    double *q[2];             /* a block on the image's grid, for the meter */
     lq_diag *d;
 } asm_ctx;
 
@@ -122,7 +201,15 @@ static size_t gen_fn(void *u, double *const *buf, size_t n, lq_error *err)
         if (a1 <= lo || a0 >= hi) continue;
         long long from = a0 > lo ? a0 : lo, to = a1 < hi ? a1 : hi;
         size_t m = (size_t)(to - from);
+        /* a track's reader lives while the render passes it (memory: the tracks in a
+         * join, not the album) */
+        if (!c->rd[i].buf && lq_spool_reader_init(&c->rd[i], &c->a->spools[c->k * L->n_tracks + i],
+                                                  BLOCK)) {
+            *err = lq_diag_set(c->d, LQ_ERR_NOMEM, "out of memory");
+            return 0;
+        }
         size_t got = lq_spool_read(&c->rd[i], c->tmp, m);
+        if (to == a1) lq_spool_reader_free(&c->rd[i]);
         if (got != m) {
             *err = lq_diag_set(c->d, LQ_ERR_OUTPUT, "cannot read back a temporary file");
             return 0;
@@ -165,10 +252,19 @@ static lq_error split_fn(void *u, const double *const *buf, size_t n)
     asm_ctx *c = u;
     const lq_album_layout *L = c->L;
     lq_album_target *at = &c->a->at[c->k];
-    if (c->meter) lq_meter_push(c->meter, buf, n);
     if (at->have_image) {
         lq_error e = lq_audio_out_write(&at->image, buf, n, c->d);
         if (e) return e;
+        /* the image is measured on exactly the samples written (lq_audio_out_write's
+         * 16-bit rounding and clamp; the dither already put them on that grid) */
+        for (int ch = 0; ch < c->channels; ch++)
+            for (size_t i = 0; i < n; i++) {
+                double v = rint(buf[ch][i] * 32768.0);
+                c->q[ch][i] = (v > 32767.0 ? 32767.0 : v < -32768.0 ? -32768.0 : v) / 32768.0;
+            }
+        lq_meter_push(c->meter, (const double *const *)c->q, n);
+    } else {
+        lq_meter_push(c->meter, buf, n);
     }
     size_t off = 0;
     while (off < n) {
@@ -259,26 +355,17 @@ void lq_album_assemble_target(lq_album *a, size_t k)
     int have_chain = 0;
     const int lossy = lq_format_is_lossy(t->format);
     const int out_bits = lossy || t->bit_depth == 32 ? 0 : t->bit_depth;
-    double *mem = malloc((size_t)2 * BLOCK * sizeof *mem);
+    double *mem = malloc((size_t)4 * BLOCK * sizeof *mem);
     c.rd = calloc(n, sizeof *c.rd);
     c.fin = calloc(2 * n, sizeof *c.fin);
     lq_error e = mem && c.rd && c.fin ? LQ_OK : lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     c.fout = c.fin ? c.fin + n : NULL;
     c.tmp[0] = mem;
     c.tmp[1] = mem ? mem + BLOCK : NULL;
-    size_t n_rd = 0;
-    for (; n_rd < n && !e; n_rd++)
-        if (lq_spool_reader_init(&c.rd[n_rd], &a->spools[k * n + n_rd], BLOCK))
-            e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < n && !e; i++) {
-        const lq_album_track *tr = &a->spec->tracks[i];
-        long long fi = llround(tr->fade_in_ms * rate / 1000.0);
-        long long fo = llround(tr->fade_out_ms * rate / 1000.0);
-        if (i > 0 && L->xfade[i - 1] > fi) fi = L->xfade[i - 1];
-        if (L->xfade[i] > fo) fo = L->xfade[i];
-        c.fin[i] = fi < L->frames[i] ? fi : L->frames[i];
-        c.fout[i] = fo < L->frames[i] ? fo : L->frames[i];
-    }
+    c.q[0] = mem ? mem + 2 * BLOCK : NULL;
+    c.q[1] = mem ? mem + 3 * BLOCK : NULL;
+    const size_t n_rd = c.rd ? n : 0;   /* readers opened by gen_fn as it goes */
+    for (size_t i = 0; i < n && !e; i++) fade_lengths(a, L, i, rate, &c.fin[i], &c.fout[i]);
     /* dither once over the whole render, seeded from every track's input */
     if (!e && out_bits && a->presets[0]->dither.vt) {
         e = lq_stage_spec_override(&dspec, &a->presets[0]->dither, t->dither_node, d);
@@ -313,7 +400,9 @@ void lq_album_assemble_target(lq_album *a, size_t k)
         e = lq_audio_out_open(&at->image, a->out_dir, LQ_FMT_WAV, rate, ch, 16, 0, &meta, BLOCK, d);
         at->have_image = !e;
     }
-    if (!e) e = lq_meter_new(&c.meter, ch, rate, LQ_METER_LOUDNESS, BLOCK, d);
+    if (!e) e = lq_meter_new(&c.meter, ch, rate,
+                             at->have_image ? LQ_METER_FULL | LQ_METER_TP16 : LQ_METER_LOUDNESS,
+                             BLOCK, d);
     if (!e) {
         lq_blocker bl;
         lq_blocker_init(&bl, BLOCK, BLOCK);
@@ -326,43 +415,16 @@ void lq_album_assemble_target(lq_album *a, size_t k)
         lq_meter_result r;
         lq_meter_result_get(c.meter, &r);
         at->album_lufs = r.integrated_lufs;
+        if (at->have_image) at->image_meas = r;
         for (size_t s = 0; s < chain.n; s++)
             if (!strcmp(chain.vt[s]->name, "dither"))
                 at->dither_clipped = lq_dither_clipped(chain.state[s]);
     }
-    /* close and re-measure every file as written */
-    double lo = HUGE_VAL, hi = -HUGE_VAL;
-    for (size_t i = 0; i < n && !e; i++) {
-        lq_export *ex = &a->jobs[i]->exports[k];
-        e = lq_audio_out_close(&ex->out, d);   /* (closed by the split already) */
-        if (!e)
-            e = lq_meter_file(ex->out.read_path, LQ_METER_FULL | LQ_METER_TP16 | LQ_METER_OWN,
-                              &ex->meas, d);
-        if (e) break;
-        ex->clipped = ex->out.clipped;
-        judge(a, i, k);
-        if (isfinite(ex->meas.integrated_lufs)) {
-            lo = fmin(lo, ex->meas.integrated_lufs);
-            hi = fmax(hi, ex->meas.integrated_lufs);
-        }
-        if (t->format == LQ_FMT_WAV)
-            e = lq_audio_out_patch_bext(&ex->out, ex->meas.integrated_lufs, ex->meas.lra_lu,
-                                        ex->meas.true_peak_16x_dbtp, ex->meas.max_momentary_lufs,
-                                        ex->meas.max_short_term_lufs, d);
-        /* the release's tags (TagLib, io/tags.c) */
-        const lq_album_spec *sp = a->spec;
-        const lq_album_track *tr = &sp->tracks[i];
-        lq_tags tags = {.title = a->jobs[i]->title, .artist = a->jobs[i]->artist,
-                        .album = sp->title, .album_artist = sp->artist, .genre = sp->genre,
-                        .label = sp->label, .isrc = tr->isrc[0] ? tr->isrc : NULL,
-                        .year = sp->year, .track = (int)i + 1, .track_total = (int)n};
-        if (!e) e = lq_tags_write(ex->out.read_path, t->format, &tags, d);
-    }
-    at->spread_lu = hi >= lo ? hi - lo : 0.0;
+    /* every track file is complete (the split closed them); lq_album_measure_file
+     * re-reads each */
+    for (size_t i = 0; i < n && !e; i++) e = lq_audio_out_close(&a->jobs[i]->exports[k].out, d);
     if (!e && at->have_image) {
         e = lq_audio_out_close(&at->image, d);
-        if (!e) e = lq_meter_file(at->image.read_path, LQ_METER_FULL | LQ_METER_TP16,
-                                  &at->image_meas, d);
         if (!e) e = lq_audio_out_patch_bext(&at->image, at->image_meas.integrated_lufs,
                                             at->image_meas.lra_lu,
                                             at->image_meas.true_peak_16x_dbtp,
@@ -377,4 +439,43 @@ void lq_album_assemble_target(lq_album *a, size_t k)
     free(c.fin);
     free(mem);
     at->err = e;
+}
+
+void lq_album_measure_file(lq_album *a, size_t k, size_t i)
+{
+    lq_export *ex = &a->jobs[i]->exports[k];
+    const lq_target *t = ex->target;
+    lq_diag *d = &ex->diag;
+    lq_error e = lq_meter_file(ex->out.read_path, LQ_METER_FULL | LQ_METER_TP16 | LQ_METER_OWN,
+                               &ex->meas, d);
+    if (!e) {
+        ex->clipped = ex->out.clipped;
+        judge(a, i, k);
+    }
+    if (!e && t->format == LQ_FMT_WAV)
+        e = lq_audio_out_patch_bext(&ex->out, ex->meas.integrated_lufs, ex->meas.lra_lu,
+                                    ex->meas.true_peak_16x_dbtp, ex->meas.max_momentary_lufs,
+                                    ex->meas.max_short_term_lufs, d);
+    /* the release's tags (TagLib, io/tags.c) */
+    const lq_album_spec *sp = a->spec;
+    const lq_album_track *tr = &sp->tracks[i];
+    lq_tags tags = {.title = a->jobs[i]->title, .artist = a->jobs[i]->artist,
+                    .album = sp->title, .album_artist = sp->artist, .genre = sp->genre,
+                    .label = sp->label, .isrc = tr->isrc[0] ? tr->isrc : NULL,
+                    .year = sp->year, .track = (int)i + 1, .track_total = (int)a->n_jobs};
+    if (!e) e = lq_tags_write(ex->out.read_path, t->format, &tags, d);
+    ex->err = e;
+}
+
+void lq_album_target_spread(lq_album *a, size_t k)
+{
+    double lo = HUGE_VAL, hi = -HUGE_VAL;
+    for (size_t i = 0; i < a->n_jobs; i++) {
+        const double l = a->jobs[i]->exports[k].meas.integrated_lufs;
+        if (isfinite(l)) {
+            lo = fmin(lo, l);
+            hi = fmax(hi, l);
+        }
+    }
+    a->at[k].spread_lu = hi >= lo ? hi - lo : 0.0;
 }

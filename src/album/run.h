@@ -83,6 +83,8 @@ struct lq_album {
     double *aims;              /* [target * n_jobs + track]: where the file should land
                                   (NAN: no level to land on) */
     int *redo;                 /* [target * n_jobs + track]: finish again (correction) */
+    int *parked;               /* per track: an unlinked temporary file holding its master
+                                  stages' reports while the other tracks run, or -1 */
     size_t assembled;          /* targets assembled (progress), under lock */
     int ran;
     char errmsg[1024];
@@ -94,9 +96,21 @@ lq_error lq_album_apply_policy(lq_album *a, lq_diag *d);
 /* assemble.c: the layout of target k's continuous render. */
 lq_error lq_album_plan_layout(const lq_album *a, size_t k, lq_album_layout *L);
 void lq_album_layout_free(lq_album_layout *L);
+/* assemble.c: before finishing, each track's ex->shape for target k (how its file will
+ * hold its render: the gaps, fades and split of the layout to come, with each render's
+ * length predicted from its master spool), so the closed loop lands the file.  Not for
+ * a lossy target (its loop is corrected on the decoded whole track). */
+lq_error lq_album_plan_shapes(lq_album *a, size_t k);
 /* assemble.c: assemble target k (gaps, fades, crossfades), dither once, split into each
- * track's ex->out (and the CD image), then measure every written file. */
+ * track's ex->out and, for a CD target, the image (measured on its samples as written);
+ * error in at[k].err. */
 void lq_album_assemble_target(lq_album *a, size_t k);
+/* assemble.c: after the assembly, track i's file for target k re-read and measured,
+ * judged, its BWF figures and tags written; error in the export's err/diag.  Separate
+ * tasks, so the album's files are measured side by side. */
+void lq_album_measure_file(lq_album *a, size_t k, size_t i);
+/* assemble.c: at[k].spread_lu from the measured files. */
+void lq_album_target_spread(lq_album *a, size_t k);
 
 int lq_album_cancelled(lq_album *a);
 
