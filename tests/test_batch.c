@@ -173,6 +173,11 @@ static void test_bad_manifests(void **state)
     expect_refused("cols.csv", "input,preset,colour\nmixes/m00.wav,gentle,red\n", 4,
                    "cols.csv:1:14: unknown column \"colour\" (expected input, preset, targets, "
                    "out, set, title, artist, album)");
+    /* tags must be UTF-8: the field, its column and the byte (a YAML manifest is
+     * refused by libyaml's reader) */
+    expect_refused("latin.csv", "input,targets,title\nmixes/m00.wav,cd,Caf\xe9\n", 4,
+                   "latin.csv:2:18: title: invalid UTF-8 at byte offset 3 (0xe9) (expected "
+                   "UTF-8 text)");
     /* a shard spec like 3/3 is a bad command line */
     write_file("good.yaml", "lacquer: 1\ndefaults: {targets: [cd]}\njobs:\n"
                "  - {input: \"mixes/*.wav\"}\n");
