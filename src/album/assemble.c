@@ -53,13 +53,6 @@ lq_error lq_album_record_dither(lq_album *a, lq_diag *d)
     return e;
 }
 
-void lq_album_layout_free(lq_album_layout *L)
-{
-    free(L->start);
-    free(L->join_peak_dbtp);
-    memset(L, 0, sizeof *L);
-}
-
 static long long round_up(long long x, long long m) { return (x + m - 1) / m * m; }
 static long long round_near(long long x, long long m) { return (x + m / 2) / m * m; }
 

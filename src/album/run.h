@@ -124,6 +124,8 @@ void lq_album_measure_file(lq_album *a, size_t k, size_t i);
 void lq_album_target_spread(lq_album *a, size_t k);
 
 int lq_album_cancelled(lq_album *a);
+/* Free what a run left (jobs, spools, per-target results) before a new run or on destroy. */
+void lq_album_free_run(lq_album *a);
 
 /* report_album.c */
 json_t *lq_album_report_build(const lq_album *a);
