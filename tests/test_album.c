@@ -590,6 +590,45 @@ static void expect_bad(const char *text, lq_error code, const char *line)
 
 /* Every bad album of the issue's list: bad ISRC, bad UPC check digit, missing track file,
  * a track under 4 s for CD, 100 tracks, 80 minutes, unknown key, duplicate output names. */
+/* A long crossfade between correlated tracks (the same mix twice, 8 s each, 1.5 s
+ * overlap): the second file holds much of the first track's tail, so its loudness moves
+ * with its own aim at a slope well below 1.  The correction rounds accumulate their
+ * offsets (a secant step from the second round): both files land on their aims.  Before,
+ * each round restarted from the aim and the second file ended 0.35 LU loud, not met. */
+static void test_long_crossfade_levels(void **state)
+{
+    (void)state;
+    char a[600], b[600], yaml[600], out[600], text[2048];
+    snprintf(a, sizeof a, "%s/la.wav", g_tmp);
+    snprintf(b, sizeof b, "%s/lb.wav", g_tmp);
+    assert_int_equal(lqt_write_mix(a, 8.0, 4242), 0);
+    assert_int_equal(lqt_write_mix(b, 8.0, 4242), 0);
+    snprintf(yaml, sizeof yaml, "%s/long-xfade.yaml", g_tmp);
+    snprintf(out, sizeof out, "%s/long-xfade", g_tmp);
+    snprintf(text, sizeof text,
+             "lacquer: 1\nalbum: {title: Long, artist: The Generators}\ntargets: [cd, tidal]\n"
+             "tracks:\n  - {file: %s, title: One, crossfade_ms: 1500}\n"
+             "  - {file: %s, title: Two}\n", a, b);
+    assert_int_equal(lqt_write_text(yaml, text), 0);
+    char *js = NULL;
+    assert_int_equal(run_album(yaml, out, 2, NULL, &js), LQ_OK);
+    json_t *rep = report_of(js);
+    free(js);
+    for (size_t i = 0; i < 2; i++) {
+        json_t *tg = json_object_get(json_array_get(json_object_get(rep, "tracks"), i), "targets");
+        for (size_t k = 0; k < json_array_size(tg); k++) {
+            json_t *t = json_array_get(tg, k);
+            double lufs = json_real_value(json_object_get(t, "integrated_lufs"));
+            double aim = json_real_value(json_object_get(t, "aim_lufs"));
+            print_message("track %zu %s: %.3f LUFS, aim %.3f\n", i + 1,
+                          json_string_value(json_object_get(t, "target")), lufs, aim);
+            assert_true(fabs(lufs - aim) <= 0.05);
+            assert_true(json_is_true(json_object_get(t, "met")));
+        }
+    }
+    json_decref(rep);
+}
+
 static void test_bad_albums_write_nothing(void **state)
 {
     (void)state;
@@ -687,6 +726,7 @@ int main(void)
         cmocka_unit_test(test_track_policy),
         cmocka_unit_test(test_integrated_anchor),
         cmocka_unit_test(test_crossfade_ceiling),
+        cmocka_unit_test(test_long_crossfade_levels),
         cmocka_unit_test(test_nothing_written),
         cmocka_unit_test(test_bad_albums_write_nothing),
     };

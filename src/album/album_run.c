@@ -373,13 +373,32 @@ static void refinish_fn(void *ctx, size_t arg)
 }
 
 /* A track file whose fades, gap or a neighbour's crossfade moved it off its level (a
- * crossfade puts the neighbour's tail into the file; a fade takes energy out): finish
- * that track again aiming by the error, and assemble its target again.  The level moves
- * almost linearly, so one round lands it (at most two are run). */
+ * crossfade puts the neighbour's tail into the file, which the track's own gain does not
+ * move): that track is finished again at a corrected aim (the aim plus an offset that
+ * accumulates over the rounds) and its target assembled again.  The file's loudness
+ * moves with the aim at a slope below 1 when part of the file is the neighbour's: from
+ * the second round on the step is the secant's (the last two rounds; slope held to
+ * 0.2..2), so a long crossfade lands in a few rounds. */
+#define CORRECT_ROUNDS 4
+static lq_error correct_rounds(lq_album *a, double *prev, size_t nq, lq_diag *d);
 static lq_error correct_levels(lq_album *a, lq_diag *d)
 {
     const size_t n = a->n_jobs;
-    for (int round = 0; round < 2; round++) {
+    const size_t nq = a->n_targets * n;
+    /* per file: the aim and the measured loudness of the last round, and the offset */
+    double *prev = malloc(3 * (nq ? nq : 1) * sizeof *prev);
+    if (!prev) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    for (size_t q = 0; q < 2 * nq; q++) prev[q] = NAN;
+    for (size_t q = 2 * nq; q < 3 * nq; q++) prev[q] = 0.0;
+    lq_error e = correct_rounds(a, prev, nq, d);
+    free(prev);
+    return e;
+}
+
+static lq_error correct_rounds(lq_album *a, double *prev, size_t nq, lq_diag *d)
+{
+    const size_t n = a->n_jobs;
+    for (int round = 0; round < CORRECT_ROUNDS; round++) {
         lq_tasks tasks = {0};
         int any = 0;
         for (size_t k = 0; k < a->n_targets; k++)
@@ -395,7 +414,17 @@ static lq_error correct_levels(lq_album *a, lq_diag *d)
                 if (ex->have_out) lq_audio_out_discard(&ex->out);
                 ex->have_out = 0;
                 ex->aim_set = 1;
-                ex->aim_lufs += err;   /* ex->aim_lufs == a->aims[q] before the first round */
+                const double used = a->aims[q] + prev[2 * nq + q]; /* gave this file */
+                double step = err;
+                const double da = used - prev[q], dm = ex->meas.integrated_lufs - prev[nq + q];
+                if (isfinite(da) && isfinite(dm) && fabs(da) > 1e-6) {
+                    const double slope = dm / da;
+                    if (slope >= 0.2 && slope <= 2.0) step = err / slope;
+                }
+                prev[q] = used;
+                prev[nq + q] = ex->meas.integrated_lufs;
+                prev[2 * nq + q] += step;
+                ex->aim_lufs = a->aims[q] + prev[2 * nq + q];
                 if (lq_tasks_add(&tasks, refinish_fn, a, q, LQ_TASK_NONE) == LQ_TASK_NONE) {
                     lq_tasks_free(&tasks);
                     return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
