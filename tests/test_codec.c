@@ -87,6 +87,27 @@ static void write_mix(const char *path, uint64_t seed, double secs)
     free(r);
 }
 
+/* A mix of one of the synth styles (dense, sparse: transient-rich, bass-heavy...),
+ * normalised to a 0.9 sample peak. */
+static void write_style(const char *path, uint64_t seed, double secs, int style)
+{
+    int rate = 44100;
+    size_t n = (size_t)(secs * rate);
+    double *l = malloc(n * sizeof *l), *r = malloc(n * sizeof *r);
+    lqs_mix_style(l, r, n, rate, seed, style);
+    double pk = 0.0;
+    for (size_t i = 0; i < n; i++) pk = fmax(pk, fmax(fabs(l[i]), fabs(r[i])));
+    assert_true(pk > 0.0);
+    for (size_t i = 0; i < n; i++) {
+        l[i] *= 0.9 / pk;
+        r[i] *= 0.9 / pk;
+    }
+    const double *pl[2] = {l, r};
+    assert_int_equal(lqt_write_wav(path, pl, 2, n, rate, SF_FORMAT_PCM_24), 0);
+    free(l);
+    free(r);
+}
+
 static void drive_preset(const char *path, int drive)
 {
     char text[256];
@@ -148,6 +169,57 @@ static void test_precise_margins(void **state)
             if (!(tp <= -1.0 && tp >= -1.2))
                 fail_msg("+%d dB %s: decoded true peak %.3f dBTP (expected -1.2 .. -1.0)", drive,
                          codecs[k], tp);
+        }
+        json_decref(rep);
+        lqt_rmrf(out);
+    }
+}
+
+/* Precise margins on real-like material: the dense (saturated wall of sound), sparse
+ * (drum transients in space) and bass-heavy (+12 dB under 90 Hz, a 45 Hz sub line) mixes
+ * of src/synth/styles.c, driven +9 dB into the limiter: each check codec's decoded 16x
+ * true peak lands within 0.2 dB under the -1 dBTP ceiling. */
+static void test_precise_margins_styles(void **state)
+{
+    (void)state;
+    need_ffmpeg();
+    static const char *const codecs[] = {"mp3", "ogg", "opus", "aac"};
+    const char *targets[4];
+    char tpath[4][512];
+    for (int k = 0; k < 4; k++) {
+        char text[512];
+        snprintf(text, sizeof text,
+                 "lacquer: 1\nname: s-%s\nsample_rate: %s\nformat: wav\nbit_depth: 24\n"
+                 "loudness_lufs: -10\ntrue_peak_dbtp: -1.0\ncodec_check: [%s]\n"
+                 "codec_guard_db: 0\n", codecs[k], k == 2 ? "48000" : "source", codecs[k]);
+        snprintf(tpath[k], sizeof tpath[k], "%s/s-%s.yaml", g_tmp, codecs[k]);
+        assert_int_equal(lqt_write_text(tpath[k], text), 0);
+        targets[k] = tpath[k];
+    }
+    static const int styles[] = {LQS_STYLE_DENSE, LQS_STYLE_SPARSE, LQS_STYLE_BASS};
+    char pre[512];
+    snprintf(pre, sizeof pre, "%s/drive9.yaml", g_tmp);
+    drive_preset(pre, 9);
+    for (size_t s = 0; s < sizeof styles / sizeof styles[0]; s++) {
+        char in[512], out[512];
+        snprintf(in, sizeof in, "%s/style%d.wav", g_tmp, styles[s]);
+        snprintf(out, sizeof out, "%s/pstyle%d", g_tmp, styles[s]);
+        write_style(in, 60 + (uint64_t)s, SECS, styles[s]);
+        if (lqt_master(in, pre, targets, 4, out, 0, -1)) fail_msg("mastering %s failed", in);
+        json_t *rep = load_report(out);
+        json_t *exs = json_object_get(rep, "exports");
+        for (int k = 0; k < 4; k++) {
+            json_t *e = json_array_get(exs, (size_t)k);
+            json_t *cc = json_array_get(json_object_get(json_object_get(e, "requirements"),
+                                                        "codec_checks"), 0);
+            assert_string_equal(json_string_value(json_object_get(cc, "codec")), codecs[k]);
+            double tp = json_number_value(json_object_get(cc, "true_peak_dbtp"));
+            double margin = json_number_value(json_object_get(e, "codec_margin_db"));
+            printf("%-10s %-4s decoded true peak %.3f dBTP (ceiling -1.0, margin %.2f dB)\n",
+                   lqs_style_names[styles[s]], codecs[k], tp, margin);
+            if (!(tp <= -1.0 && tp >= -1.2))
+                fail_msg("%s %s: decoded true peak %.3f dBTP (expected -1.2 .. -1.0)",
+                         lqs_style_names[styles[s]], codecs[k], tp);
         }
         json_decref(rep);
         lqt_rmrf(out);
@@ -282,6 +354,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_precise_margins),
+        cmocka_unit_test(test_precise_margins_styles),
         cmocka_unit_test(test_other_encoders),
         cmocka_unit_test(test_lossy_input_length),
     };
