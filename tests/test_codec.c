@@ -175,36 +175,64 @@ static void test_precise_margins(void **state)
     }
 }
 
+/* The input's integrated loudness and 16x true peak, by `lacquer analyze --json`. */
+static void analyze_levels(const char *path, double *lufs, double *tp)
+{
+    const char *argv[] = {LQ_CLI_PATH, "analyze", "--json", path, NULL};
+    char *so = NULL;
+    assert_int_equal(lqt_run(argv, &so, NULL), 0);
+    json_error_t jerr;
+    json_t *j = json_loads(so, 0, &jerr);
+    if (!j) fail_msg("analyze --json %s: %s", path, jerr.text);
+    json_t *f = json_array_get(j, 0);   /* one object per file */
+    assert_non_null(f);
+    *lufs = json_number_value(json_object_get(f, "integrated_lufs"));
+    *tp = json_number_value(json_object_get(f, "true_peak_dbtp"));
+    json_decref(j);
+    free(so);
+}
+
 /* Precise margins on real-like material: the dense (saturated wall of sound), sparse
  * (drum transients in space) and bass-heavy (+12 dB under 90 Hz, a 45 Hz sub line) mixes
- * of src/synth/styles.c, driven +9 dB into the limiter: each check codec's decoded 16x
- * true peak lands within 0.2 dB under the -1 dBTP ceiling. */
+ * of src/synth/styles.c, each mastered to the loudness that puts its peaks 4 dB into the
+ * limiter (the style's own loudness plus its headroom to -1 dBTP, plus 4 dB; at most -5
+ * LUFS): each check
+ * codec's decoded 16x true peak lands within 0.2 dB under the -1 dBTP ceiling. */
 static void test_precise_margins_styles(void **state)
 {
     (void)state;
     need_ffmpeg();
     static const char *const codecs[] = {"mp3", "ogg", "opus", "aac"};
-    const char *targets[4];
-    char tpath[4][512];
-    for (int k = 0; k < 4; k++) {
-        char text[512];
-        snprintf(text, sizeof text,
-                 "lacquer: 1\nname: s-%s\nsample_rate: %s\nformat: wav\nbit_depth: 24\n"
-                 "loudness_lufs: -10\ntrue_peak_dbtp: -1.0\ncodec_check: [%s]\n"
-                 "codec_guard_db: 0\n", codecs[k], k == 2 ? "48000" : "source", codecs[k]);
-        snprintf(tpath[k], sizeof tpath[k], "%s/s-%s.yaml", g_tmp, codecs[k]);
-        assert_int_equal(lqt_write_text(tpath[k], text), 0);
-        targets[k] = tpath[k];
-    }
     static const int styles[] = {LQS_STYLE_DENSE, LQS_STYLE_SPARSE, LQS_STYLE_BASS};
     char pre[512];
-    snprintf(pre, sizeof pre, "%s/drive9.yaml", g_tmp);
-    drive_preset(pre, 9);
+    snprintf(pre, sizeof pre, "%s/drive0.yaml", g_tmp);
+    drive_preset(pre, 0);
     for (size_t s = 0; s < sizeof styles / sizeof styles[0]; s++) {
         char in[512], out[512];
         snprintf(in, sizeof in, "%s/style%d.wav", g_tmp, styles[s]);
         snprintf(out, sizeof out, "%s/pstyle%d", g_tmp, styles[s]);
         write_style(in, 60 + (uint64_t)s, SECS, styles[s]);
+        double lufs, tp_in;
+        analyze_levels(in, &lufs, &tp_in);
+        /* 4 dB into the limiter, and no louder than -5 LUFS (the dense mix's crest
+         * factor is small: there 4 dB would ask for about -2 LUFS) */
+        const double loud = fmin(lufs + (-1.0 - tp_in) + 4.0, -5.0);
+        printf("%-10s input %.1f LUFS, %.2f dBTP: mastered to %.1f LUFS\n",
+               lqs_style_names[styles[s]], lufs, tp_in, loud);
+        assert_true(isfinite(loud));
+        const char *targets[4];
+        char tpath[4][512];
+        for (int k = 0; k < 4; k++) {
+            char text[512];
+            snprintf(text, sizeof text,
+                     "lacquer: 1\nname: s-%s\nsample_rate: %s\nformat: wav\nbit_depth: 24\n"
+                     "loudness_lufs: %.1f\ntrue_peak_dbtp: -1.0\ncodec_check: [%s]\n"
+                     "codec_guard_db: 0\n", codecs[k], k == 2 ? "48000" : "source", loud,
+                     codecs[k]);
+            snprintf(tpath[k], sizeof tpath[k], "%s/s%zu-%s.yaml", g_tmp, s, codecs[k]);
+            assert_int_equal(lqt_write_text(tpath[k], text), 0);
+            targets[k] = tpath[k];
+        }
         if (lqt_master(in, pre, targets, 4, out, 0, -1)) fail_msg("mastering %s failed", in);
         json_t *rep = load_report(out);
         json_t *exs = json_object_get(rep, "exports");
@@ -215,8 +243,8 @@ static void test_precise_margins_styles(void **state)
             assert_string_equal(json_string_value(json_object_get(cc, "codec")), codecs[k]);
             double tp = json_number_value(json_object_get(cc, "true_peak_dbtp"));
             double margin = json_number_value(json_object_get(e, "codec_margin_db"));
-            printf("%-10s %-4s decoded true peak %.3f dBTP (ceiling -1.0, margin %.2f dB)\n",
-                   lqs_style_names[styles[s]], codecs[k], tp, margin);
+            printf("%-10s (%.1f LUFS) %-4s decoded true peak %.3f dBTP (ceiling -1.0, margin "
+                   "%.2f dB)\n", lqs_style_names[styles[s]], loud, codecs[k], tp, margin);
             if (!(tp <= -1.0 && tp >= -1.2))
                 fail_msg("%s %s: decoded true peak %.3f dBTP (expected -1.2 .. -1.0)",
                          lqs_style_names[styles[s]], codecs[k], tp);

@@ -6,20 +6,22 @@
  * Codec checks (issue 15).  The margin under the ceiling that a codec needs is searched
  * on excerpts, not on the whole song: the twelve one-second passages whose peaks sit
  * highest (the densest first among equal peaks), each with 1 s of pre-roll so that the
- * limiter and the encoder are in their steady state, are rendered through the
+ * limiter and the encoder are in their steady state, and each on the codecs' frame grid
+ * where it sits in the song (codec_grid: the encoder quantizes those passages frame for
+ * frame as in the song), are rendered through the
  * finishing chain (at the gain the closed loop's curve gives for each ceiling tried),
  * encoded and decoded, and their worst decoded 16x true peak is driven into the lower
  * half of the 0.2 dB window under the aim (the ceiling less codec_guard_db) by regula
  * falsi between the closest held and failed margins: a codec's overshoot grows as the
- * ceiling drops, and a dozen passages can only under-read the whole song's worst.  Then
+ * ceiling drops, and a dozen passages tend to under-read the whole song's worst.  Then
  * the closed loop solves the gain at that ceiling, its kept pass writing the export, and
  * the export is verified by a real encode and decode of the whole file per check codec,
  * the codecs side by side on the job's threads (each result in its own slot).  If that
  * verification finds a peak over (or more than 0.2 dB under, with a margin to give
- * back), the margin is searched on whole-file verifications: a step along the slope
- * the excerpts measured, then regula falsi between the last held and the last failed
- * margins; the last round falls back to the held one.  The guarantee never rests on
- * the excerpts.
+ * back), the excerpts are picked again where that verification's decoded peaks sit
+ * (second by second), calibrated on its worst, and searched again; later rounds use
+ * regula falsi between the last held and the last failed whole-file margins; the last
+ * round falls back to the held one.  The guarantee never rests on the excerpts.
  *
  * The closed loop reads every pass so far off one curve: the finishing chain is
  * scale-invariant (see drive_curve), so a new ceiling starts from a near-exact gain.
@@ -544,7 +546,34 @@ typedef struct excerpts {
  * decoded peaks of a whole-file verification), the windows where the codecs' decoded
  * peaks sit highest; each with 1 s of pre-roll and 0.2 s after it; overlapping ones
  * merge.  A song not much longer than that is used whole. */
-static lq_error build_excerpts(plan *p, excerpts *x, const float *score, long long n_score)
+static long long gcd_ll(long long a, long long b)
+{
+    while (b) {
+        long long t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* The frame grid the codecs encode on, in frames of the export (lossy codecs quantize
+ * frame by frame: MP3 1152 samples, AAC 1024, Vorbis long blocks 2048, Opus 20 ms): an
+ * excerpt copied onto the same grid as in the song is encoded as in the song.  Codecs
+ * that resample first have no grid in the export's frames. */
+static long long codec_grid(const lq_format *fmts, int nf, int rate)
+{
+    long long l = 1;
+    for (int i = 0; i < nf; i++) {
+        if (codec_rate_for(fmts[i], rate) != rate) continue;
+        long long f = fmts[i] == LQ_FMT_MP3 ? 1152 : fmts[i] == LQ_FMT_AAC ? 1024
+                    : fmts[i] == LQ_FMT_OPUS ? rate / 50 : 2048;
+        l = l / gcd_ll(l, f) * f;
+    }
+    return l;
+}
+
+static lq_error build_excerpts(plan *p, excerpts *x, const float *score, long long n_score,
+                               long long grid)
 {
     const lq_spool *s = &p->g->spool;
     lq_diag *d = &p->ex->diag;
@@ -638,6 +667,15 @@ static lq_error build_excerpts(plan *p, excerpts *x, const float *score, long lo
     const long long F = (long long)(s->rate / 100);
     long long out_pos = 0;
     for (int k = 0; k < ns && !e; k++) {
+        /* silence up to the segment's place on the codecs' frame grid */
+        long long pad = ((seg_a[k] - out_pos) % grid + grid) % grid;
+        if (pad) memset(mem, 0, 2 * BLOCK * sizeof(double));
+        while (!e && pad > 0) {
+            size_t z = (size_t)(pad < BLOCK ? pad : BLOCK);
+            e = lq_spool_write(&x->own, (const double *const *)pl, z, d);
+            pad -= (long long)z;
+            out_pos += (long long)z;
+        }
         rd.pos = seg_a[k];
         long long at = seg_a[k];
         while (!e && at < seg_b[k]) {
@@ -987,7 +1025,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
             goto out;
         excerpts x;
         t0 = lq_now_s();
-        ex->err = build_excerpts(&p, &x, NULL, 0);
+        ex->err = build_excerpts(&p, &x, NULL, 0, codec_grid(est_fmt, n_est, ex->rate));
         if (!ex->err)
             ex->err = search_margin(&p, &x, est_fmt, n_est, solving ? &cv : NULL, aim, gain_db,
                                     ceiling_int, hold - 0.75 * PRECISE_DB, NAN,
@@ -1101,7 +1139,8 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
                         if (win[i * n_sec + w] > win[w]) win[w] = win[i * n_sec + w];
                 excerpts x;
                 t0 = lq_now_s();
-                ex->err = build_excerpts(&p, &x, win, n_sec);
+                ex->err = build_excerpts(&p, &x, win, n_sec,
+                                         codec_grid(est_fmt, n_est, ex->rate));
                 next = margin;
                 if (!ex->err && x.n_rg > 0) {
                     ex->err = search_margin(&p, &x, est_fmt, n_est, solving ? &cv : NULL, aim,
