@@ -151,10 +151,19 @@ static void test_bad_manifests(void **state)
                    "twice.yaml:5:5: jobs[1]: mixes/m00.wav to target cd is also made by "
                    "twice.yaml:4:5: jobs[0] (two jobs writing the same file; expected each "
                    "target once per input and out folder)");
-    expect_refused("album.yaml", "lacquer: 1\njobs:\n  - {input: albums/night.yaml}\n", 4,
-                   "album.yaml:3:13: jobs[0].input: albums/night.yaml: album files are "
-                   "not batch jobs yet (expected an audio file; master an album with `lacquer "
-                   "album FILE`)");
+    /* an album job's presets, overrides and tags are the album file's */
+    char *albums = path_of("albums");
+    mkdir(albums, 0755);
+    free(albums);
+    write_file("albums/night.yaml", "lacquer: 1\n");
+    expect_refused("album.yaml", "lacquer: 1\njobs:\n  - {input: albums/night.yaml, preset: warm}\n",
+                   4, "album.yaml:3:40: jobs[0].preset: albums/night.yaml is an album file: its "
+                   "presets, overrides and tags are the album file's (expected only input, "
+                   "targets and out for an album job)");
+    expect_refused("album.csv", "input,targets,title\nalbums/night.yaml,cd,Night\n", 4,
+                   "album.csv:2:22: title: albums/night.yaml is an album file: its presets, "
+                   "overrides and tags are the album file's (expected only input, targets and "
+                   "out for an album job)");
     expect_refused("preset.yaml", "lacquer: 1\njobs:\n  - {input: mixes/m00.wav, preset: nosuch}\n",
                    4, "preset.yaml:3:5: jobs[0]: nosuch: no such preset (shipped presets: "
                    "acoustic, bright-air, gentle, modern-loud, speech, transparent, warm)");
@@ -534,6 +543,118 @@ static void test_concurrency(void **state)
 
 /* ---- the library API directly ------------------------------------------------------ */
 
+/* ---- album files as jobs ------------------------------------------------------------ */
+
+static int run_cli(char **err, const char *const *args)
+{
+    const char *argv[32] = {LQ_CLI_PATH};
+    int n = 1;
+    for (; args[n - 1] && n < 31; n++) argv[n] = args[n - 1];
+    argv[n] = NULL;
+    char cwd[4096];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(g_tmp), 0);
+    int rc = lqt_run(argv, NULL, err);
+    assert_int_equal(chdir(cwd), 0);
+    return rc;
+}
+
+/* An album job gives the bytes `lacquer album` gives (per-track files, CD image, CUE,
+ * TOC), with the album file's targets when the manifest names none; a broken album
+ * (a track cut short) fails alone with the album's error line; --shard keeps it whole. */
+static void test_album_jobs(void **state)
+{
+    (void)state;
+    make_mixes(1, 1.0);
+    char *d = path_of("albums");
+    mkdir(d, 0755);
+    free(d);
+    for (int i = 0; i < 2; i++) {
+        char *p = path_of("albums/t%d.wav", i + 1);
+        assert_int_equal(lqt_write_mix(p, 4.5, 77 + (uint64_t)i), 0);
+        free(p);
+    }
+    char *cut = path_of("albums/cut.wav");
+    assert_int_equal(lqt_write_mix(cut, 4.5, 79), 0);
+    struct stat st;
+    assert_int_equal(stat(cut, &st), 0);
+    assert_int_equal(truncate(cut, st.st_size / 2), 0);
+    free(cut);
+    write_file("albums/good.yaml", "lacquer: 1\nalbum: {title: Good, artist: Us}\n"
+               "targets: [cd, tidal]\ntracks:\n  - {file: t1.wav, title: A}\n"
+               "  - {file: t2.wav, title: B, set: {finish.limiter.release_ms: 90}}\n");
+    write_file("albums/broken.yaml", "lacquer: 1\nalbum: {title: Broken, artist: Us}\n"
+               "tracks:\n  - {file: t1.wav, title: A}\n  - {file: cut.wav, title: C}\n");
+    write_file("albums.yaml", "lacquer: 1\ndefaults: {targets: [cd]}\njobs:\n"
+               "  - {input: mixes/m00.wav}\n  - {input: albums/broken.yaml}\n"
+               "  - {input: albums/good.yaml, targets: [cd, tidal], out: \"{name}-album\"}\n");
+    char *plan = plan_of("albums.yaml");
+    assert_non_null(strstr(plan, "\"index\":2,\"kind\":\"album\",\"input\":\"albums/good.yaml\","
+                                 "\"preset\":\"gentle\",\"targets\":[\"cd\",\"tidal\"]"));
+    free(plan);
+
+    char *err = NULL;
+    assert_int_equal(batch(NULL, &err, "albums.yaml", "--out", "out", "-q", (char *)NULL), 1);
+    free(err);
+    json_t *r = load_json("out/batch.json");
+    assert_int_equal(summary(r, "done"), 2);
+    assert_int_equal(summary(r, "failed"), 1);
+    json_t *bad = json_array_get(json_object_get(r, "jobs"), 1);
+    assert_string_equal(json_string_value(json_object_get(bad, "status")), "failed");
+    assert_string_equal(json_string_value(json_object_get(bad, "error")),
+                        "albums/broken.yaml:5:6: tracks[1].file: albums/cut.wav: truncated: the "
+                        "file ends before the audio its header declares (expected a complete "
+                        "file)");
+    assert_string_equal(json_string_value(json_object_get(bad, "error_code")), "input-truncated");
+    assert_int_equal(json_integer_value(json_object_get(bad, "exit_code")), 3);
+    char *bdir = path_of("out/broken");
+    assert_false(lqt_exists(bdir));
+    free(bdir);
+    json_t *good = json_array_get(json_object_get(r, "jobs"), 2);
+    json_t *exs = json_object_get(good, "exports");
+    assert_int_equal(json_array_size(exs), 4);
+    size_t i;
+    json_t *ex;
+    json_array_foreach(exs, i, ex) {
+        assert_true(json_is_true(json_object_get(ex, "met")));
+        assert_int_equal(json_integer_value(json_object_get(ex, "track")), (json_int_t)(i % 2 + 1));
+        char *p = path_of("out/%s", json_string_value(json_object_get(ex, "file")));
+        assert_int_equal(lqt_file_hash(p) != 0, 1);
+        free(p);
+    }
+    json_decref(r);
+    /* the report says what made each target's files */
+    r = load_json("out/good-album/report.json");
+    json_t *tg = json_array_get(json_object_get(r, "targets"), 1);
+    assert_int_equal(strlen(json_string_value(json_object_get(tg, "fingerprint"))), 64);
+    assert_null(strstr(json_string_value(json_object_get(json_object_get(r, "album"), "file")),
+                       ".lacquer-batch-"));
+    json_decref(r);
+
+    /* the same bytes as `lacquer album` */
+    const char *ref[] = {"album", "albums/good.yaml", "--out", "ref", "-q", NULL};
+    assert_int_equal(run_cli(NULL, ref), 0);
+    char *a = path_of("ref"), *b = path_of("out/good-album");
+    assert_int_equal(lqt_exports_equal(a, b), 4 + 3); /* 4 track files, image, CUE, TOC */
+    free(a);
+    free(b);
+
+    /* the album file's own targets when the manifest names none; shards keep it whole */
+    write_file("own.yaml", "lacquer: 1\njobs:\n  - {input: albums/good.yaml}\n");
+    assert_int_equal(batch(NULL, NULL, "own.yaml", "--out", "own", "--shard", "0/2", "-q",
+                           (char *)NULL), 0);
+    a = path_of("ref");
+    b = path_of("own/good");
+    assert_int_equal(lqt_exports_equal(a, b), 7);
+    free(a);
+    free(b);
+    assert_int_equal(batch(NULL, NULL, "own.yaml", "--out", "own", "--shard", "1/2", "-q",
+                           (char *)NULL), 0);
+    r = load_json("own/batch-shard-1-of-2.json");
+    assert_int_equal(json_array_size(json_object_get(r, "jobs")), 0);
+    json_decref(r);
+}
+
 static void test_api(void **state)
 {
     (void)state;
@@ -605,6 +726,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sigkill_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_preset_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_album_jobs, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

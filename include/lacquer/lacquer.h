@@ -320,7 +320,8 @@ typedef struct lq_batch lq_batch;
 
 /* Read a batch manifest (YAML; CSV with the same columns when the name ends in ".csv"),
  * expand its globs, load and validate every preset and target it names, and check that
- * no two jobs write the same output folder.  Jobs with the same input, preset and `set:`
+ * no two jobs write the same output folder; an input that is an album file is an album
+ * job, mastered through lq_album_run (docs/BATCH.md).  Jobs with the same input, preset and `set:`
  * are one job with all of their targets (one master-bus render, one resampled spool
  * per rate).  out_root: where relative `out:` folders and batch.json go (NULL: the
  * manifest's folder).  Nothing is written.  Errors (err gets one line, e.g.

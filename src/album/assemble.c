@@ -335,7 +335,9 @@ void lq_album_assemble_target(lq_album *a, size_t k)
     for (size_t i = 0; i < n && !e; i++) {
         lq_export *ex = &a->jobs[i]->exports[k];
         e = lq_audio_out_close(&ex->out, d);   /* (closed by the split already) */
-        if (!e) e = lq_meter_file(ex->out.read_path, LQ_METER_FULL | LQ_METER_TP16, &ex->meas, d);
+        if (!e)
+            e = lq_meter_file(ex->out.read_path, LQ_METER_FULL | LQ_METER_TP16 | LQ_METER_OWN,
+                              &ex->meas, d);
         if (e) break;
         ex->clipped = ex->out.clipped;
         judge(a, i, k);

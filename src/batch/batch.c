@@ -511,16 +511,13 @@ static json_t *jnum_or_null(double v)
     return isfinite(v) ? json_real(v) : json_null();
 }
 
-/* The figures of one export for batch.json, from its report.json entry. */
-static json_t *export_figures(const lq_bjob *j, const json_t *ex, const char *sha,
-                              long long size)
+/* The figures of one export for batch.json, from its report.json entry ("file" the
+ * bare name; publish() adds the size and hash and puts the folder in front). */
+static json_t *export_figures(const json_t *ex)
 {
     json_t *o = json_object();
-    const char *file = json_string_value(json_object_get(ex, "file"));
-    char rel[4400];
-    snprintf(rel, sizeof rel, "%s/%s", j->out_rel, file ? file : "");
     json_object_set(o, "target", json_object_get(ex, "target"));
-    json_object_set_new(o, "file", json_string(rel));
+    json_object_set(o, "file", json_object_get(ex, "file"));
     json_object_set(o, "format", json_object_get(ex, "format"));
     json_object_set(o, "sample_rate", json_object_get(ex, "sample_rate"));
     json_object_set(o, "bit_depth", json_object_get(ex, "bit_depth"));
@@ -534,8 +531,6 @@ static json_t *export_figures(const lq_bjob *j, const json_t *ex, const char *sh
     json_object_set_new(o, "true_peak_dbtp", jnum_or_null(tp));
     json_object_set_new(o, "ceiling_dbtp", jnum_or_null(ceil_));
     json_object_set(o, "met", json_object_get(ex, "met"));
-    json_object_set_new(o, "size", json_integer(size));
-    json_object_set_new(o, "sha256", json_string(sha));
     json_t *w = json_object_get(ex, "warnings");
     json_object_set_new(o, "warnings", w ? json_deep_copy(w) : json_array());
     return o;
@@ -577,7 +572,74 @@ static int put_state(const char *stage, const char *dir, json_t *st)
     return rc;
 }
 
-/* Run the lq_job into the staging folder, then publish.  Returns with j->status set. */
+/* Master a mix job into the staging folder: its report (with each export's path and
+ * fingerprint) and text, the names to publish, j->exports and j->warnings. */
+static lq_error run_mix(lq_batch *b, lq_bjob *j, const char *stage, char *const *efp,
+                        char **report_json, char **report_txt, json_t *names, int *met,
+                        lq_diag *d)
+{
+    lq_job *job = NULL;
+    json_t *rep = NULL;
+    lq_error e = lq_job_new(&job);
+    if (!e) e = lq_job_set_input(job, j->input_path);
+    if (!e) e = lq_job_set_preset(job, j->preset->preset);
+    if (!e) e = lq_job_set_output_dir(job, stage);
+    if (!e) e = lq_job_set_metadata(job, j->title, j->artist, j->album);
+    for (size_t k = 0; k < j->n_targets && !e; k++) e = lq_job_add_target(job, j->tconf[k]->target);
+    if (e) {
+        lq_diag_set(d, e, "%s", lq_strerror(e));
+        goto out;
+    }
+    lq_job_set_threads(job, b->threads_per_job);
+    if (b->cancel) lq_job_set_cancel_flag(job, b->cancel);
+    if ((e = lq_job_run(job))) {
+        lq_diag_set(d, e, "%s", lq_job_error_message(job));
+        goto out;
+    }
+    char *js = lq_job_report_json(job);
+    rep = js ? json_loads(js, 0, NULL) : NULL;
+    free(js);
+    *report_txt = lq_job_report_text(job);
+    json_t *exs = json_object_get(rep, "exports");
+    if (!rep || !*report_txt || !json_is_array(exs) || json_array_size(exs) != j->n_targets) {
+        e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    size_t i;
+    json_t *ex;
+    json_array_foreach(exs, i, ex) {
+        const char *file = json_string_value(json_object_get(ex, "file"));
+        char *final = lq_bjoin(j->out_dir, file ? file : "");
+        json_object_set_new(ex, "path", json_string(final ? final : ""));
+        json_object_set_new(ex, "fingerprint", json_string(efp[i]));
+        free(final);
+        json_array_append(names, json_object_get(ex, "file"));
+        json_array_append_new(j->exports, export_figures(ex));
+    }
+    json_array_append_new(names, json_string("report.json"));
+    json_array_append_new(names, json_string("report.txt"));
+    json_t *w = json_object_get(rep, "mix_warnings");
+    j->warnings = w ? json_deep_copy(w) : json_array();
+    *met = lq_job_targets_met(job);
+    *report_json = json_dumps(rep, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    if (!*report_json) e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+out:
+    if (rep) json_decref(rep);
+    lq_job_destroy(&job);
+    return e;
+}
+
+static const json_t *file_named(const json_t *files, const char *name)
+{
+    size_t i;
+    const json_t *f;
+    json_array_foreach(files, i, f)
+        if (!strcmp(json_string_value(json_object_get(f, "name")), name)) return f;
+    return NULL;
+}
+
+/* Run the job (a mix or an album) into a staging folder, then publish.  Returns with
+ * j->status set. */
 static void run_job(lq_batch *b, lq_bjob *j, const char *fp, char **efp, json_t *old)
 {
     char stage[4400], msg[2048];
@@ -587,73 +649,39 @@ static void run_job(lq_batch *b, lq_bjob *j, const char *fp, char **efp, json_t 
         job_fail(j, LQ_ERR_OUTPUT, msg);
         return;
     }
-    lq_job *job = NULL;
-    if (j->kind == LQ_BJOB_ALBUM) {
-        job_fail(j, LQ_ERR_ARG, "album files are not batch jobs yet (expected an audio file; "
-                 "master an album with `lacquer album FILE`)");
-        remove_tree(stage);
-        return;
-    }
-    lq_error e = lq_job_new(&job);
-    if (!e) e = lq_job_set_input(job, j->input_path);
-    if (!e) e = lq_job_set_preset(job, j->preset->preset);
-    if (!e) e = lq_job_set_output_dir(job, stage);
-    if (!e) e = lq_job_set_metadata(job, j->title, j->artist, j->album);
-    for (size_t k = 0; k < j->n_targets && !e; k++) e = lq_job_add_target(job, j->tconf[k]->target);
-    json_t *rep = NULL, *files = NULL, *allfiles = NULL;
-    char *text = NULL, *fixed = NULL;
+    json_t *names = json_array(), *files = json_array(), *allfiles = NULL;
+    char *rj = NULL, *rt = NULL, *fixed_json = NULL, *fixed_txt = NULL;
+    int met = 0;
+    lq_diag d = {{0}};
+    j->exports = json_array();
+    lq_error e = !names || !files || !j->exports ? lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory")
+                 : j->kind == LQ_BJOB_ALBUM ? lq_balbum_run(b, j, stage, efp, &rj, &rt, names, &met, &d)
+                                            : run_mix(b, j, stage, efp, &rj, &rt, names, &met, &d);
     if (e) {
-        job_fail(j, e, lq_strerror(e));
-        goto out;
-    }
-    lq_job_set_threads(job, b->threads_per_job);
-    if (b->cancel) lq_job_set_cancel_flag(job, b->cancel);
-    e = lq_job_run(job);
-    if (e) {
-        char *m = replace_all(lq_job_error_message(job), stage, j->out_dir);
-        job_fail(j, e, m ? m : lq_job_error_message(job));
+        char *m = replace_all(d.msg[0] ? d.msg : lq_strerror(e), stage, j->out_dir);
+        job_fail(j, e, m ? m : d.msg);
         free(m);
         goto out;
     }
-    char *js = lq_job_report_json(job);
-    rep = js ? json_loads(js, 0, NULL) : NULL;
-    free(js);
-    text = lq_job_report_text(job);
-    json_t *exs = json_object_get(rep, "exports");
-    if (!rep || !text || !json_is_array(exs) || json_array_size(exs) != j->n_targets) {
-        job_fail(j, LQ_ERR_NOMEM, "out of memory");
-        goto out;
-    }
-    /* the report as it will read in its folder, with the fingerprints */
-    size_t i;
-    json_t *ex;
-    files = json_array();
-    json_array_foreach(exs, i, ex) {
-        const char *file = json_string_value(json_object_get(ex, "file"));
-        char *final = lq_bjoin(j->out_dir, file ? file : "");
-        json_object_set_new(ex, "path", json_string(final ? final : ""));
-        json_object_set_new(ex, "fingerprint", json_string(efp[i]));
-        free(final);
-    }
-    fixed = replace_all(text, stage, j->out_dir);
-    char *rj = json_dumps(rep, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    /* the reports as they will read in the job's folder */
+    fixed_json = replace_all(rj, stage, j->out_dir);
+    fixed_txt = replace_all(rt, stage, j->out_dir);
     int wok = 0;
-    if (fixed && rj) {
+    if (fixed_json && fixed_txt) {
         char *p1 = lq_bjoin(stage, "report.json"), *p2 = lq_bjoin(stage, "report.txt");
-        size_t l = strlen(rj);
+        size_t l = strlen(fixed_json);
         char *rjn = malloc(l + 2);
         if (rjn) {
-            memcpy(rjn, rj, l);
+            memcpy(rjn, fixed_json, l);
             rjn[l] = '\n';
             rjn[l + 1] = 0;
         }
         wok = p1 && p2 && rjn && write_atomic(stage, ".lacquer-report-", p1, rjn) == 0 &&
-              write_atomic(stage, ".lacquer-report-", p2, fixed) == 0;
+              write_atomic(stage, ".lacquer-report-", p2, fixed_txt) == 0;
         free(rjn);
         free(p1);
         free(p2);
     }
-    free(rj);
     if (!wok) {
         snprintf(msg, sizeof msg, "%s: cannot write the report (%s)", j->out_dir,
                  strerror(errno));
@@ -661,14 +689,10 @@ static void run_job(lq_batch *b, lq_bjob *j, const char *fp, char **efp, json_t 
         goto out;
     }
     /* what will be published, with sizes and hashes; nobody else's file is replaced */
-    j->exports = json_array();
-    j->warnings = json_deep_copy(json_object_get(rep, "mix_warnings"));
-    if (!j->warnings) j->warnings = json_array();
-    size_t n_pub = j->n_targets + 2;
-    for (size_t k = 0; k < n_pub; k++) {
-        const char *name = k < j->n_targets
-                               ? json_string_value(json_object_get(json_array_get(exs, k), "file"))
-                               : k == j->n_targets ? "report.json" : "report.txt";
+    size_t i;
+    json_t *nm;
+    json_array_foreach(names, i, nm) {
+        const char *name = json_string_value(nm);
         char *src = lq_bjoin(stage, name ? name : ""), *dst = lq_bjoin(j->out_dir, name ? name : "");
         char sha[65];
         long long size = 0;
@@ -685,13 +709,19 @@ static void run_job(lq_batch *b, lq_bjob *j, const char *fp, char **efp, json_t 
             json_object_set_new(f, "size", json_integer(size));
             json_object_set_new(f, "sha256", json_string(sha));
             json_array_append_new(files, f);
-            if (k < j->n_targets)
-                json_array_append_new(j->exports,
-                                      export_figures(j, json_array_get(exs, k), sha, size));
         }
         free(src);
         free(dst);
         if (j->status == LQ_BJ_FAILED) goto out;
+    }
+    json_array_foreach(j->exports, i, nm) {
+        const char *name = json_string_value(json_object_get(nm, "file"));
+        const json_t *f = name ? file_named(files, name) : NULL;
+        char rel[4400];
+        snprintf(rel, sizeof rel, "%s/%s", j->out_rel, name ? name : "");
+        json_object_set_new(nm, "file", json_string(rel));
+        json_object_set(nm, "size", json_object_get(f, "size"));
+        json_object_set(nm, "sha256", json_object_get(f, "sha256"));
     }
     /* 1. the state says incomplete (and owns the old and the new files) */
     allfiles = json_deep_copy(files);
@@ -700,14 +730,9 @@ static void run_job(lq_batch *b, lq_bjob *j, const char *fp, char **efp, json_t 
         const json_t *f;
         json_array_foreach(of, i, f) {
             const char *n = json_string_value(json_object_get(f, "name"));
-            size_t k;
-            const json_t *g;
-            int have = 0;
-            json_array_foreach(files, k, g) have |= n && !strcmp(n, json_string_value(json_object_get(g, "name")));
-            if (n && !have) json_array_append(allfiles, (json_t *)f);
+            if (n && !file_named(files, n)) json_array_append(allfiles, (json_t *)f);
         }
     }
-    int met = lq_job_targets_met(job);
     json_t *st = state_json(j, fp, 0, allfiles, "running");
     int rc = put_state(stage, j->out_dir, st);
     json_decref(st);
@@ -739,12 +764,13 @@ out:
         j->warnings = json_array();
     }
     remove_tree(stage);
-    free(text);
-    free(fixed);
-    if (rep) json_decref(rep);
+    free(rj);
+    free(rt);
+    free(fixed_json);
+    free(fixed_txt);
+    if (names) json_decref(names);
     if (files) json_decref(files);
     if (allfiles) json_decref(allfiles);
-    lq_job_destroy(&job);
 }
 
 /* A failed first run leaves no folder behind: only our lock file in it -> remove both
@@ -778,7 +804,7 @@ static void one_job(lq_batch *b, lq_bjob *j)
         return;
     }
     int lockfd = -1;
-    char **efp = calloc(j->n_targets, sizeof *efp);
+    char **efp = calloc(j->n_targets + 1, sizeof *efp);
     json_t *old = NULL;
     if (!efp) {
         job_fail(j, LQ_ERR_NOMEM, "out of memory");
@@ -805,7 +831,6 @@ static void one_job(lq_batch *b, lq_bjob *j)
     }
     /* fingerprints; an unreadable input still runs, to fail with its own error */
     char in_sha[65] = "unreadable", fp[65];
-    if (lq_bsha256_file(j->input_path, in_sha, NULL) != 0) snprintf(in_sha, sizeof in_sha, "unreadable");
     size_t all = 64 * j->n_targets + 16;
     char *cat = malloc(all);
     if (!cat) {
@@ -813,14 +838,28 @@ static void one_job(lq_batch *b, lq_bjob *j)
         goto out;
     }
     cat[0] = 0;
-    for (size_t k = 0; k < j->n_targets; k++) {
-        efp[k] = malloc(65);
-        if (!efp[k]) {
+    for (size_t k = 0; k < j->n_targets; k++)
+        if (!(efp[k] = calloc(1, 65))) {
             free(cat);
             job_fail(j, LQ_ERR_NOMEM, "out of memory");
             goto out;
         }
-        export_fingerprint(j, in_sha, k, efp[k]);
+    if (j->kind == LQ_BJOB_ALBUM) {
+        /* an album file that cannot be read (or a track of it) fails its job alone */
+        lq_diag ad = {{0}};
+        lq_error ae = lq_balbum_fingerprints(b, j, efp, &ad);
+        if (ae) {
+            free(cat);
+            if (b->dry_run) j->status = LQ_BJ_WOULD_RUN;
+            else job_fail(j, ae, ad.msg[0] ? ad.msg : lq_strerror(ae));
+            goto out;
+        }
+        snprintf(in_sha, sizeof in_sha, "album");
+    } else if (lq_bsha256_file(j->input_path, in_sha, NULL) != 0) {
+        snprintf(in_sha, sizeof in_sha, "unreadable");
+    }
+    for (size_t k = 0; k < j->n_targets; k++) {
+        if (j->kind == LQ_BJOB_MIX) export_fingerprint(j, in_sha, k, efp[k]);
         strcat(cat, efp[k]);
     }
     lq_bsha256_hex(cat, strlen(cat), fp);

@@ -31,9 +31,8 @@ typedef enum lq_bstatus {
     LQ_BJ_WOULD_RUN         /* --dry-run */
 } lq_bstatus;
 
-/* What a plan job masters.  An album job (an album file as input: every track, the
- * album's loudness policy, one publisher) needs the album run (lq_album_*), which landed
- * after this work: manifest.c refuses album files with one line until it is wired. */
+/* What a plan job masters: one mix, or an album file (album_job.c: every track, the
+ * album's loudness policy, one publisher, through lq_album_run). */
 typedef enum lq_bkind { LQ_BJOB_MIX = 0, LQ_BJOB_ALBUM } lq_bkind;
 
 typedef struct lq_bjob {
@@ -52,7 +51,9 @@ typedef struct lq_bjob {
     char *out_rel;          /* the output folder as the report shows it */
     char *out_dir;          /* the folder written */
     size_t group;           /* input group: shards slice by input */
-    lq_bconf *preset;       /* borrowed from the batch's cache */
+    lq_error plan_err;      /* an album file that could not be read when planned: the */
+    char *plan_error;       /* job fails with this line (the other jobs go on) */
+    lq_bconf *preset;       /* borrowed from the batch's cache (NULL: an album job) */
     lq_bconf **tconf;       /* n_targets */
 
     /* what the run found (batch.c) */
@@ -105,5 +106,18 @@ char *lq_bstrdup(const char *s);
 json_t *lq_bjob_plan_json(const struct lq_batch *b, const lq_bjob *j);
 int lq_bjob_in_shard(const struct lq_batch *b, const lq_bjob *j);
 void lq_bjob_free(lq_bjob *j);
+
+/* album_job.c: album files as jobs.  efp[k] (65 chars each) gets the fingerprint of
+ * target k: the album file's bytes, every track's input bytes, each track's preset and
+ * the target after its overrides, the lacquer version. */
+lq_error lq_balbum_fingerprints(const struct lq_batch *b, const lq_bjob *j, char **efp,
+                                lq_diag *d);
+/* Master album job j into `stage` through lq_album_run with the plan's targets.  On
+ * success: the album report (with each target's fingerprint) and its text (malloc'd),
+ * the files left in the stage (names, sorted), j->exports (one per track file, "file"
+ * a bare name), j->warnings (the album's), *met (every file met its target). */
+lq_error lq_balbum_run(const struct lq_batch *b, lq_bjob *j, const char *stage,
+                       char *const *efp, char **report_json, char **report_txt,
+                       json_t *names, int *met, lq_diag *d);
 
 #endif

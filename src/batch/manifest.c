@@ -13,8 +13,9 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include "core/text.h"
+#include "album/album.h"
 #include "batch/batch.h"
+#include "core/text.h"
 #include "config/node.h"
 #include "config/preset.h"
 
@@ -194,6 +195,8 @@ static int set_put(strlist *l, const char *line)
 typedef struct spec {
     char where[1200];       /* "FILE:LINE:COL: jobs[2]" */
     char in_where[1400];    /* location of the input */
+    char own_where[1400];   /* the job's own preset, set or tags (not the defaults'):
+                               where the first is, "" when none (album jobs refuse them) */
     char *input;
     char *preset;
     int has_targets;
@@ -402,6 +405,11 @@ static char *expand_out(const char *pattern, const char *input, const char *pres
     return lq_text_take(&b);
 }
 
+/* A preset or target by its resolved name (a shipped name or a path as opened), with
+ * the job's `set:` lines: loaded once per batch. */
+static lq_bconf *conf_find(lq_batch *b, int is_target, const char *resolved, const lq_bjob *j,
+                           lq_error *e, lq_diag *d);
+
 static lq_bconf *conf_get(lq_batch *b, int is_target, const char *name, const lq_bjob *j,
                           lq_error *e, lq_diag *d)
 {
@@ -411,6 +419,14 @@ static lq_bconf *conf_get(lq_batch *b, int is_target, const char *name, const lq
         *e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
         return NULL;
     }
+    lq_bconf *c = conf_find(b, is_target, resolved, j, e, d);
+    free(resolved);
+    return c;
+}
+
+static lq_bconf *conf_find(lq_batch *b, int is_target, const char *resolved, const lq_bjob *j,
+                           lq_error *e, lq_diag *d)
+{
     lq_text k = {0};
     lq_text_str(&k, resolved);
     for (size_t i = 0; i < j->n_sets; i++) {
@@ -419,14 +435,12 @@ static lq_bconf *conf_get(lq_batch *b, int is_target, const char *name, const lq
     }
     char *key = lq_text_take(&k);
     if (!key) {
-        free(resolved);
         *e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
         return NULL;
     }
     for (size_t i = 0; i < b->n_confs; i++)
         if (b->confs[i]->is_target == is_target && !strcmp(b->confs[i]->key, key)) {
             free(key);
-            free(resolved);
             return b->confs[i];
         }
     lq_bconf *c = calloc(1, sizeof *c);
@@ -437,7 +451,6 @@ static lq_bconf *conf_get(lq_batch *b, int is_target, const char *name, const lq
         free(c);
         if (v) b->confs = v;
         free(key);
-        free(resolved);
         *e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
         return NULL;
     }
@@ -454,7 +467,6 @@ static lq_bconf *conf_get(lq_batch *b, int is_target, const char *name, const lq
         if (*e) lq_diag_set(d, *e, "%s: %s", j->where, err);
     }
     lq_overrides_destroy(&ov);
-    free(resolved);
     if (*e) return NULL;
     c->canon = lq_bnode_canon(is_target ? c->target->root : c->preset->root);
     if (!c->canon) {
@@ -462,6 +474,78 @@ static lq_bconf *conf_get(lq_batch *b, int is_target, const char *name, const lq
         return NULL;
     }
     return c;
+}
+
+/* The job's folder: `out` with {name} and {preset} expanded, under the root. */
+static lq_error set_out(lq_batch *b, const spec *s, lq_bjob *j, const char *input, lq_diag *d)
+{
+    j->out_rel = expand_out(s->out ? s->out : "{name}", input, j->preset_name);
+    if (!j->out_rel) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    normalize(j->out_rel);
+    j->out_dir = lq_bjoin(b->root, j->out_rel);
+    if (!j->out_dir) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    normalize(j->out_dir);
+    return LQ_OK;
+}
+
+/* An album file as a job (album_job.c runs it): its tracks, presets, `set:` and tags
+ * are the album file's; the manifest gives its targets (else the album file's, else its
+ * first track's preset's) and its folder.  The album file is read here for its preset
+ * and targets; one that cannot be read fails its own job when the batch runs. */
+static lq_error add_album_job(lq_batch *b, const spec *s, lq_bjob *j, lq_diag *d)
+{
+    if (s->own_where[0])
+        return lq_diag_set(d, LQ_ERR_PRESET, "%s: %s is an album file: its presets, overrides "
+                           "and tags are the album file's (expected only input, targets and "
+                           "out for an album job)", s->own_where, j->input);
+    j->kind = LQ_BJOB_ALBUM;
+    j->sets = calloc(1, sizeof *j->sets);
+    if (!j->sets) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    lq_album_spec *as = NULL;
+    lq_diag ad = {{0}};
+    lq_error e = lq_album_spec_load_dir(&as, j->input_path, b->preset_dir, &ad);
+    if (e == LQ_ERR_NOMEM) return lq_diag_set(d, e, "out of memory");
+    if (e) {
+        j->plan_err = e;
+        if (!(j->plan_error = lq_bstrdup(ad.msg[0] ? ad.msg : lq_strerror(e))))
+            return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    }
+    j->preset_name = lq_bstrdup(as && as->preset ? as->preset : "gentle");
+    if (!j->preset_name) e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    else e = LQ_OK;
+    /* the targets: the manifest's as written, else the album file's (paths already
+     * resolved against its folder) */
+    const lq_bconf *first = NULL;
+    size_t nt = s->has_targets ? s->targets.n : as ? as->n_targets : 0;
+    if (!e && !s->has_targets && as && nt == 0 && as->n_tracks) {
+        const char *pn = as->tracks[0].preset ? as->tracks[0].preset : as->preset;
+        first = conf_find(b, 0, pn ? pn : "gentle", j, &e, d);
+        if (first) nt = lq_preset_target_count(first->preset);
+    }
+    if (!e && nt == 0 && !j->plan_err) {
+        j->plan_err = LQ_ERR_PRESET;
+        char msg[1400];
+        snprintf(msg, sizeof msg, "%s: no targets (expected targets: in the album file or the "
+                 "manifest)", j->input_path);
+        if (!(j->plan_error = lq_bstrdup(msg))) e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    }
+    if (!e) {
+        j->targets = calloc(nt + 1, sizeof *j->targets);
+        j->tconf = calloc(nt + 1, sizeof *j->tconf);
+        if (!j->targets || !j->tconf) e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < nt && !e; i++) {
+        const char *tn = s->has_targets ? s->targets.v[i]
+                         : first ? lq_preset_target_name(first->preset, i) : as->targets[i];
+        if (!(j->targets[i] = lq_bstrdup(tn))) {
+            e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+            break;
+        }
+        j->n_targets++;
+        j->tconf[i] = s->has_targets ? conf_get(b, 1, tn, j, &e, d) : conf_find(b, 1, tn, j, &e, d);
+    }
+    lq_album_spec_free(&as);
+    return e;
 }
 
 /* Turn one spec (one input, already expanded) into a plan job. */
@@ -473,6 +557,16 @@ static lq_error add_job(lq_batch *b, const spec *s, const char *input, lq_diag *
     lq_bjob *j = &b->jobs[b->n_jobs++];
     memset(j, 0, sizeof *j);
     j->index = b->n_jobs - 1;
+    if (is_album_file(input)) {
+        j->where = lq_bstrdup(s->where);
+        j->input = lq_bstrdup(input);
+        j->input_path = lq_bjoin(b->manifest_dir, input);
+        if (!j->where || !j->input || !j->input_path)
+            return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+        lq_error e = add_album_job(b, s, j, d);
+        if (e) return e;
+        return set_out(b, s, j, input, d);
+    }
     j->where = lq_bstrdup(s->where);
     j->input = lq_bstrdup(input);
     j->input_path = lq_bjoin(b->manifest_dir, input);
@@ -509,14 +603,7 @@ static lq_error add_job(lq_batch *b, const spec *s, const char *input, lq_diag *
         if (e) return e;
     }
 
-    j->out_rel = expand_out(s->out ? s->out : "{name}", input, j->preset_name);
-    if (!j->out_rel) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
-    normalize(j->out_rel);
-    j->out_dir = lq_bjoin(b->root, j->out_rel);
-    if (!j->out_dir) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
-    normalize(j->out_dir);
-
-    return LQ_OK;
+    return set_out(b, s, j, input, d);
 }
 
 /* The id: what the job is, not where it sits in the manifest. */
@@ -524,6 +611,7 @@ static lq_error job_id(lq_bjob *j, lq_diag *d)
 {
     const char *input = j->input;
     lq_text k = {0};
+    if (j->kind == LQ_BJOB_ALBUM) lq_text_str(&k, "album\n");
     lq_text_str(&k, "input\n");
     lq_text_str(&k, input);
     lq_text_str(&k, "\npreset\n");
@@ -583,6 +671,7 @@ void lq_bjob_free(lq_bjob *j)
     free(j->album);
     free(j->out_rel);
     free(j->out_dir);
+    free(j->plan_error);
     memset(j, 0, sizeof *j);
 }
 
@@ -618,9 +707,6 @@ static lq_error fold_job(lq_batch *b, lq_diag *d)
 /* One spec: check its input (a file or a glob) and add its jobs. */
 static lq_error expand_spec(lq_batch *b, const spec *s, lq_diag *d)
 {
-    if (is_album_file(s->input))
-        return lq_diag_set(d, LQ_ERR_PRESET, "%s: %s: album files are not batch jobs yet "
-                           "(expected an audio file; master an album with `lacquer album FILE`)", s->in_where, s->input);
     if (!is_glob(s->input)) {
         char *p = lq_bjoin(b->manifest_dir, s->input);
         if (!p) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
@@ -669,11 +755,7 @@ static lq_error expand_spec(lq_batch *b, const spec *s, lq_diag *d)
         e = lq_diag_set(d, LQ_ERR_PRESET, "%s: \"%s\" matches no file (expected a glob that "
                         "matches at least one input)", s->in_where, s->input);
     for (size_t i = 0; i < n && !e; i++) {
-        if (is_album_file(names[i]))
-            e = lq_diag_set(d, LQ_ERR_PRESET, "%s: %s: album files are not batch jobs yet "
-                            "(expected an audio file; master an album with `lacquer album FILE`)", s->in_where, names[i]);
-        else
-            e = add_job(b, s, names[i], d);
+        e = add_job(b, s, names[i], d);
         if (!e) e = fold_job(b, d);
     }
     free(names);
@@ -745,6 +827,11 @@ static lq_error load_yaml(lq_batch *b, lq_diag *d)
             if (!s.input) e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
         }
         if (!e) e = read_fields(jn, &s, d);
+        static const char *const own_keys[] = {"preset", "set", "tags", NULL};
+        for (size_t k = 0; own_keys[k] && !s.own_where[0]; k++) {
+            const lq_node *on = lq_node_get(jn, own_keys[k]);
+            if (on) loc_of(s.own_where, sizeof s.own_where, on);
+        }
         if (!e) e = expand_spec(b, &s, d);
         spec_free(&s);
     }
@@ -890,6 +977,8 @@ static lq_error load_csv(lq_batch *b, lq_diag *d)
             char where[1300];
             snprintf(where, sizeof where, "%s:%zu:%zu: %s", b->manifest, lineno, cl[i],
                      csv_cols[map[i]]);
+            if (map[i] != 0 && map[i] != 2 && map[i] != 3 && v[0] && !s.own_where[0])
+                snprintf(s.own_where, sizeof s.own_where, "%s", where); /* album jobs refuse it */
             switch (map[i]) {
             case 0:
                 snprintf(s.in_where, sizeof s.in_where, "%s", where);
@@ -999,6 +1088,7 @@ json_t *lq_bjob_plan_json(const lq_batch *b, const lq_bjob *j)
     json_t *o = json_object();
     json_object_set_new(o, "id", json_string(j->id));
     json_object_set_new(o, "index", json_integer((json_int_t)j->index));
+    if (j->kind == LQ_BJOB_ALBUM) json_object_set_new(o, "kind", json_string("album"));
     json_object_set_new(o, "input", json_string(j->input));
     json_object_set_new(o, "preset", json_string(j->preset_name));
     json_t *t = json_array();

@@ -367,11 +367,13 @@ static lq_error feed_spool(const lq_spool *s, feed_fn fn, void *u, double **pl,
     return e;
 }
 
-static lq_error feed_file(const char *path, feed_fn fn, void *u, double **pl,
+/* own: a file this job encoded with libsndfile (decoded by libsndfile, not FFmpeg) */
+static lq_error feed_file(const char *path, int own, feed_fn fn, void *u, double **pl,
                           const volatile sig_atomic_t *cancel, lq_diag *d)
 {
     lq_audio_in in;
-    lq_error e = lq_audio_in_open(&in, path, BLOCK, d);
+    lq_error e = own ? lq_audio_in_open_own(&in, path, BLOCK, d)
+                     : lq_audio_in_open(&in, path, BLOCK, d);
     while (!e) {
         size_t got = 0;
         e = lq_audio_in_read(&in, pl, BLOCK, &got, d);
@@ -443,7 +445,7 @@ static lq_error codec_roundtrip(codec_task *tk)
     if (!e && crate != ex->rate) {
         if (!src) {
             e = lq_spool_create(&s1, p->j->out_dir, nc, ex->rate, d);
-            if (!e) e = feed_file(tk->path, to_spool, &s1, pl, cancel, d);
+            if (!e) e = feed_file(tk->path, 0, to_spool, &s1, pl, cancel, d);
             if (!e) e = lq_spool_finish(&s1, d);
             src = &s1;
         }
@@ -463,11 +465,11 @@ static lq_error codec_roundtrip(codec_task *tk)
         e = open_export(p, &o, tk->fmt, 24, crate, d);
     }
     if (!e) e = src ? feed_spool(src, to_encoder, &ec, pl, cancel, d)
-                    : feed_file(tk->path, to_encoder, &ec, pl, cancel, d);
+                    : feed_file(tk->path, 0, to_encoder, &ec, pl, cancel, d);
     if (!e && rt) e = lq_ff_roundtrip_finish(rt, tp_sink_push, &ts, d);
     if (!e && !rt) e = lq_audio_out_close(&o, d);
     /* decode */
-    if (!e && !rt) e = feed_file(o.read_path, to_meter, &ts, pl, cancel, d);
+    if (!e && !rt) e = feed_file(o.read_path, 1, to_meter, &ts, pl, cancel, d);
     if (!e) tk->tp_db = tp_sink_result_db(&ts);
     lq_ff_roundtrip_destroy(&rt);
     lq_audio_out_discard(&o);
@@ -482,7 +484,8 @@ static void run_task(codec_task *tk)
 {
     if (tk->verify) {
         lq_export *ex = tk->p->ex;
-        tk->err = lq_meter_file(tk->path, LQ_METER_FULL | LQ_METER_TP16 | LQ_METER_PLOTS,
+        tk->err = lq_meter_file(tk->path,
+                                LQ_METER_FULL | LQ_METER_TP16 | LQ_METER_PLOTS | LQ_METER_OWN,
                                 &ex->meas, &tk->diag);
     } else {
         tk->err = codec_roundtrip(tk);

@@ -5,9 +5,10 @@
  *      check the mix (engine/mixcheck.c)
  *   3. tasks for the run's queue (engine/queue.c): resample the spool once per distinct
  *      target rate, then each target's finishing chain (engine/finish.c)
- *   4. publish every export, then report.json, report.txt and report.html (report/)
- * lq_job_run does these for one job with its own queue and publisher; an album or a
- * batch runs the same phases of many jobs through one queue and one publisher.  Any
+ *   4. publish every export
+ * engine/job_run.c does these for one job with its own queue and publisher and writes
+ * its reports; an album or a batch runs the same phases of many jobs through one queue
+ * and one publisher.  Any
  * error or cancellation on the way leaves the output folder as it was. */
 #include "engine/job.h"
 
@@ -18,7 +19,6 @@
 
 #include "engine/naming.h"
 #include "engine/resample.h"
-#include "report/report.h"
 
 #define MAX_BLOCK 4096
 
@@ -243,12 +243,6 @@ void lq_job_destroy(lq_job **pj)
     pthread_mutex_destroy(&j->progress_lock);
     free(j);
     *pj = NULL;
-}
-
-static lq_error fail(lq_job *j, lq_error e, const char *msg)
-{
-    snprintf(j->errmsg, sizeof j->errmsg, "%s", msg && *msg ? msg : lq_strerror(e));
-    return e;
 }
 
 /* ---- shared helpers of the phases --------------------------------------------- */
@@ -479,59 +473,4 @@ void lq_job_end(lq_job *j, lq_error e)
                 j->groups[k].own = 0;
             }
     lq_spool_destroy(&j->master);
-}
-
-/* ---- one job, its own queue and publisher ------------------------------------------ */
-
-lq_error lq_job_run(lq_job *j)
-{
-    lq_diag d = {{0}};
-    if (!j || !j->input || !j->preset || !j->out_dir || j->n_targets == 0)
-        return fail(j, LQ_ERR_ARG, "a job needs an input, a preset, an output folder and "
-                                   "at least one target");
-    lq_publisher pub;
-    lq_tasks tasks = {0};
-    lq_error e = lq_publisher_open(&pub, j->out_dir, j->force, &d);
-    if (!e) e = lq_job_begin(j, &pub, &d);
-    if (!e) e = lq_publisher_claim(&pub, "report.json", "report", j->input, NULL, &d);
-    if (!e) e = lq_publisher_claim(&pub, "report.txt", "report", j->input, NULL, &d);
-    if (!e && !j->no_html)
-        e = lq_publisher_claim(&pub, "report.html", "report", j->input, NULL, &d);
-    double t0 = lq_now_s();
-    if (!e) e = lq_job_render_master(j, &d);
-    j->time_master_s = lq_now_s() - t0;
-    if (!e) lq_job_check_mix(j);
-    if (!e) e = lq_job_add_rate_tasks(j, &tasks, &d);
-    if (!e) e = lq_job_add_target_tasks(j, &tasks, &d);
-    if (!e && lq_queue_run(&tasks, j->threads) != LQ_OK)
-        e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
-    if (!e) e = lq_job_collect(j, &d);
-    if (!e) {
-        j->ran = 1;
-        e = lq_job_publish_exports(j, &pub, &d);
-    }
-    if (!e) {
-        char *js = lq_job_report_json(j), *tx = lq_job_report_text(j);
-        if (!js || !tx) e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
-        if (!e) e = lq_publisher_text(&pub, "report.json", js, &d);
-        if (!e) e = lq_publisher_text(&pub, "report.txt", tx, &d);
-        free(js);
-        free(tx);
-    }
-    if (!e && !j->no_html) { /* report/report_html.c */
-        char *ht = lq_job_report_html(j);
-        e = ht ? lq_publisher_text(&pub, "report.html", ht, &d)
-               : lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
-        free(ht);
-    }
-    /* hidden files go first: a folder this run made can only be removed when empty */
-    lq_job_end(j, e);
-    if (e) {
-        lq_publisher_rollback(&pub);
-        if (!d.msg[0]) snprintf(d.msg, sizeof d.msg, "%s", lq_strerror(e));
-        fail(j, e, d.msg);
-    }
-    lq_tasks_free(&tasks);
-    lq_publisher_free(&pub);
-    return e;
 }

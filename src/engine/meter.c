@@ -247,7 +247,8 @@ lq_error lq_meter_file(const char *path, int what, lq_meter_result *res, lq_diag
 {
     enum { BLOCK = 4096 };
     lq_audio_in in;
-    lq_error e = lq_audio_in_open(&in, path, BLOCK, d);
+    lq_error e = (what & LQ_METER_OWN) ? lq_audio_in_open_own(&in, path, BLOCK, d)
+                                       : lq_audio_in_open(&in, path, BLOCK, d);
     if (e) return e;
     lq_meter *m = NULL;
     e = lq_meter_new(&m, in.channels, in.rate, what, BLOCK, d);

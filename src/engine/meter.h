@@ -20,7 +20,8 @@ enum {
     LQ_METER_COMPACT = 32,   /* integrated only, from the compact meter (dsp/kmeter.c):
                                 tens of KB at any rate, for per-stem figures */
     LQ_METER_DEEP = 64,      /* + the deeper analysis (engine/analysis.h); implies FULL */
-    LQ_METER_PLOTS = 128     /* + only the analysis' series and spectrum (report.html) */
+    LQ_METER_PLOTS = 128,    /* + only the analysis' series and spectrum (report.html) */
+    LQ_METER_OWN = 256       /* the file is an export lacquer wrote: lq_audio_in_open_own */
 };
 
 typedef struct lq_meter_result {

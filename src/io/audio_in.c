@@ -30,7 +30,8 @@ static int header_says_truncated(SNDFILE *sf)
     return strstr(log, "should be") != NULL;
 }
 
-lq_error lq_audio_in_open(lq_audio_in *in, const char *path, size_t max_block, lq_diag *d)
+static lq_error open_in(lq_audio_in *in, const char *path, size_t max_block, int lossy_by_ff,
+                        lq_diag *d)
 {
     memset(in, 0, sizeof *in);
     in->path = path;
@@ -49,8 +50,15 @@ lq_error lq_audio_in_open(lq_audio_in *in, const char *path, size_t max_block, l
     in->declared = -1;
     /* Lossy data goes to FFmpeg: libsndfile trusts an MP3's header for its length and
      * stops there (a VBR file without a Xing header decodes short), and it reads no
-     * AAC.  FFmpeg decodes to the end of the data. */
-    if (lq_ff_probe_lossy(path)) {
+     * AAC.  FFmpeg decodes to the end of the data.  A file lacquer wrote itself goes to
+     * libsndfile first: its headers are exact, and FFmpeg stays unloaded unless the file
+     * is one libsndfile cannot read (an M4A export). */
+    if (!lossy_by_ff && (in->sf = sf_open(path, SFM_READ, &in->info)) != NULL) {
+        in->channels = in->info.channels;
+        in->rate = in->info.samplerate;
+        in->frames = in->info.frames == SF_COUNT_MAX ? -1 : (long long)in->info.frames;
+        in->word_bits = lq_sf_word_bits(in->info.format);
+    } else if (!lossy_by_ff || lq_ff_probe_lossy(path)) {
         lq_error e = lq_ff_reader_open(&in->ff, path, &in->channels, &in->rate, &in->declared,
                                        &in->declared_exact, d);
         if (e) return e;
@@ -100,6 +108,17 @@ lq_error lq_audio_in_open(lq_audio_in *in, const char *path, size_t max_block, l
     /* Float files: no normalisation surprises, values as stored. */
     if (in->sf) sf_command(in->sf, SFC_SET_NORM_DOUBLE, NULL, SF_TRUE);
     return LQ_OK;
+}
+
+lq_error lq_audio_in_open(lq_audio_in *in, const char *path, size_t max_block, lq_diag *d)
+{
+    return open_in(in, path, max_block, 1, d);
+}
+
+lq_error lq_audio_in_open_own(lq_audio_in *in, const char *path, size_t max_block,
+                              lq_diag *d)
+{
+    return open_in(in, path, max_block, 0, d);
 }
 
 static lq_error nonfinite(lq_audio_in *in, long long frame, int ch, lq_diag *d)

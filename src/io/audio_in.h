@@ -34,6 +34,12 @@ typedef struct lq_audio_in {
 /* Open and check the header.  Errors (d gets "PATH: what is wrong (expected ...)"):
  * LQ_ERR_INPUT_UNREADABLE, _CHANNELS, _RATE, _EMPTY. */
 lq_error lq_audio_in_open(lq_audio_in *in, const char *path, size_t max_block, lq_diag *d);
+/* The same for a file lacquer has just written (an export, a codec check's encode), whose
+ * headers are exact: decoded by libsndfile (libmpg123, libvorbis, libopus for MP3 and
+ * Ogg) when it reads the file, by FFmpeg only otherwise (M4A), so that these
+ * verifications and checks do not load FFmpeg (io/fflib.h). */
+lq_error lq_audio_in_open_own(lq_audio_in *in, const char *path, size_t max_block,
+                              lq_diag *d);
 
 /* Read up to n frames into planar buffers (exact for integer PCM).  *got = frames read;
  * 0 at the end.  Errors: LQ_ERR_INPUT_NONFINITE (names the time and channel),
