@@ -216,9 +216,9 @@ static void test_precise_margins_styles(void **state)
         write_style(in, 60 + (uint64_t)s, SECS, styles[s]);
         double lufs, tp_in;
         analyze_levels(in, &lufs, &tp_in);
-        /* 4 dB into the limiter, and no louder than -5 LUFS (the dense mix's crest
-         * factor is small: there 4 dB would ask for about -2 LUFS) */
-        const double loud = fmin(lufs + (-1.0 - tp_in) + 4.0, -5.0);
+        /* 3 dB into the limiter, and no louder than -3 LUFS (the dense mix's crest
+         * factor is small: there 3 dB would ask for about -1.5 LUFS) */
+        const double loud = fmin(lufs + (-1.0 - tp_in) + 3.0, -3.0);
         printf("%-10s input %.1f LUFS, %.2f dBTP: mastered to %.1f LUFS\n",
                lqs_style_names[styles[s]], lufs, tp_in, loud);
         assert_true(isfinite(loud));
@@ -238,6 +238,7 @@ static void test_precise_margins_styles(void **state)
         if (lqt_master(in, pre, targets, 4, out, 0, -1)) fail_msg("mastering %s failed", in);
         json_t *rep = load_report(out);
         json_t *exs = json_object_get(rep, "exports");
+        int lowered = 0;
         for (int k = 0; k < 4; k++) {
             json_t *e = json_array_get(exs, (size_t)k);
             json_t *cc = json_array_get(json_object_get(json_object_get(e, "requirements"),
@@ -247,10 +248,15 @@ static void test_precise_margins_styles(void **state)
             double margin = json_number_value(json_object_get(e, "codec_margin_db"));
             printf("%-10s (%.1f LUFS) %-4s decoded true peak %.3f dBTP (ceiling -1.0, margin "
                    "%.2f dB)\n", lqs_style_names[styles[s]], loud, codecs[k], tp, margin);
-            if (!(tp <= -1.0 && tp >= -1.2))
-                fail_msg("%s %s: decoded true peak %.3f dBTP (expected -1.2 .. -1.0)",
-                         lqs_style_names[styles[s]], codecs[k], tp);
+            /* under the ceiling; within 0.2 dB of it whenever the ceiling was lowered
+             * (a codec that overshoots less than the limiter's headroom needs none) */
+            if (!(tp <= -1.0 && (tp >= -1.2 || margin == 0.0)))
+                fail_msg("%s %s: decoded true peak %.3f dBTP, margin %.2f dB (expected -1.2 "
+                         ".. -1.0)", lqs_style_names[styles[s]], codecs[k], tp, margin);
+            lowered += margin > 0.0;
         }
+        /* the style drives the codecs over: the margins were searched, not skipped */
+        assert_true(lowered >= 2);
         json_decref(rep);
         lqt_rmrf(out);
     }

@@ -897,7 +897,8 @@ static lq_error search_margin(plan *p, const excerpts *x, const lq_format *fmts,
 {
     double ms[MAX_ESTIMATES], es[MAX_ESTIMATES];
     double m = *margin, best = -1.0, slope = 1.0, off = 0.0;
-    int hi = -1, fi = -1;   /* the held estimate with the least margin, the failed one with the most */
+    /* the held estimate with the least margin, the failed one with the most */
+    int hi = -1, fi = -1;
     for (int k = 0; k < MAX_ESTIMATES; k++) {
         const double c = ceiling_int - m;
         const double g = cv ? curve_gain(cv, aim, c, gain_db) : gain_db;
