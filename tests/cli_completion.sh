@@ -30,7 +30,7 @@ commands=$(lacquer --help | sed -n 's/^lacquer \([a-z]*\).*/\1/p' | grep -v '^$'
 [ "$(wc -w <<<"$commands")" -ge 7 ] || fail "commands from lacquer --help: $commands"
 # every option --help lists, with its short alias: "  -q, --quiet" / "  --out DIR"
 options_of() {
-    lacquer "$1" --help | sed -n '/^Options:/,/^$/p' | grep -oE '^  (-[a-z], )?--[a-z-]+' |
+    lacquer "$1" --help | sed -n '/^Options:/,/^$/p' | grep -oE '^  (-[a-z], )?--[a-z0-9-]+' |
         sed 's/,//' | tr -s ' ' '\n' | sed '/^$/d' | tr '\n' ' '
 }
 

@@ -91,8 +91,10 @@ static int teardown(void **state)
     return 0;
 }
 
-/* The album file: 1 a quiet ballad with a short fade-in, 2|3 a gapless pair, 3 crossfades
- * into 4, 5 after a 1.5 s gap and 2 dB under the record with a short fade-out. */
+/* The album file: 1 a quiet ballad with a short fade-in (its preset noise-shapes its
+ * dither: the record's dither is the album's, gentle's plain TPDF), 2|3 a gapless pair,
+ * 3 crossfades into 4, 5 after a 1.5 s gap and 2 dB under the record with a short
+ * fade-out. */
 static void write_album(const char *path, const char *loudness, const char *anchor,
                         const char *targets, const char *track4)
 {
@@ -103,7 +105,9 @@ static void write_album(const char *path, const char *loudness, const char *anch
              "  upc: \"036000291452\"\n"
              "preset: gentle\ntargets: [%s]\nloudness: %s\nalbum_anchor: %s\n"
              "tracks:\n"
-             "  - {file: %s, title: Ballad, isrc: US-RC1-76-07839, fade_in_ms: 50, fade_curve: linear}\n"
+             "  - {file: %s, title: Ballad, isrc: US-RC1-76-07839, fade_in_ms: 50,\n"
+             "     fade_curve: linear,\n"
+             "     set: {finish.dither.shaping: lipshitz}}\n"
              "  - {file: %s, title: Pair A, isrc: US-RC1-76-07840}\n"
              "  - {file: %s, title: Pair B, crossfade_ms: 200, fade_curve: linear}\n"
              "  - {file: %s, title: Crossfade}\n"
@@ -206,6 +210,16 @@ static void test_album_levels_and_rerun(void **state)
     assert_int_equal(run_album(yaml, out, 2, NULL, &js), LQ_OK);
     json_t *r = report_of(js);
     free(js);
+    /* the record's dither: the default preset's (gentle: TPDF, no shaping), not track 1's */
+    for (int k = 0; k < 2; k++) {
+        json_t *dr = json_object_get(json_array_get(json_object_get(r, "targets"), (size_t)k),
+                                     "dither");
+        assert_string_equal(json_string_value(json_object_get(dr, "type")), "tpdf");
+        assert_string_equal(json_string_value(json_object_get(dr, "shaping")), "none");
+        assert_int_equal(json_integer_value(json_object_get(dr, "out_bits")), k ? 24 : 16);
+    }
+    assert_true(json_is_null(json_object_get(json_array_get(json_object_get(r, "targets"), 2),
+                                             "dither")));   /* MP3: no word length */
     double mastered[NT];
     json_t *tracks = json_object_get(r, "tracks");
     assert_int_equal(json_array_size(tracks), NT);
@@ -456,6 +470,185 @@ static void test_integrated_anchor(void **state)
     lqt_rmrf(out);
 }
 
+/* An equal-power crossfade of correlated material (the overlap is the same passage of
+ * one mix at the end of track 1 and the start of track 2: sin + cos = 1.41 at the
+ * middle, +3 dB) sums over the ceiling; the join goes through the true-peak limiter, so
+ * every file of every target and the CD image hold the -1 dBTP ceiling at 16x, the
+ * joins stay smooth, and the report says what the crossfade summed to and how much it
+ * was limited. */
+static void test_crossfade_ceiling(void **state)
+{
+    (void)state;
+    const size_t n = 6 * RATE, x = 3 * RATE / 2;   /* 6 s tracks, a 1.5 s crossfade */
+    const size_t len = 2 * n - x;
+    /* past the arrangement's intro and first verse: a chorus, dense */
+    size_t intro = 0, cycle = 0;
+    lqs_mix_layout(RATE, &intro, &cycle);
+    const size_t skip = intro + cycle / 4;
+    double *l = malloc((skip + len) * sizeof *l), *r = malloc((skip + len) * sizeof *r);
+    lqs_mix(l, r, skip + len, RATE, 77, 0.9);
+    memmove(l, l + skip, len * sizeof *l);
+    memmove(r, r + skip, len * sizeof *r);
+    char a[600], b[600], yaml[600], out[600];
+    snprintf(a, sizeof a, "%s/xa.wav", g_tmp);
+    snprintf(b, sizeof b, "%s/xb.wav", g_tmp);
+    write_stereo(a, l, r, n);
+    write_stereo(b, l + (n - x), r + (n - x), n);
+    free(l);
+    free(r);
+    snprintf(yaml, sizeof yaml, "%s/xfade.yaml", g_tmp);
+    snprintf(out, sizeof out, "%s/xfade", g_tmp);
+    char text[2048];
+    snprintf(text, sizeof text,
+             "lacquer: 1\nalbum: {title: Joins, artist: The Generators}\npreset: gentle\n"
+             "targets: [cd, \"flac24.yaml\", mp3-320]\ndither: {shaping: f-weighted}\n"
+             "tracks:\n"
+             "  - {file: %s, title: One, crossfade_ms: 1500, fade_curve: equal-power,\n"
+             "     set: {loudness_lufs: -9, finish.dither.shaping: lipshitz}}\n"
+             "  - {file: %s, title: Two, set: {loudness_lufs: -9}}\n", a, b);
+    assert_int_equal(lqt_write_text(yaml, text), 0);
+    char *js = NULL;
+    assert_int_equal(run_album(yaml, out, 2, NULL, &js), LQ_OK);
+    json_t *rep = report_of(js);
+    free(js);
+    static const char *const files[3][2] = {
+        {"01 One (cd).wav", "02 Two (cd).wav"},
+        {"01 One (flac24).flac", "02 Two (flac24).flac"},
+        {"01 One (mp3-320).mp3", "02 Two (mp3-320).mp3"}};
+    for (int k = 0; k < 3; k++) {
+        json_t *tk = json_array_get(json_object_get(rep, "targets"), (size_t)k);
+        json_t *xf = json_array_get(json_object_get(tk, "crossfades"), 0);
+        assert_non_null(xf);
+        double sum = json_real_value(json_object_get(xf, "overlap_true_peak_dbtp"));
+        double ceil = json_real_value(json_object_get(xf, "ceiling_dbtp"));
+        double gr = json_real_value(json_object_get(xf, "limiter_reduction_db"));
+        print_message("%s: the overlap sums to %.2f dBTP (ceiling %.2f), limited by %.2f dB\n",
+                      tnames[k], sum, ceil, gr);
+        /* the crossfade really would pass the ceiling: by well over 1 dB */
+        assert_true(sum > ceil + 1.0);
+        assert_true(gr > 1.0);
+        /* the record's dither is the album file's `dither:` (not track 1's preset's) */
+        json_t *dr = json_object_get(tk, "dither");
+        if (k < 2) {
+            assert_string_equal(json_string_value(json_object_get(dr, "type")), "tpdf");
+            assert_string_equal(json_string_value(json_object_get(dr, "shaping")), "f-weighted");
+        } else {
+            assert_true(json_is_null(dr));
+        }
+        double inside = 0, join = 0, last[2] = {0, 0};
+        for (int i = 0; i < 2; i++) {
+            char p[1024];
+            snprintf(p, sizeof p, "%s/%s", out, files[k][i]);
+            double tp = file_tp(p);
+            print_message("%s: %.3f dBTP\n", files[k][i], tp);
+            assert_true(tp <= -1.0);
+            size_t m = 0;
+            int ch = 0;
+            double *y = lqt_read_planar(p, &ch, &m, NULL);
+            assert_non_null(y);
+            for (int c = 0; k < 2 && c < 2; c++) {
+                const double *v = y + (size_t)c * m;
+                if (i == 1) join = fmax(join, fabs(v[0] - last[c]));
+                for (size_t s = 1; s < m; s++) inside = fmax(inside, fabs(v[s] - v[s - 1]));
+                last[c] = v[m - 1];
+            }
+            free(y);
+        }
+        if (k < 2) assert_true(join <= inside);
+    }
+    char img[1024];
+    snprintf(img, sizeof img, "%s/Joins (cd).wav", out);
+    double tp = file_tp(img);
+    print_message("CD image: %.3f dBTP\n", tp);
+    assert_true(tp <= -1.0);
+    json_decref(rep);
+    lqt_rmrf(out);
+}
+
+/* A bad album file: its exact error line (after the album file's path), from loading or
+ * from the run's checks before any work, and nothing written. */
+static void expect_bad(const char *text, lq_error code, const char *line)
+{
+    char yaml[600], out[600], err[1024] = "", want[1400];
+    snprintf(yaml, sizeof yaml, "%s/bad.yaml", g_tmp);
+    snprintf(out, sizeof out, "%s/bad-out", g_tmp);
+    assert_int_equal(lqt_write_text(yaml, text), 0);
+    lq_album *a = NULL;
+    assert_int_equal(lq_album_new(&a), LQ_OK);
+    lq_error e = lq_album_load(a, yaml, lqt_preset_dir(), err, sizeof err);
+    if (!e) {
+        assert_int_equal(lq_album_set_output_dir(a, out), LQ_OK);
+        e = lq_album_run(a);
+        snprintf(err, sizeof err, "%s", lq_album_error_message(a));
+    }
+    lq_album_destroy(&a);
+    snprintf(want, sizeof want, "%s:%s", yaml, line);
+    if (e != code || strcmp(err, want) != 0)
+        fail_msg("got %d \"%s\"\nwant %d \"%s\"", e, err, code, want);
+    assert_false(lqt_exists(out));
+}
+
+/* Every bad album of the issue's list: bad ISRC, bad UPC check digit, missing track file,
+ * a track under 4 s for CD, 100 tracks, 80 minutes, unknown key, duplicate output names. */
+static void test_bad_albums_write_nothing(void **state)
+{
+    (void)state;
+    char shortf[600], longf[600], gone[600];
+    snprintf(shortf, sizeof shortf, "%s/short.wav", g_tmp);
+    snprintf(longf, sizeof longf, "%s/long.wav", g_tmp);
+    snprintf(gone, sizeof gone, "%s/gone.wav", g_tmp);
+    /* 3.5 s of silence; 4 minutes at 8 kHz mono (twenty make 80 minutes) */
+    double *z = calloc(240 * 8000, sizeof *z);
+    const double *pz[2] = {z, z};
+    assert_int_equal(lqt_write_wav(shortf, pz, 2, 7 * RATE / 2, RATE, SF_FORMAT_PCM_16), 0);
+    assert_int_equal(lqt_write_wav(longf, pz, 1, 240 * 8000, 8000, SF_FORMAT_PCM_U8), 0);
+    free(z);
+    const char *const head = "lacquer: 1\nalbum:\n  title: Bad\n  artist: A\n  upc: \"%s\"\n"
+                             "targets: [%s]\ntracks:\n  - file: %s\n    title: One\n%s";
+    char *text = malloc(16384);
+    snprintf(text, 16384, head, "036000291452", "cd", g_in[0], "    isrc: US-RC1-76-0783\n");
+    expect_bad(text, LQ_ERR_PRESET,
+               "10:11: tracks[0].isrc: US-RC1-76-0783 is not an ISRC (expected CC-XXX-YY-NNNNN: "
+               "2 letters, 3 letters or digits, 2 digits, 5 digits; dashes optional)");
+    snprintf(text, 16384, head, "036000291453", "cd", g_in[0], "");
+    expect_bad(text, LQ_ERR_PRESET,
+               "5:8: album.upc: 036000291453 has check digit 3 (expected 2, the GS1 check digit "
+               "of the first 11 digits)");
+    snprintf(text, 16384, head, "036000291452", "cd", gone, "");
+    char line[1200];
+    snprintf(line, sizeof line, "8:5: tracks[0].file: %s: cannot open input (No such file or "
+                                "directory) (expected an audio file)", gone);
+    expect_bad(text, LQ_ERR_INPUT_UNREADABLE, line);
+    snprintf(text, 16384, head, "036000291452", "cd", shortf, "");
+    expect_bad(text, LQ_ERR_PRESET,
+               "8:5: tracks[0].file: 3.5 s is shorter than a CD track may be (expected at least "
+               "4 s)");
+    snprintf(text, 16384, head, "036000291452", "cd", g_in[0], "");
+    for (int i = 2; i <= 100; i++)
+        snprintf(text + strlen(text), 16384 - strlen(text), "  - {file: %s, title: T%d}\n",
+                 g_in[0], i);
+    expect_bad(text, LQ_ERR_PRESET,
+               "7:1: tracks: 100 tracks are too many for a CD (expected at most 99)");
+    snprintf(text, 16384, head, "036000291452", "cd", longf, "");
+    for (int i = 2; i <= 20; i++)
+        snprintf(text + strlen(text), 16384 - strlen(text), "  - {file: %s, title: L%d}\n",
+                 longf, i);
+    expect_bad(text, LQ_ERR_PRESET,
+               "7:1: tracks: 80:02.0 is longer than a CD holds (expected at most 79:57 with the "
+               "gaps and the 2 s pre-gap of track 1)");
+    snprintf(text, 16384, head, "036000291452", "cd", g_in[0], "    tempo: 120\n");
+    expect_bad(text, LQ_ERR_PRESET,
+               "10:5: tracks[0]: unknown key \"tempo\" (expected one of: file, stems, title, "
+               "artist, isrc, preset, set, offset_db, fade_in_ms, fade_out_ms, fade_curve, gap_s, "
+               "crossfade_ms)");
+    snprintf(text, 16384, head, "036000291452", "cd, mp3-320, cd", g_in[0], "");
+    expect_bad(text, LQ_ERR_PRESET,
+               "6:24: targets[2]: \"01 One (cd).wav\" would be written twice: by track 1 (One) "
+               "for targets[0] (cd) and by track 1 (One) for targets[2] (cd) (expected distinct "
+               "output names: another filename pattern, format or target name)");
+    free(text);
+}
+
 /* errors and cancellation leave nothing behind */
 static void test_nothing_written(void **state)
 {
@@ -493,7 +686,10 @@ int main(void)
         cmocka_unit_test(test_cd_image_and_joins),
         cmocka_unit_test(test_track_policy),
         cmocka_unit_test(test_integrated_anchor),
+        cmocka_unit_test(test_crossfade_ceiling),
         cmocka_unit_test(test_nothing_written),
+        cmocka_unit_test(test_bad_albums_write_nothing),
     };
+    if (getenv("LQT_FILTER")) cmocka_set_test_filter(getenv("LQT_FILTER"));
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -122,6 +122,7 @@ static const char *const full_album =
     "targets: [cd, spotify, ../targets-nowhere.yaml]\n"
     "loudness: track\n"
     "album_anchor: integrated\n"
+    "dither: {shaping: f-weighted}\n"
     "tracks:\n"
     "  - file: a.wav\n"
     "    title: Opening\n"
@@ -173,6 +174,8 @@ static void test_full_album(void **state)
     assert_string_equal(s->targets[1], "spotify");
     assert_int_equal(s->loudness, LQ_ALBUM_LOUDNESS_TRACK);
     assert_int_equal(s->anchor, LQ_ANCHOR_INTEGRATED);
+    assert_non_null(s->dither);
+    assert_string_equal(lq_node_get(s->dither, "shaping")->value, "f-weighted");
     assert_int_equal(s->n_tracks, 3);
 
     const lq_album_track *t = &s->tracks[0];
@@ -186,7 +189,7 @@ static void test_full_album(void **state)
     assert_int_equal(t->fade_curve, LQ_FADE_EQUAL_POWER);
     assert_int_equal(t->frames, 5 * 44100);
     assert_int_equal(t->rate, 44100);
-    assert_int_equal(t->line, 15);
+    assert_int_equal(t->line, 16);
     assert_int_equal(t->col, 5);
 
     t = &s->tracks[1];
@@ -259,6 +262,7 @@ static void test_defaults_and_buffer(void **state)
     assert_int_equal(s->n_targets, 0);
     assert_int_equal(s->loudness, LQ_ALBUM_LOUDNESS_ALBUM);
     assert_int_equal(s->anchor, LQ_ANCHOR_LOUDEST);
+    assert_null(s->dither);
     assert_int_equal(s->year, 0);
     assert_string_equal(s->upc, "");
     assert_null(s->genre);
@@ -292,6 +296,7 @@ static void test_codes(void **state)
     assert_int_equal(lq_gs1_check_digit("978030640615", 12), 7); /* ISBN 9780306406157 */
 }
 
+#define EXP "(expected distinct output names: another filename pattern, format or target name)"
 #define HEAD "lacquer: 1\nalbum:\n  title: T\n  artist: A\n"
 #define TRACK_A "tracks:\n  - file: a.wav\n    title: One\n"
 
@@ -326,7 +331,17 @@ static void test_bad_albums(void **state)
     expect_error("lacquer: 1\nalbum: {title: T, artist: A}\nloudnes: album\n" TRACK_A,
                  LQ_ERR_PRESET,
                  "album.yaml:3:1: unknown key \"loudnes\" (expected one of: lacquer, album, "
-                 "preset, targets, loudness, album_anchor, tracks)");
+                 "preset, targets, loudness, album_anchor, tracks, dither)");
+    /* the record's dither: the keys of finish.dither, checked as strictly */
+    expect_error(HEAD "dither: {type: blue}\n" TRACK_A, LQ_ERR_PRESET,
+                 "album.yaml:5:16: dither.type: unknown value blue (expected one of: none, "
+                 "rpdf, tpdf)");
+    expect_error(HEAD "dither: {shaping: f-weighted, noise: 1}\n" TRACK_A, LQ_ERR_PRESET,
+                 "album.yaml:5:31: dither: unknown key \"noise\" (expected one of: type, "
+                 "shaping, auto_blank)");
+    expect_error(HEAD "dither: tpdf\n" TRACK_A, LQ_ERR_PRESET,
+                 "album.yaml:5:9: dither: tpdf is not a map (expected a map of dither stage "
+                 "settings)");
     expect_error(HEAD TRACK_A "    fade_curve: exponential\n", LQ_ERR_PRESET,
                  "album.yaml:8:17: tracks[0].fade_curve: unknown value exponential "
                  "(expected one of: linear, equal-power, log)");
@@ -367,6 +382,37 @@ static void test_bad_albums(void **state)
     expect_error(HEAD "tracks: []\n", LQ_ERR_PRESET,
                  "album.yaml:5:9: tracks: 0 items are too few (expected tracks: a sequence "
                  "of 1 to 999 items)");
+    /* Duplicate output names: every file the run would write is named as the run names
+     * it; two with one name are refused at the album file's line. */
+    expect_error(HEAD "targets: [cd, spotify, cd]\n" TRACK_A, LQ_ERR_PRESET,
+                 "album.yaml:5:24: targets[2]: \"01 One (cd).wav\" would be written twice: "
+                 "by track 1 (One) for targets[0] (cd) and by track 1 (One) for targets[2] "
+                 "(cd) " EXP);
+    assert_int_equal(lqt_write_text("cd-copy.yaml",
+                                    "lacquer: 1\nname: cd\nsample_rate: 44100\nformat: wav\n"
+                                    "bit_depth: 16\ntrue_peak_dbtp: -0.3\n"
+                                    "filename: \"{title} ({target}).{ext}\"\n"), 0);
+    expect_error(HEAD "targets: [cd, cd-copy.yaml]\n" TRACK_A, LQ_ERR_PRESET,
+                 "album.yaml:5:15: targets[1]: \"01 One (cd).wav\" would be written twice: "
+                 "by track 1 (One) for targets[0] (cd) and by track 1 (One) for targets[1] "
+                 "(cd) " EXP);
+    /* tracks 1 and 11 whose own patterns both make "11 T.wav" */
+    char many[2048];
+    strcpy(many, HEAD "targets: [cd]\ntracks:\n"
+                 "  - {file: a.wav, title: T1, set: {filename: \"{track}1 {album}.{ext}\"}}\n");
+    for (int i = 2; i <= 10; i++)
+        sprintf(many + strlen(many), "  - {file: a.wav, title: T%d}\n", i);
+    strcat(many, "  - {file: a.wav, title: T11, set: {filename: \"{track} {album}.{ext}\"}}\n");
+    expect_error(many, LQ_ERR_PRESET,
+                 "album.yaml:17:31: tracks[10].set: \"11 T.wav\" would be written twice: by "
+                 "track 1 (T1) for targets[0] (cd) and by track 11 (T11) for targets[0] (cd) "
+                 EXP);
+    /* the CD image is named after the album: "01 One (cd).wav" is track 1's file */
+    expect_error("lacquer: 1\nalbum: {title: \"01 One\", artist: A}\ntargets: [cd]\n" TRACK_A,
+                 LQ_ERR_PRESET,
+                 "album.yaml:2:9: album.title: \"01 One (cd).wav\" would be written twice: by "
+                 "track 1 (One) for targets[0] (cd) and by the CD image of targets[0] (cd) "
+                 EXP);
     assert_int_equal(g_fail, 0);
 }
 

@@ -173,6 +173,11 @@ static void test_bad_manifests(void **state)
     expect_refused("cols.csv", "input,preset,colour\nmixes/m00.wav,gentle,red\n", 4,
                    "cols.csv:1:14: unknown column \"colour\" (expected input, preset, targets, "
                    "out, set, title, artist, album)");
+    /* tags must be UTF-8: the field, its column and the byte (a YAML manifest is
+     * refused by libyaml's reader) */
+    expect_refused("latin.csv", "input,targets,title\nmixes/m00.wav,cd,Caf\xe9\n", 4,
+                   "latin.csv:2:18: title: invalid UTF-8 at byte offset 3 (0xe9) (expected "
+                   "UTF-8 text)");
     /* a shard spec like 3/3 is a bad command line */
     write_file("good.yaml", "lacquer: 1\ndefaults: {targets: [cd]}\njobs:\n"
                "  - {input: \"mixes/*.wav\"}\n");
@@ -468,6 +473,39 @@ static void test_preset_change(void **state)
     free(o);
 }
 
+/* A preset's reference files decide the EQ: new bytes in a reference rerun the jobs
+ * that use it, and only those; an unchanged reference reruns nothing. */
+static void test_reference_change(void **state)
+{
+    (void)state;
+    make_mixes(3, 3.0);
+    char *ref = path_of("ref.wav");
+    assert_int_equal(lqt_write_mix(ref, 4.0, 77), 0);
+    write_file("withref.yaml", "lacquer: 1\nname: withref\nmaster: []\n"
+               "reference:\n  files: [{file: ref.wav}]\n");
+    write_file("r.yaml", "lacquer: 1\ndefaults: {targets: [cd]}\njobs:\n"
+               "  - {input: mixes/m00.wav}\n"
+               "  - {input: \"mixes/m0[12].wav\", preset: withref.yaml, out: \"{name}-ref\"}\n");
+    assert_int_equal(batch(NULL, NULL, "r.yaml", "--out", "o", "-q", (char *)NULL), 0);
+    assert_int_equal(batch(NULL, NULL, "r.yaml", "--out", "o", "-q", (char *)NULL), 0);
+    json_t *r = load_json("o/batch.json");
+    assert_int_equal(summary(r, "ran"), 0);
+    json_decref(r);
+    /* the same reference file name, other audio */
+    assert_int_equal(lqt_write_mix(ref, 4.0, 78), 0);
+    assert_int_equal(batch(NULL, NULL, "r.yaml", "--out", "o", "-q", (char *)NULL), 0);
+    r = load_json("o/batch.json");
+    assert_int_equal(summary(r, "ran"), 2);
+    size_t i;
+    json_t *j;
+    json_array_foreach(json_object_get(r, "jobs"), i, j) {
+        int uses = !strcmp(json_string_value(json_object_get(j, "preset")), "withref.yaml");
+        assert_int_equal(json_is_true(json_object_get(j, "ran")), uses);
+    }
+    json_decref(r);
+    free(ref);
+}
+
 /* ---- concurrency: a locked folder, a file the batch did not write ------------------- */
 
 static void test_concurrency(void **state)
@@ -725,6 +763,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_modes_identical, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigkill_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_preset_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reference_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_concurrency, setup, teardown),
         cmocka_unit_test_setup_teardown(test_album_jobs, setup, teardown),
     };

@@ -405,8 +405,15 @@ static void test_aac_export(void **state)
     json_t *ex = json_array_get(json_object_get(rep, "exports"), 0);
     char file[800];
     snprintf(file, sizeof file, "%s", json_string_value(json_object_get(ex, "path")));
-    printf("export %s, codec margin %.2f dB\n", file,
-           json_number_value(json_object_get(ex, "codec_margin_db")));
+    json_t *meas = json_object_get(ex, "measured");
+    printf("export %s, codec margin %.2f dB; lacquer's verification: %lld samples, %.3f LUFS, "
+           "%.3f dBTP\n",
+           file, json_number_value(json_object_get(ex, "codec_margin_db")),
+           (long long)json_integer_value(json_object_get(meas, "frames")),
+           json_number_value(json_object_get(meas, "integrated_lufs")),
+           json_number_value(json_object_get(meas, "true_peak_dbtp")));
+    /* lacquer reads its export to the edit list's end, as players do */
+    assert_int_equal(json_integer_value(json_object_get(meas, "frames")), (json_int_t)frames);
     json_decref(rep);
     size_t len = strlen(file);
     assert_true(len > 4 && strcmp(file + len - 4, ".m4a") == 0);

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +18,7 @@
 #include <sndfile.h>
 
 #include "engine/publish.h"
+#include "io/stale.h"
 #include "lqtest.h"
 #include "synth.h"
 
@@ -164,11 +168,106 @@ static void test_two_masters_same_folder(void **state)
            one_refused, both_refused, both_ok);
 }
 
+/* A child process makes a temporary file the way the library names them (its owner
+ * token, io/stale.h), then waits on a pipe. */
+static pid_t temp_holder(const char *dir, const char *prefix, char *name, size_t n, int *wfd)
+{
+    int pr[2], pn[2];
+    assert_int_equal(pipe(pr), 0);
+    assert_int_equal(pipe(pn), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(pr[1]);
+        close(pn[0]);
+        char path[1024];
+        lq_tmp_name(path, sizeof path, dir, prefix, "XXXXXX");
+        int fd = mkstemp(path);
+        if (fd < 0 || write(pn[1], path, strlen(path) + 1) < 0) _exit(1);
+        char c;
+        while (read(pr[0], &c, 1) < 0) {
+        }
+        _exit(0);
+    }
+    close(pr[0]);
+    close(pn[1]);
+    ssize_t got = read(pn[0], name, n);
+    assert_true(got > 0);
+    close(pn[0]);
+    *wfd = pr[1];
+    return pid;
+}
+
+static int count_hidden(const char *dir)
+{
+    int n = 0;
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (!strncmp(e->d_name, ".lacquer-", 9)) n++;
+    closedir(d);
+    return n;
+}
+
+/* A run killed with SIGKILL leaves its temporary files; the next run into the folder
+ * removes them, and only them: a live run's temporary files, an older version's (no
+ * owner in the name) and the user's own hidden files stay. */
+static void test_stale_temporaries(void **state)
+{
+    (void)state;
+    char *out = lqt_join(g_tmp, "stale"), *in = lqt_join(g_tmp, "stale-mix.wav");
+    assert_int_equal(mkdir(out, 0755), 0);
+    size_t n = 44100;
+    double *l = calloc(n, sizeof *l), *r = calloc(n, sizeof *r);
+    lqs_mix(l, r, n, 44100, 3, 0.5);
+    const double *pl[2] = {l, r};
+    assert_int_equal(lqt_write_wav(in, pl, 2, n, 44100, SF_FORMAT_PCM_24), 0);
+    char killed[2][1024], live[1024];
+    int w[3], st;
+    pid_t k0 = temp_holder(out, LQ_TMP_REPORT, killed[0], sizeof killed[0], &w[0]);
+    pid_t k1 = temp_holder(out, LQ_TMP_EXPORT, killed[1], sizeof killed[1], &w[1]);
+    pid_t lv = temp_holder(out, LQ_TMP_REPORT, live, sizeof live, &w[2]);
+    kill(k0, SIGKILL);
+    kill(k1, SIGKILL);
+    assert_int_equal(waitpid(k0, &st, 0), k0);
+    assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    assert_int_equal(waitpid(k1, &st, 0), k1);
+    char *old = lqt_join(out, ".lacquer-report-Ab12Cd"), *mine = lqt_join(out, ".notes");
+    assert_int_equal(lqt_write_text(old, "x"), 0);
+    assert_int_equal(lqt_write_text(mine, "x"), 0);
+    assert_true(lqt_exists(killed[0]) && lqt_exists(killed[1]) && lqt_exists(live));
+    const char *argv[] = {LQ_CLI_PATH, "master", in, "--preset", "transparent", "--target", "cd",
+                          "--out", out, "--quiet", NULL};
+    assert_int_equal(lqt_run(argv, NULL, NULL), 0);
+    assert_false(lqt_exists(killed[0]));
+    assert_false(lqt_exists(killed[1]));
+    assert_true(lqt_exists(live)); /* its owner is running */
+    assert_true(lqt_exists(old) && lqt_exists(mine));
+    assert_int_equal(count_hidden(out), 2); /* the live run's and the older version's */
+    /* the live one finishes badly too: the next run removes its file */
+    kill(lv, SIGKILL);
+    assert_int_equal(waitpid(lv, &st, 0), lv);
+    const char *argv2[] = {LQ_CLI_PATH, "master", in, "--preset", "transparent", "--target",
+                           "cd", "--out", out, "--quiet", "--force", NULL};
+    assert_int_equal(lqt_run(argv2, NULL, NULL), 0);
+    assert_false(lqt_exists(live));
+    assert_int_equal(count_hidden(out), 1);
+    for (int k = 0; k < 3; k++) close(w[k]);
+    free(old);
+    free(mine);
+    free(l);
+    free(r);
+    free(in);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_publisher_race_text),
         cmocka_unit_test(test_two_masters_same_folder),
+        cmocka_unit_test(test_stale_temporaries),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

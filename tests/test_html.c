@@ -130,6 +130,48 @@ static json_t *page_results(const char *dom)
     return r;
 }
 
+/* No network: no resource fetched by the page, a CSP that forbids remote loads, and no
+ * URL in the net log but Chromium's own service hosts (update/time/accounts checks the
+ * browser makes by itself, which the page never names). */
+static void assert_offline(const char *html, const char *netlog, json_t *res)
+{
+    assert_int_equal(json_array_size(json_object_get(res, "resources")), 0);
+    const char *csp = json_string_value(json_object_get(res, "csp"));
+    assert_non_null(csp);
+    assert_non_null(strstr(csp, "default-src 'none'"));
+    assert_non_null(strstr(csp, "connect-src 'none'"));
+    char *page = slurp(html);
+    assert_non_null(page);
+    for (const char *q = page; (q = strstr(q, "http")) != NULL; q++) {
+        /* the one http string allowed: the SVG namespace name (not fetched) */
+        if (!strncmp(q, "http://www.w3.org/2000/svg", 26)) continue;
+        if (!strncmp(q, "http:", 5) || !strncmp(q, "https:", 6))
+            fail_msg("report.html names a remote URL: %.60s", q);
+    }
+    free(page);
+    char *log = slurp(netlog);
+    assert_non_null(log);
+    json_error_t jerr;
+    json_t *nl = json_loads(log, 0, &jerr);
+    free(log);
+    assert_non_null(nl);
+    json_t *ev = json_object_get(nl, "events");
+    size_t nurl = 0;
+    for (size_t i = 0; i < json_array_size(ev); i++) {
+        const char *u = json_string_value(
+            json_object_get(json_object_get(json_array_get(ev, i), "params"), "url"));
+        if (!u || strncmp(u, "http", 4)) continue;
+        const char *host = strstr(u, "://") + 3;
+        size_t hl = strcspn(host, "/:?");
+        int browser = (hl >= 11 && !strncmp(host + hl - 11, ".google.com", 11)) ||
+                      (hl >= 15 && !strncmp(host + hl - 15, ".googleapis.com", 15));
+        if (!browser) fail_msg("network request to %s", u);
+        nurl++;
+    }
+    printf("net log: %zu events, %zu browser-internal URL events\n", json_array_size(ev), nurl);
+    json_decref(nl);
+}
+
 static void test_html_in_chromium(void **state)
 {
     (void)state;
@@ -170,47 +212,11 @@ static void test_html_in_chromium(void **state)
         assert_true(vw >= 320 && w > 0.9 * vw && h > 0.8 * vh);
     }
 
-    /* no network: no resource fetched by the page, a CSP that forbids remote loads, and
-     * no URL in the net log but Chromium's own service hosts (update/time/accounts
-     * checks the browser makes by itself, which the page never names) */
-    assert_int_equal(json_array_size(json_object_get(res, "resources")), 0);
-    const char *csp = json_string_value(json_object_get(res, "csp"));
-    assert_non_null(csp);
-    assert_non_null(strstr(csp, "default-src 'none'"));
-    assert_non_null(strstr(csp, "connect-src 'none'"));
-    char *page = slurp(html);
-    assert_non_null(page);
-    for (const char *q = page; (q = strstr(q, "http")) != NULL; q++) {
-        /* the one http string allowed: the SVG namespace name (not fetched) */
-        if (!strncmp(q, "http://www.w3.org/2000/svg", 26)) continue;
-        if (!strncmp(q, "http:", 5) || !strncmp(q, "https:", 6))
-            fail_msg("report.html names a remote URL: %.60s", q);
-    }
-    free(page);
-    char *log = slurp(netlog);
-    assert_non_null(log);
-    json_error_t jerr;
-    json_t *nl = json_loads(log, 0, &jerr);
-    free(log);
-    assert_non_null(nl);
-    json_t *ev = json_object_get(nl, "events");
-    size_t nurl = 0;
-    for (size_t i = 0; i < json_array_size(ev); i++) {
-        const char *u = json_string_value(
-            json_object_get(json_object_get(json_array_get(ev, i), "params"), "url"));
-        if (!u || strncmp(u, "http", 4)) continue;
-        const char *host = strstr(u, "://") + 3;
-        size_t hl = strcspn(host, "/:?");
-        int browser = (hl >= 11 && !strncmp(host + hl - 11, ".google.com", 11)) ||
-                      (hl >= 15 && !strncmp(host + hl - 15, ".googleapis.com", 15));
-        if (!browser) fail_msg("network request to %s", u);
-        nurl++;
-    }
-    printf("net log: %zu events, %zu browser-internal URL events\n", json_array_size(ev), nurl);
-    json_decref(nl);
+    assert_offline(html, netlog, res);
 
     /* the A/B gains: the measured loudness difference to the quietest file */
     char rp[700];
+    json_error_t jerr;
     snprintf(rp, sizeof rp, "%s/report.json", g_out);
     json_t *rep = json_load_file(rp, 0, &jerr);
     assert_non_null(rep);
@@ -285,11 +291,102 @@ static void test_no_html(void **state)
     assert_false(lqt_exists(p));
 }
 
+/* The album's report.html (lacquer album): a two-track album (a crossfade between them)
+ * to cd and mp3-320; in Chromium every plot is drawn (the record's levels, and per
+ * track the loudness, limiter, multiband and spectrum plots of master's page), no
+ * network request; the tables carry the album's rows; --no-html writes none. */
+static void test_album_html(void **state)
+{
+    (void)state;
+    const int rate = 44100;
+    const size_t n = 5 * (size_t)rate;
+    double *l = malloc(2 * n * sizeof *l), *r = malloc(2 * n * sizeof *r);
+    assert_non_null(l);
+    assert_non_null(r);
+    lqs_mix(l, r, 2 * n, rate, 33, 0.5);
+    char a[700], b[700], yaml[700], out[700], html[800];
+    snprintf(a, sizeof a, "%s/side a.wav", g_tmp);
+    snprintf(b, sizeof b, "%s/side b.wav", g_tmp);
+    const double *pa[2] = {l, r}, *pb[2] = {l + n, r + n};
+    assert_int_equal(lqt_write_wav(a, pa, 2, n, rate, SF_FORMAT_PCM_24), 0);
+    assert_int_equal(lqt_write_wav(b, pb, 2, n, rate, SF_FORMAT_PCM_24), 0);
+    free(l);
+    free(r);
+    snprintf(yaml, sizeof yaml, "%s/album.yaml", g_tmp);
+    assert_int_equal(lqt_write_text(yaml,
+                                    "lacquer: 1\nalbum: {title: Plots, artist: The Generators}\n"
+                                    "preset: gentle\ntargets: [cd, mp3-320]\ntracks:\n"
+                                    "  - {file: side a.wav, title: Side A, crossfade_ms: 1000}\n"
+                                    "  - {file: side b.wav, title: Side B}\n"), 0);
+    snprintf(out, sizeof out, "%s/album-out", g_tmp);
+    const char *argv[] = {LQ_CLI_PATH, "album", yaml, "--out", out, "--quiet", NULL};
+    assert_int_equal(lqt_run(argv, NULL, NULL), 0);
+    snprintf(html, sizeof html, "%s/report.html", out);
+    assert_true(lqt_exists(html));
+
+    char url[900], netlog[700], net_arg[800];
+    snprintf(url, sizeof url, "file://%s#lqtest", html);
+    snprintf(netlog, sizeof netlog, "%s/album-netlog.json", g_tmp);
+    snprintf(net_arg, sizeof net_arg, "--log-net-log=%s", netlog);
+    const char *dump[] = {net_arg, "--window-size=1024,2000", "--virtual-time-budget=2000",
+                          "--dump-dom", url};
+    char *dom = NULL;
+    assert_int_equal(run_chromium(dump, 5, &dom), 0);
+    json_t *res = page_results(dom);
+    /* the tables: a row per track and target, the CD layout, the crossfade */
+    assert_non_null(strstr(dom, "Side A"));
+    assert_non_null(strstr(dom, "00:00:00"));
+    assert_non_null(strstr(dom, "1 \u2192 2"));
+    free(dom);
+
+    /* every plot the page has, drawn: the levels across the record (one line per target,
+     * a point per track), and per track loudness (the mix and 2 files), limiter (2
+     * exports), multiband (gentle's bands), spectrum (the mix and 2 files) */
+    static const char *const plots[] = {"plot-levels",      "plot-t1-loudness", "plot-t1-gr",
+                                        "plot-t1-mb",       "plot-t1-spectrum", "plot-t2-loudness",
+                                        "plot-t2-gr",       "plot-t2-mb",       "plot-t2-spectrum"};
+    static const int min_lines[] = {2, 3, 2, 3, 3, 3, 2, 3, 3};
+    /* points per line: a track each; short-term loudness of 5 s tracks (its 3 s window
+     * is full for the last 2 s of each file only); envelopes at 10/s; 30 bands */
+    static const int min_pts[] = {2, 10, 20, 20, 20, 10, 20, 20, 20};
+    json_t *pl = json_object_get(res, "plots");
+    assert_int_equal(json_object_size(pl), sizeof plots / sizeof *plots);
+    for (size_t i = 0; i < sizeof plots / sizeof *plots; i++) {
+        json_t *p = json_object_get(pl, plots[i]);
+        if (!p) fail_msg("no %s in the album page", plots[i]);
+        long long lines = json_integer_value(json_object_get(p, "lines"));
+        long long pts = json_integer_value(json_object_get(p, "points"));
+        double w = json_number_value(json_object_get(p, "width"));
+        double h = json_number_value(json_object_get(p, "height"));
+        double vw = json_number_value(json_object_get(p, "view_width"));
+        double vh = json_number_value(json_object_get(p, "view_height"));
+        printf("%-18s lines %lld points %lld drawn %.0fx%.0f of %.0fx%.0f\n", plots[i], lines,
+               pts, w, h, vw, vh);
+        assert_false(json_is_true(json_object_get(p, "hidden")));
+        assert_true(lines >= min_lines[i]);
+        assert_true(pts >= min_pts[i] * lines);
+        assert_true(vw >= 320 && w > 0.9 * vw && h > 0.8 * vh);
+    }
+    assert_offline(html, netlog, res);
+    json_decref(res);
+
+    /* --no-html: the same album without the page */
+    snprintf(out, sizeof out, "%s/album-nohtml", g_tmp);
+    const char *argv2[] = {LQ_CLI_PATH, "album", yaml, "--out", out, "--quiet", "--no-html",
+                           NULL};
+    assert_int_equal(lqt_run(argv2, NULL, NULL), 0);
+    snprintf(html, sizeof html, "%s/report.json", out);
+    assert_true(lqt_exists(html));
+    snprintf(html, sizeof html, "%s/report.html", out);
+    assert_false(lqt_exists(html));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_html_in_chromium),
         cmocka_unit_test(test_no_html),
+        cmocka_unit_test(test_album_html),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

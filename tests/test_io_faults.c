@@ -353,6 +353,8 @@ static void test_signals_then_rerun(void **state)
                               "2", "--force", NULL};
         int rc = lqt_run(argv, NULL, NULL);
         assert_true(rc <= 1);
+        /* nothing hidden left: what a killed run left, its owner dead, went at the rerun */
+        assert_int_equal(lqt_temp_files(out), 0);
         for (int k = 0; k < 2; k++) {
             char *a = lqt_join(out, k_exports[k]), *b = lqt_join(ref, k_exports[k]);
             assert_true(lqt_files_equal(a, b));

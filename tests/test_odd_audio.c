@@ -10,10 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sndfile.h>
 
+#include "lacquer/lacquer.h"
 #include "lqtest.h"
 #include "synth.h"
 
@@ -426,8 +428,8 @@ static void test_square_and_denormals(void **state)
 }
 
 /* Metadata that is not UTF-8 (fuzz_report found `--artist $'\xff\xfe'` aborting a FLAC
- * export inside libsndfile): the run completes, the bytes are left out of the FLAC's
- * comments, valid fields are kept. */
+ * export inside libsndfile; then it was dropped from the tags silently): refused with
+ * one line, exit 2; valid UTF-8 fields reach the FLAC's comments. */
 static void test_invalid_utf8_metadata(void **state)
 {
     (void)state;
@@ -438,13 +440,24 @@ static void test_invalid_utf8_metadata(void **state)
     const char *argv[] = {LQ_CLI_PATH, "master", in, "--preset", "transparent", "--target",
                           "flac-archive", "--out", out, "--quiet", "--artist", "\xff\xfe",
                           "--album", "Caf\xc3\xa9", "--title", "Song", NULL};
+    /* refused before anything runs (it was dropped silently, and before that it aborted
+     * inside libsndfile): one line, the option and the byte, exit 2, nothing written */
     int rc = lqt_run(argv, NULL, &err);
+    assert_int_equal(rc, 2);
+    assert_string_equal(err, "lacquer: --artist: invalid UTF-8 at byte offset 0 (0xff) "
+                             "(expected UTF-8 text)\n");
+    assert_false(lqt_exists(out));
+    /* valid UTF-8 reaches the FLAC's Vorbis comments */
+    argv[11] = "Caf\xc3\xa9 Band";
+    free(err);
+    err = NULL;
+    rc = lqt_run(argv, NULL, &err);
     if (rc != 0) fail_msg("exit %d: %s", rc, err);
     char *f = lqt_join(out, "Song (flac-archive).flac");
     SF_INFO info = {0};
     SNDFILE *sf = sf_open(f, SFM_READ, &info);
     assert_non_null(sf);
-    assert_null(sf_get_string(sf, SF_STR_ARTIST));
+    assert_string_equal(sf_get_string(sf, SF_STR_ARTIST), "Caf\xc3\xa9 Band");
     assert_string_equal(sf_get_string(sf, SF_STR_ALBUM), "Caf\xc3\xa9");
     sf_close(sf);
     free(f);
@@ -455,6 +468,71 @@ static void test_invalid_utf8_metadata(void **state)
     free(out);
 }
 
+/* A 1-hour file (the generated mix, mono, 8 kHz, 16-bit: 28.8 million samples, cheap to
+ * make and to master) through preset transparent to one 16-bit WAV target at the
+ * source rate: the export is exactly as long as the input, on its loudness (-20 LUFS
+ * within 0.1 LU) and under its ceiling (16x true peak <= -1 dBTP), measured on the
+ * written file.  The sanitizer build (several times slower) runs 10 minutes of it. */
+static void test_one_hour(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__)
+    const int minutes = 10;
+#else
+    const int minutes = 60;
+#endif
+    enum { R = 8000, CHUNK = 8000 };
+    const size_t frames = (size_t)minutes * 60 * R;
+    char *in = path_in("hour.wav"), *out = path_in("hour-out"), *tgt = path_in("hour16.yaml");
+    SF_INFO info = {.samplerate = R, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
+    SNDFILE *sf = sf_open(in, SFM_WRITE, &info);
+    assert_non_null(sf);
+    lqs_mixer *m = lqs_mixer_new(R, 21, 0.7, frames);
+    assert_non_null(m);
+    double *l = malloc(CHUNK * sizeof *l), *r = malloc(CHUNK * sizeof *r);
+    assert_true(l && r);
+    for (size_t done = 0; done < frames; done += CHUNK) {
+        lqs_mixer_render(m, l, r, CHUNK);
+        for (size_t i = 0; i < CHUNK; i++) l[i] = 0.5 * (l[i] + r[i]);
+        assert_int_equal(sf_writef_double(sf, l, CHUNK), CHUNK);
+    }
+    lqs_mixer_free(m);
+    sf_close(sf);
+    assert_int_equal(lqt_write_text(tgt, "lacquer: 1\nname: long16\nsample_rate: source\n"
+                                         "format: wav\nbit_depth: 16\nloudness_lufs: -20\n"
+                                         "true_peak_dbtp: -1.0\n"
+                                         "filename: \"{title}-{target}.{ext}\"\n"), 0);
+    const char *argv[] = {LQ_CLI_PATH, "master", in, "--preset", "transparent", "--target", tgt,
+                          "--out", out, "--quiet", NULL};
+    char *err = NULL;
+    int rc = lqt_run(argv, NULL, &err);
+    if (rc != 0) fail_msg("exit %d: %s", rc, err);
+    free(err);
+    char *exp = lqt_join(out, "hour-long16.wav");
+    SF_INFO ei = {0};
+    SNDFILE *ef = sf_open(exp, SFM_READ, &ei);
+    assert_non_null(ef);
+    sf_close(ef);
+    lq_analysis a;
+    char msg[512];
+    assert_int_equal(lq_analyze_file(exp, &a, msg, sizeof msg), LQ_OK);
+    printf("%d min at %d Hz: %lld frames out of %zu, %.3f LUFS, %.3f dBTP (16x)\n", minutes, R,
+           (long long)ei.frames, frames, a.integrated_lufs, a.true_peak_16x_dbtp);
+    assert_int_equal(ei.samplerate, R);
+    assert_int_equal(ei.channels, 1);
+    assert_int_equal((long long)ei.frames, (long long)frames);
+    assert_float_equal(a.integrated_lufs, -20.0, 0.1);
+    assert_true(a.true_peak_16x_dbtp <= -1.0);
+    free(exp);
+    lqt_rmrf(out);
+    unlink(in);
+    free(l);
+    free(r);
+    free(in);
+    free(out);
+    free(tgt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -463,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_rates),
         cmocka_unit_test(test_square_and_denormals),
         cmocka_unit_test(test_invalid_utf8_metadata),
+        cmocka_unit_test(test_one_hour),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -465,6 +465,7 @@ static void test_mismatched_stems(void **state)
     WAV("six.wav", 6, n, RATE);
     WAV("short.wav", 1, n - 10000, RATE);
     WAV("nearly.wav", 1, n - 1000, RATE);
+    WAV("a22.wav", 2, n, 22050);
 #undef WAV
     write_text("rate.yaml", "lacquer: 1\nstems:\n  - {file: a.wav, name: a}\n"
                             "  - {file: r44.wav, name: b}\n");
@@ -475,6 +476,13 @@ static void test_mismatched_stems(void **state)
     write_text("key.yaml", "lacquer: 1\nstems:\n  - {file: a.wav, name: a, gian_db: 1}\n");
     write_text("nearly.yaml", "lacquer: 1\nstems:\n  - {file: a.wav, name: a}\n"
                               "  - {file: nearly.wav, name: b}\n");
+    /* a stem chain whose crossover the stems' rate cannot carry (22050 Hz: below 9922.5
+     * Hz; the preset's own bus suits the rate): a bad input, exit 3, as for a mix */
+    write_text("xover.yaml", "lacquer: 1\nstems:\n  - {file: a22.wav, name: a}\n"
+                             "  - file: a22.wav\n    name: b\n    chain:\n"
+                             "      - multiband:\n          crossovers_hz: [12000]\n"
+                             "          bands: [{threshold_db: -10, ratio: 1.5}, "
+                             "{threshold_db: -10, ratio: 1.5}]\n");
     char want[2048];
     snprintf(want, sizeof want, "%s/rate.yaml: stem b is at 44100 Hz, stem a at 48000 Hz "
              "(expected every stem at the same sample rate)", g_tmp);
@@ -487,6 +495,10 @@ static void test_mismatched_stems(void **state)
     snprintf(want, sizeof want, "%s/key.yaml:3:28: stems[0]: unknown key \"gian_db\" "
              "(expected one of: file, name, gain_db, mute, pan, width, chain)", g_tmp);
     expect_refused("key.yaml", want, 4);
+    snprintf(want, sizeof want, "%s/xover.yaml: stem b: 22050 Hz does not suit its chain: "
+             "multiband: crossover 12000 Hz is too close to the Nyquist frequency at 22050 Hz "
+             "(expected below 9922.5 Hz)", g_tmp);
+    expect_refused("xover.yaml", want, 3);
     /* within one block: accepted, the shorter stem padded with silence */
     char *in = tmp("nearly.yaml"), *o = tmp("nearly-out"), *p16 = tmp("p16.yaml");
     const char *argv[] = {LQ_CLI_PATH, "master", "--stems", in, "--preset", "gentle",

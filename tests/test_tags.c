@@ -21,6 +21,7 @@
 #include <sndfile.h>
 
 #include "io/tags.h"
+#include "lacquer/lacquer.h"
 #include "lqtest.h"
 
 static char *g_tmp;
@@ -313,6 +314,73 @@ static void test_bad_file(void **state)
     free(path);
 }
 
+/* Tags that are not UTF-8 are refused, never dropped: --title/--artist/--album give one
+ * line naming the option and the byte, exit 2, nothing written; a default title from a
+ * file name that is not UTF-8 reads its stray bytes as Latin-1; the library names the
+ * field. */
+static void test_invalid_utf8(void **state)
+{
+    (void)state;
+    double x[4410] = {0};
+    for (size_t i = 0; i < 4410; i++) x[i] = 0.1 * sin(2 * M_PI * 441.0 * (double)i / 44100);
+    const double *pl[2] = {x, x};
+    char *mix = lqt_join(g_tmp, "mix.wav"), *latin = lqt_join(g_tmp, "Caf\xe9.wav");
+    char *out = lqt_join(g_tmp, "utf8-out");
+    assert_int_equal(lqt_write_wav(mix, pl, 2, 4410, 44100, SF_FORMAT_PCM_24), 0);
+    assert_int_equal(lqt_write_wav(latin, pl, 2, 4410, 44100, SF_FORMAT_PCM_24), 0);
+    static const struct {
+        const char *opt, *val, *line;
+    } cases[] = {
+        {"--title", "Caf\xe9 au lait",
+         "lacquer: --title: invalid UTF-8 at byte offset 3 (0xe9) (expected UTF-8 text)\n"},
+        {"--artist", "ok\xc3",
+         "lacquer: --artist: invalid UTF-8 at byte offset 2 (0xc3) (expected UTF-8 text)\n"},
+        {"--album", "\xed\xa0\x80 surrogate",
+         "lacquer: --album: invalid UTF-8 at byte offset 0 (0xed) (expected UTF-8 text)\n"},
+        {"--title", "over\xc0\xaflong",
+         "lacquer: --title: invalid UTF-8 at byte offset 4 (0xc0) (expected UTF-8 text)\n"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const char *argv[] = {LQ_CLI_PATH, "master", mix, "--preset", "transparent",
+                              "--target", "flac-archive", cases[k].opt, cases[k].val, "--out",
+                              out, NULL};
+        char *err = NULL;
+        assert_int_equal(lqt_run(argv, NULL, &err), 2);
+        assert_string_equal(err, cases[k].line);
+        assert_false(lqt_exists(out));
+        free(err);
+    }
+    /* the default title, from a file name in Latin-1: read as Latin-1 */
+    const char *argv[] = {LQ_CLI_PATH, "master", latin, "--preset", "transparent", "--target",
+                          "flac-archive", "--out", out, "--quiet", NULL};
+    assert_int_equal(lqt_run(argv, NULL, NULL), 0);
+    char *flac = lqt_join(out, "Caf\xc3\xa9 (flac-archive).flac");
+    assert_true(lqt_exists(flac));
+    free(flac);
+    lqt_rmrf(out);
+    /* ... and with --title that title */
+    const char *argv2[] = {LQ_CLI_PATH, "master", latin, "--preset", "transparent", "--target",
+                           "flac-archive", "--title", "Caf\xc3\xa9 au lait", "--out", out,
+                           "--quiet", NULL};
+    assert_int_equal(lqt_run(argv2, NULL, NULL), 0);
+    flac = lqt_join(out, "Caf\xc3\xa9 au lait (flac-archive).flac");
+    assert_true(lqt_exists(flac));
+    free(flac);
+    /* the library */
+    lq_job *j = NULL;
+    assert_int_equal(lq_job_new(&j), LQ_OK);
+    assert_int_equal(lq_job_set_metadata(j, "fine", "\xff", NULL), LQ_ERR_ARG);
+    assert_string_equal(lq_job_error_message(j),
+                        "artist: invalid UTF-8 at byte offset 0 (0xff) (expected UTF-8 text)");
+    lq_job_destroy(&j);
+    assert_int_equal(lq_utf8_invalid_at("Café — 夜 \xf0\x9f\x8e\xb5"), -1);
+    assert_int_equal(lq_utf8_invalid_at("\xf4\x90\x80\x80"), 0); /* above U+10FFFF */
+    assert_int_equal(lq_utf8_invalid_at("ab\xe2\x82"), 2);        /* cut short */
+    free(mix);
+    free(latin);
+    free(out);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -335,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_ogg),  cmocka_unit_test(test_opus),
         cmocka_unit_test(test_wav),  cmocka_unit_test(test_aiff),
         cmocka_unit_test(test_bad_file),
+        cmocka_unit_test(test_invalid_utf8),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -54,6 +54,11 @@ LQ_API const char *lq_strerror(lq_error err);
 /* The library version, "MAJOR.MINOR.PATCH". */
 LQ_API const char *lq_version(void);
 
+/* Tags (title, artist, album) must be UTF-8 (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF): the byte offset of the first byte that is not, or -1 when s
+ * is well-formed (or NULL).  lq_job_set_metadata refuses such text (LQ_ERR_ARG). */
+LQ_API long lq_utf8_invalid_at(const char *s);
+
 /* ---- Presets and targets ------------------------------------------------------ */
 
 typedef struct lq_preset lq_preset;
@@ -129,7 +134,10 @@ LQ_API LQ_WARN_UNUSED lq_error lq_job_set_preset(lq_job *j, const lq_preset *p);
 LQ_API LQ_WARN_UNUSED lq_error lq_job_add_target(lq_job *j, const lq_target *t);
 LQ_API LQ_WARN_UNUSED lq_error lq_job_set_output_dir(lq_job *j, const char *dir);
 /* Title/artist/album tags and the {title} of file names; NULL keeps the default
- * (title: the input file name without extension). */
+ * (title: the input file name without extension).  Text that is not UTF-8 is refused
+ * (LQ_ERR_ARG, nothing changed; lq_job_error_message: "title: invalid UTF-8 at byte
+ * offset N (0xXX) (expected UTF-8 text)"); so is a default title from a file name that
+ * is not UTF-8, when the job runs. */
 LQ_API LQ_WARN_UNUSED lq_error lq_job_set_metadata(lq_job *j, const char *title,
                                             const char *artist, const char *album);
 LQ_API void lq_job_set_force(lq_job *j, int force);          /* overwrite existing exports */
@@ -224,6 +232,12 @@ LQ_API int lq_album_targets_met(const lq_album *a);
 /* The album report (docs/REPORT.md, "Album reports"); malloc'd; NULL before a run. */
 LQ_API char *lq_album_report_json(const lq_album *a);
 LQ_API char *lq_album_report_text(const lq_album *a);
+/* The album's self-contained report.html (inline CSS/JS/SVG, no network): the record's
+ * figures, a row per track and target, the CD layout, the crossfades, the mix check's
+ * findings and each track's plots.  lq_album_run writes it beside report.json unless
+ * lq_album_set_html(a, 0) (before the run).  malloc'd; NULL before a run. */
+LQ_API char *lq_album_report_html(const lq_album *a);
+LQ_API void lq_album_set_html(lq_album *a, int on);
 LQ_API void lq_album_destroy(lq_album **a);
 
 /* ---- Analysis ------------------------------------------------------------------ */
@@ -237,7 +251,8 @@ typedef struct lq_analysis {
     double lra_lu;
     double max_momentary_lufs;
     double max_short_term_lufs;
-    double true_peak_dbtp;      /* libebur128 (4x below 96 kHz, 2x below 192 kHz) */
+    double true_peak_dbtp;      /* libebur128 (4x below 96 kHz, 2x below 192 kHz): only
+                                   with LQ_ANALYZE_EBUR128_PEAK, else NaN */
     double true_peak_16x_dbtp;  /* lacquer's own 16x-oversampled meter */
     double sample_peak_dbfs;
     double plr_db;              /* true peak minus integrated loudness */
@@ -258,7 +273,7 @@ typedef struct lq_analysis {
                                    32 when off any 31-bit grid, 0 for digital silence */
     double head_silence_ms;     /* before the first sample above -60 dBFS */
     double tail_silence_ms;     /* after the last sample above -60 dBFS */
-    long long intersample_overs;/* sample intervals reconstructed above 0 dBFS (8x) */
+    long long intersample_overs;/* sample intervals reconstructed above 0 dBFS (16x) */
 #define LQ_THIRD_OCTAVES 31
     double third_octave_db[LQ_THIRD_OCTAVES]; /* long-term average, dBFS RMS per band,
                                                  centres 1000*10^((i-17)/10) Hz */
@@ -273,6 +288,17 @@ LQ_API double lq_third_octave_center_hz(int i);
 /* Decode and measure a file.  Errors as for an input file of a job; err gets one line. */
 LQ_API LQ_WARN_UNUSED lq_error lq_analyze_file(const char *path, lq_analysis *out,
                                         char *err, size_t errlen);
+
+/* Options of lq_analyze_file_ex (bits). */
+enum {
+    /* also libebur128's own true peak (true_peak_dbtp), a cross-check of the 16x meter
+     * (true_peak_16x_dbtp) that about doubles the time of an analysis */
+    LQ_ANALYZE_EBUR128_PEAK = 1
+};
+
+/* lq_analyze_file with options (LQ_ANALYZE_*; 0 is lq_analyze_file). */
+LQ_API LQ_WARN_UNUSED lq_error lq_analyze_file_ex(const char *path, unsigned options,
+                                           lq_analysis *out, char *err, size_t errlen);
 
 /* ---- Mix check: is this mix ready for mastering? (docs/CHECK.md) ------------------ */
 

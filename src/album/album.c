@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "album/run.h"
 #include "engine/naming.h"
@@ -107,10 +108,12 @@ int lq_album_cancelled(lq_album *a)
 
 static void free_run(lq_album *a)
 {
+    lq_stage_spec_free(&a->dither);
     if (a->at) {
         for (size_t k = 0; k < a->n_targets; k++) {
             lq_album_target *t = &a->at[k];
             lq_album_layout_free(&t->layout);
+            json_decref(t->dither_report);
             if (t->have_image) lq_audio_out_discard(&t->image);
             free(t->image_name);
             free(t->image_path);
@@ -146,6 +149,11 @@ static void free_run(lq_album *a)
     free(a->mastered_lufs);
     free(a->aims);
     free(a->redo);
+    if (a->parked)
+        for (size_t i = 0; i < a->n_jobs; i++)
+            if (a->parked[i] >= 0) close(a->parked[i]);
+    free(a->parked);
+    a->parked = NULL;
     a->aims = NULL;
     a->redo = NULL;
     a->jobs = NULL;
@@ -221,9 +229,11 @@ static lq_error prepare(lq_album *a, lq_diag *d)
         !(a->job_err = calloc(n, sizeof *a->job_err)) ||
         !(a->job_diag = calloc(n, sizeof *a->job_diag)) ||
         !(a->progress_frac = calloc(n, sizeof *a->progress_frac)) ||
-        !(a->mastered_lufs = calloc(n, sizeof *a->mastered_lufs)))
+        !(a->mastered_lufs = calloc(n, sizeof *a->mastered_lufs)) ||
+        !(a->parked = malloc(n * sizeof *a->parked)))
         return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     a->n_jobs = n;
+    for (size_t i = 0; i < n; i++) a->parked[i] = -1;
     for (size_t i = 0; i < n; i++) {
         const lq_album_track *t = &s->tracks[i];
         lq_overrides *ov = NULL;
@@ -236,6 +246,9 @@ static lq_error prepare(lq_album *a, lq_diag *d)
         else lq_overrides_destroy(&ov);
         if (e) return lq_diag_set(d, e, "%s", err[0] ? err : lq_strerror(e));
     }
+    /* the record's dither (one over the continuous render): the album's, not a track's */
+    lq_error de = lq_album_record_dither(a, d);
+    if (de) return de;
     /* the run's targets: the caller's, else the album file's, else the first preset's */
     if (a->n_extra) {
         if (!(a->targets = malloc(a->n_extra * sizeof *a->targets)))
@@ -328,12 +341,12 @@ static lq_error claim_album_files(lq_album *a, lq_publisher *pub, lq_diag *d)
         if (!t->is_cd) continue;
         lq_name_fields f = {.title = album, .artist = a->spec->artist, .album = album,
                             .target = t->target->name, .ext = "wav"};
-        if (!(t->image_name = lq_name_expand("{album} ({target}).{ext}", &f)))
+        if (!(t->image_name = lq_name_expand(LQ_ALBUM_IMAGE_PATTERN, &f)))
             return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
         f.ext = "cue";
-        t->cue_name = lq_name_expand("{album} ({target}).{ext}", &f);
+        t->cue_name = lq_name_expand(LQ_ALBUM_IMAGE_PATTERN, &f);
         f.ext = "toc";
-        t->toc_name = lq_name_expand("{album} ({target}).{ext}", &f);
+        t->toc_name = lq_name_expand(LQ_ALBUM_IMAGE_PATTERN, &f);
         if (!t->cue_name || !t->toc_name) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
         char who[300];
         snprintf(who, sizeof who, "target %s (image)", t->target->name);
@@ -346,10 +359,52 @@ static lq_error claim_album_files(lq_album *a, lq_publisher *pub, lq_diag *d)
     }
     lq_error e = lq_publisher_claim(pub, "report.json", "report", NULL, NULL, d);
     if (!e) e = lq_publisher_claim(pub, "report.txt", "report", NULL, NULL, d);
+    if (!e && !a->no_html) e = lq_publisher_claim(pub, "report.html", "report", NULL, NULL, d);
     return e;
 }
 
 /* ---- tasks ------------------------------------------------------------------------- */
+
+/* A track's master-stage reports (a multiband's gain-reduction envelopes are thousands
+ * of numbers, some 200 KB as JSON) wait in an unlinked temporary file in the output
+ * folder while the other tracks run, so the album's memory does not grow with each
+ * track; unpark_reports reads them back before the reports are written (the same JSON:
+ * jansson writes reals with 17 digits, which read back exactly).  When the file cannot
+ * be made the reports simply stay in memory. */
+static void park_reports(lq_album *a, size_t i)
+{
+    lq_job *j = a->jobs[i];
+    if (!j->master_reports) return;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/.lacquer-album-XXXXXX", a->out_dir);
+    int fd = mkstemp(path);
+    if (fd < 0) return;
+    unlink(path);
+    if (json_dumpfd(j->master_reports, fd, JSON_COMPACT) != 0) {
+        close(fd);
+        return;
+    }
+    json_decref(j->master_reports);
+    j->master_reports = NULL;
+    a->parked[i] = fd;
+}
+
+static lq_error unpark_reports(lq_album *a, lq_diag *d)
+{
+    lq_error e = LQ_OK;
+    for (size_t i = 0; i < a->n_jobs; i++) {
+        const int fd = a->parked[i];
+        if (fd < 0) continue;
+        json_error_t je;
+        if (!e && (lseek(fd, 0, SEEK_SET) != 0 ||
+                   !(a->jobs[i]->master_reports = json_loadfd(fd, 0, &je))))
+            e = lq_diag_set(d, LQ_ERR_OUTPUT, "%s: cannot read back a temporary file",
+                            a->out_dir);
+        close(fd);
+        a->parked[i] = -1;
+    }
+    return e;
+}
 
 static void master_fn(void *ctx, size_t i)
 {
@@ -359,23 +414,108 @@ static void master_fn(void *ctx, size_t i)
         a->job_err[i] = lq_diag_set(&a->job_diag[i], LQ_ERR_CANCELLED, "cancelled");
         return;
     }
+    double t0 = lq_now_s();
     a->job_err[i] = lq_job_render_master(j, &a->job_diag[i]);
+    j->time_master_s = lq_now_s() - t0;
     if (!a->job_err[i]) {
         lq_job_check_mix(j);
         a->mastered_lufs[i] = j->master_meas.integrated_lufs;
     }
+    /* and its resamplings, in the same task: they need no other track, so the master
+     * phase's last tasks overlap them instead of leaving threads idle at the policy's
+     * barrier (the album gain needs every track's mastered level) */
+    lq_tasks rt = {0};
+    if (!a->job_err[i]) a->job_err[i] = lq_job_add_rate_tasks(j, &rt, &a->job_diag[i]);
+    if (!a->job_err[i] && lq_queue_run(&rt, 1))
+        a->job_err[i] = lq_diag_set(&a->job_diag[i], LQ_ERR_NOMEM, "out of memory");
+    lq_tasks_free(&rt);
+    for (size_t g = 0; g < j->n_groups; g++) {
+        j->groups[g].task = LQ_TASK_NONE;   /* done: the targets wait for nothing */
+        if (j->groups[g].err && !a->job_err[i]) {
+            a->job_diag[i] = j->groups[g].diag;
+            a->job_err[i] = j->groups[g].err;
+        }
+    }
+    if (!a->job_err[i]) park_reports(a, i);
+}
+
+static void album_step_done(lq_album *a)
+{
+    pthread_mutex_lock(&a->lock);
+    a->assembled++;
+    double f = (double)a->assembled / (double)(a->n_targets * (a->n_jobs + 1));
+    if (a->progress && a->progress(a->progress_user, "album", f > 1.0 ? 1.0 : f)) a->cancel = 1;
+    pthread_mutex_unlock(&a->lock);
 }
 
 static void assemble_fn(void *ctx, size_t k)
 {
     lq_album *a = ctx;
     lq_album_assemble_target(a, k);
-    pthread_mutex_lock(&a->lock);
-    a->assembled++;
-    if (a->progress &&
-        a->progress(a->progress_user, "album", (double)a->assembled / (double)a->n_targets))
-        a->cancel = 1;
-    pthread_mutex_unlock(&a->lock);
+    album_step_done(a);
+}
+
+static void measure_fn(void *ctx, size_t arg)
+{
+    lq_album *a = ctx;
+    const size_t k = arg / a->n_jobs, i = arg % a->n_jobs;
+    if (a->at[k].err) return;   /* its assembly failed: collect_assembly reports that */
+    lq_export *ex = &a->jobs[i]->exports[k];
+    if (lq_album_cancelled(a)) {
+        ex->err = lq_diag_set(&ex->diag, LQ_ERR_CANCELLED, "cancelled");
+        return;
+    }
+    lq_album_measure_file(a, k, i);
+    album_step_done(a);
+}
+
+/* Queue the assembly of each target with need[k] (NULL: every target), the slowest
+ * (highest rate) first, then the re-measuring of its files, each waiting only for its
+ * own target's assembly: the files of the target assembled first come first. */
+static lq_error add_assembly(lq_album *a, lq_tasks *t, const int *need, lq_diag *d)
+{
+    const size_t nt = a->n_targets, n = a->n_jobs;
+    size_t *ord = malloc(2 * nt * sizeof *ord), *task = ord ? ord + nt : NULL, m = 0;
+    if (!ord) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    for (size_t k = 0; k < nt; k++) {
+        if (need && !need[k]) continue;
+        const int rk = a->jobs[0]->exports[k].rate;
+        size_t at = m++;
+        while (at > 0 && a->jobs[0]->exports[ord[at - 1]].rate < rk) {
+            ord[at] = ord[at - 1];
+            at--;
+        }
+        ord[at] = k;
+    }
+    lq_error e = LQ_OK;
+    for (size_t q = 0; q < m && !e; q++)
+        if ((task[ord[q]] = lq_tasks_add(t, assemble_fn, a, ord[q], LQ_TASK_NONE)) == LQ_TASK_NONE)
+            e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    for (size_t q = m; q-- > 0 && !e;)
+        for (size_t i = 0; i < n && !e; i++)
+            if (lq_tasks_add(t, measure_fn, a, ord[q] * n + i, task[ord[q]]) == LQ_TASK_NONE)
+                e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    free(ord);
+    return e;
+}
+
+/* After the assembly tasks ran: the first error (an assembly's, then a file's); each
+ * target's spread of track loudness. */
+static lq_error collect_assembly(lq_album *a, const int *need, lq_diag *d)
+{
+    for (size_t k = 0; k < a->n_targets; k++)
+        if ((!need || need[k]) && a->at[k].err) {
+            *d = a->at[k].diag;
+            return a->at[k].err;
+        }
+    for (size_t k = 0; k < a->n_targets; k++)
+        for (size_t i = 0; i < a->n_jobs && (!need || need[k]); i++)
+            if (a->jobs[i]->exports[k].err) {
+                *d = a->jobs[i]->exports[k].diag;
+                return a->jobs[i]->exports[k].err;
+            }
+    for (size_t k = 0; k < a->n_targets; k++) lq_album_target_spread(a, k);
+    return LQ_OK;
 }
 
 static lq_error first_job_error(lq_album *a, lq_diag *d);
@@ -435,18 +575,15 @@ static lq_error correct_levels(lq_album *a, lq_diag *d)
             }
         }
         a->assembled = 0;
-        for (size_t k = 0; k < a->n_targets && !e; k++) {
-            int need = 0;
-            for (size_t i = 0; i < n; i++) need |= a->redo[k * n + i];
-            if (need && lq_tasks_add(&tasks, assemble_fn, a, k, LQ_TASK_NONE) == LQ_TASK_NONE)
-                e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
-        }
-        if (!e) e = run_queue(&tasks, a->threads, d);
+        int *need = e ? NULL : calloc(a->n_targets, sizeof *need);
+        if (!e && !need) e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
         for (size_t k = 0; k < a->n_targets && !e; k++)
-            if (a->at[k].err) {
-                *d = a->at[k].diag;
-                e = a->at[k].err;
-            }
+            for (size_t i = 0; i < n; i++) need[k] |= a->redo[k * n + i];
+        if (!e) e = add_assembly(a, &tasks, need, d);
+        if (!e) e = run_queue(&tasks, a->threads, d);
+        if (!e) e = collect_assembly(a, need, d);
+        free(need);
+        lq_tasks_free(&tasks);
         if (!e && lq_album_cancelled(a)) e = lq_diag_set(d, LQ_ERR_CANCELLED, "cancelled");
         if (e) return e;
     }
@@ -503,6 +640,12 @@ static lq_error write_reports(lq_album *a, lq_publisher *pub, lq_diag *d)
     if (!e) e = lq_publisher_text(pub, "report.txt", tx, d);
     free(js);
     free(tx);
+    if (!e && !a->no_html) {   /* report/report_album_html.c */
+        char *ht = lq_album_report_html(a);
+        e = ht ? lq_publisher_text(pub, "report.html", ht, d)
+               : lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+        free(ht);
+    }
     return e;
 }
 
@@ -532,7 +675,7 @@ lq_error lq_album_run(lq_album *a)
         ctx[i] = (job_ctx){a, i};
         lq_job_set_progress(a->jobs[i], job_progress, &ctx[i]);
     }
-    /* 2. every track's master bus, in parallel */
+    /* 2. every track's master bus and resamplings, in parallel */
     for (size_t i = 0; i < a->n_jobs && !e; i++)
         if (lq_tasks_add(&tasks, master_fn, a, i, LQ_TASK_NONE) == LQ_TASK_NONE)
             e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
@@ -542,14 +685,16 @@ lq_error lq_album_run(lq_album *a)
     /* 3. the loudness policy; every final render also spooled for the album */
     if (!e) e = lq_album_apply_policy(a, &d);
     for (size_t i = 0; i < a->n_jobs && !e; i++)
-        for (size_t k = 0; k < a->n_targets; k++)
+        for (size_t k = 0; k < a->n_targets; k++) {
             a->jobs[i]->exports[k].spool_out = &a->spools[k * a->n_jobs + i];
-    /* 4. every track's resamplings and targets, through one queue */
+            a->jobs[i]->exports[k].album_dither = &a->dither;
+        }
+    /* the closed loops meter each track as its file will hold it */
+    for (size_t k = 0; k < a->n_targets && !e; k++)
+        if (lq_album_plan_shapes(a, k)) e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
+    /* 4. every track's targets, through one queue (resamplings ran in the master tasks) */
     if (!e) reset_progress(a);
-    for (size_t i = 0; i < a->n_jobs && !e; i++) {
-        e = lq_job_add_rate_tasks(a->jobs[i], &tasks, &d);
-        if (!e) e = lq_job_add_target_tasks(a->jobs[i], &tasks, &d);
-    }
+    for (size_t i = 0; i < a->n_jobs && !e; i++) e = lq_job_add_target_tasks(a->jobs[i], &tasks, &d);
     if (!e) e = run_queue(&tasks, a->threads, &d);
     for (size_t i = 0; i < a->n_jobs && !e; i++) e = lq_job_collect(a->jobs[i], &d);
     for (size_t i = 0; i < a->n_jobs && !e; i++)
@@ -558,16 +703,10 @@ lq_error lq_album_run(lq_album *a)
             a->aims[k * a->n_jobs + i] = ex->has_aim ? ex->aim_lufs : NAN;
         }
     if (!e && lq_album_cancelled(a)) e = lq_diag_set(&d, LQ_ERR_CANCELLED, "cancelled");
-    /* 5. per target: the continuous render, dithered once, split */
-    for (size_t k = 0; k < a->n_targets && !e; k++)
-        if (lq_tasks_add(&tasks, assemble_fn, a, k, LQ_TASK_NONE) == LQ_TASK_NONE)
-            e = lq_diag_set(&d, LQ_ERR_NOMEM, "out of memory");
+    /* 5. per target: the continuous render, dithered once, split; every file measured */
+    if (!e) e = add_assembly(a, &tasks, NULL, &d);
     if (!e) e = run_queue(&tasks, a->threads, &d);
-    for (size_t k = 0; k < a->n_targets && !e; k++)
-        if (a->at[k].err) {
-            d = a->at[k].diag;
-            e = a->at[k].err;
-        }
+    if (!e) e = collect_assembly(a, NULL, &d);
     if (!e && lq_album_cancelled(a)) e = lq_diag_set(&d, LQ_ERR_CANCELLED, "cancelled");
     if (!e) e = correct_levels(a, &d);
     /* 6. publish, then the reports */
@@ -583,20 +722,23 @@ lq_error lq_album_run(lq_album *a)
             a->at[k].have_image = 0;
             if (!e) e = write_cue_toc(a, &a->at[k], &pub, &d);
         }
+    if (!e) e = unpark_reports(a, &d);
     if (!e) e = write_reports(a, &pub, &d);
     if (e) {
         lq_publisher_rollback(&pub);
         a->ran = 0;
         snprintf(a->errmsg, sizeof a->errmsg, "%s", d.msg[0] ? d.msg : lq_strerror(e));
     }
-    for (size_t i = 0; i < a->n_jobs; i++) lq_job_end(a->jobs[i], e);
+    for (size_t i = 0; i < a->n_jobs; i++)
+        if (a->jobs[i]) lq_job_end(a->jobs[i], e);   /* (prepare may stop before all exist) */
     for (size_t i = 0; i < a->n_targets * a->n_jobs; i++) lq_spool_destroy(&a->spools[i]);
     for (size_t k = 0; k < a->n_targets && a->at; k++)
         if (a->at[k].have_image) {
             lq_audio_out_discard(&a->at[k].image);
             a->at[k].have_image = 0;
         }
-    for (size_t i = 0; i < a->n_jobs; i++) lq_job_set_progress(a->jobs[i], NULL, NULL);
+    for (size_t i = 0; i < a->n_jobs; i++)
+        if (a->jobs[i]) lq_job_set_progress(a->jobs[i], NULL, NULL);
     lq_tasks_free(&tasks);
     lq_publisher_free(&pub);
     free(ctx);

@@ -43,12 +43,18 @@ typedef struct lq_album_spec {
     size_t n_targets;
     lq_album_loudness loudness;
     lq_album_anchor anchor;
+    lq_node *dither;        /* `dither:` (the record's dither, on top of the default preset's
+                               finish.dither), or NULL; points into root */
     lq_album_track *tracks;
     size_t n_tracks;
     lq_node *root;
 } lq_album_spec;
 
 /* ---- The album file (album_file.c, docs/ALBUM.md) ---------------------------------- */
+
+/* The name of a CD target's image, CUE sheet and TOC (lq_name_expand; {ext}: wav, cue,
+ * toc), and the album reports. */
+#define LQ_ALBUM_IMAGE_PATTERN "{album} ({target}).{ext}"
 
 /* Red Book (IEC 60908) limits checked by lq_album_check_cd. */
 #define LQ_CD_MAX_TRACKS 99

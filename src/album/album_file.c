@@ -17,6 +17,7 @@
 #include "album/album.h"
 #include "config/preset.h"
 #include "config/stems.h"
+#include "engine/naming.h"
 #include "io/audio_in.h"
 #include "io/tags.h"
 
@@ -25,7 +26,7 @@
 #define CD_FRAME 588            /* samples per CD frame (1/75 s at 44.1 kHz) */
 
 static const char *const top_keys[] = {"lacquer", "album", "preset", "targets", "loudness",
-                                       "album_anchor", "tracks", NULL};
+                                       "album_anchor", "tracks", "dither", NULL};
 static const char *const album_keys[] = {"title", "artist", "year", "genre", "label", "upc",
                                          "catalog", NULL};
 static const char *const track_keys[] = {"file", "stems", "title", "artist", "isrc", "preset", "set",
@@ -540,6 +541,169 @@ static lq_error check_refs_exist(const lq_album_spec *s, const char *preset_dir,
     return LQ_OK;
 }
 
+/* ---- output names ------------------------------------------------------------------ */
+
+/* One file the run will write: its name and who writes it (the order of claims in
+ * album.c: every track's file per target, then per CD target the image, CUE sheet and
+ * TOC, then the reports). */
+typedef struct out_name {
+    char *name;
+    size_t order;
+    long track;          /* -1: an album file */
+    size_t target;
+    const char *what;    /* album files: "CD image", "CUE sheet", "TOC", "report" */
+} out_name;
+
+static int cmp_out(const void *x, const void *y)
+{
+    const out_name *a = x, *b = y;
+    int c = strcmp(a->name, b->name);
+    return c ? c : (a->order > b->order) - (a->order < b->order);
+}
+
+static void describe_out(const lq_album_spec *s, char *const *tnames, const out_name *o,
+                         char *buf, size_t n)
+{
+    char tg[300];
+    if (s->n_targets)
+        snprintf(tg, sizeof tg, "targets[%zu] (%s)", o->target, tnames[o->target]);
+    else
+        snprintf(tg, sizeof tg, "target %s", tnames[o->target]);
+    if (o->track >= 0)
+        snprintf(buf, n, "track %ld (%s) for %s", o->track + 1, s->tracks[o->track].title, tg);
+    else if (strcmp(o->what, "report") == 0)
+        snprintf(buf, n, "the album report");
+    else
+        snprintf(buf, n, "the %s of %s", o->what, tg);
+}
+
+/* Every file the run would write from the album file's targets (a track's `set:` gives it
+ * its own copy of each target, as the run does), named as the run names them: two that
+ * share a name are an error at the album file's line, before any work.  (Targets given
+ * on the command line instead are checked when the run claims its names.) */
+static lq_error check_output_names(lq_album_spec *s, const char *preset_dir, lq_diag *d)
+{
+    const lq_node *r = s->root;
+    char err[1024] = "";
+    lq_preset *p = NULL;
+    lq_error e = LQ_OK;
+    /* the run's targets: the album file's, else the first track's preset's */
+    if (!s->n_targets) {
+        e = lq_preset_load(&p, s->tracks[0].preset ? s->tracks[0].preset : s->preset,
+                           preset_dir, NULL, err, sizeof err);
+        if (e) return lq_diag_set(d, e, "%s", err);
+    }
+    const size_t nt = s->n_targets ? s->n_targets : lq_preset_target_count(p);
+    char **tnames = calloc(nt ? nt : 1, sizeof *tnames);
+    lq_target **tg = calloc(nt ? nt : 1, sizeof *tg);
+    const size_t cap = s->n_tracks * nt + 3 * nt + 3;
+    out_name *v = calloc(cap, sizeof *v);
+    size_t nv = 0;
+    if (!tnames || !tg || !v) e = nomem(d);
+    for (size_t k = 0; k < nt && !e; k++) {
+        const char *name = s->n_targets ? s->targets[k] : lq_preset_target_name(p, k);
+        e = lq_target_load(&tg[k], name, preset_dir, NULL, err, sizeof err);
+        if (e) e = lq_diag_set(d, e, "%s", err);
+        else if (!(tnames[k] = dup_str(tg[k]->name))) e = nomem(d);
+    }
+    for (size_t i = 0; i < s->n_tracks && !e; i++) {
+        const lq_album_track *t = &s->tracks[i];
+        lq_overrides *ov = NULL;
+        if (t->set && (e = lq_album_track_overrides(t, &ov, d))) break;
+        for (size_t k = 0; k < nt && !e; k++) {
+            lq_target *own = NULL;
+            if (ov) {
+                const char *name = s->n_targets ? s->targets[k] : lq_preset_target_name(p, k);
+                e = lq_target_load(&own, name, preset_dir, ov, err, sizeof err);
+                if (e) {
+                    e = relocate_set_error(t->set, err, e, d);
+                    break;
+                }
+            }
+            const lq_target *x = own ? own : tg[k];
+            lq_name_fields f = {.title = t->title, .artist = t->artist ? t->artist : s->artist,
+                                .album = s->title, .target = x->name,
+                                .ext = lq_format_ext[x->format], .track = (int)i + 1,
+                                .track_total = (int)s->n_tracks};
+            v[nv] = (out_name){lq_name_track_file(x->filename, &f, 1), nv, (long)i, k, NULL};
+            lq_target_destroy(&own);
+            if (!v[nv++].name) e = nomem(d);
+        }
+        lq_overrides_destroy(&ov);
+    }
+    static const char *const exts[3] = {"wav", "cue", "toc"};
+    static const char *const whats[3] = {"CD image", "CUE sheet", "TOC"};
+    for (size_t k = 0; k < nt && !e; k++) {
+        if (!lq_album_target_is_cd(tg[k])) continue;
+        for (int q = 0; q < 3 && !e; q++) {
+            lq_name_fields f = {.title = s->title, .artist = s->artist, .album = s->title,
+                                .target = tg[k]->name, .ext = exts[q]};
+            v[nv] = (out_name){lq_name_expand(LQ_ALBUM_IMAGE_PATTERN, &f), nv, -1, k, whats[q]};
+            if (!v[nv++].name) e = nomem(d);
+        }
+    }
+    static const char *const reports[3] = {"report.json", "report.txt", "report.html"};
+    for (int q = 0; q < 3 && !e; q++) {
+        v[nv] = (out_name){dup_str(reports[q]), nv, -1, 0, "report"};
+        if (!v[nv++].name) e = nomem(d);
+    }
+    if (!e) {
+        qsort(v, nv, sizeof *v, cmp_out);
+        /* the clash the run would meet first: the earliest second claimant */
+        size_t best = nv;
+        for (size_t q = 1; q < nv; q++)
+            if (strcmp(v[q].name, v[q - 1].name) == 0 && v[q - 1].order < v[q].order &&
+                (best == nv || v[q].order < v[best].order) &&
+                (q < 2 || strcmp(v[q - 2].name, v[q].name) != 0))
+                best = q;
+        if (best < nv) {
+            const out_name *a = &v[best - 1], *b = &v[best];
+            char wa[400], wb[400];
+            describe_out(s, tnames, a, wa, sizeof wa);
+            describe_out(s, tnames, b, wb, sizeof wb);
+            /* located where it can be changed: the second target of one track, else the
+             * second track (its set: when it has one), else the album's title */
+            const lq_node *tn = lq_node_get(r, "targets"), *tracks = lq_node_get(r, "tracks");
+            const lq_node *at = NULL;
+            const char *key = NULL;
+            if (b->track >= 0 && a->track == b->track) {
+                if (tn && tn->type == LQ_NODE_SEQ && b->target < tn->count)
+                    at = tn->items[b->target];
+                else key = "preset";
+            } else if (b->track >= 0) {
+                at = tracks->items[b->track];
+                key = s->tracks[b->track].set ? "set" : "title";
+            } else if (b->what && strcmp(b->what, "report") != 0) {
+                at = lq_node_get(r, "album");   /* its title names the image */
+                key = "title";
+            } else {
+                at = tracks->items[a->track >= 0 ? a->track : 0];
+                key = "title";
+            }
+            const char *fmt = "\"%s\" would be written twice: by %s and by %s (expected "
+                              "distinct output names: another filename pattern, format or "
+                              "target name)";
+            if (key && !at) {
+                e = key_error(d, LQ_ERR_PRESET, r, key, fmt, b->name, wa, wb);
+            } else if (key) {
+                e = key_error(d, LQ_ERR_PRESET, at, key, fmt, b->name, wa, wb);
+            } else {
+                e = lq_cfg_error(d, at, fmt, b->name, wa, wb);
+            }
+        }
+    }
+    for (size_t q = 0; q < nv; q++) free(v[q].name);
+    free(v);
+    for (size_t k = 0; k < nt; k++) {
+        if (tg) lq_target_destroy(&tg[k]);
+        if (tnames) free(tnames[k]);
+    }
+    free(tg);
+    free(tnames);
+    lq_preset_destroy(&p);
+    return e;
+}
+
 static lq_error validate(lq_album_spec *s, const char *preset_dir, lq_diag *d)
 {
     const lq_node *r = s->root;
@@ -597,6 +761,15 @@ static lq_error validate(lq_album_spec *s, const char *preset_dir, lq_diag *d)
     if ((e = lq_cfg_enum(r, "album_anchor", anchor_names, &an, d))) return e;
     s->loudness = (lq_album_loudness)lm;
     s->anchor = (lq_album_anchor)an;
+    /* the record's dither: the keys of a preset's finish.dither (checked here) */
+    const lq_node *dn = lq_node_get(r, "dither");
+    const lq_stage_vt *dvt = lq_stage_find("dither");
+    if (dn && !lq_node_is_null(dn) && dvt) {
+        lq_stage_spec ds;
+        if ((e = lq_stage_spec_parse(&ds, dvt, dn, d))) return e;
+        lq_stage_spec_free(&ds);
+        s->dither = (lq_node *)dn;
+    }
 
     const lq_node *tracks = lq_node_get(r, "tracks");
     if (!tracks) return lq_cfg_missing(d, r, "tracks", "a sequence of tracks in order");
@@ -612,7 +785,7 @@ static lq_error validate(lq_album_spec *s, const char *preset_dir, lq_diag *d)
     for (size_t i = 0; i < s->n_tracks; i++)
         if (s->tracks[i].set && (e = check_set_values(s, &s->tracks[i], preset_dir, d)))
             return e;
-    return LQ_OK;
+    return check_output_names(s, preset_dir, d);
 }
 
 static lq_error spec_new(lq_album_spec **out, const char *path, lq_diag *d)

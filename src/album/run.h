@@ -27,6 +27,10 @@ typedef struct lq_album_layout {
     long long *index01;   /* split point: the track's file begins here */
     long long total;      /* length of the continuous render */
     int cd;               /* frame-aligned (a CD layout) */
+    /* per crossfade (track i into track i+1, i < n_tracks - 1; assemble.c): the 16x true
+     * peak of the summed overlap before the join limiter, the ceiling it was held to and
+     * the limiter's largest gain reduction (0: not needed); NAN where no crossfade */
+    double *join_peak_dbtp, *join_ceiling_dbtp, *join_gr_db;
 } lq_album_layout;
 
 /* One target across the album. */
@@ -41,6 +45,7 @@ typedef struct lq_album_target {
     double spread_lu;         /* loudest minus quietest track, as written */
     long long dither_clipped;
     int dithered;
+    json_t *dither_report;    /* the record's dither stage as it ran (type, shaping...), or NULL */
     /* the CD image (cd targets) */
     int is_cd;
     char *image_name, *image_path, *cue_name, *toc_name;
@@ -57,12 +62,15 @@ struct lq_album {
     char *preset_dir;
     char *out_dir;
     int force, threads;
+    int no_html;               /* lq_album_set_html(a, 0): no report.html */
     lq_progress_fn progress;
     void *progress_user;
     pthread_mutex_t lock;
     const volatile sig_atomic_t *user_cancel;
     volatile sig_atomic_t cancel;
     const lq_target **extra_targets;   /* lq_album_add_target (borrowed) */
+    lq_stage_spec dither;      /* the record's dither (lq_album_record_dither), before each
+                                  target's `dither:` overrides */
     size_t n_extra;
 
     /* a run's state */
@@ -83,6 +91,8 @@ struct lq_album {
     double *aims;              /* [target * n_jobs + track]: where the file should land
                                   (NAN: no level to land on) */
     int *redo;                 /* [target * n_jobs + track]: finish again (correction) */
+    int *parked;               /* per track: an unlinked temporary file holding its master
+                                  stages' reports while the other tracks run, or -1 */
     size_t assembled;          /* targets assembled (progress), under lock */
     int ran;
     char errmsg[1024];
@@ -91,12 +101,27 @@ struct lq_album {
 /* policy.c: every export's aim (ex->aim_set) from the loudness policy; at[k] gets the
  * album gain and anchor. */
 lq_error lq_album_apply_policy(lq_album *a, lq_diag *d);
+/* assemble.c: the record's dither into a->dither: the album's default preset's
+ * finish.dither with the album file's `dither:` on top (never a track's preset's). */
+lq_error lq_album_record_dither(lq_album *a, lq_diag *d);
 /* assemble.c: the layout of target k's continuous render. */
 lq_error lq_album_plan_layout(const lq_album *a, size_t k, lq_album_layout *L);
 void lq_album_layout_free(lq_album_layout *L);
+/* assemble.c: before finishing, each track's ex->shape for target k (how its file will
+ * hold its render: the gaps, fades and split of the layout to come, with each render's
+ * length predicted from its master spool), so the closed loop lands the file.  Not for
+ * a lossy target (its loop is corrected on the decoded whole track). */
+lq_error lq_album_plan_shapes(lq_album *a, size_t k);
 /* assemble.c: assemble target k (gaps, fades, crossfades), dither once, split into each
- * track's ex->out (and the CD image), then measure every written file. */
+ * track's ex->out and, for a CD target, the image (measured on its samples as written);
+ * error in at[k].err. */
 void lq_album_assemble_target(lq_album *a, size_t k);
+/* assemble.c: after the assembly, track i's file for target k re-read and measured,
+ * judged, its BWF figures and tags written; error in the export's err/diag.  Separate
+ * tasks, so the album's files are measured side by side. */
+void lq_album_measure_file(lq_album *a, size_t k, size_t i);
+/* assemble.c: at[k].spread_lu from the measured files. */
+void lq_album_target_spread(lq_album *a, size_t k);
 
 int lq_album_cancelled(lq_album *a);
 

@@ -209,6 +209,7 @@ lq_error lq_balbum_run(const lq_batch *b, lq_bjob *j, const char *stage, char *c
         if ((e = lq_album_add_target(a, j->tconf[k]->target))) lq_diag_set(d, e, "out of memory");
     if (e) goto out;
     lq_album_set_threads(a, b->threads_per_job);
+    lq_album_set_html(a, 0); /* batch jobs write report.json and report.txt, as mix jobs do */
     if (b->cancel) lq_album_set_cancel_flag(a, b->cancel);
     if ((e = lq_album_run(a))) {
         lq_diag_set(d, e, "%s", lq_album_error_message(a)[0] ? lq_album_error_message(a)

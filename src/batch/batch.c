@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "batch/batch.h"
+#include "core/text.h"
 
 #define STATE_NAME ".lacquer-state.json"
 #define LOCK_NAME ".lacquer-batch.lock"
@@ -857,6 +858,25 @@ static void one_job(lq_batch *b, lq_bjob *j)
         snprintf(in_sha, sizeof in_sha, "album");
     } else if (lq_bsha256_file(j->input_path, in_sha, NULL) != 0) {
         snprintf(in_sha, sizeof in_sha, "unreadable");
+    } else if (j->preset->preset->n_refs) {
+        /* reference matching: the references' bytes decide the EQ, so they count as
+         * input (a job without references keeps the input's own hash) */
+        lq_text t = {0};
+        lq_text_add(&t, "input %s\n", in_sha);
+        for (size_t r = 0; r < j->preset->preset->n_refs; r++) {
+            char rs[65];
+            if (lq_bsha256_file(j->preset->preset->ref_files[r], rs, NULL) != 0)
+                snprintf(rs, sizeof rs, "unreadable");
+            lq_text_add(&t, "reference %zu %s\n", r + 1, rs);
+        }
+        char *text = lq_text_take(&t);
+        if (!text) {
+            free(cat);
+            job_fail(j, LQ_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        lq_bsha256_hex(text, strlen(text), in_sha);
+        free(text);
     }
     for (size_t k = 0; k < j->n_targets; k++) {
         if (j->kind == LQ_BJOB_MIX) export_fingerprint(j, in_sha, k, efp[k]);

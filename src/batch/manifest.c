@@ -252,6 +252,15 @@ static void loc_of(char *buf, size_t len, const lq_node *n)
 static const char *const job_keys[] = {"input", "preset", "targets", "out", "set", "tags", NULL};
 static const char *const default_keys[] = {"preset", "targets", "out", "set", "tags", NULL};
 static const char *const tag_keys[] = {"title", "artist", "album", NULL};
+
+/* A tag field of the CSV manifest must be UTF-8, as the tags written are (lq_job). */
+static lq_error check_tag(const char *where, const char *v, lq_diag *d)
+{
+    long at = lq_utf8_invalid_at(v);
+    if (at < 0) return LQ_OK;
+    return lq_diag_set(d, LQ_ERR_PRESET, "%s: invalid UTF-8 at byte offset %ld (0x%02x) "
+                       "(expected UTF-8 text)", where, at, (unsigned char)v[at]);
+}
 static const char *const top_keys[] = {"lacquer", "defaults", "jobs", NULL};
 
 /* A string key replacing a default (lq_cfg_string leaves *out alone when the key is
@@ -557,19 +566,15 @@ static lq_error add_job(lq_batch *b, const spec *s, const char *input, lq_diag *
     lq_bjob *j = &b->jobs[b->n_jobs++];
     memset(j, 0, sizeof *j);
     j->index = b->n_jobs - 1;
-    if (is_album_file(input)) {
-        j->where = lq_bstrdup(s->where);
-        j->input = lq_bstrdup(input);
-        j->input_path = lq_bjoin(b->manifest_dir, input);
-        if (!j->where || !j->input || !j->input_path)
-            return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
-        lq_error e = add_album_job(b, s, j, d);
-        if (e) return e;
-        return set_out(b, s, j, input, d);
-    }
     j->where = lq_bstrdup(s->where);
     j->input = lq_bstrdup(input);
     j->input_path = lq_bjoin(b->manifest_dir, input);
+    if (!j->where || !j->input || !j->input_path)
+        return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    if (is_album_file(input)) {
+        lq_error e = add_album_job(b, s, j, d);
+        return e ? e : set_out(b, s, j, input, d);
+    }
     j->preset_name = lq_bstrdup(s->preset ? s->preset : "gentle");
     j->title = lq_bstrdup(s->title);
     j->artist = lq_bstrdup(s->artist);
@@ -1023,12 +1028,15 @@ static lq_error load_csv(lq_batch *b, lq_diag *d)
             }
             case 5:
                 if (v[0]) s.title = lq_bstrdup(v);
+                e = check_tag(where, v, d);
                 break;
             case 6:
                 if (v[0]) s.artist = lq_bstrdup(v);
+                e = check_tag(where, v, d);
                 break;
             case 7:
                 if (v[0]) s.album = lq_bstrdup(v);
+                e = check_tag(where, v, d);
                 break;
             }
         }

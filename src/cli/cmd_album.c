@@ -1,6 +1,9 @@
 /* lacquer album ALBUM.yaml [--target NAME|FILE]... [--out DIR] [--json] [--force]
- * [--threads N] [--quiet]: the same exit codes, progress, atomic publishing and Ctrl-C
+ * [--threads N] [--quiet] [--no-html]: the same exit codes, progress, atomic publishing and Ctrl-C
  * rules as `master`. */
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,7 +18,7 @@
 #define MAX_TARGETS 64
 
 
-enum { O_TARGET, O_OUT, O_JSON, O_QUIET, O_FORCE, O_THREADS, N_OPTIONS };
+enum { O_TARGET, O_OUT, O_JSON, O_QUIET, O_FORCE, O_THREADS, O_NO_HTML, N_OPTIONS };
 
 static const cli_option options[N_OPTIONS] = {
     [O_TARGET] = {"--target", NULL, "NAME|FILE", "the album file's targets",
@@ -30,13 +33,16 @@ static const cli_option options[N_OPTIONS] = {
     [O_FORCE] = {"--force", NULL, NULL, NULL, "overwrite existing files", 0, CLI_V_NONE},
     [O_THREADS] = {"--threads", NULL, "N", "the number of cores",
                    "worker threads, 1 to 64 (the files are identical whatever N)", 0, CLI_V_NONE},
+    [O_NO_HTML] = {"--no-html", NULL, NULL, NULL,
+                   "do not write report.html (the record's tables and each track's plots)", 0,
+                   CLI_V_NONE},
 };
 
 static int run(const cli_command *self, int argc, char **argv)
 {
     const char *file = NULL, *out = DEFAULT_OUT, *v;
     const char *target_args[MAX_TARGETS];
-    int n_targets = 0, json = 0, quiet = 0, force = 0, threads = 0;
+    int n_targets = 0, json = 0, quiet = 0, force = 0, threads = 0, no_html = 0;
     char err[1024];
     int opt, rv;
     cli_parser ps;
@@ -71,6 +77,8 @@ static int run(const cli_command *self, int argc, char **argv)
             json = 1;
         } else if (opt == O_QUIET) {
             quiet = 1;
+        } else if (opt == O_NO_HTML) {
+            no_html = 1;
         } else {
             force = 1;
         }
@@ -115,12 +123,21 @@ static int run(const cli_command *self, int argc, char **argv)
         goto cleanup;
     }
     lq_album_set_force(album, force);
+    lq_album_set_html(album, !no_html);
     lq_album_set_threads(album, threads);
     cli_bar b = {.on = !quiet && isatty(2), .last_pct = -1};
     lq_album_set_progress(album, cli_bar_progress, &b);
     cli_catch_signals();
     lq_album_set_cancel_flag(album, &cli_interrupted);
 
+#ifdef __GLIBC__
+    /* glibc raises its mmap threshold each time a large block is freed; after that a
+     * track's large buffers (master bus, meters) come from the heap, where the small
+     * results every finished track keeps pin them, and the album's peak RSS grows with
+     * each track.  A fixed threshold (glibc's default, 128 KiB) hands every large buffer
+     * back when it is freed: memory stays the work in flight (bench/album). */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
     e = lq_album_run(album);
     cli_bar_end(&b);
     if (e) {
@@ -139,7 +156,8 @@ static int run(const cli_command *self, int argc, char **argv)
         char *tx = lq_album_report_text(album);
         if (tx) fputs(tx, stdout);
         free(tx);
-        printf("\nTrack files, report.json and report.txt are in %s/\n", out);
+        printf("\nTrack files, report.json%s report.txt are in %s/\n",
+               no_html ? " and" : ", report.html and", out);
     }
     rc = lq_album_targets_met(album) ? LQ_EXIT_OK : LQ_EXIT_NOT_MET;
 cleanup:

@@ -8,7 +8,8 @@
 #include "cli/cli.h"
 #include "lacquer/lacquer.h"
 
-static int analyze(const char **files, int nfiles, int json, const char *preset);
+static int analyze(const char **files, int nfiles, int json, unsigned options,
+                   const char *preset);
 
 static json_t *num(double v)
 {
@@ -64,7 +65,7 @@ json_t *analysis_json(const char *path, const lq_analysis *a)
 }
 
 /* One aligned table: a row per figure, a column per file. */
-static void print_table(const char **names, const lq_analysis *a, size_t n)
+static void print_table(const char **names, const lq_analysis *a, size_t n, int ebur128)
 {
     enum { W = 14 };
     printf("%-24s", "");
@@ -93,7 +94,7 @@ static void print_table(const char **names, const lq_analysis *a, size_t n)
     ROW("max momentary LUFS", "%.2f", x->max_momentary_lufs);
     ROW("max short-term LUFS", "%.2f", x->max_short_term_lufs);
     ROW("true peak dBTP (16x)", "%.2f", x->true_peak_16x_dbtp);
-    ROW("true peak dBTP (ebur128)", "%.2f", x->true_peak_dbtp);
+    if (ebur128) ROW("true peak dBTP (ebur128)", "%.2f", x->true_peak_dbtp);
     ROW("sample peak dBFS", "%.2f", x->sample_peak_dbfs);
     ROW("PLR dB", "%.2f", x->plr_db);
     ROW("PSR min dB", "%.2f", x->psr_min_db);
@@ -116,12 +117,15 @@ static void print_table(const char **names, const lq_analysis *a, size_t n)
 #undef ROW
 }
 
-enum { O_JSON, O_PRESET, N_OPTIONS };
+enum { O_JSON, O_EBUR128_PEAK, O_PRESET, N_OPTIONS };
 
 static const cli_option options[N_OPTIONS] = {
     [O_JSON] = {"--json", NULL, NULL, NULL,
                 "print a JSON array, one object per FILE (with the third-octave spectrum)", 0,
                 CLI_V_NONE},
+    [O_EBUR128_PEAK] = {"--ebur128-peak", NULL, NULL, NULL,
+                        "also libebur128's 4x true peak, a cross-check of the 16x (slower)", 0,
+                        CLI_V_NONE},
     [O_PRESET] = {"--preset", NULL, "NAME|FILE", NULL,
                   "describe a preset: its stages and EQ design curves", 0, CLI_V_PRESET},
 };
@@ -129,6 +133,7 @@ static const cli_option options[N_OPTIONS] = {
 static int run(const cli_command *self, int argc, char **argv)
 {
     int json = 0, nfiles = 0, opt, r;
+    unsigned options = 0;
     const char *preset = NULL, *v;
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     if (!files) {
@@ -144,9 +149,10 @@ static int run(const cli_command *self, int argc, char **argv)
         }
         if (r == CLI_OPERAND) files[nfiles++] = v;
         else if (opt == O_JSON) json = 1;
+        else if (opt == O_EBUR128_PEAK) options |= LQ_ANALYZE_EBUR128_PEAK;
         else preset = v;
     }
-    int rc = analyze(files, nfiles, json, preset);
+    int rc = analyze(files, nfiles, json, options, preset);
     free(files);
     return rc;
 }
@@ -156,12 +162,13 @@ const cli_command cli_cmd_analyze = {
     .operands = "[FILE...]",
     .summary = "loudness, peaks, PSR, phase, mono, bit depth, silence, spectrum; or a preset",
     .details = "Each FILE is decoded and measured: integrated loudness and loudness range (EBU\n"
-               "R128 / ITU-R BS.1770), true peak (16x and libebur128), sample peak, PLR, DC\n"
-               "offset, L/R correlation and runs of clipped samples, and the deeper analysis:\n"
-               "PSR, crest factor, inter-sample overs, balance, correlation's 5th percentile,\n"
-               "mono fold-down loss, low-end side share, effective bit depth, head and tail\n"
-               "silence, third-octave spectrum and its tilt (docs/REPORT.md).  Several files\n"
-               "give one aligned table, a column per file.\n",
+               "R128 / ITU-R BS.1770), true peak (16x; with --ebur128-peak libebur128's 4x\n"
+               "too), sample peak, PLR, DC offset, L/R correlation and runs of clipped\n"
+               "samples, and the deeper analysis: PSR, crest factor, inter-sample overs,\n"
+               "balance, correlation's 5th percentile, mono fold-down loss, low-end side\n"
+               "share, effective bit depth, head and tail silence, third-octave spectrum and\n"
+               "its tilt (docs/REPORT.md).  Several files give one aligned table, a column\n"
+               "per file.\n",
     .options = options,
     .n_options = N_OPTIONS,
     .example = "analyze mastered/*.flac --json",
@@ -169,7 +176,8 @@ const cli_command cli_cmd_analyze = {
     .run = run,
 };
 
-static int analyze(const char **files, int nfiles, int json, const char *preset)
+static int analyze(const char **files, int nfiles, int json, unsigned options,
+                   const char *preset)
 {
     if (preset) {
         char err[1024];
@@ -201,7 +209,7 @@ static int analyze(const char **files, int nfiles, int json, const char *preset)
     int rc = LQ_EXIT_OK;
     for (int i = 0; i < nfiles; i++) {
         char err[1024];
-        lq_error e = lq_analyze_file(files[i], &res[n], err, sizeof err);
+        lq_error e = lq_analyze_file_ex(files[i], options, &res[n], err, sizeof err);
         if (e) {
             cli_error("%s", err);
             rc = cli_exit_for(e);
@@ -217,7 +225,7 @@ static int analyze(const char **files, int nfiles, int json, const char *preset)
         free(s);
         json_decref(arr);
     } else if (n) {
-        print_table(names, res, n);
+        print_table(names, res, n, (options & LQ_ANALYZE_EBUR128_PEAK) != 0);
     }
     free(res);
     free(names);

@@ -336,6 +336,18 @@ static int run(const cli_command *self, int argc, char **argv)
         }
         nt++;
     }
+    /* tags must be UTF-8: one line naming the option and the byte, exit 2 */
+    const char *tag_val[3] = {title, artist, album}, *tag_opt[3] = {"--title", "--artist",
+                                                                    "--album"};
+    for (int k = 0; k < 3; k++) {
+        long at = lq_utf8_invalid_at(tag_val[k]);
+        if (at >= 0) {
+            cli_error("%s: invalid UTF-8 at byte offset %ld (0x%02x) (expected UTF-8 text)",
+                      tag_opt[k], at, (unsigned char)tag_val[k][at]);
+            rc = LQ_EXIT_USAGE;
+            goto cleanup;
+        }
+    }
     if (!(e = lq_job_new(&job)) && stems &&
         (e = lq_job_set_stems(job, stems, pad, err, sizeof err))) {
         cli_error("%s", err);
@@ -345,7 +357,8 @@ static int run(const cli_command *self, int argc, char **argv)
     if (e || (!stems && (e = lq_job_set_input(job, mix))) ||
         (e = lq_job_set_preset(job, preset)) || (e = lq_job_set_output_dir(job, out)) ||
         (e = lq_job_set_metadata(job, title, artist, album))) {
-        cli_error("%s", lq_strerror(e));
+        cli_error("%s", job && lq_job_error_message(job)[0] ? lq_job_error_message(job)
+                                                            : lq_strerror(e));
         rc = cli_exit_for(e);
         goto cleanup;
     }

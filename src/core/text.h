@@ -21,4 +21,10 @@ void lq_text_str(lq_text *t, const char *s);
  * failure (everything freed); t is emptied either way. */
 char *lq_text_take(lq_text *t);
 
+/* lq_utf8_invalid_at (lacquer.h) is defined in text.c: the first byte of the first
+ * sequence that is not well-formed UTF-8 (RFC 3629), or -1. */
+
+/* s with each byte outside valid UTF-8 read as Latin-1 (malloc'd; NULL: no memory). */
+char *lq_utf8_latin1_fallback(const char *s);
+
 #endif

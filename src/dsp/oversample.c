@@ -320,11 +320,8 @@ static inline double dmax(double a, double b)
 /* The centre bound (oversample.h): max over phases of |centre sum| + tail_l1 * tail max.
  * Phase 0 (the delayed sample, |w[DELAY-1]|, inside the centre) is covered too.  Stops
  * as soon as the bound exceeds lim (the partial value returned is then > lim). */
-static double centre_bound(const lq_os_filter *f, const double *w, double lim)
+static double centre_bound_tm(const lq_os_filter *f, const double *w, double lim, double tm)
 {
-    const double tm = dmax(abs_max(w, LQ_OS_C0),
-                           abs_max(w + LQ_OS_C0 + LQ_OS_CENTER,
-                                   LQ_OS_TAPS - LQ_OS_C0 - LQ_OS_CENTER));
     double b = fabs(w[LQ_OS_TAPS - 1 - LQ_OS_DELAY]);
     const int L = f->factor;
     double c[2];
@@ -335,6 +332,14 @@ static double centre_bound(const lq_os_filter *f, const double *w, double lim)
         b = dmax(b, dmax(c[0] + f->tail_l1[q] * tm, c[1] + f->tail_l1[q + 1] * tm));
     }
     return b;
+}
+
+static double centre_bound(const lq_os_filter *f, const double *w, double lim)
+{
+    const double tm = dmax(abs_max(w, LQ_OS_C0),
+                           abs_max(w + LQ_OS_C0 + LQ_OS_CENTER,
+                                   LQ_OS_TAPS - LQ_OS_C0 - LQ_OS_CENTER));
+    return centre_bound_tm(f, w, lim, tm);
 }
 
 void lq_os_stream_reset(lq_os_stream *s)
@@ -426,6 +431,79 @@ long long lq_os_stream_count_over(lq_os_stream *s, const lq_os_filter *f, const 
         n -= k;
     }
     return count;
+}
+
+/* lq_os_stream_meter and lq_os_stream_count_over in one pass: the bounds are tested
+ * against min(mx, thr), so a skipped sample can neither raise the maximum nor count. */
+/* sum of hmax[j] |w[j]| over the centre taps (the centre part of the tap bound) */
+static inline double centre_taps(const lq_os_filter *f, const double *w)
+{
+    double a = 0, b = 0;
+    for (int j = LQ_OS_C0; j < LQ_OS_C0 + LQ_OS_CENTER; j += 2) {
+        a += f->hmax[j] * fabs(w[j]);
+        b += f->hmax[j + 1] * fabs(w[j + 1]);
+    }
+    return a + b;
+}
+
+/* max |x[i..i+n)| from m8 (m8[j] = max |x[j..j+8)|), n >= 8: exactly abs_max */
+static inline double max_m8(const double *m8, size_t i, size_t n)
+{
+    double r = m8[i + n - 8];
+    for (size_t j = 0; j + 8 < n; j += 8) r = dmax(r, m8[i + j]);
+    return r;
+}
+
+double lq_os_stream_meter_over(lq_os_stream *s, const lq_os_filter *f, const double *x,
+                               size_t n, double mx, double thr, long long *overs)
+{
+    enum { K = LQ_OS_TAPS, T0 = LQ_OS_C0 + LQ_OS_CENTER, T1 = LQ_OS_TAPS - T0 };
+    const int L = f->factor;
+    const double l1 = f->l1;
+    double y[LQ_OS_MAX_FACTOR];
+    /* the split bound: |y_p(t)| <= sum over the centre taps of hmax[j] |w[j]| + tail_l1[p]
+     * * (largest |w| outside the centre) <= ... + tl * tm, tl the largest tail_l1;
+     * for a group, hc times the largest centre sample + tl times the largest of all */
+    double tl = 0, hc = 0;
+    for (int p = 0; p < L; p++) tl = dmax(tl, f->tail_l1[p]);
+    for (int j = LQ_OS_C0; j < LQ_OS_C0 + LQ_OS_CENTER; j++) hc += f->hmax[j];
+    /* running maxima of |x| over 2, 4 and 8 samples: the window maxima of the group
+     * test and of the centre bound's tails in a few look-ups (the same values) */
+    double m[3][K + LQ_OS_CHUNK];
+    long long count = 0;
+    while (n > 0) {
+        const size_t k = n < LQ_OS_CHUNK ? n : LQ_OS_CHUNK, nx = K + k;
+        memcpy(s->x + K, x, k * sizeof *x);
+        for (size_t j = 0; j + 1 < nx; j++) m[0][j] = dmax(fabs(s->x[j]), fabs(s->x[j + 1]));
+        for (size_t j = 0; j + 3 < nx; j++) m[1][j] = dmax(m[0][j], m[0][j + 2]);
+        for (size_t j = 0; j + 7 < nx; j++) m[2][j] = dmax(m[1][j], m[1][j + 4]);
+        const double *m8 = m[2];
+        for (size_t g = 0; g < k; g += METER_GROUP) {
+            const size_t ge = g + METER_GROUP < k ? g + METER_GROUP : k;
+            const double gm = max_m8(m8, g + 1, ge - g + (size_t)K - 1);
+            const double gc = max_m8(m8, g + 1 + LQ_OS_C0, ge - g + LQ_OS_CENTER - 1);
+            const double glim = (mx < thr ? mx : thr) * BOUND_SHRINK - BOUND_ABS;
+            if (gm == 0.0 || l1 * gm <= glim || hc * gc + tl * gm <= glim) continue;
+            for (size_t i = g; i < ge; i++) {
+                const double *w = s->x + i + 1;
+                const double lim = (mx < thr ? mx : thr) * BOUND_SHRINK - BOUND_ABS;
+                const double tm = dmax(max_m8(m8, i + 1, LQ_OS_C0), max_m8(m8, i + 1 + T0, T1));
+                if (centre_taps(f, w) + tl * tm <= lim || centre_bound_tm(f, w, lim, tm) <= lim)
+                    continue;
+                lq_os_phases(f, w, y);
+                double v = fabs(w[K - 1 - LQ_OS_DELAY]);
+                for (int p = 1; p < L; p++)
+                    if (fabs(y[p]) > v) v = fabs(y[p]);
+                if (v > mx) mx = v;
+                count += v > thr;
+            }
+        }
+        memmove(s->x, s->x + k, (size_t)K * sizeof *x);
+        x += k;
+        n -= k;
+    }
+    *overs += count;
+    return mx;
 }
 
 /* The detector's fast path.  lq_os_detector_push returns m = the maximum of the grid

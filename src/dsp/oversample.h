@@ -165,6 +165,12 @@ double lq_os_stream_meter(lq_os_stream *s, const lq_os_filter *f, const double *
 long long lq_os_stream_count_over(lq_os_stream *s, const lq_os_filter *f, const double *x,
                                   size_t n, double thr);
 
+/* Both at once (the analysis): returns what lq_os_stream_meter would, and adds to
+ * *overs what lq_os_stream_count_over(thr) would count; phases are computed only where
+ * a bound exceeds min(running maximum, thr). */
+double lq_os_stream_meter_over(lq_os_stream *s, const lq_os_filter *f, const double *x,
+                               size_t n, double mx, double thr, long long *overs);
+
 /* Limiter detector: push x[0..n) (any n); pk[i] receives the value that
  * lq_os_detector_push(d, f, x[i], skip_below, 1) would return on a detector fed the same
  * samples, whenever that value exceeds thr; otherwise pk[i] is some value <= thr (0 when

@@ -2,7 +2,15 @@
  *
  * Definitions (docs/REPORT.md "analysis" lists them for users):
  * - PSR: short-term loudness (3 s, EBU Tech 3341) against the largest true peak of the
- *   same 3 s, every 100 ms; its minimum over the file.
+ *   same 3 s, every 100 ms; its minimum over the file.  The true peak is lacquer's own
+ *   16x meter (dsp/oversample.h, BS.1770-4 Annex 2 style), exact over its grid, and the
+ *   file's true peak (true_peak_16x_dbtp) comes from the same pass.  It stays cheap
+ *   because each 100 ms hop is metered 3 s late (its audio waits in a ring), once the
+ *   sample peaks of every 3 s window holding it are known: the meter starts from T, the
+ *   smallest of those windows' sample peaks, and interpolates only where its bounds
+ *   exceed T.  A hop whose true peak is <= T cannot be the largest true peak of any of
+ *   its windows (a sample of that window is >= T), so it keeps its sample peak and every
+ *   window's maximum is still exact.  Interval [s, s+1) belongs to the hop of sample s.
  * - Crest factor: sample peak over RMS (both channels), dB.
  * - Balance: energy of L over energy of R, dB (positive: leans left).
  * - Correlation over time: Pearson correlation of L and R over 400 ms windows every
@@ -15,8 +23,9 @@
  * - Effective bit depth: the coarsest grid 2^-(b-1) every sample lies on (a 16-bit
  *   signal in a 24-bit file gives 16; 32 when the samples are on no 31-bit grid).
  * - Head and tail silence: before the first and after the last sample above -60 dBFS.
- * - Inter-sample overs: sample intervals (per channel) where the 8x-oversampled
- *   reconstruction (dsp/oversample.h) exceeds full scale.
+ * - Inter-sample overs: sample intervals (per channel) where the 16x-oversampled
+ *   reconstruction (dsp/oversample.h) exceeds full scale, counted by the true-peak meter
+ *   of PSR below (before the first sample and after the last, zeros).
  * - Spectrum: Welch average (Hann window, 50 % overlap, ~0.34 s frames) of the power
  *   spectrum of each channel, summed into IEC 61260 third-octave bands (centres
  *   1000*10^(k/10) Hz, edges at 10^(+-1/20) times the centre; partial bins weighted by
@@ -36,7 +45,8 @@
 #include "dsp/oversample.h"
 
 #define CORR_BINS 2001
-#define TP_RING 30
+#define TP_RING 30 /* hops in a short-term window (3 s) */
+#define HOP_RING 64 /* hop records kept: the window before a hop and the one after */
 #define CORR_RING 4
 #define SILENCE_THR 0.001 /* -60 dBFS */
 
@@ -57,18 +67,28 @@ struct lq_deep {
     double hop_s[3], ring_s[CORR_RING][3];
     int ring_n, ring_pos;
     long long corr_hist[CORR_BINS], corr_count;
-    /* PSR */
-    double tp_ring[TP_RING];
-    int tp_n, tp_pos;
+    /* PSR and the true peak (the 3 s delayed 16x meter, see the top of this file) */
+    struct hop_rec {
+        long long start;    /* first frame */
+        long long len;
+        double sp, st, tp;  /* sample peak, short-term LUFS, true peak (linear) */
+    } hops[HOP_RING];
+    long long nh, done;     /* hops completed, hops metered */
+    long long hop_start;    /* first frame of the hop being pushed */
+    lq_os_filter tpf;       /* 16x */
+    lq_os_stream tps[2];
+    double *ring[2];        /* the last ring_cap frames: frame t at t % ring_cap */
+    size_t ring_cap;
+    long long fed;          /* frames fed to tps */
+    double tp_max;          /* largest true peak metered (linear) */
+    int flushed;
     double psr_min;
     /* bit depth */
     uint64_t bits_or;
     int offgrid, bits_done;
     /* silence */
     long long first_loud, last_loud;
-    /* overs */
-    lq_os_filter osf;
-    lq_os_stream os[2];
+    /* overs (counted by the true-peak meter) */
     long long overs;
     int lite;
     /* spectrum */
@@ -147,9 +167,19 @@ lq_error lq_deep_new(lq_deep **out, int channels, double rate, size_t max_block,
     lq_series_init(&a->st, 0.1, 0);
     lq_series_init(&a->psr, 0.1, 1);
     lq_series_init(&a->corr, 0.1, 1);
-    lq_os_stream_reset(&a->os[0]);
-    lq_os_stream_reset(&a->os[1]);
-    if (lq_os_design(&a->osf, 8) != LQ_OK) goto fail;
+    lq_os_stream_reset(&a->tps[0]);
+    lq_os_stream_reset(&a->tps[1]);
+    if (!lite) {
+        /* a hop waits for the 29 after it (and 32 frames of the next), while the
+         * caller may push up to max_block more */
+        a->ring_cap = (size_t)(TP_RING + 2) * ((size_t)llround(rate / 10.0) + 1) + max_block +
+                      LQ_OS_DELAY;
+        for (int c = 0; c < channels; c++) {
+            a->ring[c] = malloc(a->ring_cap * sizeof(double));
+            if (!a->ring[c]) goto fail;
+        }
+        if (lq_os_design(&a->tpf, 16) != LQ_OK) goto fail;
+    }
     a->win = malloc(a->nfft * sizeof *a->win);
     a->psd = calloc(a->nfft / 2 + 1, sizeof *a->psd);
     for (int c = 0; c < channels; c++) a->buf[c] = calloc(a->nfft, sizeof(double));
@@ -186,7 +216,9 @@ void lq_deep_destroy(lq_deep **pa)
     free(a->buf[1]);
     free(a->win);
     free(a->psd);
-    lq_os_filter_free(&a->osf);
+    free(a->ring[0]);
+    free(a->ring[1]);
+    lq_os_filter_free(&a->tpf);
     free(a);
     *pa = NULL;
 }
@@ -209,13 +241,15 @@ static void bits_scan(lq_deep *a, const double *x, size_t n)
     const double scale = 2147483648.0; /* 2^31 */
     uint64_t acc = a->bits_or;
     for (size_t i = 0; i < n; i++) {
-        double v = x[i] * scale;
-        if (v != floor(v) || fabs(v) > scale) {
+        const double v = x[i] * scale;
+        /* on the grid: an integer (a conversion and back, no libm call) within 2^31 */
+        const long long iv = fabs(v) <= scale ? (long long)v : 0;
+        if (!(fabs(v) <= scale) || (double)iv != v) {
             a->offgrid = 1;
             a->bits_done = 1;
             return;
         }
-        acc |= (uint64_t)llabs((long long)v);
+        acc |= (uint64_t)llabs(iv);
         if (acc & 1) break;
     }
     a->bits_or = acc;
@@ -263,9 +297,15 @@ void lq_deep_push(lq_deep *a, const double *const *p, size_t n)
     if (pk > a->peak) a->peak = pk;
     /* bit depth */
     for (int c = 0; c < nc && !a->bits_done; c++) bits_scan(a, p[c], n);
-    /* inter-sample overs (8x) */
-    for (int c = 0; c < nc && !a->lite; c++)
-        a->overs += lq_os_stream_count_over(&a->os[c], &a->osf, p[c], n, 1.0);
+    /* the audio waits in the ring for the true peak and the overs (finish_hop) */
+    for (int c = 0; c < nc && !a->lite; c++) {
+        for (size_t i = 0, w = (size_t)(a->frames % (long long)a->ring_cap); i < n;) {
+            size_t k = a->ring_cap - w < n - i ? a->ring_cap - w : n - i;
+            memcpy(a->ring[c] + w, p[c] + i, k * sizeof(double));
+            i += k;
+            w = 0;
+        }
+    }
     /* spectrum */
     for (size_t off = 0; off < n;) {
         size_t k = a->nfft - a->fill;
@@ -283,7 +323,70 @@ void lq_deep_push(lq_deep *a, const double *const *p, size_t n)
     a->frames += (long long)n;
 }
 
-void lq_deep_hop(lq_deep *a, double st, double hop_tp)
+/* Feed the 16x meter up to frame `to` (zeros after the last frame pushed), starting
+ * from mx; returns the largest value above mx, or mx, and counts the overs. */
+static double feed_tp(lq_deep *a, long long to, double mx)
+{
+    double r = mx;
+    for (int c = 0; c < a->nc; c++) {
+        long long t = a->fed;
+        while (t < to) {
+            if (t < a->frames) {
+                size_t w = (size_t)(t % (long long)a->ring_cap);
+                long long k = (long long)(a->ring_cap - w);
+                if (k > a->frames - t) k = a->frames - t;
+                if (k > to - t) k = to - t;
+                r = lq_os_stream_meter_over(&a->tps[c], &a->tpf, a->ring[c] + w, (size_t)k, r,
+                                            1.0, &a->overs);
+                t += k;
+            } else {
+                static const double zeros[LQ_OS_DELAY];
+                long long k = to - t < LQ_OS_DELAY ? to - t : LQ_OS_DELAY;
+                r = lq_os_stream_meter_over(&a->tps[c], &a->tpf, zeros, (size_t)k, r, 1.0,
+                                            &a->overs);
+                t += k;
+            }
+        }
+    }
+    if (to > a->fed) a->fed = to;
+    return r;
+}
+
+/* Meter hop `done` (every hop of the 3 s windows holding it is complete, or the file
+ * ended) and give the PSR of the window that ends with it. */
+static void finish_hop(lq_deep *a)
+{
+    const long long h = a->done, last = a->nh - 1;
+    struct hop_rec *r = &a->hops[h % HOP_RING];
+    double tp = r->sp;
+    if (!a->lite) {
+        /* T: the smallest sample peak of the windows [e-29, e] that hold h */
+        double thr = HUGE_VAL;
+        for (long long e = h; e <= last && e < h + TP_RING; e++) {
+            double m = 0;
+            for (long long j = e - TP_RING + 1 < 0 ? 0 : e - TP_RING + 1; j <= e; j++)
+                if (a->hops[j % HOP_RING].sp > m) m = a->hops[j % HOP_RING].sp;
+            if (m < thr) thr = m;
+        }
+        /* the intervals of the hop's samples: the meter's output lags by LQ_OS_DELAY */
+        double v = feed_tp(a, r->start + r->len + LQ_OS_DELAY, thr);
+        if (v > thr) tp = v;
+        if (tp > a->tp_max) a->tp_max = tp;
+    }
+    r->tp = tp;
+    double psr = NAN;
+    if (isfinite(r->st) && r->st > -70.0) {
+        double mx = 0;
+        for (long long j = h - TP_RING + 1 < 0 ? 0 : h - TP_RING + 1; j <= h; j++)
+            if (a->hops[j % HOP_RING].tp > mx) mx = a->hops[j % HOP_RING].tp;
+        psr = 20.0 * log10(mx) - r->st;
+        if (psr < a->psr_min) a->psr_min = psr;
+    }
+    lq_series_add(&a->psr, psr);
+    a->done++;
+}
+
+void lq_deep_hop(lq_deep *a, double st)
 {
     /* correlation over the last 400 ms */
     memcpy(a->ring_s[a->ring_pos], a->hop_s, sizeof a->hop_s);
@@ -306,22 +409,18 @@ void lq_deep_hop(lq_deep *a, double st, double hop_tp)
         }
     }
     lq_series_add(&a->corr, corr);
-    /* PSR against the largest true peak of the last 3 s */
-    double tp = isfinite(hop_tp) ? hop_tp : a->hop_peak;
+    /* the hop's record; hops are metered (and their PSR known) 3 s later */
+    struct hop_rec *h = &a->hops[a->nh % HOP_RING];
+    h->start = a->hop_start;
+    h->len = a->frames - a->hop_start;
+    h->sp = a->hop_peak;
+    h->st = st;
+    h->tp = 0;
     a->hop_peak = 0;
-    a->tp_ring[a->tp_pos] = tp;
-    a->tp_pos = (a->tp_pos + 1) % TP_RING;
-    if (a->tp_n < TP_RING) a->tp_n++;
-    double psr = NAN;
-    if (isfinite(st) && st > -70.0) {
-        double mx = 0;
-        for (int i = 0; i < a->tp_n; i++)
-            if (a->tp_ring[i] > mx) mx = a->tp_ring[i];
-        psr = 20.0 * log10(mx) - st;
-        if (psr < a->psr_min) a->psr_min = psr;
-    }
+    a->hop_start = a->frames;
+    a->nh++;
+    while (a->done + TP_RING <= a->nh) finish_hop(a);
     lq_series_add(&a->st, isfinite(st) && st > -70.0 ? st : NAN);
-    lq_series_add(&a->psr, psr);
 }
 
 /* Power of the spectrum between f0 and f1 Hz, bins weighted by their overlap. */
@@ -350,6 +449,15 @@ static double bands_mean(const double *bp, int i0, int i1)
 void lq_deep_result_get(lq_deep *a, lq_deep_result *r)
 {
     memset(r, 0, sizeof *r);
+    if (!a->flushed) {
+        /* the last hops, then the frames after the last hop and the interpolator's tail
+         * (as if zeros followed), against the largest true peak found */
+        while (a->done < a->nh) finish_hop(a);
+        if (!a->lite) a->tp_max = feed_tp(a, a->frames + LQ_OS_DELAY, a->tp_max);
+        a->flushed = 1;
+    }
+    r->true_peak = a->lite ? NAN : a->tp_max;
+    r->sample_peak = a->peak;
     const double nf = a->frames > 0 ? (double)a->frames : 1.0;
     const int nc = a->nc;
     double e = nc == 2 ? (a->ee[0] + a->ee[1]) / (2 * nf) : a->ee[0] / nf;

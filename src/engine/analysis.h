@@ -30,6 +30,8 @@ void lq_series_init(lq_series *s, double step_s, int merge_min);
 void lq_series_add(lq_series *s, double v);
 
 typedef struct lq_deep_result {
+    double true_peak;       /* 16x, linear (the file's true_peak_16x); NaN when lite */
+    double sample_peak;     /* linear, both channels */
     double psr_min_db, crest_db, balance_db, correlation_p5, mono_loss_db;
     double low_side_ratio, low_correlation;
     int effective_bits;
@@ -45,16 +47,20 @@ typedef struct lq_deep_result {
 typedef struct lq_deep lq_deep;
 
 /* lite: only what the report's plots need (short-term series and spectrum; the
- * sample-level figures, inter-sample overs and bit depth, are skipped). */
+ * sample-level figures, inter-sample overs, bit depth and the true peak (PSR uses the
+ * sample peak instead) are skipped).  Otherwise the analysis keeps the last 3.2 s of
+ * audio (the true peak is measured 3 s late) and gives the file's 16x true peak. */
 lq_error lq_deep_new(lq_deep **out, int channels, double rate, size_t max_block, int lite,
                      lq_diag *d);
 /* Frames [0, n) of planar p. */
 void lq_deep_push(lq_deep *a, const double *const *p, size_t n);
 /* Every 100 ms of audio (after the frames of that hop were pushed): short-term loudness
- * (NaN before 3 s or when unmeasurable) and the true peak (linear) of the hop. */
-void lq_deep_hop(lq_deep *a, double short_term_lufs, double hop_true_peak);
-/* The figures so far (a file shorter than one spectrum frame gets one zero-padded
- * frame, once). */
+ * (NaN before 3 s or when unmeasurable).  The true peak of PSR is the analysis' own
+ * (16x; lite: the sample peak), measured 3 s late: the PSR series and psr_min_db are
+ * complete once lq_deep_result_get has run. */
+void lq_deep_hop(lq_deep *a, double short_term_lufs);
+/* The figures, once every frame was pushed (a file shorter than one spectrum frame
+ * gets one zero-padded frame; the last hops are metered; no push after this). */
 void lq_deep_result_get(lq_deep *a, lq_deep_result *r);
 void lq_deep_destroy(lq_deep **a);
 

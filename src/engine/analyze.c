@@ -61,6 +61,12 @@ void lq_analysis_from_meter(const lq_meter_result *r, lq_analysis *out)
 
 lq_error lq_analyze_file(const char *path, lq_analysis *out, char *err, size_t errlen)
 {
+    return lq_analyze_file_ex(path, 0, out, err, errlen);
+}
+
+lq_error lq_analyze_file_ex(const char *path, unsigned options, lq_analysis *out, char *err,
+                            size_t errlen)
+{
     lq_diag d = {{0}};
     memset(out, 0, sizeof *out);
     lq_meter_result *r = malloc(sizeof *r);
@@ -68,10 +74,9 @@ lq_error lq_analyze_file(const char *path, lq_analysis *out, char *err, size_t e
         if (err && errlen) snprintf(err, errlen, "out of memory");
         return LQ_ERR_NOMEM;
     }
-    lq_error e = lq_meter_file(path,
-                               LQ_METER_FULL | LQ_METER_TP16 | LQ_METER_HEALTH |
-                                   LQ_METER_TP_EBUR128 | LQ_METER_DEEP,
-                               r, &d);
+    int what = LQ_METER_FULL | LQ_METER_TP16 | LQ_METER_HEALTH | LQ_METER_DEEP;
+    if (options & LQ_ANALYZE_EBUR128_PEAK) what |= LQ_METER_TP_EBUR128;
+    lq_error e = lq_meter_file(path, what, r, &d);
     if (e) {
         if (err && errlen) snprintf(err, errlen, "%s", d.msg);
     } else {

@@ -78,8 +78,47 @@ typedef struct render {
     lq_audio_out *out[1 + LQ_MAX_CODEC_CHECKS];
     int n_out;
     lq_spool *to;        /* or NULL: the chain's output also goes here */
+    const lq_meter_shape *shape; /* or NULL: the meter takes the render as it is */
+    long long pos;       /* render frames passed to the sink */
+    double *tmp[2];      /* shaped copy of a block, for the meter */
     lq_diag *d;
 } render;
+
+/* The meter's view of an album track file (lq_meter_shape): the kept render frames
+ * with their fades, between the file's silences (pushed by push_silence). */
+static void shaped_push(render *r, const double *const *buf, size_t n)
+{
+    const lq_meter_shape *s = r->shape;
+    const long long p0 = r->pos, p1 = p0 + (long long)n;
+    r->pos = p1;
+    const long long a = p0 > s->skip ? p0 : s->skip;
+    const long long b = p1 < s->skip + s->keep ? p1 : s->skip + s->keep;
+    if (a >= b) return;
+    const size_t m = (size_t)(b - a), off = (size_t)(a - p0);
+    const int nc = r->rd.s->channels;
+    const double *pl[2] = {buf[0] + off, nc > 1 ? buf[1] + off : NULL};
+    if (a >= s->fade_in && b <= s->frames - s->fade_out) {
+        lq_meter_push(r->meter, pl, m);
+        return;
+    }
+    for (size_t i = 0; i < m; i++) {
+        const long long t = a + (long long)i;
+        const double g = t < s->fade_in || t >= s->frames - s->fade_out ? s->gain(s, t) : 1.0;
+        for (int c = 0; c < nc; c++) r->tmp[c][i] = pl[c][i] * g;
+    }
+    lq_meter_push(r->meter, (const double *const *)r->tmp, m);
+}
+
+static void push_silence(render *r, long long n)
+{
+    const int nc = r->rd.s->channels;
+    for (int c = 0; c < nc; c++) memset(r->tmp[c], 0, BLOCK * sizeof(double));
+    while (n > 0) {
+        size_t m = n < BLOCK ? (size_t)n : BLOCK;
+        lq_meter_push(r->meter, (const double *const *)r->tmp, m);
+        n -= (long long)m;
+    }
+}
 
 static size_t src_fn(void *u, double *const *buf, size_t n, lq_error *err)
 {
@@ -99,7 +138,8 @@ static size_t src_fn(void *u, double *const *buf, size_t n, lq_error *err)
 static lq_error sink_fn(void *u, const double *const *buf, size_t n)
 {
     render *r = u;
-    if (r->meter) lq_meter_push(r->meter, buf, n);
+    if (r->meter && r->shape) shaped_push(r, buf, n);
+    else if (r->meter) lq_meter_push(r->meter, buf, n);
     if (r->to) {
         lq_error e = lq_spool_write(r->to, buf, n, r->d);
         if (e) return e;
@@ -119,11 +159,18 @@ typedef struct plan {
     int use_limiter, use_dither, out_bits;
     lq_stage_env env;
     unsigned char lim_cfg[512];
+    /* an album's PCM track (ex->spool_out, no codec checks): every closed-loop pass is
+     * spooled and the best kept in ex->spool_out, so the final render is not run again */
+    int keep_best, have_best;
+    lq_spool scratch;
+    double best_gain_db, best_lufs, best_gr_db;
+    json_t *best_lim;
 } plan;
 
 /* Run the chain once with gain_db and ceiling; measure with `what`; optionally encode
  * into outs.  *res gets the figures of what came out of the chain. */
-static lq_error run_pass_from(plan *p, const lq_spool *src, lq_spool *to, double gain_db,
+static lq_error run_pass_from(plan *p, const lq_spool *src, lq_spool *to,
+                              const lq_meter_shape *shape, double gain_db,
                               double ceiling_dbtp, int what, lq_audio_out **outs, int n_out,
                               lq_meter_result *res, json_t **lim_report, json_t **dith_report,
                               long long *clipped)
@@ -145,14 +192,23 @@ static lq_error run_pass_from(plan *p, const lq_spool *src, lq_spool *to, double
     if (what) e = lq_meter_new(&r.meter, p->env.channels, p->env.sample_rate, what, BLOCK, &ex->diag);
     if (!e && lq_spool_reader_init(&r.rd, src, BLOCK))
         e = lq_diag_set(&ex->diag, LQ_ERR_NOMEM, "out of memory");
+    if (!e && r.meter && shape) {
+        r.shape = shape;
+        if (!(r.tmp[0] = malloc((size_t)2 * BLOCK * sizeof(double))))
+            e = lq_diag_set(&ex->diag, LQ_ERR_NOMEM, "out of memory");
+        else r.tmp[1] = r.tmp[0] + BLOCK;
+        if (!e) push_silence(&r, shape->lead);
+    }
     if (!e) {
         lq_blocker bl;
         lq_blocker_init(&bl, src == &p->g->spool ? p->j->block : BLOCK, BLOCK);
         lq_run_ctl ctl = {.blocks = &bl, .cancel = &p->j->cancel};
         e = lq_chain_run(&chain, src_fn, &r, sink_fn, &r, &ctl, NULL);
         if (e == LQ_ERR_CANCELLED) lq_diag_set(&ex->diag, e, "cancelled");
-        lq_spool_reader_free(&r.rd);
+        if (!e && r.shape) push_silence(&r, shape->tail);
     }
+    if (r.rd.buf) lq_spool_reader_free(&r.rd);
+    free(r.tmp[0]);
     if (!e && r.meter) lq_meter_result_get(r.meter, res);
     if (!e) {
         for (size_t i = 0; i < chain.n; i++) {
@@ -178,23 +234,21 @@ static lq_error run_pass_from(plan *p, const lq_spool *src, lq_spool *to, double
     return e;
 }
 
-static lq_error run_pass(plan *p, double gain_db, double ceiling_dbtp, int what,
+/* A pass over the rate group's spool; with `to`, its output also goes into that spool,
+ * made afresh.  An album's track is metered as its file will hold it (ex->shape). */
+static lq_error run_pass(plan *p, lq_spool *to, double gain_db, double ceiling_dbtp, int what,
                          lq_audio_out **outs, int n_out, lq_meter_result *res,
                          json_t **lim_report, json_t **dith_report, long long *clipped)
 {
     lq_export *ex = p->ex;
-    lq_spool *to = NULL;
-    /* an album's copy of the final render (the one that encodes, or measures in full
-     * when it only spools), afresh */
-    if (ex->spool_out && (n_out || (what & LQ_METER_FULL))) {
-        lq_spool_destroy(ex->spool_out);
-        lq_error e = lq_spool_create(ex->spool_out, p->j->out_dir, p->env.channels, ex->rate,
-                                     &ex->diag);
+    if (to) {
+        lq_spool_destroy(to);
+        lq_error e = lq_spool_create(to, p->j->out_dir, p->env.channels, ex->rate, &ex->diag);
         if (e) return e;
-        to = ex->spool_out;
     }
-    lq_error e = run_pass_from(p, &p->g->spool, to, gain_db, ceiling_dbtp, what, outs, n_out,
-                               res, lim_report, dith_report, clipped);
+    lq_error e = run_pass_from(p, &p->g->spool, to, ex->has_shape ? &ex->shape : NULL,
+                               gain_db, ceiling_dbtp, what, outs, n_out, res, lim_report,
+                               dith_report, clipped);
     if (!e && to) e = lq_spool_finish(to, &ex->diag);
     return e;
 }
@@ -729,7 +783,8 @@ static lq_error excerpt_estimate(plan *p, const excerpts *x, const lq_format *fm
     memset(&out, 0, sizeof out);
     out.fd = -1;
     lq_error e = lq_spool_create(&out, p->j->out_dir, p->env.channels, ex->rate, &ex->diag);
-    if (!e) e = run_pass_from(p, x->sp, &out, gain_db, ceil_db, 0, NULL, 0, NULL, NULL, NULL, NULL);
+    if (!e) e = run_pass_from(p, x->sp, &out, NULL, gain_db, ceil_db, 0, NULL, 0, NULL, NULL, NULL,
+                               NULL);
     if (!e) e = lq_spool_finish(&out, &ex->diag);
     codec_task t[LQ_MAX_CODEC_CHECKS];
     for (int i = 0; i < nf && !e; i++)
@@ -804,7 +859,8 @@ static double curve_gain(const drive_curve *cv, double aim, double ceil_db, doub
 }
 
 /* Render the export itself at (gain, ceiling): encode it, measure `what` of the chain's
- * output into *res.  The limiter and dither reports are this render's. */
+ * output into *res.  The limiter and dither reports are this render's.  An album's track
+ * also spools this render (ex->spool_out, afresh). */
 static lq_error render_export(plan *p, double gain_db, double ceil_db, int what,
                               lq_meter_result *res)
 {
@@ -819,7 +875,8 @@ static lq_error render_export(plan *p, double gain_db, double ceil_db, int what,
     ex->have_out = 1;
     lq_audio_out *outs[1] = {&ex->out};
     json_t *lim = NULL, *dit = NULL;
-    e = run_pass(p, gain_db, ceil_db, what, outs, 1, res, &lim, &dit, &ex->clipped);
+    e = run_pass(p, ex->spool_out, gain_db, ceil_db, what, outs, 1, res, &lim, &dit,
+                 &ex->clipped);
     if (ex->limiter_report) json_decref(ex->limiter_report);
     if (ex->dither_report) json_decref(ex->dither_report);
     ex->limiter_report = lim;
@@ -840,22 +897,49 @@ static lq_error solve_gain(plan *p, drive_curve *cv, double ceil_now, double aim
     double best_g = gk, best_err = HUGE_VAL, last_g = gk;
     int converged = 0;
     ex->n_passes = 0;
+    p->have_best = 0;
     for (int k = 0; k < LQ_MAX_PASSES - 1; k++) {
         lq_meter_result res = {0};
         double t0 = lq_now_s();
+        /* an album's PCM track (keep_best): every pass after the first is spooled, the
+         * closest one kept as the render.  The first pass starts from the unlimited level
+         * or the curve's reading and rarely lands: it is not spooled (if it is the best
+         * after all, the render runs once more) */
+        lq_spool *to = !write && p->keep_best && k > 0 ? &p->scratch : NULL;
+        json_t *lim = NULL;
         lq_error e = write ? render_export(p, gk, ceil_now, LQ_METER_LOUDNESS, &res)
-                           : run_pass(p, gk, ceil_now, LQ_METER_LOUDNESS, NULL, 0, &res, NULL,
-                                      NULL, NULL);
+                           : run_pass(p, to, gk, ceil_now, LQ_METER_LOUDNESS, NULL, 0, &res,
+                                      to ? &lim : NULL, NULL, NULL);
         const double dt = lq_now_s() - t0;
-        if (e) return e;
+        if (e) {
+            if (lim) json_decref(lim);
+            return e;
+        }
         last_g = gk;
         ex->passes[ex->n_passes++] = (lq_pass){gk, ceil_now, res.integrated_lufs};
         curve_add(cv, gk, ceil_now, res.integrated_lufs);
         const double err = aim - res.integrated_lufs;
-        if (fabs(err) < fabs(best_err)) {
+        if (k == 0 || fabs(err) < fabs(best_err)) {
             best_err = err;
             best_g = gk;
+            if (!write && p->keep_best) {
+                /* the closest pass so far is the render: keep its spool and limiter
+                 * report */
+                p->best_gain_db = gk;
+                p->best_lufs = res.integrated_lufs;
+                p->have_best = to != NULL;
+                if (to) {
+                    lq_spool sw = *ex->spool_out;
+                    *ex->spool_out = p->scratch;
+                    p->scratch = sw;
+                    if (p->best_lim) json_decref(p->best_lim);
+                    p->best_lim = lim;
+                    lim = NULL;
+                    p->best_gr_db = ex->max_gr_db;
+                }
+            }
         }
+        if (lim) json_decref(lim);
         converged = fabs(err) <= tol;
         if (converged) {
             if (write) ex->time_render_s += dt;
@@ -941,7 +1025,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
 {
     const lq_target *t = ex->target;
     const lq_preset *pr = j->preset;
-    plan p = {.j = j, .ex = ex, .g = g};
+    plan p = {.j = j, .ex = ex, .g = g, .scratch = {.fd = -1}};
     float *win = NULL;   /* per check codec and second: decoded peaks (fallback search) */
     const int lossy = lq_format_is_lossy(t->format);
     ex->bits = lossy ? 0 : t->bit_depth;
@@ -953,8 +1037,10 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
         if (ex->err) return;
         p.use_limiter = 1;
     }
-    if (pr->dither.vt) {
-        ex->err = lq_stage_spec_override(&p.dither, &pr->dither, t->dither_node, &ex->diag);
+    /* an album's track: the record's dither (dithered once over the album, album.c) */
+    const lq_stage_spec *dbase = ex->album_dither ? ex->album_dither : &pr->dither;
+    if (dbase->vt) {
+        ex->err = lq_stage_spec_override(&p.dither, dbase, t->dither_node, &ex->diag);
         if (ex->err) goto out;
     }
     /* the signal's word length: unchanged only when nothing touched it */
@@ -1015,11 +1101,13 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
     double aim = ex->aim_lufs;
     drive_curve cv = {.n = 0};
     /* An album's PCM track with no round trips to check only spools (the album encodes
-     * the split render), measured as it streams.  A PCM export is written by the closed
-     * loop's own passes (the pass kept is the render); a lossy one is encoded once the
-     * gain is known. */
+     * the split render), from the closed loop's best pass when there is a loop (its
+     * passes after the first are spooled: keep_best).  A PCM export is written by the
+     * closed loop's own passes (the pass kept is the render); a lossy one is encoded
+     * once the gain is known. */
     const int spool_only = ex->spool_out && !lossy && !n_chk;
     const int write_in_solve = !lossy && !spool_only;
+    p.keep_best = spool_only && solving;
     double t0;
 
     /* 1. the margin the codecs need, predicted on excerpts, at the gain the closed loop
@@ -1068,11 +1156,23 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
         ex->gain_db = gain_db;
         ex->ceiling_dbtp = ceil_now;
         lq_meter_result res = {0};
+        if (spool_only && p.have_best && gain_db == p.best_gain_db) {
+            /* the closed loop's kept pass is this render: its spool is ex->spool_out */
+            if (ex->limiter_report) json_decref(ex->limiter_report);
+            if (ex->dither_report) json_decref(ex->dither_report);
+            ex->dither_report = NULL;
+            ex->limiter_report = p.best_lim;
+            p.best_lim = NULL;
+            ex->max_gr_db = p.best_gr_db;
+            memset(&ex->meas, 0, sizeof ex->meas);
+            ex->meas.integrated_lufs = p.best_lufs;
+            break;
+        }
         if (spool_only) {
             t0 = lq_now_s();
             json_t *lim = NULL, *dit = NULL;
-            ex->err = run_pass(&p, gain_db, ceil_now, LQ_METER_FULL, NULL, 0, &res, &lim, &dit,
-                               &ex->clipped);
+            ex->err = run_pass(&p, ex->spool_out, gain_db, ceil_now, LQ_METER_LOUDNESS, NULL, 0,
+                               &res, &lim, &dit, &ex->clipped);
             if (ex->limiter_report) json_decref(ex->limiter_report);
             if (ex->dither_report) json_decref(ex->dither_report);
             ex->limiter_report = lim;
@@ -1225,6 +1325,8 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
     }
 out:
     free(win);
+    lq_spool_destroy(&p.scratch);
+    if (p.best_lim) json_decref(p.best_lim);
     lq_stage_spec_free(&p.limiter);
     lq_stage_spec_free(&p.dither);
     if (ex->err && ex->have_out) {

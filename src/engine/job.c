@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/text.h"
 #include "engine/naming.h"
 #include "engine/resample.h"
 
@@ -98,6 +99,18 @@ lq_error lq_job_set_metadata(lq_job *j, const char *title, const char *artist,
                              const char *album)
 {
     if (!j) return LQ_ERR_ARG;
+    /* tags are UTF-8 (Vorbis comments, ID3v2, RIFF INFO as written): refuse the rest
+     * with the field and the byte, rather than drop the tag */
+    const char *val[3] = {title, artist, album}, *name[3] = {"title", "artist", "album"};
+    for (int k = 0; k < 3; k++) {
+        long at = lq_utf8_invalid_at(val[k]);
+        if (at >= 0) {
+            snprintf(j->errmsg, sizeof j->errmsg,
+                     "%s: invalid UTF-8 at byte offset %ld (0x%02x) (expected UTF-8 text)",
+                     name[k], at, (unsigned char)val[k][at]);
+            return LQ_ERR_ARG;
+        }
+    }
     if (title) {
         free(j->title);
         j->title_owned = NULL;
@@ -275,6 +288,15 @@ lq_error lq_job_begin(lq_job *j, lq_publisher *pub, lq_diag *d)
         j->title = j->title_owned = dupstr(j->stems->title);
     if (!j->title && !(j->title = j->title_owned = lq_name_default_title(j->input)))
         return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    /* a default title from a file name that is not UTF-8 (a legacy Latin-1 name):
+     * its stray bytes are read as Latin-1, so "Caf\xe9.wav" is titled "Caf\u00e9" */
+    if (j->title_owned && !(j->stems && j->stems->title) &&
+        lq_utf8_invalid_at(j->title_owned) >= 0) {
+        char *fixed = lq_utf8_latin1_fallback(j->title_owned);
+        if (!fixed) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+        free(j->title_owned);
+        j->title = j->title_owned = fixed;
+    }
     if (!(j->exports = calloc(j->n_targets, sizeof *j->exports)))
         return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < j->n_targets; i++) {
@@ -285,13 +307,7 @@ lq_error lq_job_begin(lq_job *j, lq_publisher *pub, lq_diag *d)
                             .ext = lq_format_ext[ex->target->format],
                             .track = j->track, .track_total = j->track_total};
         /* an album's track files carry their number even when the pattern has none */
-        const char *pat = ex->target->filename;
-        char numbered[600];
-        if (j->track_prefix && !strstr(pat, "{track")) {
-            snprintf(numbered, sizeof numbered, "{track:02} %s", pat);
-            pat = numbered;
-        }
-        if (!(ex->file_name = lq_name_expand(pat, &f)))
+        if (!(ex->file_name = lq_name_track_file(ex->target->filename, &f, j->track_prefix)))
             return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
         char who[300];
         snprintf(who, sizeof who, "target %s", ex->target->name);

@@ -35,6 +35,18 @@ typedef struct lq_codec_check {
     int ok;
 } lq_codec_check;
 
+/* How an album's track file will hold a finished render (album/assemble.c sets it): the
+ * closed loop meters the render shaped so, and the file lands on its aim in one go.
+ * Render frames [skip, skip + keep) go into the file, with `lead` frames of silence
+ * before them and `tail` after; inside the fades (fade_in frames from the render's
+ * start, fade_out frames up to its end, `frames` long) `gain` gives the envelope. */
+typedef struct lq_meter_shape {
+    long long lead, skip, keep, tail;
+    long long frames, fade_in, fade_out;
+    int curve_in, curve_out;
+    double (*gain)(const struct lq_meter_shape *s, long long t);
+} lq_meter_shape;
+
 typedef struct lq_export {
     const lq_target *target;
     char *path;             /* final path */
@@ -73,7 +85,14 @@ typedef struct lq_export {
     int aim_set;            /* aim_lufs/has_aim were set by the album's loudness policy */
     lq_spool *spool_out;    /* or NULL; when set, the final render's limited signal goes
                                here too, undithered (the album dithers its continuous
-                               render once); the encoded file is only a check */
+                               render once); the encoded file is only a check.  A PCM
+                               export with no codec checks keeps the closed loop's best
+                               pass as that render (no pass is run twice) */
+    lq_meter_shape shape;   /* with has_shape: the loudness passes meter the render as
+                               the album's file will hold it */
+    int has_shape;
+    const lq_stage_spec *album_dither; /* or NULL; the record's dither (the album's, not the
+                               track preset's): the limiter leaves room for its peaks */
 } lq_export;
 
 typedef struct lq_rate_group {

@@ -25,7 +25,6 @@ struct lq_meter {
     size_t hop, hop_pos;
     double max_m, max_s;
     lq_deep *deep;
-    double hop_tp;
     double hop_e[30];       /* K-weighted mean square of the last 30 hops (ring) */
     long long hop_i;
 };
@@ -55,7 +54,8 @@ lq_error lq_meter_new(lq_meter **out, int channels, double rate, int what, size_
     if (m->st) m->ibuf = malloc(max_block * (size_t)channels * sizeof(double));
     if (want_loudness && (!m->st || !m->ibuf)) goto fail;
     if (m->st && channels == 1) ebur128_set_channel(m->st, 0, EBUR128_CENTER);
-    if (what & LQ_METER_TP16) {
+    /* the deeper analysis meters the 16x true peak itself (for PSR, in the same pass) */
+    if (what & LQ_METER_TP16 && !(what & LQ_METER_DEEP)) {
         if (lq_tp_meter_new(&m->tp, channels, rate, 16) != LQ_OK) goto fail;
     }
     if (what & (LQ_METER_DEEP | LQ_METER_PLOTS) &&
@@ -73,6 +73,49 @@ fail:
     return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory (loudness meter)");
 }
 
+/* The health figures of a stereo span: the same sums as the per-channel loop in
+ * push_span, both channels in one pass (two independent filter chains overlap). */
+static void health2(lq_meter *m, const double *const *p, size_t off, size_t k)
+{
+    const double a = m->lp_a, *L = p[0], *R = p[1];
+    double sL = 0, sR = 0, ssL = 0, ssR = 0, eL = 0, eR = 0, lr = 0;
+    double y1L = m->lp_state[0][0], y2L = m->lp_state[0][1];
+    double y1R = m->lp_state[1][0], y2R = m->lp_state[1][1];
+    int runL = m->run[0], runR = m->run[1];
+    long long clipped = 0;
+    for (size_t i = off; i < off + k; i++) {
+        const double xl = L[i], xr = R[i];
+        sL += xl;
+        sR += xr;
+        ssL += xl * xl;
+        ssR += xr * xr;
+        lr += xl * xr;
+        y1L = (1 - a) * xl + a * y1L;
+        y1R = (1 - a) * xr + a * y1R;
+        y2L = (1 - a) * y1L + a * y2L;
+        y2R = (1 - a) * y1R + a * y2R;
+        eL += y2L * y2L;
+        eR += y2R * y2R;
+        runL = fabs(xl) >= 0.9999 ? runL + 1 : 0;
+        runR = fabs(xr) >= 0.9999 ? runR + 1 : 0;
+        clipped += (runL == 3) + (runR == 3);
+    }
+    m->sum[0] += sL;
+    m->sum[1] += sR;
+    m->sumsq[0] += ssL;
+    m->sumsq[1] += ssR;
+    m->sumlr += lr;
+    m->lp_state[0][0] = y1L;
+    m->lp_state[0][1] = y2L;
+    m->lp_state[1][0] = y1R;
+    m->lp_state[1][1] = y2R;
+    m->lp_energy[0] += eL;
+    m->lp_energy[1] += eR;
+    m->run[0] = runL;
+    m->run[1] = runR;
+    m->clipped_runs += clipped;
+}
+
 /* Feed [off, off+k) of p to libebur128 and the other meters. */
 static void push_span(lq_meter *m, const double *const *p, size_t off, size_t k)
 {
@@ -82,13 +125,6 @@ static void push_span(lq_meter *m, const double *const *p, size_t off, size_t k)
             for (int c = 0; c < nc; c++)
                 m->ibuf[i * (size_t)nc + (size_t)c] = p[c][off + i];
         ebur128_add_frames_double(m->st, m->ibuf, k);
-        if (m->deep && m->what & LQ_METER_TP_EBUR128) {
-            double v;
-            for (int c = 0; c < nc; c++)
-                if (ebur128_prev_true_peak(m->st, (unsigned)c, &v) == EBUR128_SUCCESS &&
-                    v > m->hop_tp)
-                    m->hop_tp = v;
-        }
     }
     if (m->deep) {
         const double *v[2] = {p[0] + off, p[nc > 1 ? 1 : 0] + off};
@@ -102,12 +138,16 @@ static void push_span(lq_meter *m, const double *const *p, size_t off, size_t k)
         const double *v[2] = {p[0] + off, p[nc > 1 ? 1 : 0] + off};
         lq_tp_meter_push(m->tp, v, k);
     }
-    for (int c = 0; c < nc; c++)
+    double pk = m->sample_peak;
+    for (int c = 0; c < nc && !m->deep; c++) /* the analysis has it */
         for (size_t i = off; i < off + k; i++) {
-            double a = fabs(p[c][i]);
-            if (a > m->sample_peak) m->sample_peak = a;
+            const double a = fabs(p[c][i]);
+            pk = a > pk ? a : pk;
         }
-    if (m->what & LQ_METER_HEALTH) {
+    m->sample_peak = pk;
+    if (m->what & LQ_METER_HEALTH && nc == 2) {
+        health2(m, p, off, k);
+    } else if (m->what & LQ_METER_HEALTH) {
         for (int c = 0; c < nc; c++) {
             double s = 0, ss = 0, y1 = m->lp_state[c][0], y2 = m->lp_state[c][1], e = 0;
             const double a = m->lp_a;
@@ -132,8 +172,6 @@ static void push_span(lq_meter *m, const double *const *p, size_t off, size_t k)
             m->lp_energy[c] += e;
             m->run[c] = run;
         }
-        if (nc == 2)
-            for (size_t i = off; i < off + k; i++) m->sumlr += p[0][i] * p[1][i];
     }
     m->frames += (long long)k;
 }
@@ -173,10 +211,7 @@ void lq_meter_push(lq_meter *m, const double *const *p, size_t n)
                 st = s30 > 0 ? -0.691 + 10.0 * log10(s30 / 30) : -HUGE_VAL;
                 if (st > m->max_s) m->max_s = st;
             }
-            if (m->deep) {
-                lq_deep_hop(m->deep, st, m->what & LQ_METER_TP_EBUR128 ? m->hop_tp : NAN);
-                m->hop_tp = 0;
-            }
+            if (m->deep) lq_deep_hop(m->deep, st);
         }
     }
 }
@@ -227,6 +262,9 @@ void lq_meter_result_get(lq_meter *m, lq_meter_result *r)
     if (m->deep) {
         lq_deep_result_get(m->deep, &r->deep);
         r->has_deep = 1;
+        r->sample_peak_dbfs = lq_db(r->deep.sample_peak);
+        if (m->what & LQ_METER_TP16 && m->what & LQ_METER_DEEP)
+            r->true_peak_16x_dbtp = lq_db(r->deep.true_peak);
     }
 }
 

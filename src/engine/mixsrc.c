@@ -108,6 +108,15 @@ static lq_error open_stems(lq_mixsrc *s, const lq_stems_spec *spec, lq_diag *d)
     for (size_t i = 0; i < s->n && !e; i++) {
         stem *t = &s->st[i];
         e = lq_chain_create(&t->chain, t->spec->chain, t->spec->n_chain, &env, d);
+        if (e == LQ_ERR_ARG && d) {
+            /* a stage that cannot run at the stems' rate (a crossover above 0.45 x the
+             * rate): the input does not suit the chain, as for a mix and its preset
+             * (engine/master.c): name the file and the stem, exit as for a bad input */
+            char stage_msg[sizeof d->msg];
+            snprintf(stage_msg, sizeof stage_msg, "%s", d->msg);
+            e = lq_diag_set(d, LQ_ERR_INPUT_RATE, "%s: stem %s: %d Hz does not suit its chain: %s",
+                            spec->file, t->spec->name, s->rate, stage_msg);
+        }
         if (e) break;
         t->skip = t->chain.latency;
         if (t->chain.latency > s->max_latency) s->max_latency = t->chain.latency;

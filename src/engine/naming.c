@@ -19,6 +19,16 @@ char *lq_name_default_title(const char *path)
     return t;
 }
 
+char *lq_name_track_file(const char *pattern, const lq_name_fields *f, int numbered)
+{
+    char buf[1100];
+    if (numbered && !strstr(pattern, "{track}") && !strstr(pattern, "{track:02}")) {
+        snprintf(buf, sizeof buf, "{track:02} %s", pattern);
+        pattern = buf;
+    }
+    return lq_name_expand(pattern, f);
+}
+
 char *lq_name_expand(const char *pattern, const lq_name_fields *f)
 {
     char buf[1024], num[3][16];

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/stale.h"
+
 char *lq_path_join(const char *dir, const char *name)
 {
     size_t n = strlen(dir) + strlen(name) + 2;
@@ -28,7 +30,10 @@ lq_error lq_publisher_open(lq_publisher *p, const char *dir, int force, lq_diag 
 {
     *p = (lq_publisher){.force = force};
     if (!(p->dir = dupstr(dir))) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
-    return lq_outdir_make(&p->made_dir, dir, d);
+    lq_error e = lq_outdir_make(&p->made_dir, dir, d);
+    /* what a run killed here (SIGKILL) left behind, its owner gone (io/stale.h) */
+    if (!e) lq_tmp_sweep(dir);
+    return e;
 }
 
 static int grow(char ***v, size_t n)
@@ -113,7 +118,7 @@ lq_error lq_publisher_text(lq_publisher *p, const char *name, const char *text, 
         return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     }
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s/.lacquer-report-XXXXXX", p->dir);
+    lq_tmp_name(tmp, sizeof tmp, p->dir, LQ_TMP_REPORT, "XXXXXX");
     int fd = mkstemp(tmp);
     if (fd < 0) {
         free(path);

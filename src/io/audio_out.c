@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "io/ffcodec.h"
+#include "io/stale.h"
 
 static int sf_format_for(lq_format fmt, int bits)
 {
@@ -53,7 +54,7 @@ static lq_error open_hidden(lq_audio_out *o, lq_diag *d)
         close(o->fd);
     }
 #endif
-    snprintf(o->tmp_path, sizeof o->tmp_path, "%s/.lacquer-export-XXXXXX", o->dir);
+    lq_tmp_name(o->tmp_path, sizeof o->tmp_path, o->dir, LQ_TMP_EXPORT, "XXXXXX");
     o->fd = mkstemp(o->tmp_path);
     if (o->fd < 0) {
         o->tmp_path[0] = 0;
@@ -65,27 +66,6 @@ static lq_error open_hidden(lq_audio_out *o, lq_diag *d)
     fchmod(o->fd, 0644);
     snprintf(o->read_path, sizeof o->read_path, "%s", o->tmp_path);
     return LQ_OK;
-}
-
-/* 1 when s is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, <= U+10FFFF). */
-static int utf8_valid(const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    while (*p) {
-        unsigned c = *p++;
-        int n = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
-                : (c & 0xF8) == 0xF0 ? 3 : -1;
-        if (n < 0) return 0;
-        unsigned cp = n == 0 ? c : n == 1 ? c & 0x1F : n == 2 ? c & 0x0F : c & 0x07;
-        for (int k = 0; k < n; k++, p++) {
-            if ((*p & 0xC0) != 0x80) return 0;
-            cp = (cp << 6) | (*p & 0x3F);
-        }
-        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return 0;
-    }
-    return 1;
 }
 
 lq_error lq_audio_out_open(lq_audio_out *o, const char *dir, lq_format fmt, int rate,
@@ -162,9 +142,9 @@ lq_error lq_audio_out_open(lq_audio_out *o, const char *dir, lq_format fmt, int 
          * twice when libFLAC refuses an invalid one (an abort on `--artist $'\xff'`,
          * found by fuzz/fuzz_report).  The tags are written again with TagLib after
          * encoding (io/tags.c) in any case. */
-        if (m->title && utf8_valid(m->title)) sf_set_string(o->sf, SF_STR_TITLE, m->title);
-        if (m->artist && utf8_valid(m->artist)) sf_set_string(o->sf, SF_STR_ARTIST, m->artist);
-        if (m->album && utf8_valid(m->album)) sf_set_string(o->sf, SF_STR_ALBUM, m->album);
+        if (m->title && lq_utf8_invalid_at(m->title) < 0) sf_set_string(o->sf, SF_STR_TITLE, m->title);
+        if (m->artist && lq_utf8_invalid_at(m->artist) < 0) sf_set_string(o->sf, SF_STR_ARTIST, m->artist);
+        if (m->album && lq_utf8_invalid_at(m->album) < 0) sf_set_string(o->sf, SF_STR_ALBUM, m->album);
         sf_set_string(o->sf, SF_STR_SOFTWARE, "lacquer");
     }
     size_t ns = max_block * (size_t)channels;
@@ -327,7 +307,9 @@ lq_error lq_audio_out_publish(lq_audio_out *o, const char *final_path, int force
                            "%s: already exists (expected a new file name, or --force)",
                            final_path);
     char tmp[4300];
-    snprintf(tmp, sizeof tmp, "%s/.lacquer-publish-%ld-%d", o->dir, (long)getpid(), o->fd);
+    char fdname[32];
+    snprintf(fdname, sizeof fdname, "%d", o->fd);
+    lq_tmp_name(tmp, sizeof tmp, o->dir, LQ_TMP_PUBLISH, fdname);
     if (linkat(AT_FDCWD, o->read_path, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) != 0)
         return lq_diag_set(d, LQ_ERR_OUTPUT, "%s: cannot create (%s)", final_path,
                            strerror(errno));

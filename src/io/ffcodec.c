@@ -442,6 +442,8 @@ struct lq_ff_reader {
     int stream, channels, rate;
     size_t frame_pos;        /* frames of `frame` already delivered */
     int have_frame, flushed, ended;
+    long long limit;         /* MP4: the edit list's length (-1: none) */
+    long long delivered;
     const char *path;
 };
 
@@ -520,6 +522,10 @@ lq_error lq_ff_reader_open(lq_ff_reader **out, const char *path, int *channels, 
         dec = ff->av_rescale(r->ic->duration, r->rate, AV_TIME_BASE);
     *declared = dec;
     *exact = dec > 0 && r->ic->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE;
+    /* MP4: the edit list states the playing length (ISO/IEC 14496-12, 8.6.6), without the
+     * encoder's priming (which FFmpeg skips) and the last frame's padding (which FFmpeg
+     * 5.1 still decodes): players stop there, so lacquer does too */
+    r->limit = dec > 0 && strstr(r->ic->iformat->name, "mp4") != NULL ? dec : -1;
     *out = r;
     return LQ_OK;
 }
@@ -560,6 +566,8 @@ lq_error lq_ff_reader_read(lq_ff_reader *r, double *const *planar, size_t n, siz
     const lq_fflib *ff = &r->lib;
     size_t k = 0;
     lq_error e = LQ_OK;
+    if (r->limit >= 0 && (long long)n > r->limit - r->delivered)
+        n = (size_t)(r->limit - r->delivered);
     while (k < n && !r->ended) {
         if (!r->have_frame) {
             if (!next_frame(r, &e, d)) {
@@ -587,6 +595,7 @@ lq_error lq_ff_reader_read(lq_ff_reader *r, double *const *planar, size_t n, siz
             r->have_frame = 0;
         }
     }
+    r->delivered += (long long)k;
     *got = k;
     return e;
 }

@@ -145,6 +145,11 @@ void lq_spool_reader_rewind(lq_spool_reader *r)
     r->pos = 0;
 }
 
+void lq_spool_reader_seek(lq_spool_reader *r, long long frame)
+{
+    r->pos = frame < 0 ? 0 : frame > r->s->frames ? r->s->frames : frame;
+}
+
 void lq_spool_reader_free(lq_spool_reader *r)
 {
     free(r->buf);

@@ -39,6 +39,9 @@ lq_error lq_spool_reader_init(lq_spool_reader *r, const lq_spool *s, size_t max_
  * (0 at the end), or (size_t)-1 on an I/O error. */
 size_t lq_spool_read(lq_spool_reader *r, double *const *planar, size_t n);
 void lq_spool_reader_rewind(lq_spool_reader *r);
+/* Read on from frame `frame` (clamped to 0..frames): random access for the album's
+ * continuous render (album/assemble.c). */
+void lq_spool_reader_seek(lq_spool_reader *r, long long frame);
 void lq_spool_reader_free(lq_spool_reader *r);
 
 #endif

@@ -120,8 +120,25 @@ json_t *lq_album_report_build(const lq_album *a)
         json_object_set_new(o, "track_loudness_spread_lu", num(at->spread_lu));
         json_object_set_new(o, "dithered_once", json_boolean(at->dithered));
         json_object_set_new(o, "dither_clipped", json_integer(at->dither_clipped));
+        /* the record's dither as it ran: the album's (`dither:` on the default preset's) */
+        json_object_set_new(o, "dither", at->dither_report ? json_deep_copy(at->dither_report)
+                                                           : json_null());
         json_object_set_new(o, "total_frames", json_integer(L->total));
         json_object_set_new(o, "duration_s", num((double)L->total / rate));
+        /* the crossfades: the summed overlap's true peak, and the join limiter's work
+         * where it passed the ceiling (album/assemble.c) */
+        json_t *xf = json_array();
+        for (size_t i = 0; L->join_peak_dbtp && i + 1 < L->n_tracks; i++) {
+            if (!isfinite(L->join_ceiling_dbtp[i])) continue;
+            json_t *x = json_object();
+            json_object_set_new(x, "from_track", json_integer((json_int_t)i + 1));
+            json_object_set_new(x, "to_track", json_integer((json_int_t)i + 2));
+            json_object_set_new(x, "overlap_true_peak_dbtp", num(L->join_peak_dbtp[i]));
+            json_object_set_new(x, "ceiling_dbtp", num(L->join_ceiling_dbtp[i]));
+            json_object_set_new(x, "limiter_reduction_db", num(L->join_gr_db[i]));
+            json_array_append_new(xf, x);
+        }
+        json_object_set_new(o, "crossfades", xf);
         if (at->is_cd) {
             json_t *cd = json_object();
             json_object_set_new(cd, "image", json_string(at->image_path ? at->image_path : ""));
@@ -227,9 +244,15 @@ char *lq_album_report_text(const lq_album *a)
         const lq_album_target *at = &a->at[k];
         const lq_album_layout *L = &at->layout;
         const double rate = a->jobs[0]->exports[k].rate;
-        lq_text_add(&b, "target %s: album %.2f LUFS, track spread %.2f LU, album gain %+.2f dB, %.1f s%s\n",
+        const char *dt = json_string_value(json_object_get(at->dither_report, "type"));
+        const char *ds = json_string_value(json_object_get(at->dither_report, "shaping"));
+        lq_text_add(&b, "target %s: album %.2f LUFS, track spread %.2f LU, album gain %+.2f dB, "
+                        "%.1f s%s%s%s%s%s",
             at->target->name, at->album_lufs, at->spread_lu, at->album_gain_db,
-            (double)L->total / rate, at->dithered ? ", dithered once over the record" : "");
+            (double)L->total / rate, at->dithered ? ", dithered once over the record" : "",
+            dt ? " (" : "", dt ? dt : "", dt && ds ? ", shaping " : "", dt ? (ds ? ds : "") : "");
+        if (dt) lq_text_add(&b, "%s", ")\n");
+        else lq_text_add(&b, "%s", "\n");
         lq_text_add(&b, "   # %-28s %8s %6s %7s %6s %7s %7s  %s\n", "track", "LUFS", "LRA", "dBTP", "PLR",
             "gain", "lim GR", "verdict");
         for (size_t i = 0; i < a->n_jobs; i++) {
@@ -242,6 +265,11 @@ char *lq_album_report_text(const lq_album *a)
                 ex->gain_db, ex->max_gr_db, ex->met ? "met" : "NOT MET", m[0] ? "  at " : "", m);
             for (int w = 0; w < ex->n_warnings; w++) lq_text_add(&b, "       ! %s\n", ex->warnings[w]);
         }
+        for (size_t i = 0; L->join_peak_dbtp && i + 1 < L->n_tracks; i++)
+            if (isfinite(L->join_ceiling_dbtp[i]) && L->join_gr_db[i] > 0)
+                lq_text_add(&b, "  crossfade %zu -> %zu: the two tracks summed to %.2f dBTP, "
+                    "over the %.2f dBTP ceiling: limited by up to %.2f dB\n", i + 1, i + 2,
+                    L->join_peak_dbtp[i], L->join_ceiling_dbtp[i], L->join_gr_db[i]);
         if (at->is_cd)
             lq_text_add(&b, "  CD image %s: %lld samples (%lld frames), true peak %.2f dBTP\n",
                 at->image_name ? at->image_name : "", L->total, L->total / LQ_CD_FRAME,

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "engine/analysis.h"
+#include "report/html.h"
 #include "report/report.h"
 
 void lq_job_set_html(lq_job *j, int on)
@@ -91,13 +92,16 @@ static json_t *file_url(const char *dir, const char *path)
     return s;
 }
 
-static json_t *extra_json(const lq_job *j)
+json_t *lq_html_bands(void)
 {
-    json_t *x = json_object();
     json_t *hz = json_array();
     for (int i = 0; i < LQ_THIRD_OCTAVES; i++)
         json_array_append_new(hz, json_real(round(lq_third_octave_hz(i) * 10) / 10));
-    json_object_set_new(x, "bands_hz", hz);
+    return hz;
+}
+
+json_t *lq_html_job_files(const lq_job *j)
+{
     /* the A/B files: the mix first, then every export; gains to the quietest */
     double ref = j->in_meas.integrated_lufs;
     for (size_t i = 0; i < j->n_targets; i++)
@@ -120,7 +124,14 @@ static json_t *extra_json(const lq_job *j)
         }
         json_array_append_new(files, f);
     }
-    json_object_set_new(x, "files", files);
+    return files;
+}
+
+static json_t *extra_json(const lq_job *j)
+{
+    json_t *x = json_object();
+    json_object_set_new(x, "bands_hz", lq_html_bands());
+    json_object_set_new(x, "files", lq_html_job_files(j));
     return x;
 }
 
@@ -230,7 +241,8 @@ static const char *const script_a =
     "for(let v=Math.ceil(x0/st)*st;v<=x1;v+=st)a.push(v);return a})();"
     "ticks.forEach(v=>{if(tx(v)<x0||tx(v)>x1)return;const x=px(v);"
     "el('line',{x1:x,x2:x,y1:T,y2:H-B,class:'grid'},svg);"
-    "el('text',{x:x,y:H-B+16,'text-anchor':'middle'},svg).textContent=o.xlog?(v>=1000?(v/1000)+'k':v):"
+    "el('text',{x:x,y:H-B+16,'text-anchor':'middle'},svg).textContent="
+    "o.xint?v:o.xlog?(v>=1000?(v/1000)+'k':v):"
     "(v>=60?Math.floor(v/60)+':'+String(Math.round(v%60)).padStart(2,'0'):v+'s')});"
     "el('text',{x:W-Rm,y:H-4,'text-anchor':'end'},svg).textContent=o.xlabel||'';"
     "el('text',{x:4,y:4,'dominant-baseline':'hanging'},svg).textContent=o.ylabel||'';"
@@ -240,6 +252,39 @@ static const char *const script_a =
     "p.dataset.points=n;if(s.dash)p.setAttribute('stroke-dasharray','6 4')});"
     "legend('lg-'+id.slice(5),ser)}\n"
     "function tseries(s){return s.v.map((_,i)=>(i+0.5)*s.step_s)}\n";
+
+static const char *const script_series =
+    "/* the series of the plots both pages draw: short-term loudness and spectrum per file\n"
+    "   (the mix dashed), limiter gain reduction per export, multiband per band */\n"
+    "const PLOT_ST={xlabel:'time',ylabel:'LUFS (3 s)'},"
+    "PLOT_GR={xlabel:'time',ylabel:'gain dB',ymax:0},"
+    "PLOT_SPEC={xlog:true,xlabel:'Hz',ylabel:'dBFS per band'};\n"
+    "function stSeries(fs){return fs.filter(x=>x.short_term).map((x,i)=>({name:x.name,color:C[i%8],"
+    "x:tseries(x.short_term),y:x.short_term.v,dash:i===0}))}\n"
+    "function specSeries(fs){return fs.filter(x=>x.spectrum_db).map((x,i)=>({name:x.name,"
+    "color:C[i%8],"
+    "x:X.bands_hz,y:x.spectrum_db,dash:i===0}))}\n"
+    "function grSeries(ex){const ser=[];ex.forEach((e,i)=>{"
+    "const g=e.limiter&&e.limiter.gr_envelope;if(!g)return;ser.push({name:e.target,"
+    "color:C[(i+1)%8],x:g.max_gr_db.map((_,k)=>(k+0.5)*g.interval_s),"
+    "y:g.max_gr_db.map(v=>-v)})});return ser}\n"
+    "function mbSeries(st){const ser=[];st.forEach(s=>{if(s.stage!=='multiband')return;"
+    "s.bands.forEach((b,k)=>{if(!b.gr_envelope_db)return;ser.push({name:f(b.low_hz,0)+'\\u2013'+"
+    "f(b.high_hz,0)+' Hz',color:C[k%8],"
+    "x:b.gr_envelope_db.map((_,i)=>(i+0.5)*b.gr_envelope_interval_s),"
+    "y:b.gr_envelope_db.map(v=>-v)})})});return ser}\n"
+    "/* test hook (tests/test_html.c, URL fragment #lqtest): what every plot drew; then\n"
+    "   lqTestDone adds the resources fetched and the CSP, and writes the result */\n"
+    "function lqTestPlots(){const out={plots:{}};document.querySelectorAll('svg.plot').forEach(s=>{"
+    "const ps=[...s.querySelectorAll('path.line')];const bb=s.getBBox();out.plots[s.id]={hidden:"
+    "s.closest('section').hidden,lines:ps.length,"
+    "points:ps.reduce((n,p)=>n+Number(p.dataset.points),0),"
+    "width:bb.width,height:bb.height,view_width:s.viewBox.baseVal.width,view_height:"
+    "s.viewBox.baseVal.height}});return out}\n"
+    "function lqTestDone(out){"
+    "out.resources=performance.getEntriesByType('resource').map(e=>e.name);"
+    "out.csp=document.querySelector('meta[http-equiv=\"Content-Security-Policy\"]').content;"
+    "document.getElementById('lqtest-result').textContent=JSON.stringify(out)}\n";
 
 static const char *const script_b =
     "const files=X.files;\n"
@@ -253,20 +298,13 @@ static const char *const script_b =
     "d.appendChild(h('p','Fix: '+x.fix));const m=h('p','measured '+f(x.measured,2)+' '+x.unit+"
     "', threshold '+f(x.threshold,2)+' '+x.unit,'mut');d.appendChild(m);b.appendChild(d)})})();\n"
     "/* loudness over time */\n"
-    "plot('plot-loudness',files.filter(x=>x.short_term).map((x,i)=>({name:x.name,color:C[i%8],"
-    "x:tseries(x.short_term),y:x.short_term.v,dash:i===0})),{xlabel:'time',ylabel:'LUFS (3 s)'});\n"
+    "plot('plot-loudness',stSeries(files),PLOT_ST);\n"
     "/* limiter gain reduction per export */\n"
-    "(function(){const ser=[];R.exports.forEach((e,i)=>{const g=e.limiter&&e.limiter.gr_envelope;"
-    "if(!g)return;ser.push({name:e.target,color:C[(i+1)%8],x:g.max_gr_db.map((_,k)=>(k+0.5)*g.interval_s),"
-    "y:g.max_gr_db.map(v=>-v)})});if(ser.length)plot('plot-gr',ser,{xlabel:'time',ylabel:'gain dB',ymax:0});"
+    "(function(){const ser=grSeries(R.exports);if(ser.length)plot('plot-gr',ser,PLOT_GR);"
     "else document.getElementById('sec-gr').hidden=true})();\n"
-    "(function(){const ser=[];R.master.stages.forEach(s=>{if(s.stage!=='multiband')return;"
-    "s.bands.forEach((b,k)=>{if(!b.gr_envelope_db)return;ser.push({name:f(b.low_hz,0)+'\\u2013'+"
-    "f(b.high_hz,0)+' Hz',color:C[k%8],x:b.gr_envelope_db.map((_,i)=>(i+0.5)*b.gr_envelope_interval_s),"
-    "y:b.gr_envelope_db.map(v=>-v)})})});if(ser.length)plot('plot-mb',ser,{xlabel:'time',"
-    "ylabel:'gain dB',ymax:0});else document.getElementById('sec-mb').hidden=true})();\n"
-    "plot('plot-spectrum',files.filter(x=>x.spectrum_db).map((x,i)=>({name:x.name,color:C[i%8],"
-    "x:X.bands_hz,y:x.spectrum_db,dash:i===0})),{xlog:true,xlabel:'Hz',ylabel:'dBFS per band'});\n"
+    "(function(){const ser=mbSeries(R.master.stages);if(ser.length)plot('plot-mb',ser,PLOT_GR);"
+    "else document.getElementById('sec-mb').hidden=true})();\n"
+    "plot('plot-spectrum',specSeries(files),PLOT_SPEC);\n"
     "(function(){const ser=[];R.master.stages.forEach((s,k)=>{if(!s.curve)return;"
     "for(const key in s.curve){if(key==='freq_hz')continue;ser.push({name:'EQ '+(k+1)+' '+"
     "key.replace('_db',''),color:C[ser.length%8],x:s.curve.freq_hz,y:s.curve[key]})}});"
@@ -329,22 +367,14 @@ static const char *const script_c =
     "AB.active=k;AB.files.forEach((x,i)=>x.button.classList.toggle('on',i===k));return user}\n"
     "window.abSwitch=abSwitch;\n"
     "/* test hook (tests/test_html.c): report what was drawn and how the player behaves */\n"
-    "if(location.hash==='#lqtest'){const out={plots:{},ab:[],switch:[],resources:[]};"
-    "document.querySelectorAll('svg.plot').forEach(s=>{const ps=[...s.querySelectorAll('path.line')];"
-    "const bb=s.getBBox();out.plots[s.id]={hidden:s.closest('section').hidden,lines:ps.length,"
-    "points:ps.reduce((n,p)=>n+Number(p.dataset.points),0),width:bb.width,height:bb.height,"
-    "view_width:s.viewBox.baseVal.width,view_height:s.viewBox.baseVal.height}});"
+    "if(location.hash==='#lqtest'){const out=lqTestPlots();out.ab=[];out.switch=[];"
     "AB.files.forEach(x=>out.ab.push({name:x.name,lufs:x.lufs,gain_db:x.gain_db,"
     "data_gain_db:Number(x.button.dataset.gainDb),volume_db:20*Math.log10(x.audio.volume),src:x.src}));"
     "const pos=[12.5,33.25,7.125];for(let k=1;k<AB.files.length&&k<=pos.length;k++){"
     "AB.files[AB.active].audio.currentTime=pos[k-1];abSwitch(k,false);out.switch.push({to:k,"
     "set:pos[k-1],got:AB.files[k].audio.currentTime})}abSwitch(0,false);"
     "out.switch.push({to:0,set:pos[Math.min(pos.length,AB.files.length-1)-1],"
-    "got:AB.files[0].audio.currentTime});"
-    "out.resources=performance.getEntriesByType('resource').map(e=>e.name);"
-    "out.csp=document.querySelector('meta[http-equiv=\"Content-Security-Policy\"]').content;"
-    "const pre=document.getElementById('lqtest-result');pre.textContent=JSON.stringify(out);}\n"
-    "</script>\n</main></body></html>\n";
+    "got:AB.files[0].audio.currentTime});lqTestDone(out)}\n";
 
 /* Append s to the growing buffer; 0 on success. */
 static int cat(char **buf, size_t *len, size_t *cap, const char *s)
@@ -383,26 +413,25 @@ static char *json_for_script(const json_t *o)
     return out;
 }
 
-char *lq_job_report_html(const lq_job *j)
+char *lq_html_page(const char *body, json_t *report, json_t *extra, const char *const *scripts,
+                   size_t n_scripts)
 {
-    if (!j || !j->ran) return NULL;
-    json_t *rep = lq_report_build(j), *extra = extra_json(j);
-    char *rs = rep ? json_for_script(rep) : NULL, *xs = extra ? json_for_script(extra) : NULL;
-    json_decref(rep);
+    char *rs = report ? json_for_script(report) : NULL, *xs = extra ? json_for_script(extra) : NULL;
+    json_decref(report);
     json_decref(extra);
     char *buf = NULL;
     size_t len = 0, cap = 0;
     int bad = !rs || !xs;
     if (!bad)
-        bad = cat(&buf, &len, &cap, head_html) || cat(&buf, &len, &cap, body_html) ||
+        bad = cat(&buf, &len, &cap, head_html) || cat(&buf, &len, &cap, body) ||
               cat(&buf, &len, &cap, "<script type=\"application/json\" id=\"lq-report\">") ||
               cat(&buf, &len, &cap, rs) ||
               cat(&buf, &len, &cap, "</script>\n<script type=\"application/json\" "
                                     "id=\"lq-extra\">") ||
               cat(&buf, &len, &cap, xs) || cat(&buf, &len, &cap, "</script>\n") ||
-              cat(&buf, &len, &cap, script_a) || cat(&buf, &len, &cap, script_b) ||
-              cat(&buf, &len, &cap, script_ref) ||
-              cat(&buf, &len, &cap, script_c);
+              cat(&buf, &len, &cap, script_a) || cat(&buf, &len, &cap, script_series);
+    for (size_t i = 0; i < n_scripts && !bad; i++) bad = cat(&buf, &len, &cap, scripts[i]);
+    if (!bad) bad = cat(&buf, &len, &cap, "</script>\n</main></body></html>\n");
     free(rs);
     free(xs);
     if (bad) {
@@ -410,4 +439,11 @@ char *lq_job_report_html(const lq_job *j)
         return NULL;
     }
     return buf;
+}
+
+char *lq_job_report_html(const lq_job *j)
+{
+    if (!j || !j->ran) return NULL;
+    const char *const scripts[] = {script_b, script_ref, script_c};
+    return lq_html_page(body_html, lq_report_build(j), extra_json(j), scripts, 3);
 }

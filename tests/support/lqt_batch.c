@@ -108,7 +108,9 @@ static int is_export(const char *rel)
 {
     const char *b = strrchr(rel, '/');
     b = b ? b + 1 : rel;
-    return strcmp(b, "report.json") && strcmp(b, "report.txt") && strncmp(b, "batch", 5);
+    /* the reports carry timings and paths: compared stripped, elsewhere */
+    return strcmp(b, "report.json") && strcmp(b, "report.txt") && strcmp(b, "report.html") &&
+           strncmp(b, "batch", 5);
 }
 
 int lqt_exports_equal(const char *a, const char *b)
