@@ -6,14 +6,25 @@
  * Codec checks (issue 15).  The margin under the ceiling that a codec needs is searched
  * on excerpts, not on the whole song: the twelve one-second passages whose peaks sit
  * highest (the densest first among equal peaks), each with 1 s of pre-roll so that the
- * limiter and the encoder are in their steady state, are rendered through the
- * finishing chain, encoded and decoded, and their worst decoded 16x true peak is driven
- * to within 0.2 dB under the aim (the ceiling less codec_guard_db) by secant steps, since
- * a codec's overshoot grows as the ceiling drops.  Then the whole export is rendered once
- * and verified by a real encode and decode of the whole file per check codec, the codecs
- * side by side on the job's threads (each result in its own slot).  If that verification
- * finds a peak over, the margin grows round by round on whole-file measurements as
- * before: the guarantee never rests on the excerpts.
+ * limiter and the encoder are in their steady state, and each on the codecs' frame grid
+ * where it sits in the song (codec_grid: the encoder quantizes those passages frame for
+ * frame as in the song), are rendered through the
+ * finishing chain (at the gain the closed loop's curve gives for each ceiling tried),
+ * encoded and decoded, and their worst decoded 16x true peak is driven into the lower
+ * half of the 0.2 dB window under the aim (the ceiling less codec_guard_db) by regula
+ * falsi between the closest held and failed margins: a codec's overshoot grows as the
+ * ceiling drops, and a dozen passages tend to under-read the whole song's worst.  Then
+ * the closed loop solves the gain at that ceiling, its kept pass writing the export, and
+ * the export is verified by a real encode and decode of the whole file per check codec,
+ * the codecs side by side on the job's threads (each result in its own slot).  If that
+ * verification finds a peak over (or more than 0.2 dB under, with a margin to give
+ * back), the excerpts are picked again where that verification's decoded peaks sit
+ * (second by second), calibrated on its worst, and searched again; later rounds use
+ * regula falsi between the last held and the last failed whole-file margins; the last
+ * round falls back to the held one.  The guarantee never rests on the excerpts.
+ *
+ * The closed loop reads every pass so far off one curve: the finishing chain is
+ * scale-invariant (see drive_curve), so a new ceiling starts from a near-exact gain.
  *
  * Without a limiter in the preset, the gain is linear: it stops where the true peak
  * would cross the ceiling, and the shortfall is reported in LU. */
@@ -300,6 +311,8 @@ typedef struct tp_sink {
     double max_lin;
     int channels;
     double *tmp[2];
+    float *win;          /* or NULL: the sample peak of each second of the whole stream */
+    long long n_win, win_len;
 } tp_sink;
 
 static void tp_close_region(tp_sink *t)
@@ -315,6 +328,14 @@ static void tp_sink_push(void *u, const double *const *pl, size_t n)
     tp_sink *t = u;
     if (!t->rg) {
         lq_tp_meter_push(t->m, pl, n);
+        if (t->win)   /* where the decoded peaks sit, second by second */
+            for (int c = 0; c < t->channels; c++)
+                for (size_t i = 0; i < n; i++) {
+                    long long w = (t->pos + (long long)i) / t->win_len;
+                    if (w >= t->n_win) break;
+                    float a = (float)fabs(pl[c][i]);
+                    if (a > t->win[w]) t->win[w] = a;
+                }
         t->pos += (long long)n;
         return;
     }
@@ -369,6 +390,9 @@ typedef struct codec_task {
     const region *rg;        /* regions (spool frames) whose peaks count; NULL: all */
     int n_rg;
     int verify;              /* not a codec: measure the export itself (lq_meter_file) */
+    float *win;              /* or NULL: per second of a whole-file check, the decoded
+                                sample peak (n_win seconds) */
+    long long n_win;
     double tp_db;            /* result */
     int rate;                /* the rate encoded at */
     lq_error err;
@@ -461,7 +485,8 @@ static lq_error codec_roundtrip(codec_task *tk)
     o.fd = -1;
     lq_ff_roundtrip *rt = NULL;
     tp_sink ts = {.rg = tk->rg, .n_rg = tk->n_rg, .scale = (double)crate / ex->rate,
-                  .channels = nc};
+                  .channels = nc, .win = tk->rg ? NULL : tk->win, .n_win = tk->n_win,
+                  .win_len = crate};
     double *mem = malloc(4 * BLOCK * sizeof(double));
     double *pl[2] = {mem, mem ? mem + BLOCK : NULL};
     ts.tmp[0] = mem ? mem + 2 * BLOCK : NULL;
@@ -574,9 +599,38 @@ typedef struct excerpts {
 } excerpts;
 
 /* Pick the EXCERPTS one-second windows with the highest sample peaks of the rate
- * group's spool (the same ranking at any gain), each with 1 s of pre-roll and 0.2 s
- * after it; overlapping ones merge.  A song not much longer than that is used whole. */
-static lq_error build_excerpts(plan *p, excerpts *x)
+ * group's spool (the same ranking at any gain), or, given `score` (n_score seconds: the
+ * decoded peaks of a whole-file verification), the windows where the codecs' decoded
+ * peaks sit highest; each with 1 s of pre-roll and 0.2 s after it; overlapping ones
+ * merge.  A song not much longer than that is used whole. */
+static long long gcd_ll(long long a, long long b)
+{
+    while (b) {
+        long long t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* The frame grid the codecs encode on, in frames of the export (lossy codecs quantize
+ * frame by frame: MP3 1152 samples, AAC 1024, Vorbis long blocks 2048, Opus 20 ms): an
+ * excerpt copied onto the same grid as in the song is encoded as in the song.  Codecs
+ * that resample first have no grid in the export's frames. */
+static long long codec_grid(const lq_format *fmts, int nf, int rate)
+{
+    long long l = 1;
+    for (int i = 0; i < nf; i++) {
+        if (codec_rate_for(fmts[i], rate) != rate) continue;
+        long long f = fmts[i] == LQ_FMT_MP3 ? 1152 : fmts[i] == LQ_FMT_AAC ? 1024
+                    : fmts[i] == LQ_FMT_OPUS ? rate / 50 : 2048;
+        l = l / gcd_ll(l, f) * f;
+    }
+    return l;
+}
+
+static lq_error build_excerpts(plan *p, excerpts *x, const float *score, long long n_score,
+                               long long grid)
 {
     const lq_spool *s = &p->g->spool;
     lq_diag *d = &p->ex->diag;
@@ -603,7 +657,13 @@ static lq_error build_excerpts(plan *p, excerpts *x)
     memset(peak, 0, 2 * (size_t)(nwin + 1) * sizeof *peak);
     long long pos = 0;
     size_t n;
-    while ((n = lq_spool_read(&rd, pl, BLOCK)) > 0) {
+    if (score) {   /* 0.01 dB steps of the decoded peaks; no need to read the spool */
+        for (long long w = 0; w < nwin; w++) {
+            float v = w < n_score ? score[w] : 0.0f;
+            peak[w] = v > 0.0f ? floorf(2000.0f * log10f(v)) : -1e9f;
+        }
+    }
+    while (!score && (n = lq_spool_read(&rd, pl, BLOCK)) > 0) {
         if (n == (size_t)-1) {
             e = lq_diag_set(d, LQ_ERR_OUTPUT, "cannot read back a temporary file");
             break;
@@ -621,7 +681,7 @@ static lq_error build_excerpts(plan *p, excerpts *x)
     /* the top windows by peak (in 0.1 dB steps: a limited or clipped mix has many
      * equal peaks), then by energy (the densest passages drive the limiter hardest);
      * ties: the earlier one.  Then in time order. */
-    for (long long w = 0; w < nwin; w++)
+    for (long long w = 0; w < nwin && !score; w++)
         peak[w] = peak[w] > 0.0f ? floorf(200.0f * log10f(peak[w])) : -1e9f;
     long long pick[EXCERPTS];
     int np = 0;
@@ -664,6 +724,15 @@ static lq_error build_excerpts(plan *p, excerpts *x)
     const long long F = (long long)(s->rate / 100);
     long long out_pos = 0;
     for (int k = 0; k < ns && !e; k++) {
+        /* silence up to the segment's place on the codecs' frame grid */
+        long long pad = ((seg_a[k] - out_pos) % grid + grid) % grid;
+        if (pad) memset(mem, 0, 2 * BLOCK * sizeof(double));
+        while (!e && pad > 0) {
+            size_t z = (size_t)(pad < BLOCK ? pad : BLOCK);
+            e = lq_spool_write(&x->own, (const double *const *)pl, z, d);
+            pad -= (long long)z;
+            out_pos += (long long)z;
+        }
         rd.pos = seg_a[k];
         long long at = seg_a[k];
         while (!e && at < seg_b[k]) {
@@ -729,93 +798,226 @@ static lq_error excerpt_estimate(plan *p, const excerpts *x, const lq_format *fm
     return e;
 }
 
-/* Solve the gain into the limiter at this ceiling so that the export lands on `aim`
- * (secant steps on the measured integrated loudness; the passes are recorded). */
-static lq_error solve_gain(plan *p, double ceil_now, double aim, double *gain_db)
+/* ---- the closed loop ------------------------------------------------------------------
+ * Every pass of the closed loop lies on one curve.  The finishing chain is
+ * scale-invariant: the limiter at ceiling c driven with gain g gives, with both a dB
+ * higher, the same output a dB louder (its detector, gain computer and release all work
+ * on ratios to the ceiling; the 24-bit dither's fixed-level noise is far under the
+ * meter's resolution).  So a pass (g, c, L) is a point (u, F) = (g - c, L - c) of one
+ * increasing function F of the drive u, and the gain for a new ceiling is read off
+ * every pass so far instead of being searched again from the linear estimate. */
+#define CURVE_MAX 24
+
+typedef struct drive_curve {
+    double u[CURVE_MAX], f[CURVE_MAX];
+    int n;
+} drive_curve;
+
+static void curve_add(drive_curve *cv, double gain_db, double ceil_db, double lufs)
+{
+    if (!isfinite(lufs)) return;
+    if (cv->n == CURVE_MAX) {   /* forget the oldest */
+        memmove(cv->u, cv->u + 1, (CURVE_MAX - 1) * sizeof cv->u[0]);
+        memmove(cv->f, cv->f + 1, (CURVE_MAX - 1) * sizeof cv->f[0]);
+        cv->n--;
+    }
+    cv->u[cv->n] = gain_db - ceil_db;
+    cv->f[cv->n] = lufs - ceil_db;
+    cv->n++;
+}
+
+/* The gain that puts the render at `aim` under ceiling ceil_db: linear interpolation
+ * between the closest points on either side (regula falsi), else a secant step from
+ * the two points closest to it (slope clipped to 0.05 .. 1.5; 1 with one point), at
+ * most 12 dB.  `fallback` when the curve is empty. */
+static double curve_gain(const drive_curve *cv, double aim, double ceil_db, double fallback)
+{
+    if (cv->n == 0) return fallback;
+    const double y = aim - ceil_db;
+    const double *u = cv->u, *f = cv->f;
+    int lo = -1, hi = -1;
+    for (int i = 0; i < cv->n; i++) {
+        if (f[i] <= y && (lo < 0 || f[i] > f[lo])) lo = i;
+        if (f[i] >= y && (hi < 0 || f[i] < f[hi])) hi = i;
+    }
+    if (lo >= 0 && hi >= 0) {
+        if (f[hi] == f[lo]) return u[lo] + ceil_db;
+        if (u[hi] > u[lo]) return u[lo] + (y - f[lo]) * (u[hi] - u[lo]) / (f[hi] - f[lo]) + ceil_db;
+    }
+    int a = 0, b = -1;
+    for (int i = 1; i < cv->n; i++)
+        if (fabs(f[i] - y) < fabs(f[a] - y)) a = i;
+    for (int i = 0; i < cv->n; i++)
+        if (i != a && u[i] != u[a] && (b < 0 || fabs(f[i] - y) < fabs(f[b] - y))) b = i;
+    double slope = 1.0;
+    if (b >= 0) slope = (f[a] - f[b]) / (u[a] - u[b]);
+    if (!(slope > 0.05 && slope < 1.5)) slope = 1.0;
+    double step = (y - f[a]) / slope;
+    if (step > 12.0) step = 12.0;
+    if (step < -12.0) step = -12.0;
+    return u[a] + step + ceil_db;
+}
+
+/* Render the export itself at (gain, ceiling): encode it, measure `what` of the chain's
+ * output into *res.  The limiter and dither reports are this render's.  An album's track
+ * also spools this render (ex->spool_out, afresh). */
+static lq_error render_export(plan *p, double gain_db, double ceil_db, int what,
+                              lq_meter_result *res)
 {
     lq_export *ex = p->ex;
-    double gs[LQ_MAX_PASSES], ls[LQ_MAX_PASSES];
-    double gk = *gain_db;
-    lq_meter_result res = {0};
+    const lq_target *t = ex->target;
+    if (ex->have_out) {
+        lq_audio_out_discard(&ex->out);
+        ex->have_out = 0;
+    }
+    lq_error e = open_export(p, &ex->out, t->format, t->bit_depth, ex->rate, &ex->diag);
+    if (e) return e;
+    ex->have_out = 1;
+    lq_audio_out *outs[1] = {&ex->out};
+    json_t *lim = NULL, *dit = NULL;
+    e = run_pass(p, ex->spool_out, gain_db, ceil_db, what, outs, 1, res, &lim, &dit,
+                 &ex->clipped);
+    if (ex->limiter_report) json_decref(ex->limiter_report);
+    if (ex->dither_report) json_decref(ex->dither_report);
+    ex->limiter_report = lim;
+    ex->dither_report = dit;
+    if (!e) e = lq_audio_out_close(&ex->out, &ex->diag);
+    return e;
+}
+
+/* Solve the gain into the limiter at ceil_now so that the render lands on `aim` within
+ * tol: the curve's reading first, then regula falsi / secant steps on the curve (every
+ * pass is recorded and added to it).  With `write`, each pass also writes the export, and
+ * the pass chosen is kept: the final render costs no pass of its own. */
+static lq_error solve_gain(plan *p, drive_curve *cv, double ceil_now, double aim, double tol,
+                           int write, double *gain_db)
+{
+    lq_export *ex = p->ex;
+    double gk = curve_gain(cv, aim, ceil_now, *gain_db);
+    double best_g = gk, best_err = HUGE_VAL, last_g = gk;
+    int converged = 0;
     ex->n_passes = 0;
     p->have_best = 0;
     for (int k = 0; k < LQ_MAX_PASSES - 1; k++) {
-        /* the first pass starts from the unlimited level and almost never lands: it is
-         * not spooled (if it is the best after all, the render runs once more) */
-        lq_spool *to = p->keep_best && k > 0 ? &p->scratch : NULL;
+        lq_meter_result res = {0};
+        double t0 = lq_now_s();
+        /* an album's PCM track (keep_best): every pass after the first is spooled, the
+         * closest one kept as the render.  The first pass starts from the unlimited level
+         * or the curve's reading and rarely lands: it is not spooled (if it is the best
+         * after all, the render runs once more) */
+        lq_spool *to = !write && p->keep_best && k > 0 ? &p->scratch : NULL;
         json_t *lim = NULL;
-        lq_error e = run_pass(p, to, gk, ceil_now, LQ_METER_LOUDNESS, NULL, 0, &res,
-                              to ? &lim : NULL, NULL, NULL);
+        lq_error e = write ? render_export(p, gk, ceil_now, LQ_METER_LOUDNESS, &res)
+                           : run_pass(p, to, gk, ceil_now, LQ_METER_LOUDNESS, NULL, 0, &res,
+                                      to ? &lim : NULL, NULL, NULL);
+        const double dt = lq_now_s() - t0;
         if (e) {
             if (lim) json_decref(lim);
             return e;
         }
-        gs[k] = gk;
-        ls[k] = res.integrated_lufs;
+        last_g = gk;
         ex->passes[ex->n_passes++] = (lq_pass){gk, ceil_now, res.integrated_lufs};
-        if (p->keep_best && (k == 0 || fabs(aim - ls[k]) < fabs(aim - p->best_lufs))) {
-            /* the closest pass so far is the render: keep its spool and limiter report */
-            p->best_gain_db = gk;
-            p->best_lufs = ls[k];
-            p->have_best = to != NULL;
-            if (to) {
-                lq_spool t = *ex->spool_out;
-                *ex->spool_out = p->scratch;
-                p->scratch = t;
-                if (p->best_lim) json_decref(p->best_lim);
-                p->best_lim = lim;
-                lim = NULL;
-                p->best_gr_db = ex->max_gr_db;
+        curve_add(cv, gk, ceil_now, res.integrated_lufs);
+        const double err = aim - res.integrated_lufs;
+        if (k == 0 || fabs(err) < fabs(best_err)) {
+            best_err = err;
+            best_g = gk;
+            if (!write && p->keep_best) {
+                /* the closest pass so far is the render: keep its spool and limiter
+                 * report */
+                p->best_gain_db = gk;
+                p->best_lufs = res.integrated_lufs;
+                p->have_best = to != NULL;
+                if (to) {
+                    lq_spool sw = *ex->spool_out;
+                    *ex->spool_out = p->scratch;
+                    p->scratch = sw;
+                    if (p->best_lim) json_decref(p->best_lim);
+                    p->best_lim = lim;
+                    lim = NULL;
+                    p->best_gr_db = ex->max_gr_db;
+                }
             }
         }
         if (lim) json_decref(lim);
-        double err = aim - ls[k];
-        if (fabs(err) <= SOLVE_TOL_LU) break;
-        double slope = 1.0;
-        if (k > 0 && gs[k] != gs[k - 1]) slope = (ls[k] - ls[k - 1]) / (gs[k] - gs[k - 1]);
-        if (!(slope > 0.05 && slope < 1.5)) slope = 1.0;
-        double step = err / slope;
-        if (step > 12.0) step = 12.0;
-        if (step < -12.0) step = -12.0;
-        gk += step;
+        converged = fabs(err) <= tol;
+        if (converged) {
+            if (write) ex->time_render_s += dt;
+            else ex->time_solve_s += dt;
+            break;
+        }
+        ex->time_solve_s += dt;
+        if (!isfinite(err)) break;
+        const double next = curve_gain(cv, aim, ceil_now, gk);
+        if (fabs(next - gk) < 1e-4) break;
+        gk = next;
     }
-    /* the best pass so far */
-    int best = 0;
-    for (int k = 1; k < ex->n_passes; k++)
-        if (fabs(aim - ls[k]) < fabs(aim - ls[best])) best = k;
-    *gain_db = gs[best];
+    *gain_db = converged ? last_g : best_g;
+    if (write && *gain_db != last_g) {   /* the best pass was an earlier one: render it again */
+        lq_meter_result res = {0};
+        double t0 = lq_now_s();
+        lq_error e = render_export(p, *gain_db, ceil_now, LQ_METER_LOUDNESS, &res);
+        ex->time_render_s += lq_now_s() - t0;
+        if (e) return e;
+        if (ex->n_passes < LQ_MAX_PASSES)
+            ex->passes[ex->n_passes++] = (lq_pass){*gain_db, ceil_now, res.integrated_lufs};
+    }
     return LQ_OK;
 }
 
 /* The margin under ceiling_int that puts the codecs' worst decoded peak on the excerpts
- * within PRECISE_DB under `hold` (secant steps from *margin; a codec's overshoot grows
- * as the ceiling drops, so the slope is measured, not assumed).  Leaves the best margin
- * found in *margin. */
+ * within PRECISE_DB / 2 of aim_tp, by regula falsi between the closest
+ * held and failed margins (a secant step until both are known; a codec's overshoot
+ * grows as the ceiling drops, so the slope is measured, not assumed).  Each estimate
+ * renders the excerpts at the gain the closed loop's curve gives for that ceiling (cv
+ * NULL: gain_db), so the limiter works as hard as it will in the export.  whole0 (or
+ * NAN): the whole file's worst decoded peak at the starting margin, which calibrates
+ * the excerpts' readings.  Leaves the best margin found in *margin and the measured
+ * d(peak)/d(margin) in *slope_out. */
 static lq_error search_margin(plan *p, const excerpts *x, const lq_format *fmts, int nf,
-                              double gain_db, double ceiling_int, double hold, double aim_tp,
-                              double *margin)
+                              const drive_curve *cv, double aim, double gain_db,
+                              double ceiling_int, double aim_tp, double whole0,
+                              double *margin, double *slope_out)
 {
     double ms[MAX_ESTIMATES], es[MAX_ESTIMATES];
-    double m = *margin, best = -1.0;
+    double m = *margin, best = -1.0, slope = 1.0, off = 0.0;
+    /* the held estimate with the least margin, the failed one with the most */
+    int hi = -1, fi = -1;
     for (int k = 0; k < MAX_ESTIMATES; k++) {
-        lq_error e = excerpt_estimate(p, x, fmts, nf, gain_db, ceiling_int - m, &es[k]);
+        const double c = ceiling_int - m;
+        const double g = cv ? curve_gain(cv, aim, c, gain_db) : gain_db;
+        lq_error e = excerpt_estimate(p, x, fmts, nf, g, c, &es[k]);
         if (e) return e;
+        /* whole0: the whole file's worst at the starting margin; the excerpts are read
+         * with the offset to it (never below their own reading) */
+        if (k == 0 && isfinite(whole0) && whole0 > es[0]) off = whole0 - es[0];
+        es[k] += off;
         ms[k] = m;
         const double got = es[k];
-        if (got <= hold && (best < 0.0 || m < best)) best = m;
-        if (got <= hold && (got >= hold - PRECISE_DB || m <= 0.0)) break;
-        /* d(decoded peak)/d(margin): -1 until measured */
-        double slope = 1.0;
+        if (got <= aim_tp + PRECISE_DB / 2) {
+            if (best < 0.0 || m < best) best = m;
+            if (hi < 0 || m < ms[hi]) hi = k;
+        } else if (fi < 0 || m > ms[fi]) {
+            fi = k;
+        }
         if (k > 0 && ms[k] != ms[k - 1]) slope = -(es[k] - es[k - 1]) / (ms[k] - ms[k - 1]);
         if (!(slope > 0.3)) slope = 0.3;
         if (slope > 3.0) slope = 3.0;
-        double next = m + (got - aim_tp) / slope;
+        if (got <= aim_tp + PRECISE_DB / 2 && (got >= aim_tp - PRECISE_DB / 2 || m <= 0.0))
+            break;
+        double next;
+        if (hi >= 0 && fi >= 0 && es[fi] > es[hi]) {
+            next = ms[fi] + (es[fi] - aim_tp) * (ms[hi] - ms[fi]) / (es[fi] - es[hi]);
+        } else {
+            next = m + (got - aim_tp) / slope;
+        }
         if (next < 0.0) next = 0.0;
         if (fabs(next - m) < 0.005) break;
         m = next;
     }
     /* none held: the last step's prediction; the whole-file verification decides */
     *margin = best >= 0.0 ? best : m;
+    *slope_out = slope;
     return LQ_OK;
 }
 
@@ -824,6 +1026,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
     const lq_target *t = ex->target;
     const lq_preset *pr = j->preset;
     plan p = {.j = j, .ex = ex, .g = g, .scratch = {.fd = -1}};
+    float *win = NULL;   /* per check codec and second: decoded peaks (fallback search) */
     const int lossy = lq_format_is_lossy(t->format);
     ex->bits = lossy ? 0 : t->bit_depth;
     p.out_bits = lossy || t->bit_depth == 32 ? 0 : t->bit_depth;
@@ -892,58 +1095,69 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
     const double hold = n_est ? t->true_peak_dbtp - t->codec_guard_db : t->true_peak_dbtp;
     const double aim_tp = hold - PRECISE_DB / 2;
     const int solving = p.use_limiter && has_aim && isfinite(src_lufs);
-    /* an album's PCM track with no round trips to check only spools (the album encodes
-     * the split render), from the closed loop's best pass when there is a loop */
-    const int spool_only = ex->spool_out && !lossy && !n_chk;
-    p.keep_best = spool_only && solving;
-    double margin = 0.0;
+    double margin = 0.0, slope_ex = 1.0;
     /* the loudness the pre-encode render aims at: the target, corrected by what a lossy
      * encode shifts (measured on the decoded file, round by round) */
     double aim = ex->aim_lufs;
-    double t0 = lq_now_s();
-    if (solving && (ex->err = solve_gain(&p, ceiling_int, aim, &gain_db))) goto out;
-    ex->time_solve_s += lq_now_s() - t0;
+    drive_curve cv = {.n = 0};
+    /* An album's PCM track with no round trips to check only spools (the album encodes
+     * the split render), from the closed loop's best pass when there is a loop (its
+     * passes after the first are spooled: keep_best).  A PCM export is written by the
+     * closed loop's own passes (the pass kept is the render); a lossy one is encoded
+     * once the gain is known. */
+    const int spool_only = ex->spool_out && !lossy && !n_chk;
+    const int write_in_solve = !lossy && !spool_only;
+    p.keep_best = spool_only && solving;
+    double t0;
 
-    /* 1. the margin the codecs need, predicted on excerpts */
+    /* 1. the margin the codecs need, predicted on excerpts, at the gain the closed loop
+     * (solved roughly first, at the full ceiling) gives for each ceiling tried */
     if (p.use_limiter && n_est > 0) {
+        if (solving && (ex->err = solve_gain(&p, &cv, ceiling_int, aim, 0.1, 0, &gain_db)))
+            goto out;
         excerpts x;
         t0 = lq_now_s();
-        ex->err = build_excerpts(&p, &x);
-        for (int outer = 0; outer < 2 && !ex->err; outer++) {
-            double prev = margin;
-            ex->err = search_margin(&p, &x, est_fmt, n_est, gain_db, ceiling_int, hold, aim_tp,
-                                    &margin);
-            if (ex->err || (outer > 0 && fabs(margin - prev) < 0.05)) break;
-            double t1 = lq_now_s();
-            if (solving && margin != prev)
-                ex->err = solve_gain(&p, ceiling_int - margin, aim, &gain_db);
-            ex->time_solve_s += lq_now_s() - t1;
-            t0 += lq_now_s() - t1;
-            if (fabs(margin - prev) < 0.05) break;
-        }
+        ex->err = build_excerpts(&p, &x, NULL, 0, codec_grid(est_fmt, n_est, ex->rate));
+        if (!ex->err)
+            ex->err = search_margin(&p, &x, est_fmt, n_est, solving ? &cv : NULL, aim, gain_db,
+                                    ceiling_int, hold - 0.75 * PRECISE_DB, NAN,
+                                    &margin, &slope_ex);
         excerpts_free(&x);
         ex->time_search_s += lq_now_s() - t0;
         if (ex->err) goto out;
     }
 
-    int refined = 0;
+    /* whole-file verifications: the held one with the least margin, the failed one with
+     * the most (the bracket of the fallback search) */
+    int have_h = 0, have_f = 0;
+    double mh = 0.0, wh = 0.0, mf = 0.0, wf = 0.0;
+    /* the first verification also notes, second by second, where each check codec's
+     * decoded peaks sit: the fallback searches on those passages */
+    const long long n_sec = p.g->spool.frames / (long long)ex->rate + 2;
+    if (p.use_limiter && n_chk > 0) {
+        win = calloc((size_t)(n_chk * n_sec), sizeof *win);
+        if (!win) {
+            ex->err = lq_diag_set(&ex->diag, LQ_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+    }
     for (int round = 0; round < MAX_CODEC_ROUNDS; round++) {
         double ceil_now = ceiling_int - margin;
-        if (round > 0 && solving) {
-            t0 = lq_now_s();
-            ex->err = solve_gain(&p, ceil_now, aim, &gain_db);
-            ex->time_solve_s += lq_now_s() - t0;
-            if (ex->err) goto out;
-        }
-        if (!solving) ex->n_passes = 0;
-        ex->gain_db = gain_db;
-        ex->ceiling_dbtp = ceil_now;
         ex->codec_margin_db = margin;
 
-        /* 2. the real render: encode the export (an album's PCM track: spool it, or
-         * keep the closed loop's best pass, which is this render) */
-        t0 = lq_now_s();
+        /* 2. the real render: the closed loop at this ceiling, its kept pass writing the
+         * export (or, without a loop to solve, one pass) */
+        if (solving) {
+            ex->err = solve_gain(&p, &cv, ceil_now, aim, SOLVE_TOL_LU, write_in_solve, &gain_db);
+            if (ex->err) goto out;
+        } else {
+            ex->n_passes = 0;
+        }
+        ex->gain_db = gain_db;
+        ex->ceiling_dbtp = ceil_now;
+        lq_meter_result res = {0};
         if (spool_only && p.have_best && gain_db == p.best_gain_db) {
+            /* the closed loop's kept pass is this render: its spool is ex->spool_out */
             if (ex->limiter_report) json_decref(ex->limiter_report);
             if (ex->dither_report) json_decref(ex->dither_report);
             ex->dither_report = NULL;
@@ -952,32 +1166,30 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
             ex->max_gr_db = p.best_gr_db;
             memset(&ex->meas, 0, sizeof ex->meas);
             ex->meas.integrated_lufs = p.best_lufs;
-            ex->time_render_s += lq_now_s() - t0;
             break;
         }
-        if (!spool_only)
-            ex->err = open_export(&p, &ex->out, t->format, t->bit_depth, ex->rate, &ex->diag);
-        if (ex->err) goto out;
-        ex->have_out = !spool_only;
-        lq_audio_out *outs[1] = {&ex->out};
-        json_t *lim = NULL, *dit = NULL;
-        /* no meter here: the written file is measured below */
-        lq_meter_result res = {0};
-        ex->err = run_pass(&p, ex->spool_out, gain_db, ceil_now,
-                           spool_only ? LQ_METER_LOUDNESS : 0, spool_only ? NULL : outs,
-                           spool_only ? 0 : 1, &res, &lim, &dit, &ex->clipped);
-        if (ex->limiter_report) json_decref(ex->limiter_report);
-        if (ex->dither_report) json_decref(ex->dither_report);
-        ex->limiter_report = lim;
-        ex->dither_report = dit;
-        if (!ex->err && !spool_only) ex->err = lq_audio_out_close(&ex->out, &ex->diag);
-        ex->time_render_s += lq_now_s() - t0;
-        if (ex->err) goto out;
-        if (spool_only) { /* the album measures the files it writes */
-            ex->meas = res;
+        if (spool_only) {
+            t0 = lq_now_s();
+            json_t *lim = NULL, *dit = NULL;
+            ex->err = run_pass(&p, ex->spool_out, gain_db, ceil_now, LQ_METER_LOUDNESS, NULL, 0,
+                               &res, &lim, &dit, &ex->clipped);
+            if (ex->limiter_report) json_decref(ex->limiter_report);
+            if (ex->dither_report) json_decref(ex->dither_report);
+            ex->limiter_report = lim;
+            ex->dither_report = dit;
+            ex->time_render_s += lq_now_s() - t0;
+            if (ex->err) goto out;
+            ex->meas = res;   /* the album measures the files it writes */
             if (!solving && ex->n_passes < LQ_MAX_PASSES)
                 ex->passes[ex->n_passes++] = (lq_pass){gain_db, ceil_now, res.integrated_lufs};
             break;
+        }
+        if (!solving || !write_in_solve) {
+            /* no meter here: the written file is measured below */
+            t0 = lq_now_s();
+            ex->err = render_export(&p, gain_db, ceil_now, 0, &res);
+            ex->time_render_s += lq_now_s() - t0;
+            if (ex->err) goto out;
         }
 
         /* 3. verify: the file as written (decoded, for lossy formats), and a real encode
@@ -986,7 +1198,9 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
         codec_task tk[1 + LQ_MAX_CODEC_CHECKS];
         tk[0] = (codec_task){.p = &p, .path = ex->out.read_path, .verify = 1};
         for (int i = 0; i < n_chk; i++)
-            tk[1 + i] = (codec_task){.p = &p, .fmt = chk_fmt[i], .path = ex->out.read_path};
+            tk[1 + i] = (codec_task){.p = &p, .fmt = chk_fmt[i], .path = ex->out.read_path,
+                                     .win = round == 0 && win ? win + i * n_sec : NULL,
+                                     .n_win = n_sec};
         ex->err = run_tasks(&p, tk, 1 + n_chk);
         ex->time_verify_s += lq_now_s() - t0;
         if (ex->err) goto out;
@@ -1005,20 +1219,63 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
         }
         /* lossy: the decoded loudness is what counts; nudge the gain if it drifted */
         double lufs_err = has_aim ? ex->aim_lufs - ex->meas.integrated_lufs : 0.0;
-        int peak_over = worst > hold;
-        /* the excerpts asked for more margin than the whole song needs: one more round
-         * with the margin the whole-file measurement gives */
-        int loose = p.use_limiter && margin > 0.0 && !refined && worst < hold - PRECISE_DB;
+        int peak_over = n_est > 0 && worst > hold;
+        /* the excerpts asked for more margin than the whole song needs */
+        int loose = p.use_limiter && n_est > 0 && margin > 0.0 && worst < hold - PRECISE_DB;
+        if (!p.use_limiter && worst > hold) peak_over = 1;
         if (!peak_over && !loose && !(lossy && fabs(lufs_err) > SOLVE_TOL_LU * 2)) break;
         if (round == MAX_CODEC_ROUNDS - 1) break;
-        if (peak_over) {
-            margin += worst - hold + 0.05;
-            if (!p.use_limiter) gain_db -= worst - hold + 0.05;
-            refined = 1;
-        } else if (loose) {
-            margin -= aim_tp - worst;
-            if (margin < 0.0) margin = 0.0;
-            refined = 1;
+        if (peak_over && !p.use_limiter) {
+            gain_db -= worst - hold + 0.05;
+        } else if (peak_over || loose) {
+            /* the fallback: regula falsi on whole-file verifications, between the held
+             * margin and the failed one once both are known; before that a step along
+             * the slope the excerpts measured */
+            if (peak_over && (!have_f || margin > mf)) mf = margin, wf = worst, have_f = 1;
+            if (!peak_over && (!have_h || margin < mh)) mh = margin, wh = worst, have_h = 1;
+            double next;
+            int searched = 0;
+            if (round == 0 && win) {
+                /* the excerpts again, now where the decoded peaks of this verification
+                 * sit, calibrated on its worst */
+                for (int i = 1; i < n_chk; i++)
+                    for (long long w = 0; w < n_sec; w++)
+                        if (win[i * n_sec + w] > win[w]) win[w] = win[i * n_sec + w];
+                excerpts x;
+                t0 = lq_now_s();
+                ex->err = build_excerpts(&p, &x, win, n_sec,
+                                         codec_grid(est_fmt, n_est, ex->rate));
+                next = margin;
+                if (!ex->err && x.n_rg > 0) {
+                    ex->err = search_margin(&p, &x, est_fmt, n_est, solving ? &cv : NULL, aim,
+                                            gain_db, ceiling_int, hold - 0.6 * PRECISE_DB,
+                                            worst, &next, &slope_ex);
+                    searched = 1;
+                }
+                excerpts_free(&x);
+                ex->time_search_s += lq_now_s() - t0;
+                if (ex->err) goto out;
+            }
+            if (searched) {
+                if (peak_over && next < margin + 0.02) next = margin + 0.02;
+                if (!peak_over && next >= margin) next = margin;
+            } else if (have_h && have_f && wf > wh) {
+                next = mf + (wf - aim_tp) * (mh - mf) / (wf - wh);
+                /* strictly inside the bracket */
+                const double lo = mf + 0.02, hi = mh - 0.02;
+                if (lo > hi) next = mh;
+                else if (next < lo) next = lo;
+                else if (next > hi) next = hi;
+            } else {
+                next = margin + (worst - aim_tp) / slope_ex;
+                if (peak_over && next < margin + (worst - hold) + 0.02)
+                    next = margin + (worst - hold) + 0.02;
+                if (next < 0.0) next = 0.0;
+            }
+            /* the last round ends on a margin that held, when one did */
+            if (round == MAX_CODEC_ROUNDS - 2 && have_h) next = mh;
+            if (!peak_over && next == margin) break;
+            margin = next;
         } else {
             aim += lufs_err;
             gain_db += lufs_err;
@@ -1067,6 +1324,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
                                "it down", m->integrated_lufs);
     }
 out:
+    free(win);
     lq_spool_destroy(&p.scratch);
     if (p.best_lim) json_decref(p.best_lim);
     lq_stage_spec_free(&p.limiter);

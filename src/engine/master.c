@@ -28,6 +28,7 @@ typedef struct input_src {
     lq_job *j;
     lq_diag *d;
     double gain;        /* input gain staging (1: none) */
+    int metered;        /* the staging's read already fed the meter */
 } input_src;
 
 static size_t input_read(void *u, double *const *buf, size_t n, lq_error *err)
@@ -39,7 +40,7 @@ static size_t input_read(void *u, double *const *buf, size_t n, lq_error *err)
         *err = e;
         return 0;
     }
-    lq_meter_push(s->meter, (const double *const *)buf, got);
+    if (!s->metered) lq_meter_push(s->meter, (const double *const *)buf, got);
     uint64_t h = s->j->in_hash;
     for (size_t i = 0; i < got; i++)
         for (int c = 0; c < s->channels; c++) {
@@ -344,8 +345,14 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
     }
     if (j->n_refs) e = lq_ltas_new(&master_ltas, channels, rate, d);
     j->master_identity = chain.n == 0;
+    /* the input's meter: fed by the staging's measuring read when there is one (the
+     * input is then measured once, not twice), else by the master bus's read */
+    if (!e) e = lq_meter_new(&src.meter, channels, rate,
+                             LQ_METER_FULL | LQ_METER_HEALTH | LQ_METER_TP16 |
+                                 LQ_METER_DEEP | LQ_METER_TP_EBUR128, MAX_BLOCK, d);
     if (!e) e = lq_staging_plan(&j->staging, j->preset, chain.n == 0, j->input, j->stems,
-                                j->stems_pad, job_cancelled, j, d);
+                                j->stems_pad, job_cancelled, j, src.meter, d);
+    src.metered = !e && j->staging.fed;
     double *tmp = NULL;
     if (!e && j->staging.applied) {
         src.gain = j->staging.gain;
@@ -354,9 +361,6 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
     } else {
         src.gain = 1.0;
     }
-    if (!e) e = lq_meter_new(&src.meter, channels, rate,
-                             LQ_METER_FULL | LQ_METER_HEALTH | LQ_METER_TP16 |
-                                 LQ_METER_DEEP | LQ_METER_TP_EBUR128, MAX_BLOCK, d);
     /* a master bus that changes nothing is measured once, as the input */
     if (!e && chain.n) e = lq_meter_new(&master_meter, channels, rate,
                              LQ_METER_FULL | LQ_METER_TP16, MAX_BLOCK, d);
