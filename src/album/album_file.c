@@ -406,8 +406,7 @@ static lq_error parse_album_reference(const lq_album_spec *s, const lq_node *map
         lq_audio_in in;
         lq_diag ad = {{0}};
         e = lq_audio_in_open(&in, r->files[i], 4096, &ad);
-        if (e) return lq_cfg_error(d, f, "%s (expected a readable reference audio file, "
-                                   "relative to the album file)", ad.msg);
+        if (e) return lq_cfg_error(d, f, "%s", ad.msg);
         lq_audio_in_close(&in);
     }
     return LQ_OK;
