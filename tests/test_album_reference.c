@@ -1,7 +1,8 @@
 /* Reference matching in an album file (docs/ALBUM.md, `reference:`): a generated
  * 2-track album with a release-level reference (a generated mix through a known eq, at
  * another level) and a track-level override, mastered to a target without a loudness
- * figure (cd): the album policy's anchor lands on the release reference's integrated
+ * figure (cd), one track's preset with a reference of its own (replaced by the album's
+ * key): the album policy's anchor lands on the release reference's integrated
  * loudness within 0.05 LU, the level difference between the tracks is kept, each track's
  * report names its own reference; bad `reference:` keys get one exact line and nothing
  * is written. */
@@ -135,6 +136,11 @@ static void test_release_reference_and_override(void **state)
 {
     (void)state;
     char *yaml = lqt_join(g_tmp, "album.yaml"), *out = lqt_join(g_tmp, "out");
+    /* track 1's preset has a reference of its own: the album's key replaces it whole */
+    char *own = lqt_join(g_tmp, "own.yaml");
+    assert_int_equal(lqt_write_text(own, "lacquer: 1\nname: own\n"
+                                    "reference: {files: [ref2.wav], strength: 0.25}\n"), 0);
+    free(own);
     assert_int_equal(lqt_write_text(yaml,
                                     "lacquer: 1\n"
                                     "album: {title: Matched, artist: The Generators}\n"
@@ -142,7 +148,7 @@ static void test_release_reference_and_override(void **state)
                                     "loudness: album\nalbum_anchor: loudest\n"
                                     "reference:\n  files: [ref.wav]\n"
                                     "tracks:\n"
-                                    "  - {file: a.wav, title: One}\n"
+                                    "  - {file: a.wav, title: One, preset: own.yaml}\n"
                                     "  - file: b.wav\n    title: Two\n"
                                     "    reference: {files: [{file: ref2.wav, weight: 2}], "
                                     "strength: 0.5}\n"),
