@@ -679,7 +679,7 @@ static void test_bad_albums_write_nothing(void **state)
     expect_bad(text, LQ_ERR_PRESET,
                "10:5: tracks[0]: unknown key \"tempo\" (expected one of: file, stems, title, "
                "artist, isrc, preset, set, offset_db, fade_in_ms, fade_out_ms, fade_curve, gap_s, "
-               "crossfade_ms)");
+               "crossfade_ms, reference)");
     snprintf(text, 16384, head, "036000291452", "cd, mp3-320, cd", g_in[0], "");
     expect_bad(text, LQ_ERR_PRESET,
                "6:24: targets[2]: \"01 One (cd).wav\" would be written twice: by track 1 (One) "

@@ -324,14 +324,14 @@ static void test_bad_albums(void **state)
     expect_error(HEAD TRACK_A "    tempo: 120\n", LQ_ERR_PRESET,
                  "album.yaml:8:5: tracks[0]: unknown key \"tempo\" (expected one of: file, "
                  "stems, title, artist, isrc, preset, set, offset_db, fade_in_ms, fade_out_ms, "
-                 "fade_curve, gap_s, crossfade_ms)");
+                 "fade_curve, gap_s, crossfade_ms, reference)");
     expect_error(HEAD "  barcode: 1\n" TRACK_A, LQ_ERR_PRESET,
                  "album.yaml:5:3: album: unknown key \"barcode\" (expected one of: title, "
                  "artist, year, genre, label, upc, catalog)");
     expect_error("lacquer: 1\nalbum: {title: T, artist: A}\nloudnes: album\n" TRACK_A,
                  LQ_ERR_PRESET,
                  "album.yaml:3:1: unknown key \"loudnes\" (expected one of: lacquer, album, "
-                 "preset, targets, loudness, album_anchor, tracks, dither)");
+                 "preset, targets, loudness, album_anchor, tracks, dither, reference)");
     /* the record's dither: the keys of finish.dither, checked as strictly */
     expect_error(HEAD "dither: {type: blue}\n" TRACK_A, LQ_ERR_PRESET,
                  "album.yaml:5:16: dither.type: unknown value blue (expected one of: none, "

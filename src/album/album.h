@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "config/node.h"
+#include "config/preset.h"
 #include "core/diag.h"
 
 typedef enum lq_fade_curve { LQ_FADE_LINEAR, LQ_FADE_EQUAL_POWER, LQ_FADE_LOG } lq_fade_curve;
@@ -22,6 +23,7 @@ typedef struct lq_album_track {
     char isrc[13];          /* 12 characters without dashes, "" when absent */
     char *preset;           /* NULL = the album's */
     lq_node *set;           /* `set:` overrides (same keys and validation as --set), or NULL */
+    lq_ref_spec *ref;       /* `reference:` (over the release's), or NULL */
     double offset_db;
     double fade_in_ms, fade_out_ms;
     lq_fade_curve fade_curve;
@@ -45,6 +47,8 @@ typedef struct lq_album_spec {
     lq_album_anchor anchor;
     lq_node *dither;        /* `dither:` (the record's dither, on top of the default preset's
                                finish.dither), or NULL; points into root */
+    lq_ref_spec *ref;       /* the release's `reference:` (every track without its own), or
+                               NULL; paths resolved against the album file's folder */
     lq_album_track *tracks;
     size_t n_tracks;
     lq_node *root;

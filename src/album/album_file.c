@@ -26,12 +26,13 @@
 #define CD_FRAME 588            /* samples per CD frame (1/75 s at 44.1 kHz) */
 
 static const char *const top_keys[] = {"lacquer", "album", "preset", "targets", "loudness",
-                                       "album_anchor", "tracks", "dither", NULL};
+                                       "album_anchor", "tracks", "dither", "reference", NULL};
 static const char *const album_keys[] = {"title", "artist", "year", "genre", "label", "upc",
                                          "catalog", NULL};
 static const char *const track_keys[] = {"file", "stems", "title", "artist", "isrc", "preset", "set",
                                          "offset_db", "fade_in_ms", "fade_out_ms",
-                                         "fade_curve", "gap_s", "crossfade_ms", NULL};
+                                         "fade_curve", "gap_s", "crossfade_ms", "reference",
+                                         NULL};
 static const char *const loudness_names[] = {"album", "track", NULL};
 static const char *const anchor_names[] = {"loudest", "integrated", NULL};
 static const char *const curve_names[] = {"linear", "equal-power", "log", NULL};
@@ -385,6 +386,32 @@ static lq_error stems_length(lq_album_track *t, const lq_node *tn, lq_diag *d)
     return LQ_OK;
 }
 
+/* `reference:` on the release or on a track: the preset's shape (lq_ref_spec_parse),
+ * paths from the album file's folder; every file's header read now, so that a missing
+ * reference is reported against its line before any work. */
+static lq_error parse_album_reference(const lq_album_spec *s, const lq_node *map,
+                                      lq_ref_spec **out, lq_diag *d)
+{
+    const lq_node *n = lq_node_get(map, "reference");
+    if (!n || lq_node_is_null(n)) return LQ_OK;
+    lq_ref_spec *r = calloc(1, sizeof *r);
+    if (!r) return nomem(d);
+    *out = r;
+    lq_error e = lq_ref_spec_parse(r, n, s->file, d);
+    if (e) return e;
+    const lq_node *files = lq_node_get(n, "files");
+    for (size_t i = 0; i < r->n; i++) {
+        const lq_node *f = files->items[i];
+        if (f->type == LQ_NODE_MAP) f = lq_node_get(f, "file");
+        lq_audio_in in;
+        lq_diag ad = {{0}};
+        e = lq_audio_in_open(&in, r->files[i], 4096, &ad);
+        if (e) return lq_cfg_error(d, f, "%s", ad.msg);
+        lq_audio_in_close(&in);
+    }
+    return LQ_OK;
+}
+
 static lq_error parse_track(lq_album_spec *s, size_t i, const lq_node *tn, lq_diag *d)
 {
     lq_album_track *t = &s->tracks[i];
@@ -425,6 +452,7 @@ static lq_error parse_track(lq_album_spec *s, size_t i, const lq_node *tn, lq_di
         if ((e = check_set_keys(set, d))) return e;
         t->set = (lq_node *)set;
     }
+    if ((e = parse_album_reference(s, tn, &t->ref, d))) return e;
     if ((e = lq_cfg_number(tn, "offset_db", -40, 20, "dB", &t->offset_db, d))) return e;
     if ((e = lq_cfg_number(tn, "fade_in_ms", 0, 600000, "milliseconds", &t->fade_in_ms, d)))
         return e;
@@ -770,6 +798,7 @@ static lq_error validate(lq_album_spec *s, const char *preset_dir, lq_diag *d)
         lq_stage_spec_free(&ds);
         s->dither = (lq_node *)dn;
     }
+    if ((e = parse_album_reference(s, r, &s->ref, d))) return e;
 
     const lq_node *tracks = lq_node_get(r, "tracks");
     if (!tracks) return lq_cfg_missing(d, r, "tracks", "a sequence of tracks in order");
@@ -868,6 +897,8 @@ void lq_album_spec_free(lq_album_spec **sp)
         free(t->title);
         free(t->artist);
         free(t->preset);
+        lq_ref_spec_free(t->ref);
+        free(t->ref);
     }
     free(s->tracks);
     for (size_t i = 0; i < s->n_targets; i++) free(s->targets[i]);
@@ -880,6 +911,8 @@ void lq_album_spec_free(lq_album_spec **sp)
     free(s->label);
     free(s->catalog);
     free(s->preset);
+    lq_ref_spec_free(s->ref);
+    free(s->ref);
     lq_node_free(s->root);
     free(s);
     *sp = NULL;

@@ -141,6 +141,16 @@ static lq_error prepare(lq_album *a, lq_diag *d)
             e = lq_job_set_input(j, t->file);
         }
         if (!e) e = lq_job_set_preset(j, a->presets[i]);
+        /* reference matching: the track's `reference:`, else the release's, else (in the
+         * render) the track's preset's own; an album key sets every match setting, so
+         * nothing of the preset's reference is left under it (docs/ALBUM.md) */
+        const lq_ref_spec *rf = t->ref ? t->ref : s->ref;
+        for (size_t q = 0; rf && !e && q < rf->n; q++)
+            if ((e = lq_job_add_reference(j, rf->files[q], rf->weights[q], err, sizeof err)))
+                return lq_diag_set(d, e, "%s", err);
+        if (rf && !e) e = lq_job_set_match(j, rf->strength, rf->width_strength);
+        if (rf && !e) e = lq_job_set_match_limits(j, rf->max_boost_db, rf->max_cut_db,
+                                                  rf->boost_lo_hz, rf->boost_hi_hz);
         /* a track with `set:` gets its own copy of each target with its overrides (the
          * album's figures stay the album's targets': the policy and the CD image) */
         if (a->track_ov[i] && !e) {

@@ -6,7 +6,9 @@
  *          (gated over all tracks' blocks together, ITU-R BS.1770-4 section 2; the
  *          album gain of ReplayGain 2.0 and of the services' album mode).  Each track
  *          keeps its level relative to the others plus its offset_db; its finishing
- *          chain (engine/finish.c) lands it there, limiter and ceilings per track. */
+ *          chain (engine/finish.c) lands it there, limiter and ceilings per track.
+ *   A target without a loudness figure: the anchor lands on the reference's level when
+ *   the tracks were matched to a reference (the release's first), as `master` does. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,16 +78,29 @@ lq_error lq_album_apply_policy(lq_album *a, lq_diag *d)
         lq_error e = album_integrated(a, &integ, d);
         if (e) return e;
     }
+    /* the references' level (docs/ALBUM.md): the release's reference when the album has
+     * one, else the first track's (in album order) that matched to a reference of its own
+     * or of its preset; none: -inf */
+    double ref_lufs = -HUGE_VAL;
+    for (int pass = 0; pass < 2 && !isfinite(ref_lufs); pass++)
+        for (size_t i = 0; i < a->n_jobs; i++) {
+            const int release = s->ref && !s->tracks[i].ref;
+            if ((pass == 0 && !release) || !a->jobs[i]->has_ref_level) continue;
+            ref_lufs = a->jobs[i]->ref_level_lufs;
+            break;
+        }
     double loudest = -HUGE_VAL;
     for (size_t i = 0; i < a->n_jobs; i++)
         loudest = fmax(loudest, a->mastered_lufs[i] + s->tracks[i].offset_db);
     for (size_t k = 0; k < a->n_targets; k++) {
         lq_album_target *at = &a->at[k];
         const lq_target *t = a->targets[k];
-        /* the level the anchor lands on: the target's, else the album preset's own */
+        /* the level the anchor lands on: the target's, else the references' (as
+         * `master`), else the album preset's own */
         const lq_preset *p0 = a->presets[0];
-        at->has_aim = t->has_loudness || p0->has_level;
-        at->aim_lufs = t->has_loudness ? t->loudness_lufs : p0->level_lufs;
+        const int from_ref = !t->has_loudness && isfinite(ref_lufs);
+        at->has_aim = t->has_loudness || from_ref || p0->has_level;
+        at->aim_lufs = t->has_loudness ? t->loudness_lufs : from_ref ? ref_lufs : p0->level_lufs;
         at->anchor_lufs = s->anchor == LQ_ANCHOR_INTEGRATED ? integ : loudest;
         at->album_gain_db = at->has_aim && isfinite(at->anchor_lufs)
                                 ? at->aim_lufs - at->anchor_lufs : 0.0;
@@ -97,7 +112,8 @@ lq_error lq_album_apply_policy(lq_album *a, lq_diag *d)
                 continue;
             }
             ex->aim_set = 1;
-            ex->aim_from_preset = !t->has_loudness && p0->has_level;
+            ex->aim_from_preset = !t->has_loudness && !from_ref && p0->has_level;
+            ex->aim_from_reference = from_ref;
             ex->has_aim = isfinite(m);
             /* with no level to land on, the album gain is 0: each track keeps its
              * mastered level, moved by its offset */

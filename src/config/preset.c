@@ -518,39 +518,39 @@ static lq_error parse_targets(lq_preset *p, const lq_node *targets, const char *
 
 /* reference: {files: [PATH | {file: PATH, weight: W}, ...], strength, width_strength,
  * max_boost_db, max_cut_db, boost_lo_hz, boost_hi_hz} (docs/REFERENCE.md).  Relative
- * paths are taken from the preset file's folder. */
-static lq_error parse_reference(lq_preset *p, const lq_node *n, lq_diag *d)
+ * paths are taken from base_file's folder. */
+lq_error lq_ref_spec_parse(lq_ref_spec *r, const lq_node *n, const char *base_file, lq_diag *d)
 {
     static const char *const keys[] = {"files", "strength", "width_strength", "max_boost_db",
                                        "max_cut_db", "boost_lo_hz", "boost_hi_hz", NULL};
     static const char *const file_keys[] = {"file", "weight", NULL};
+    memset(r, 0, sizeof *r);
     lq_error e = lq_cfg_expect_map(n, keys, "reference matching", d);
     if (e) return e;
-    p->has_reference = 1;
-    p->ref_strength = 1.0;
-    p->ref_width_strength = 0.0;
-    p->ref_max_boost_db = p->ref_max_cut_db = 6.0;
-    p->ref_boost_lo_hz = 30.0;
-    p->ref_boost_hi_hz = 18000.0;
-    if ((e = lq_cfg_number(n, "strength", 0.0, 1.0, "strength", &p->ref_strength, d)) ||
-        (e = lq_cfg_number(n, "width_strength", 0.0, 1.0, "strength", &p->ref_width_strength,
+    r->strength = 1.0;
+    r->width_strength = 0.0;
+    r->max_boost_db = r->max_cut_db = 6.0;
+    r->boost_lo_hz = 30.0;
+    r->boost_hi_hz = 18000.0;
+    if ((e = lq_cfg_number(n, "strength", 0.0, 1.0, "strength", &r->strength, d)) ||
+        (e = lq_cfg_number(n, "width_strength", 0.0, 1.0, "strength", &r->width_strength,
                            d)) ||
-        (e = lq_cfg_number(n, "max_boost_db", 0.0, 24.0, "dB", &p->ref_max_boost_db, d)) ||
-        (e = lq_cfg_number(n, "max_cut_db", 0.0, 24.0, "dB", &p->ref_max_cut_db, d)) ||
-        (e = lq_cfg_number(n, "boost_lo_hz", 0.0, 96000.0, "Hz", &p->ref_boost_lo_hz, d)) ||
-        (e = lq_cfg_number(n, "boost_hi_hz", 0.0, 96000.0, "Hz", &p->ref_boost_hi_hz, d)))
+        (e = lq_cfg_number(n, "max_boost_db", 0.0, 24.0, "dB", &r->max_boost_db, d)) ||
+        (e = lq_cfg_number(n, "max_cut_db", 0.0, 24.0, "dB", &r->max_cut_db, d)) ||
+        (e = lq_cfg_number(n, "boost_lo_hz", 0.0, 96000.0, "Hz", &r->boost_lo_hz, d)) ||
+        (e = lq_cfg_number(n, "boost_hi_hz", 0.0, 96000.0, "Hz", &r->boost_hi_hz, d)))
         return e;
-    if (p->ref_boost_hi_hz < p->ref_boost_lo_hz)
+    if (r->boost_hi_hz < r->boost_lo_hz)
         return lq_cfg_error(d, lq_node_get(n, "boost_hi_hz"), "below boost_lo_hz (expected "
                             "boost_lo_hz <= boost_hi_hz)");
     const lq_node *files = lq_node_get(n, "files");
     if (!files) return lq_cfg_missing(d, n, "files", "a list of reference files, 1 to 16");
     if ((e = lq_cfg_expect_seq(files, 1, 16, "a list of reference files, 1 to 16", d))) return e;
-    p->ref_files = calloc(files->count, sizeof *p->ref_files);
-    p->ref_weights = calloc(files->count, sizeof *p->ref_weights);
-    if (!p->ref_files || !p->ref_weights) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
-    const char *slash = p->file ? strrchr(p->file, '/') : NULL;
-    const size_t dir_len = slash ? (size_t)(slash - p->file) + 1 : 0;
+    r->files = calloc(files->count, sizeof *r->files);
+    r->weights = calloc(files->count, sizeof *r->weights);
+    if (!r->files || !r->weights) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    const char *slash = base_file ? strrchr(base_file, '/') : NULL;
+    const size_t dir_len = slash ? (size_t)(slash - base_file) + 1 : 0;
     for (size_t i = 0; i < files->count; i++) {
         const lq_node *f = files->items[i];
         const lq_node *path = f;
@@ -568,12 +568,43 @@ static lq_error parse_reference(lq_preset *p, const lq_node *n, lq_diag *d)
         const size_t len = (rel ? dir_len : 0) + strlen(path->value) + 1;
         char *full = malloc(len);
         if (!full) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
-        snprintf(full, len, "%.*s%s", rel ? (int)dir_len : 0, p->file ? p->file : "",
+        snprintf(full, len, "%.*s%s", rel ? (int)dir_len : 0, base_file ? base_file : "",
                  path->value);
-        p->ref_files[i] = full;
-        p->ref_weights[i] = w;
-        p->n_refs = i + 1;
+        r->files[i] = full;
+        r->weights[i] = w;
+        r->n = i + 1;
     }
+    return LQ_OK;
+}
+
+void lq_ref_spec_free(lq_ref_spec *r)
+{
+    if (!r) return;
+    for (size_t i = 0; i < r->n; i++) free(r->files[i]);
+    free(r->files);
+    free(r->weights);
+    memset(r, 0, sizeof *r);
+}
+
+/* The preset's `reference:` key: the shared parser, its result kept in the preset. */
+static lq_error parse_reference(lq_preset *p, const lq_node *n, lq_diag *d)
+{
+    lq_ref_spec r;
+    lq_error e = lq_ref_spec_parse(&r, n, p->file, d);
+    if (e) {
+        lq_ref_spec_free(&r);
+        return e;
+    }
+    p->has_reference = 1;
+    p->ref_files = r.files;
+    p->ref_weights = r.weights;
+    p->n_refs = r.n;
+    p->ref_strength = r.strength;
+    p->ref_width_strength = r.width_strength;
+    p->ref_max_boost_db = r.max_boost_db;
+    p->ref_max_cut_db = r.max_cut_db;
+    p->ref_boost_lo_hz = r.boost_lo_hz;
+    p->ref_boost_hi_hz = r.boost_hi_hz;
     return LQ_OK;
 }
 

@@ -155,4 +155,18 @@ lq_error lq_config_check_root(const lq_node *root, const char *kind, lq_diag *d)
 extern const char *const lq_preset_override_keys[];
 extern const char *const lq_target_override_keys[];
 
+/* A `reference:` map (reference matching, docs/REFERENCE.md), the same shape wherever it
+ * is written (a preset, an album file's release or track): files with their weights and
+ * the match settings, defaults where a key is absent.  Relative paths are taken from
+ * base_file's folder (none when base_file is NULL).  Fills *r (lq_ref_spec_free frees it
+ * on success and on error). */
+typedef struct lq_ref_spec {
+    char **files;
+    double *weights;
+    size_t n;
+    double strength, width_strength, max_boost_db, max_cut_db, boost_lo_hz, boost_hi_hz;
+} lq_ref_spec;
+lq_error lq_ref_spec_parse(lq_ref_spec *r, const lq_node *n, const char *base_file, lq_diag *d);
+void lq_ref_spec_free(lq_ref_spec *r);
+
 #endif
