@@ -73,16 +73,22 @@ int lq_bsha256_file(const char *path, char out[65], long long *size)
 }
 
 /* Scalars quoted as JSON strings (unambiguous), keys in written order. */
+/* s with '"' and '\\' escaped by a backslash (NULL: nothing). */
+static void put_escaped(lq_text *b, const char *s)
+{
+    for (const char *p = s; p && *p; p++) {
+        if (*p == '"' || *p == '\\') lq_text_put(b, "\\", 1);
+        lq_text_put(b, p, 1);
+    }
+}
+
 static void canon(lq_text *b, const lq_node *n)
 {
     char tmp[32];
     switch (n->type) {
     case LQ_NODE_SCALAR: {
         lq_text_str(b, n->plain ? "p\"" : "q\"");
-        for (const char *p = n->value ? n->value : ""; *p; p++) {
-            if (*p == '"' || *p == '\\') lq_text_put(b, "\\", 1);
-            lq_text_put(b, p, 1);
-        }
+        put_escaped(b, n->value);
         lq_text_str(b, "\"");
         break;
     }
@@ -124,10 +130,7 @@ static void flow(lq_text *b, const lq_node *n)
             lq_text_str(b, n->value ? n->value : "");
         } else {
             lq_text_str(b, "\"");
-            for (const char *p = n->value; p && *p; p++) {
-                if (*p == '"' || *p == '\\') lq_text_put(b, "\\", 1);
-                lq_text_put(b, p, 1);
-            }
+            put_escaped(b, n->value);
             lq_text_str(b, "\"");
         }
         break;
