@@ -82,6 +82,11 @@ typedef struct render {
     long long pos;       /* render frames passed to the sink */
     double *tmp[2];      /* shaped copy of a block, for the meter */
     lq_diag *d;
+    /* per second of the output (when dens is set): samples within 1 dB of the ceiling,
+     * and the energy of the second difference (the high-frequency content) */
+    float *dens, *hfe;
+    long long n_dens, dens_len, dpos;
+    double dens_thr, x1[2], x2[2];
 } render;
 
 /* The meter's view of an album track file (lq_meter_shape): the kept render frames
@@ -138,6 +143,24 @@ static size_t src_fn(void *u, double *const *buf, size_t n, lq_error *err)
 static lq_error sink_fn(void *u, const double *const *buf, size_t n)
 {
     render *r = u;
+    if (r->dens) {
+        const int nc = r->rd.s->channels;
+        for (int c = 0; c < nc; c++) {
+            double x1 = r->x1[c], x2 = r->x2[c];
+            for (size_t i = 0; i < n; i++) {
+                const long long w = (r->dpos + (long long)i) / r->dens_len;
+                if (w >= r->n_dens) break;
+                const double x = buf[c][i], dd = x - 2.0 * x1 + x2;
+                x2 = x1;
+                x1 = x;
+                if (fabs(x) > r->dens_thr) r->dens[w] += 1.0f;
+                r->hfe[w] += (float)(dd * dd);
+            }
+            r->x1[c] = x1;
+            r->x2[c] = x2;
+        }
+        r->dpos += (long long)n;
+    }
     if (r->meter && r->shape) shaped_push(r, buf, n);
     else if (r->meter) lq_meter_push(r->meter, buf, n);
     if (r->to) {
@@ -165,6 +188,11 @@ typedef struct plan {
     lq_spool scratch;
     double best_gain_db, best_lufs, best_gr_db;
     json_t *best_lim;
+    /* with dens set, a pass over the whole song notes per second where the limiter's
+     * output sits within 1 dB of the ceiling and its high-frequency energy (the
+     * excerpts' a-priori ranking, build_excerpts) */
+    float *dens, *hfe;
+    long long n_dens;
 } plan;
 
 /* Run the chain once with gain_db and ceiling; measure with `what`; optionally encode
@@ -188,6 +216,15 @@ static lq_error run_pass_from(plan *p, const lq_spool *src, lq_spool *to,
     lq_error e = lq_chain_create(&chain, specs, 2, &p->env, &ex->diag);
     if (e) return e;
     render r = {.gain = pow(10.0, gain_db / 20.0), .d = &ex->diag, .n_out = n_out, .to = to};
+    if (p->dens && src == &p->g->spool) {
+        r.dens = p->dens;
+        r.hfe = p->hfe;
+        r.n_dens = p->n_dens;
+        r.dens_len = p->env.sample_rate;
+        r.dens_thr = pow(10.0, (ceiling_dbtp - 1.0) / 20.0);
+        memset(p->dens, 0, (size_t)p->n_dens * sizeof *p->dens);
+        memset(p->hfe, 0, (size_t)p->n_dens * sizeof *p->hfe);
+    }
     for (int i = 0; i < n_out; i++) r.out[i] = outs[i];
     if (what) e = lq_meter_new(&r.meter, p->env.channels, p->env.sample_rate, what, BLOCK, &ex->diag);
     if (!e && lq_spool_reader_init(&r.rd, src, BLOCK))
@@ -512,8 +549,11 @@ static lq_error codec_roundtrip(codec_task *tk)
     /* encode (AAC: decoded on the fly) */
     enc_ctx ec = {.o = &o, .ts = &ts};
     if (!e && tk->fmt == LQ_FMT_AAC) {
-        int kbps = tk->fmt == ex->target->format ? ex->target->bitrate_kbps : ex->target->aac_kbps;
-        e = lq_ff_roundtrip_new(&rt, crate, nc, kbps, d);
+        /* the export's own codec (format: aac) with the coder its file is written with;
+         * a check codec with the quicker `fast` coder */
+        const int own = tk->fmt == ex->target->format;
+        int kbps = own ? ex->target->bitrate_kbps : ex->target->aac_kbps;
+        e = lq_ff_roundtrip_new(&rt, crate, nc, kbps, !own, d);
         ec.rt = rt;
     } else if (!e) {
         e = open_export(p, &o, tk->fmt, 24, crate, d);
@@ -663,7 +703,12 @@ static lq_error build_excerpts(plan *p, excerpts *x, const float *score, long lo
             peak[w] = v > 0.0f ? floorf(2000.0f * log10f(v)) : -1e9f;
         }
     }
-    while (!score && (n = lq_spool_read(&rd, pl, BLOCK)) > 0) {
+    /* the limiter's output at the rough gain, second by second (plan.dens): usable when
+     * it reached within 1 dB of the ceiling somewhere */
+    int by_out = 0;
+    for (long long w = 0; !score && p->dens && p->n_dens >= nwin && w < nwin; w++)
+        by_out |= p->dens[w] > 0.0f;
+    while (!score && !by_out && (n = lq_spool_read(&rd, pl, BLOCK)) > 0) {
         if (n == (size_t)-1) {
             e = lq_diag_set(d, LQ_ERR_OUTPUT, "cannot read back a temporary file");
             break;
@@ -691,9 +736,21 @@ static lq_error build_excerpts(plan *p, excerpts *x, const float *score, long lo
             int taken = 0;
             for (int q = 0; q < np; q++) taken |= pick[q] == w;
             if (taken) continue;
-            if (best < 0 || peak[w] > peak[best] ||
-                (peak[w] == peak[best] && energy[w] > energy[best]))
+            if (best < 0) {
                 best = w;
+            } else if (by_out) {
+                /* a codec's decoded peaks sit where the limited output holds the ceiling
+                 * longest (more chances for the coding noise to add up over it) or where
+                 * its high frequencies are strongest (pre-echo of transients): the picks
+                 * alternate between the two rankings */
+                const float *d = p->dens, *h = p->hfe;
+                const float kw = k % 2 ? (d[w] > 0.0f) : d[w];
+                const float kb = k % 2 ? (d[best] > 0.0f) : d[best];
+                if (kw > kb || (kw == kb && h[w] > h[best])) best = w;
+            } else if (peak[w] > peak[best] ||
+                       (peak[w] == peak[best] && energy[w] > energy[best])) {
+                best = w;
+            }
         }
         pick[np++] = best;
     }
@@ -966,7 +1023,7 @@ static lq_error solve_gain(plan *p, drive_curve *cv, double ceil_now, double aim
 }
 
 /* The margin under ceiling_int that puts the codecs' worst decoded peak on the excerpts
- * within PRECISE_DB / 2 of aim_tp, by regula falsi between the closest
+ * within tol of aim_tp, by regula falsi between the closest
  * held and failed margins (a secant step until both are known; a codec's overshoot
  * grows as the ceiling drops, so the slope is measured, not assumed).  Each estimate
  * renders the excerpts at the gain the closed loop's curve gives for that ceiling (cv
@@ -976,7 +1033,7 @@ static lq_error solve_gain(plan *p, drive_curve *cv, double ceil_now, double aim
  * d(peak)/d(margin) in *slope_out. */
 static lq_error search_margin(plan *p, const excerpts *x, const lq_format *fmts, int nf,
                               const drive_curve *cv, double aim, double gain_db,
-                              double ceiling_int, double aim_tp, double whole0,
+                              double ceiling_int, double aim_tp, double tol, double whole0,
                               double *margin, double *slope_out)
 {
     double ms[MAX_ESTIMATES], es[MAX_ESTIMATES];
@@ -994,7 +1051,7 @@ static lq_error search_margin(plan *p, const excerpts *x, const lq_format *fmts,
         es[k] += off;
         ms[k] = m;
         const double got = es[k];
-        if (got <= aim_tp + PRECISE_DB / 2) {
+        if (got <= aim_tp + tol) {
             if (best < 0.0 || m < best) best = m;
             if (hi < 0 || m < ms[hi]) hi = k;
         } else if (fi < 0 || m > ms[fi]) {
@@ -1003,7 +1060,7 @@ static lq_error search_margin(plan *p, const excerpts *x, const lq_format *fmts,
         if (k > 0 && ms[k] != ms[k - 1]) slope = -(es[k] - es[k - 1]) / (ms[k] - ms[k - 1]);
         if (!(slope > 0.3)) slope = 0.3;
         if (slope > 3.0) slope = 3.0;
-        if (got <= aim_tp + PRECISE_DB / 2 && (got >= aim_tp - PRECISE_DB / 2 || m <= 0.0))
+        if (got <= aim_tp + tol && (got >= aim_tp - tol || m <= 0.0))
             break;
         double next;
         if (hi >= 0 && fi >= 0 && es[fi] > es[hi]) {
@@ -1020,6 +1077,7 @@ static lq_error search_margin(plan *p, const excerpts *x, const lq_format *fmts,
     *slope_out = slope;
     return LQ_OK;
 }
+
 
 void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
 {
@@ -1113,17 +1171,30 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
     /* 1. the margin the codecs need, predicted on excerpts, at the gain the closed loop
      * (solved roughly first, at the full ceiling) gives for each ceiling tried */
     if (p.use_limiter && n_est > 0) {
-        if (solving && (ex->err = solve_gain(&p, &cv, ceiling_int, aim, 0.1, 0, &gain_db)))
-            goto out;
+        if (solving) {
+            /* the rough solve's passes note where the output holds the ceiling */
+            const long long n_dens = p.g->spool.frames / (long long)ex->rate + 1;
+            p.dens = calloc(2 * (size_t)n_dens, sizeof *p.dens);
+            if (!p.dens) {
+                ex->err = lq_diag_set(&ex->diag, LQ_ERR_NOMEM, "out of memory");
+                goto out;
+            }
+            p.hfe = p.dens + n_dens;
+            p.n_dens = n_dens;
+            ex->err = solve_gain(&p, &cv, ceiling_int, aim, 0.1, 0, &gain_db);
+            if (ex->err) goto out;
+        }
         excerpts x;
         t0 = lq_now_s();
         ex->err = build_excerpts(&p, &x, NULL, 0, codec_grid(est_fmt, n_est, ex->rate));
         if (!ex->err)
             ex->err = search_margin(&p, &x, est_fmt, n_est, solving ? &cv : NULL, aim, gain_db,
-                                    ceiling_int, hold - 0.75 * PRECISE_DB, NAN,
+                                    ceiling_int, hold - 0.75 * PRECISE_DB, PRECISE_DB / 4, NAN,
                                     &margin, &slope_ex);
         excerpts_free(&x);
         ex->time_search_s += lq_now_s() - t0;
+        free(p.dens);
+        p.dens = p.hfe = NULL;
         if (ex->err) goto out;
     }
 
@@ -1141,13 +1212,22 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
             goto out;
         }
     }
-    for (int round = 0; round < MAX_CODEC_ROUNDS; round++) {
+    /* the verified round whose decoded peak held closest under the aim ceiling: the
+     * round trips are not smooth in the gain (a codec's bit allocation can flip on a
+     * change of 0.01 dB and move the decoded peak by tenths of a dB), so when the last
+     * round ends worse, that round's exact gain and ceiling are rendered again (the
+     * same bytes) and verified once more */
+    int have_rp = 0, replay = 0;
+    double rp_margin = 0.0, rp_gain = 0.0, rp_aim = 0.0, rp_worst = -HUGE_VAL;
+    for (int round = 0; round < MAX_CODEC_ROUNDS + 1; round++) {
         double ceil_now = ceiling_int - margin;
         ex->codec_margin_db = margin;
 
         /* 2. the real render: the closed loop at this ceiling, its kept pass writing the
          * export (or, without a loop to solve, one pass) */
-        if (solving) {
+        if (replay) {
+            ex->n_passes = 0;
+        } else if (solving) {
             ex->err = solve_gain(&p, &cv, ceil_now, aim, SOLVE_TOL_LU, write_in_solve, &gain_db);
             if (ex->err) goto out;
         } else {
@@ -1184,7 +1264,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
                 ex->passes[ex->n_passes++] = (lq_pass){gain_db, ceil_now, res.integrated_lufs};
             break;
         }
-        if (!solving || !write_in_solve) {
+        if (!solving || !write_in_solve || replay) {
             /* no meter here: the written file is measured below */
             t0 = lq_now_s();
             ex->err = render_export(&p, gain_db, ceil_now, 0, &res);
@@ -1203,8 +1283,9 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
                                      .n_win = n_sec};
         ex->err = run_tasks(&p, tk, 1 + n_chk);
         ex->time_verify_s += lq_now_s() - t0;
+        ex->n_verify++;
         if (ex->err) goto out;
-        if (!solving && ex->n_passes < LQ_MAX_PASSES)
+        if ((!solving || replay) && ex->n_passes < LQ_MAX_PASSES)
             ex->passes[ex->n_passes++] = (lq_pass){gain_db, ceil_now, ex->meas.integrated_lufs};
         ex->clipped += ex->out.clipped;
         ex->n_codec = 0;
@@ -1224,7 +1305,20 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
         int loose = p.use_limiter && n_est > 0 && margin > 0.0 && worst < hold - PRECISE_DB;
         if (!p.use_limiter && worst > hold) peak_over = 1;
         if (!peak_over && !loose && !(lossy && fabs(lufs_err) > SOLVE_TOL_LU * 2)) break;
-        if (round == MAX_CODEC_ROUNDS - 1) break;
+        if (replay) break;
+        if (n_est > 0 && !peak_over && worst > rp_worst) {
+            have_rp = 1;
+            rp_margin = margin, rp_gain = gain_db, rp_aim = aim, rp_worst = worst;
+        }
+        if (round >= MAX_CODEC_ROUNDS - 1) {
+            /* out of rounds: end on the best held round unless this one is it */
+            if (!have_rp || (!peak_over && worst >= rp_worst)) break;
+            replay = 1;
+            margin = rp_margin, gain_db = rp_gain, aim = rp_aim;
+            lq_audio_out_discard(&ex->out);
+            ex->have_out = 0;
+            continue;
+        }
         if (peak_over && !p.use_limiter) {
             gain_db -= worst - hold + 0.05;
         } else if (peak_over || loose) {
@@ -1249,7 +1343,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
                 if (!ex->err && x.n_rg > 0) {
                     ex->err = search_margin(&p, &x, est_fmt, n_est, solving ? &cv : NULL, aim,
                                             gain_db, ceiling_int, hold - 0.6 * PRECISE_DB,
-                                            worst, &next, &slope_ex);
+                                            0.4 * PRECISE_DB, worst, &next, &slope_ex);
                     searched = 1;
                 }
                 excerpts_free(&x);
@@ -1325,6 +1419,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
     }
 out:
     free(win);
+    free(p.dens);
     lq_spool_destroy(&p.scratch);
     if (p.best_lim) json_decref(p.best_lim);
     lq_stage_spec_free(&p.limiter);

@@ -130,7 +130,7 @@ void lq_ff_roundtrip_destroy(lq_ff_roundtrip **prt)
     *prt = NULL;
 }
 
-lq_error lq_ff_roundtrip_new(lq_ff_roundtrip **out, int rate, int channels, int kbps,
+lq_error lq_ff_roundtrip_new(lq_ff_roundtrip **out, int rate, int channels, int kbps, int fast,
                              lq_diag *d)
 {
     lq_ff_roundtrip *rt = calloc(1, sizeof *rt);
@@ -142,7 +142,7 @@ lq_error lq_ff_roundtrip_new(lq_ff_roundtrip **out, int rate, int channels, int 
         return e;
     }
     const lq_fflib *ff = &rt->lib;
-    e = aac_encoder(ff, &rt->enc, rate, channels, kbps, 0, 1, d);
+    e = aac_encoder(ff, &rt->enc, rate, channels, kbps, 0, fast, d);
     if (!e) e = feed_init(ff, &rt->feed, rt->enc, d);
     const AVCodec *dc = ff->avcodec_find_decoder(AV_CODEC_ID_AAC);
     if (!e && !dc) e = lq_diag_set(d, LQ_ERR_ENCODE, "this FFmpeg has no AAC decoder");

@@ -20,9 +20,12 @@ typedef void (*lq_ff_sink)(void *user, const double *const *planar, size_t n);
 
 typedef struct lq_ff_roundtrip lq_ff_roundtrip;
 
-/* An AAC encoder -> decoder pair at `rate` (an AAC rate: 8000..96000) and kbps.
+/* An AAC encoder -> decoder pair at `rate` (an AAC rate: 8000..96000) and kbps, with
+ * the encoder's `fast` coder (a codec check: 3x quicker, no smaller an overshoot) or,
+ * fast 0, the `twoloop` coder the AAC/M4A export files are written with (the round trip
+ * of an export's own codec must overshoot as the file does).
  * Errors: LQ_ERR_ENCODE (the encoder refused the settings), LQ_ERR_NOMEM. */
-lq_error lq_ff_roundtrip_new(lq_ff_roundtrip **rt, int rate, int channels, int kbps,
+lq_error lq_ff_roundtrip_new(lq_ff_roundtrip **rt, int rate, int channels, int kbps, int fast,
                              lq_diag *d);
 /* Encode n frames; whatever the decoder gives back so far goes to sink. */
 lq_error lq_ff_roundtrip_push(lq_ff_roundtrip *rt, const double *const *planar, size_t n,

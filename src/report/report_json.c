@@ -173,6 +173,7 @@ static json_t *export_json(const lq_job *j, const lq_export *ex)
     json_object_set_new(tm, "codec_search_s", num(ex->time_search_s));
     json_object_set_new(tm, "render_encode_s", num(ex->time_render_s));
     json_object_set_new(tm, "verify_s", num(ex->time_verify_s));
+    json_object_set_new(tm, "verify_rounds", json_integer(ex->n_verify));
     json_object_set_new(o, "timings", tm);
     (void)j;
     return o;
