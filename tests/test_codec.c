@@ -486,25 +486,27 @@ static void test_aac_export(void **state)
 
 /* The AAC export's margin is searched with the coder its file is written with (FFmpeg's
  * `twoloop`), not the quicker `fast` coder of AAC checks, whose larger overshoot left the
- * export 0.2-0.45 dB under the window: with codec_guard_db 0, the file decoded by ffmpeg
- * peaks within 0.2 dB under the -1 dBTP ceiling at +6 and +12 dB into the limiter. */
+ * export 0.2-0.45 dB under the window; and since twoloop's decoded peak is not smooth in
+ * the gain (its bit allocation flips on hundredths of a dB), the round that landed is
+ * kept when a later loudness nudge does worse.  With codec_guard_db 0, the 12 s mix
+ * mastered to -10 and -8 LUFS (3-5 dB into the limiter) and decoded by ffmpeg peaks
+ * within 0.2 dB under the -1 dBTP ceiling, on its loudness. */
 static void test_aac_export_precise(void **state)
 {
     (void)state;
     need_ffmpeg();
-    char tgt[512];
-    snprintf(tgt, sizeof tgt, "%s/m4a-precise.yaml", g_tmp);
-    assert_int_equal(lqt_write_text(tgt, "lacquer: 1\nname: m4a-precise\nformat: aac\n"
-                                         "sample_rate: source\nloudness_lufs: -10\n"
-                                         "true_peak_dbtp: -1.0\ncodec_guard_db: 0\n"),
-                     0);
-    for (int drive = 6; drive <= 12; drive += 6) {
-        char in[512], pre[512], out[512], dec[600];
-        snprintf(in, sizeof in, "%s/aacp%d.wav", g_tmp, drive);
-        snprintf(pre, sizeof pre, "%s/aacp%d.yaml", g_tmp, drive);
-        snprintf(out, sizeof out, "%s/aacp-out%d", g_tmp, drive);
-        write_mix(in, 61, 12.0);
-        drive_preset(pre, drive);
+    char in[512], pre[512];
+    snprintf(in, sizeof in, "%s/aacp.wav", g_tmp);
+    snprintf(pre, sizeof pre, "%s/aacp.yaml", g_tmp);
+    write_mix(in, 61, 12.0);
+    drive_preset(pre, 0);
+    for (int loud = -10; loud <= -8; loud += 2) {
+        char tgt[512], out[512], dec[600], text[256];
+        snprintf(tgt, sizeof tgt, "%s/m4a%d.yaml", g_tmp, -loud);
+        snprintf(out, sizeof out, "%s/aacp-out%d", g_tmp, -loud);
+        snprintf(text, sizeof text, "lacquer: 1\nname: m4a%d\nformat: aac\nsample_rate: source\n"
+                 "loudness_lufs: %d\ntrue_peak_dbtp: -1.0\ncodec_guard_db: 0\n", -loud, loud);
+        assert_int_equal(lqt_write_text(tgt, text), 0);
         const char *targets[] = {tgt};
         if (lqt_master(in, pre, targets, 1, out, 0, -1)) fail_msg("mastering %s failed", in);
         json_t *rep = load_report(out);
@@ -513,15 +515,19 @@ static void test_aac_export_precise(void **state)
         snprintf(file, sizeof file, "%s", json_string_value(json_object_get(ex, "path")));
         const double margin = json_number_value(json_object_get(ex, "codec_margin_db"));
         json_decref(rep);
-        snprintf(dec, sizeof dec, "%s/aacp-dec%d.wav", g_tmp, drive);
+        snprintf(dec, sizeof dec, "%s/aacp-dec%d.wav", g_tmp, -loud);
         const char *a_dec[] = {"-c:a", "pcm_f32le", NULL};
         ffmpeg(file, dec, a_dec);
         const double tp = file_tp_db(dec, NULL);
-        printf("+%2d dB aac export: decoded true peak %.3f dBTP (ceiling -1.0, margin %.2f dB)\n",
-               drive, tp, margin);
-        if (!(tp <= -1.0 && (tp >= -1.2 || margin == 0.0)))
-            fail_msg("+%d dB aac export: decoded true peak %.3f dBTP, margin %.2f dB (expected "
-                     "-1.2 .. -1.0)", drive, tp, margin);
+        lq_analysis a;
+        char err[512];
+        if (lq_analyze_file(dec, &a, err, sizeof err)) fail_msg("%s", err);
+        printf("%d LUFS aac export: %.3f LUFS, decoded true peak %.3f dBTP (ceiling -1.0, "
+               "margin %.2f dB)\n", loud, a.integrated_lufs, tp, margin);
+        assert_true(fabs(a.integrated_lufs - loud) <= 0.05);
+        if (!(tp <= -1.0 && tp >= -1.2 && margin > 0.0))
+            fail_msg("%d LUFS aac export: decoded true peak %.3f dBTP, margin %.2f dB (expected "
+                     "-1.2 .. -1.0, lowered)", loud, tp, margin);
         lqt_rmrf(out);
     }
 }

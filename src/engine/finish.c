@@ -4,24 +4,30 @@
  * a lossy round trip.  Every pass streams from the rate group's spool (bounded memory).
  *
  * Codec checks (issue 15).  The margin under the ceiling that a codec needs is searched
- * on excerpts, not on the whole song: the twelve one-second passages whose peaks sit
- * highest (the densest first among equal peaks), each with 1 s of pre-roll so that the
- * limiter and the encoder are in their steady state, and each on the codecs' frame grid
- * where it sits in the song (codec_grid: the encoder quantizes those passages frame for
- * frame as in the song), are rendered through the
- * finishing chain (at the gain the closed loop's curve gives for each ceiling tried),
- * encoded and decoded, and their worst decoded 16x true peak is driven into the lower
- * half of the 0.2 dB window under the aim (the ceiling less codec_guard_db) by regula
- * falsi between the closest held and failed margins: a codec's overshoot grows as the
- * ceiling drops, and a dozen passages tend to under-read the whole song's worst.  Then
- * the closed loop solves the gain at that ceiling, its kept pass writing the export, and
- * the export is verified by a real encode and decode of the whole file per check codec,
- * the codecs side by side on the job's threads (each result in its own slot).  If that
+ * on excerpts, not on the whole song: twelve one-second passages picked on the limiter's
+ * output of the closed loop's first (rough) solve, alternately where it holds the
+ * ceiling longest (samples within 1 dB of it: more chances for the coding noise to add
+ * up over a peak) and, among the passages that reach it, where its high frequencies are
+ * strongest (the pre-echo of transients); each with 1 s of pre-roll so that the limiter
+ * and the encoder are in their steady state, and each on the codecs' frame grid where it
+ * sits in the song (codec_grid: the encoder quantizes those passages frame for frame as
+ * in the song).  They are rendered through the finishing chain (at the gain the closed
+ * loop's curve gives for each ceiling tried), encoded and decoded, and their worst
+ * decoded 16x true peak is driven into the lower half of the 0.2 dB window under the aim
+ * (the ceiling less codec_guard_db) by regula falsi between the closest held and failed
+ * margins: a dozen passages can under-read the whole song's worst by a few hundredths
+ * of a dB, and a codec's overshoot grows as the ceiling drops.  Then the closed loop
+ * solves the gain at that ceiling, its kept pass writing the export, and the export is
+ * verified by a real encode and decode of the whole file per check codec, the codecs
+ * side by side on the job's threads (each result in its own slot).  If that
  * verification finds a peak over (or more than 0.2 dB under, with a margin to give
  * back), the excerpts are picked again where that verification's decoded peaks sit
  * (second by second), calibrated on its worst, and searched again; later rounds use
- * regula falsi between the last held and the last failed whole-file margins; the last
- * round falls back to the held one.  The guarantee never rests on the excerpts.
+ * regula falsi between the last held and the last failed whole-file margins.  A
+ * codec's bit allocation can flip on a gain change of a hundredth of a dB, so the
+ * decoded peak is not smooth in the margin: out of rounds, the verified round that held
+ * closest under the aim is rendered again at its exact gain and ceiling (the same bytes)
+ * and verified once more.  The guarantee never rests on the excerpts.
  *
  * The closed loop reads every pass so far off one curve: the finishing chain is
  * scale-invariant (see drive_curve), so a new ceiling starts from a near-exact gain.
@@ -638,11 +644,13 @@ typedef struct excerpts {
     int n_rg;
 } excerpts;
 
-/* Pick the EXCERPTS one-second windows with the highest sample peaks of the rate
- * group's spool (the same ranking at any gain), or, given `score` (n_score seconds: the
- * decoded peaks of a whole-file verification), the windows where the codecs' decoded
- * peaks sit highest; each with 1 s of pre-roll and 0.2 s after it; overlapping ones
- * merge.  A song not much longer than that is used whole. */
+/* Pick EXCERPTS one-second windows: given `score` (n_score seconds: the decoded peaks
+ * of a whole-file verification), where the codecs' decoded peaks sit highest; else, from
+ * the rough solve's limited output (plan.dens, plan.hfe), alternately the windows that
+ * hold the ceiling longest and those that reach it with the most high-frequency energy;
+ * without those (the output never came within 1 dB of the ceiling), the windows with the
+ * highest sample peaks of the rate group's spool.  Each with 1 s of pre-roll and 0.2 s
+ * after it; overlapping ones merge.  A song not much longer than that is used whole. */
 static long long gcd_ll(long long a, long long b)
 {
     while (b) {
@@ -1217,7 +1225,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
      * change of 0.01 dB and move the decoded peak by tenths of a dB), so when the last
      * round ends worse, that round's exact gain and ceiling are rendered again (the
      * same bytes) and verified once more */
-    int have_rp = 0, replay = 0;
+    int rp_rank = -1, replay = 0;
     double rp_margin = 0.0, rp_gain = 0.0, rp_aim = 0.0, rp_worst = -HUGE_VAL;
     for (int round = 0; round < MAX_CODEC_ROUNDS + 1; round++) {
         double ceil_now = ceiling_int - margin;
@@ -1306,20 +1314,20 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
         if (!p.use_limiter && worst > hold) peak_over = 1;
         if (!peak_over && !loose && !(lossy && fabs(lufs_err) > SOLVE_TOL_LU * 2)) break;
         if (replay) break;
-        if (n_est > 0 && !peak_over && worst > rp_worst) {
-            have_rp = 1;
+        /* the best round so far: in the window with the loudness met, else held with the
+         * loudness met, else held; the closest under the aim among equals */
+        const int loud_ok = fabs(lufs_err) <= LOUDNESS_TOL_LU;
+        const int rank = n_est == 0 || peak_over ? -1 : !loose && loud_ok ? 2 : loud_ok;
+        const int is_rp = rank >= 0 && (rank > rp_rank || (rank == rp_rank && worst > rp_worst));
+        if (is_rp) {
+            rp_rank = rank;
             rp_margin = margin, rp_gain = gain_db, rp_aim = aim, rp_worst = worst;
         }
-        if (round >= MAX_CODEC_ROUNDS - 1) {
-            /* out of rounds: end on the best held round unless this one is it */
-            if (!have_rp || (!peak_over && worst >= rp_worst)) break;
-            replay = 1;
-            margin = rp_margin, gain_db = rp_gain, aim = rp_aim;
-            lq_audio_out_discard(&ex->out);
-            ex->have_out = 0;
-            continue;
-        }
-        if (peak_over && !p.use_limiter) {
+        /* out of rounds, or a round already landed (its loudness only nudged) and this
+         * one did no better: end on the best round */
+        int stop = round >= MAX_CODEC_ROUNDS - 1 || (rp_rank == 2 && !is_rp);
+        if (stop) {
+        } else if (peak_over && !p.use_limiter) {
             gain_db -= worst - hold + 0.05;
         } else if (peak_over || loose) {
             /* the fallback: regula falsi on whole-file verifications, between the held
@@ -1368,11 +1376,16 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
             }
             /* the last round ends on a margin that held, when one did */
             if (round == MAX_CODEC_ROUNDS - 2 && have_h) next = mh;
-            if (!peak_over && next == margin) break;
-            margin = next;
+            if (!peak_over && next == margin) stop = 1;
+            else margin = next;
         } else {
             aim += lufs_err;
             gain_db += lufs_err;
+        }
+        if (stop) {
+            if (is_rp || rp_rank < 0) break;
+            replay = 1;   /* the best round again, exactly */
+            margin = rp_margin, gain_db = rp_gain, aim = rp_aim;
         }
         lq_audio_out_discard(&ex->out);
         ex->have_out = 0;
