@@ -1358,9 +1358,14 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
                 ex->time_search_s += lq_now_s() - t0;
                 if (ex->err) goto out;
             }
-            if (searched) {
+            if (searched && !peak_over && next >= margin) {
+                /* the excerpts would give nothing back, the whole file says it is loose:
+                 * a step along the slope */
+                next = margin + (worst - aim_tp) / slope_ex;
+                if (next < 0.0) next = 0.0;
+                if (next >= margin) next = margin;
+            } else if (searched) {
                 if (peak_over && next < margin + 0.02) next = margin + 0.02;
-                if (!peak_over && next >= margin) next = margin;
             } else if (have_h && have_f && wf > wh) {
                 next = mf + (wf - aim_tp) * (mh - mf) / (wf - wh);
                 /* strictly inside the bracket */
