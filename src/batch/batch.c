@@ -291,6 +291,7 @@ void lq_batch_destroy(lq_batch **pb)
         free(c);
     }
     free(b->confs);
+    free(b->group_slice);
     free(b->manifest);
     free(b->manifest_dir);
     free(b->root);
@@ -348,6 +349,10 @@ lq_error lq_batch_set_shard(lq_batch *b, const char *spec, char *err, size_t err
                          "0 <= I < N <= 100000, such as 0/3)", spec);
         }
         return LQ_ERR_ARG;
+    }
+    if (lq_bmanifest_deal(b, (unsigned)n)) {
+        if (err && errlen) snprintf(err, errlen, "out of memory");
+        return LQ_ERR_NOMEM;
     }
     b->shard_index = (unsigned)i;
     b->shard_count = (unsigned)n;

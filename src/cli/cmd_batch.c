@@ -117,7 +117,7 @@ static const cli_option options[N_OPTIONS] = {
                 "print the expanded jobs, one JSON line each, with content-derived ids", 0,
                 CLI_V_NONE},
     [O_SHARD] = {"--shard", NULL, "I/N", NULL,
-                 "run slice I of N of the plan (inputs dealt round robin)", 0, CLI_V_NONE},
+                 "run slice I of N of the plan (inputs dealt by cost)", 0, CLI_V_NONE},
     [O_ENV] = {"--shard-from-env", NULL, NULL, NULL,
                "the slice from SLURM_ARRAY_TASK_ID/_COUNT or JOB_COMPLETION_INDEX", 0,
                CLI_V_NONE},
