@@ -221,9 +221,14 @@ static int run(const cli_command *self, int argc, char **argv)
         rc = cli_exit_for(e);
         goto done;
     }
-    if (shard && lq_batch_set_shard(b, shard, err, sizeof err) != LQ_OK) {
-        cli_error("--%s", err);
-        rc = LQ_EXIT_USAGE;
+    if (shard && (e = lq_batch_set_shard(b, shard, err, sizeof err)) != LQ_OK) {
+        if (e == LQ_ERR_ARG) {
+            cli_error("--%s", err);
+            rc = LQ_EXIT_USAGE;
+        } else {
+            cli_error("%s", err);
+            rc = cli_exit_for(e);
+        }
         goto done;
     }
     if (plan) {
