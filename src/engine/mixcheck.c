@@ -17,7 +17,7 @@ void lq_job_check_mix(lq_job *j)
      * below are the sum's */
     j->n_mix_warnings = j->n_stem_warnings;
     for (size_t i = 0; i < j->n_findings && j->n_mix_warnings < LQ_MAX_WARNINGS; i++)
-        snprintf(j->mix_warnings[j->n_mix_warnings++], sizeof j->mix_warnings[0], "%s; %s",
+        snprintf(j->mix_warnings[j->n_mix_warnings++], sizeof j->mix_warnings[0], "%.318s; %.318s",
                  j->findings[i].message, j->findings[i].fix);
 }
 
