@@ -78,7 +78,7 @@ struct lq_batch {
     size_t n_confs;
 
     unsigned shard_index, shard_count;   /* count 0: no sharding */
-    unsigned *group_slice;  /* n_groups: the slice each input goes to (lq_bmanifest_deal) */
+    unsigned *group_slice;  /* n_groups: the slice each input goes to (batch.c, by cost) */
     int jobs_at_once, threads_per_job, force, dry_run;
     void (*event)(void *user, size_t index, const char *id, const char *status,
                   const char *line);
@@ -106,8 +106,6 @@ char *lq_bstrdup(const char *s);
 /* The plan line of job i (JSON object, caller decrefs). */
 json_t *lq_bjob_plan_json(const struct lq_batch *b, const lq_bjob *j);
 int lq_bjob_in_shard(const struct lq_batch *b, const lq_bjob *j);
-/* Deal the inputs to `count` slices by cost (b->group_slice): LQ_OK or LQ_ERR_NOMEM. */
-lq_error lq_bmanifest_deal(struct lq_batch *b, unsigned count);
 void lq_bjob_free(lq_bjob *j);
 
 /* album_job.c: album files as jobs.  efp[k] (65 chars each) gets the fingerprint of
