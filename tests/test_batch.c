@@ -294,10 +294,12 @@ static void test_modes_identical(void **state)
     json_t *s1 = load_json("sh/batch-shard-1-of-3.json");
     json_t *s2 = load_json("sh/batch-shard-2-of-3.json");
     /* m03's second entry joins its first (one master-bus render for cd, tidal and
-     * ebu-r128); 8 inputs dealt round robin: 3 + 3 + 2 */
-    assert_int_equal(json_array_size(json_object_get(s0, "jobs")), 3);
+     * ebu-r128); 8 inputs of equal length dealt by cost (bytes x targets), the costliest
+     * first to the least-loaded slice: m03 (3 targets) to slice 0, then m00, m01, m02,
+     * m04 ... (2 targets each): slices cost 5, 6 and 6 with 2 + 3 + 3 inputs */
+    assert_int_equal(json_array_size(json_object_get(s0, "jobs")), 2);
     assert_int_equal(json_array_size(json_object_get(s1, "jobs")), 3);
-    assert_int_equal(json_array_size(json_object_get(s2, "jobs")), 2);
+    assert_int_equal(json_array_size(json_object_get(s2, "jobs")), 3);
     json_decref(s0);
     json_decref(s1);
     json_decref(s2);
@@ -710,7 +712,13 @@ static void test_api(void **state)
     assert_int_equal(lq_batch_set_shard(b, "2/2", err, sizeof err), LQ_ERR_ARG);
     assert_string_equal(err, "shard \"2/2\": index 2 is not below the count 2 (expected I/N "
                              "with 0 <= I < N, such as 0/2)");
+    /* inputs are dealt by cost (bytes x targets): m01, with two targets, fills slice 0
+     * alone; m00 and m02 (one target each) share slice 1 */
     assert_int_equal(lq_batch_set_shard(b, "1/2", err, sizeof err), LQ_OK);
+    assert_true(lq_batch_job_in_shard(b, 0));
+    assert_false(lq_batch_job_in_shard(b, 1));
+    assert_true(lq_batch_job_in_shard(b, 2));
+    assert_int_equal(lq_batch_set_shard(b, "0/2", err, sizeof err), LQ_OK);
     assert_false(lq_batch_job_in_shard(b, 0));
     assert_true(lq_batch_job_in_shard(b, 1));
     assert_false(lq_batch_job_in_shard(b, 2));
@@ -732,7 +740,7 @@ static void test_api(void **state)
     char *js = lq_batch_report_json(b), *tx = lq_batch_report_text(b);
     assert_non_null(strstr(js, "\"shard\": {"));
     assert_string_equal(strchr(lq_batch_report_path(b), '/') ? strrchr(lq_batch_report_path(b), '/') + 1 : "",
-                        "batch-shard-1-of-2.json");
+                        "batch-shard-0-of-2.json");
     const char *first = "lacquer batch: 1 job: 1 done, 0 missed a target, 0 failed\n";
     assert_int_equal(strncmp(tx, first, strlen(first)), 0);
     free(js);
@@ -743,7 +751,7 @@ static void test_api(void **state)
     assert_int_equal(lq_batch_merge(dirs, 1, NULL, &c, err, sizeof err), LQ_OK);
     assert_int_equal(c.planned, 3);
     assert_int_equal(c.done, 1);
-    assert_int_equal(c.failed, 2); /* shard 0 never ran: its jobs are missing */
+    assert_int_equal(c.failed, 2); /* shard 1 never ran: its jobs are missing */
     /* a missing manifest, through the API */
     assert_int_equal(lq_batch_load(&b, "/nonexistent/x.yaml", NULL, NULL, err, sizeof err),
                      LQ_ERR_PRESET_NOT_FOUND);
@@ -754,10 +762,60 @@ static void test_api(void **state)
     free(root);
 }
 
+/* Shards are cut by cost, so slices of uneven inputs end together: mixes of 4, 3, 2, 2,
+ * 1, 1 and 1 s (plan order) in 2 slices.  Round robin would give 4+2+1+1 = 8 s against
+ * 3+2+1 = 6 s; the deal (costliest first, to the least-loaded slice) gives 7 and 7. */
+static void test_deal_by_cost(void **state)
+{
+    (void)state;
+    static const double secs[] = {4, 3, 2, 2, 1, 1, 1};
+    enum { N = sizeof secs / sizeof secs[0] };
+    char *d = path_of("mixes");
+    mkdir(d, 0755);
+    free(d);
+    for (int i = 0; i < N; i++) {
+        char *p = path_of("mixes/m%02d.wav", i);
+        assert_int_equal(lqt_write_mix(p, secs[i], 2000 + (uint64_t)i), 0);
+        free(p);
+    }
+    write_file("deal.yaml", "lacquer: 1\ndefaults: {targets: [cd]}\njobs:\n"
+               "  - {input: \"mixes/*.wav\"}\n");
+    char *m = path_of("deal.yaml"), err[1024];
+    lq_batch *b = NULL;
+    assert_int_equal(lq_batch_load(&b, m, lqt_preset_dir(), NULL, err, sizeof err), LQ_OK);
+    assert_int_equal(lq_batch_job_count(b), N);
+    static const int slice_of[N] = {0, 1, 1, 0, 1, 0, 1};
+    for (int s = 0; s < 2; s++) {
+        char spec[8];
+        snprintf(spec, sizeof spec, "%d/2", s);
+        assert_int_equal(lq_batch_set_shard(b, spec, err, sizeof err), LQ_OK);
+        double load = 0;
+        for (int i = 0; i < N; i++) {
+            assert_int_equal(lq_batch_job_in_shard(b, (size_t)i), slice_of[i] == s);
+            if (slice_of[i] == s) load += secs[i];
+        }
+        assert_true(load == 7.0);
+    }
+    /* every job in exactly one slice, for any count */
+    for (int n = 1; n <= 9; n++) {
+        int seen[N] = {0};
+        for (int s = 0; s < n; s++) {
+            char spec[8];
+            snprintf(spec, sizeof spec, "%d/%d", s, n);
+            assert_int_equal(lq_batch_set_shard(b, spec, err, sizeof err), LQ_OK);
+            for (int i = 0; i < N; i++) seen[i] += lq_batch_job_in_shard(b, (size_t)i);
+        }
+        for (int i = 0; i < N; i++) assert_int_equal(seen[i], 1);
+    }
+    lq_batch_destroy(&b);
+    free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_bad_manifests, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deal_by_cost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_api, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plan_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_modes_identical, setup, teardown),

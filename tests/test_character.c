@@ -183,8 +183,45 @@ static void test_presets_do_what_their_character_says(void **state)
             for (int s = 0; s < LQS_STYLE_COUNT; s++) assert_true(fabs(dlra[s]) <= 0.05);
             for (int b = 0; b < LQT_N_OCTAVES; b++) assert_true(fabs(tone[b]) <= 0.05);
         }
-        if (strcmp(presets[p], "gentle") == 0)
-            assert_true(dlra[LQS_STYLE_DYNAMIC] >= -1.2);
+        /* each summary line (presets/NAME.yaml character.summary, docs/PRESETS.md) holds */
+        if (strcmp(presets[p], "gentle") == 0) {
+            /* "under 1 LU from a dynamic mix, a touch brighter (+1 dB at 2-4 kHz) and
+             * less sub" */
+            assert_true(dlra[LQS_STYLE_DYNAMIC] >= -1.0);
+            assert_true(tone[6] >= 0.5 && tone[6] <= 1.5 && tone[7] >= 0.5 && tone[7] <= 1.5);
+            assert_true(tone[0] <= -0.3);
+        }
+        if (strcmp(presets[p], "warm") == 0) {
+            /* "fuller lows, a softer top (-2.5 to -3 dB above 4 kHz); the range is the
+             * mix's" */
+            assert_true(tone[0] >= 0.5 && tone[1] >= 0.5);
+            for (int b = 7; b < LQT_N_OCTAVES; b++) assert_true(tone[b] <= -2.0 && tone[b] >= -3.5);
+            for (int s = 0; s < LQS_STYLE_COUNT; s++) assert_true(fabs(dlra[s]) <= 0.5);
+        }
+        if (strcmp(presets[p], "bright-air") == 0) {
+            /* "more air (+1.5 dB at 8 kHz, +2.5 dB at 16 kHz); the range is the mix's" */
+            assert_true(tone[8] >= 1.0 && tone[9] >= 2.0);
+            for (int b = 0; b < 5; b++) assert_true(fabs(tone[b]) <= 0.5);
+            for (int s = 0; s < LQS_STYLE_COUNT; s++) assert_true(fabs(dlra[s]) <= 0.5);
+        }
+        if (strcmp(presets[p], "acoustic") == 0) {
+            /* "under 1 LU from a dynamic mix, the tone untouched (within 0.3 dB)" */
+            assert_true(dlra[LQS_STYLE_DYNAMIC] >= -1.0);
+            for (int b = 0; b < LQT_N_OCTAVES; b++) assert_true(fabs(tone[b]) <= 0.35);
+        }
+        if (strcmp(presets[p], "speech") == 0) {
+            /* "a voice leveller: 4.5-6.5 LU less range from dynamic material, everything
+             * under 125 Hz cut hard, presence lifted" */
+            assert_true(dlra[LQS_STYLE_DYNAMIC] <= -4.5 && dlra[LQS_STYLE_BASS] <= -4.5);
+            assert_true(tone[0] <= -12.0 && tone[1] <= -10.0);
+            assert_true(tone[6] >= 3.0 && tone[7] >= 3.0);
+        }
+        if (p == ML) {
+            /* "takes 3 LU from a dynamic mix and 4.5 LU from a bass-heavy one, more sub
+             * and presence" */
+            assert_true(dlra[LQS_STYLE_DYNAMIC] <= -2.5 && dlra[LQS_STYLE_BASS] <= -4.0);
+            assert_true(tone[0] >= 1.0 && tone[5] >= 1.0 && tone[6] >= 1.0);
+        }
     }
     /* modern-loud takes the most range of the music presets (speech is a voice leveller),
      * on the dynamic and the bass-heavy mix: dense on purpose */

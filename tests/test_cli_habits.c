@@ -232,10 +232,36 @@ static void test_quiet_missed_target(void **state)
 static const char *const target_keys[] = {
     "name", "description", "file", "sample_rate", "format", "bit_depth", "bitrate_kbps",
     "loudness_lufs", "true_peak_dbtp", "codec_check", "filename", "limiter_override",
-    "dither_override"};
+    "dither_override", "min_sample_rate", "resampler", "codec_guard_db", "aac_kbps"};
 static const char *const preset_keys[] = {"name", "description", "file", "master",
                                           "input_lufs", "character", "limiter",
-                                          "loudness_lufs", "targets"};
+                                          "loudness_lufs", "targets", "reference"};
+
+/* Every key a target or preset file may hold is in the listing: under its own name, or
+ * where the listing shows it another way (a target's limiter/dither maps as
+ * *_override flags; a preset's finish map as limiter and loudness_lufs).  A new file key
+ * the listing forgets fails here. */
+static const char *listed_as(const char *file_key)
+{
+    static const char *const map[][2] = {{"limiter", "limiter_override"},
+                                         {"dither", "dither_override"},
+                                         {"finish", "loudness_lufs"}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(file_key, map[i][0])) return map[i][1];
+    return file_key;
+}
+
+static void check_schema_listed(const char *const *file_keys, const char *const *listed,
+                                size_t n_listed, const char *what)
+{
+    for (size_t k = 0; file_keys[k]; k++) {
+        if (!strcmp(file_keys[k], "lacquer")) continue; /* the schema version */
+        const char *want = listed_as(file_keys[k]);
+        size_t i = 0;
+        while (i < n_listed && strcmp(listed[i], want)) i++;
+        if (i == n_listed) fail_msg("%s --json lists no %s (file key %s)", what, want, file_keys[k]);
+    }
+}
 
 static json_t *find(json_t *arr, const char *name)
 {
@@ -289,6 +315,10 @@ static void test_listings(void **state)
 {
     (void)state;
     json_t *t, *p;
+    check_schema_listed(lq_target_file_keys, target_keys, sizeof target_keys / sizeof *target_keys,
+                        "targets");
+    check_schema_listed(lq_preset_file_keys, preset_keys, sizeof preset_keys / sizeof *preset_keys,
+                        "presets");
     check_listing("targets", "targets", target_keys, sizeof target_keys / sizeof *target_keys,
                   &t);
     /* figures from TARGETS.md, as the shipped files hold them */
@@ -309,7 +339,22 @@ static void test_listings(void **state)
     assert_true(json_is_null(json_object_get(mp3, "bit_depth")));
     assert_int_equal(json_integer_value(json_object_get(mp3, "bitrate_kbps")), 320);
     assert_string_equal(json_string_value(json_object_get(mp3, "format")), "mp3");
+    /* the codec and resampling keys (issue 15) */
+    json_t *am = find(t, "apple-music");
+    assert_non_null(am);
+    assert_int_equal(json_integer_value(json_object_get(am, "min_sample_rate")), 44100);
+    assert_true(json_is_null(json_object_get(cd, "min_sample_rate")));
+    assert_string_equal(json_string_value(json_object_get(cd, "resampler")), "soxr-vhq");
+    assert_int_equal(json_integer_value(json_object_get(am, "aac_kbps")), 256);
+    assert_true(json_is_number(json_object_get(sp, "codec_guard_db")));
     json_decref(t);
+    char *lo = NULL;
+    const char *al[] = {LQ_CLI_PATH, "targets", "--long", NULL};
+    assert_int_equal(lqt_run(al, &lo, NULL), 0);
+    assert_non_null(strstr(lo, "\napple-music\n"));
+    assert_non_null(strstr(strstr(lo, "\napple-music\n"), "  min_sample_rate 44100 Hz"));
+    assert_non_null(strstr(strstr(lo, "\napple-music\n"), "  aac_kbps        256\n"));
+    free(lo);
 
     check_listing("presets", "", preset_keys, sizeof preset_keys / sizeof *preset_keys, &p);
     json_t *tr = find(p, "transparent");
@@ -328,6 +373,7 @@ static void test_listings(void **state)
     assert_int_equal(json_array_size(json_object_get(ch, "tone_db")), 10);
     assert_true(json_number_value(json_object_get(json_object_get(ch, "lra_change_lu"),
                                                   "dynamic")) >= -1.0);
+    assert_true(json_is_null(json_object_get(ge, "reference")));
     json_decref(p);
 
     /* one line each, as before */

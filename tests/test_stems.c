@@ -426,6 +426,71 @@ static void test_memory_bounded_by_stem_count(void **state)
 #endif
 }
 
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *buf = calloc(1, 1 << 20);
+    if (buf) buf[fread(buf, 1, (1 << 20) - 1, f)] = 0;
+    fclose(f);
+    return buf;
+}
+
+/* A stem that clips is reported like a mix that clips: a warning naming the stem and
+ * its clipped runs, in report.json and report.txt, and the stem's own figures; a stem
+ * that does not clip gets no such line. */
+static void test_clipping_stem(void **state)
+{
+    (void)state;
+    make_targets();
+    size_t n = 2 * RATE;
+    double *L = malloc(n * sizeof *L), *R = malloc(n * sizeof *R);
+    assert_non_null(L);
+    assert_non_null(R);
+    lqs_pink(L, n, 0.05, 3);
+    lqs_pink(R, n, 0.05, 4);
+    const double *pl[2] = {L, R};
+    char *pa = tmp("clean.wav"), *pb = tmp("hot.wav");
+    assert_int_equal(lqt_write_wav(pa, pl, 2, n, RATE, SF_FORMAT_PCM_16), 0);
+    /* a 100 Hz sine driven 6 dB over full scale: every half cycle flat at the rails for
+     * far more than 3 samples, 200 runs per channel a second; written as 16-bit, so it is
+     * clipped in the file as a DAW bounce would be */
+    lqs_sine(L, n, RATE, 100.0, 2.0, 0.0);
+    for (size_t i = 0; i < n; i++) L[i] = fmax(-1.0, fmin(32767.0 / 32768.0, L[i])), R[i] = L[i];
+    assert_int_equal(lqt_write_wav(pb, pl, 2, n, RATE, SF_FORMAT_PCM_16), 0);
+    free(L);
+    free(R);
+    write_text("clip.yaml", "lacquer: 1\ntitle: song\nstems:\n"
+                            "  - {file: clean.wav, name: pads}\n"
+                            "  - {file: hot.wav, name: synth, gain_db: -12}\n");
+    char *lin = tmp("lin.yaml");
+    assert_int_equal(master("clip.yaml", 1, "transparent", lin, NULL, "clip-out", NULL), 0);
+    free(lin);
+    char *rep = tmp("clip-out/report.json"), *txt = tmp("clip-out/report.txt");
+    char *js = slurp(rep), *tx = slurp(txt);
+    assert_non_null(js);
+    assert_non_null(tx);
+    const char *want = "stem synth clips: ";
+    assert_non_null(strstr(js, want));
+    assert_non_null(strstr(tx, want));
+    assert_non_null(strstr(strstr(js, want), "mastering cannot undo clipping"));
+    assert_null(strstr(js, "stem pads clips"));
+    /* the sum (a loud sine, 2 s) is flagged as limited without a short-term PSR: too
+     * short for one, and the line says so instead of printing nan */
+    assert_non_null(strstr(tx, "too short for a short-term PSR"));
+    assert_null(strstr(tx, "nan"));
+    assert_null(strstr(js, "nan dB"));
+    long long runs = atoll(strstr(js, want) + strlen(want));
+    printf("clipping stem: \"%s%lld runs ...\"\n", want, runs);
+    assert_true(runs >= 400);
+    free(js);
+    free(tx);
+    free(rep);
+    free(txt);
+    free(pa);
+    free(pb);
+}
+
 /* Exact error line, exit code 3, nothing written. */
 static void expect_refused(const char *stems_file, const char *want_tail, int want_rc)
 {
@@ -585,6 +650,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_unprocessed_stems_equal_the_mix, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clipping_stem, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bell_on_one_stem, setup, teardown),
         cmocka_unit_test_setup_teardown(test_block_sizes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mismatched_stems, setup, teardown),

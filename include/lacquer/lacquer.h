@@ -366,8 +366,10 @@ LQ_API const char *lq_batch_job_id(const lq_batch *b, size_t i);
 /* Job i as one line of JSON (id, index, input, preset, targets, set, tags, out,
  * input_group); malloc'd, free() it. */
 LQ_API char *lq_batch_job_json(const lq_batch *b, size_t i);
-/* Run only slice I of N ("I/N", 0 <= I < N): the inputs, in plan order, dealt round
- * robin, so that one input's jobs stay together.  LQ_ERR_ARG with a line in err. */
+/* Run only slice I of N ("I/N", 0 <= I < N): the inputs dealt by cost (bytes read x
+ * targets, costliest first to the least-loaded slice; equal costs round robin in plan
+ * order), so that one input's jobs stay together and the slices end together.
+ * LQ_ERR_ARG (a bad spec) or LQ_ERR_NOMEM, with a line in err. */
 LQ_API LQ_WARN_UNUSED lq_error lq_batch_set_shard(lq_batch *b, const char *spec, char *err,
                                            size_t errlen);
 LQ_API int lq_batch_job_in_shard(const lq_batch *b, size_t i);

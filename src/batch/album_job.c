@@ -41,6 +41,30 @@ static void put_canon(lq_text *t, const char *what, const lq_node *root)
     free(c);
 }
 
+long long lq_balbum_input_bytes(const lq_batch *b, const lq_bjob *j)
+{
+    struct stat st;
+    long long own = stat(j->input_path, &st) == 0 ? (long long)st.st_size : 0, sum = 0;
+    lq_album_spec *s = NULL;
+    lq_diag d = {{0}};
+    if (j->plan_err || lq_album_spec_load_dir(&s, j->input_path, preset_dir_of(b), &d))
+        return own;
+    for (size_t i = 0; i < s->n_tracks; i++) {
+        const lq_album_track *t = &s->tracks[i];
+        lq_stems_spec *st_spec = NULL;
+        lq_diag sd = {{0}};
+        if (t->stems && lq_stems_load(&st_spec, t->file, &sd) == LQ_OK) {
+            for (size_t k = 0; k < st_spec->n; k++)
+                if (stat(st_spec->stems[k].file, &st) == 0) sum += (long long)st.st_size;
+        } else if (!t->stems && stat(t->file, &st) == 0) {
+            sum += (long long)st.st_size;
+        }
+        lq_stems_free(&st_spec);
+    }
+    lq_album_spec_free(&s);
+    return sum ? sum : own;
+}
+
 lq_error lq_balbum_fingerprints(const lq_batch *b, const lq_bjob *j, char **efp, lq_diag *d)
 {
     if (j->plan_err) return lq_diag_set(d, j->plan_err, "%s", j->plan_error);

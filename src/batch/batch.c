@@ -291,6 +291,7 @@ void lq_batch_destroy(lq_batch **pb)
         free(c);
     }
     free(b->confs);
+    free(b->group_slice);
     free(b->manifest);
     free(b->manifest_dir);
     free(b->root);
@@ -325,6 +326,70 @@ char *lq_batch_job_json(const lq_batch *b, size_t i)
     return s;
 }
 
+static long long file_bytes(const char *path)
+{
+    struct stat st;
+    return path && stat(path, &st) == 0 ? (long long)st.st_size : 0;
+}
+
+typedef struct group_cost {
+    size_t group;
+    double cost;
+} group_cost;
+
+static int by_cost(const void *pa, const void *pb)
+{
+    const group_cost *a = pa, *b = pb;
+    if (a->cost != b->cost) return a->cost > b->cost ? -1 : 1;
+    return a->group < b->group ? -1 : a->group > b->group;
+}
+
+/* Slices end together when each holds about the same work.  A job's cost is taken as
+ * the bytes it reads (the mix, or an album's tracks) times its targets: the master bus
+ * and each target's finishing chain run over the whole input.  The inputs are dealt by
+ * Graham's LPT rule (R. L. Graham, "Bounds on multiprocessing timing anomalies", SIAM
+ * J. Appl. Math. 17(2), 1969: within 4/3 of the best split): the costliest input first,
+ * each to the slice with the least cost so far, ties in plan order and to the lowest
+ * slice, so inputs of equal cost are dealt round robin.  Every shard computes the same
+ * deal from the same files. */
+static lq_error deal(lq_batch *b, unsigned count)
+{
+    free(b->group_slice);
+    b->group_slice = NULL;
+    if (!b->n_groups || !count) return LQ_OK;
+    group_cost *g = calloc(b->n_groups, sizeof *g);
+    double *load = calloc(count, sizeof *load);
+    unsigned *slice = calloc(b->n_groups, sizeof *slice);
+    if (!g || !load || !slice) {
+        free(g);
+        free(load);
+        free(slice);
+        return LQ_ERR_NOMEM;
+    }
+    for (size_t k = 0; k < b->n_groups; k++) g[k].group = k;
+    long long *bytes = calloc(b->n_groups, sizeof *bytes);
+    for (size_t i = 0; bytes && i < b->n_jobs; i++) {
+        const lq_bjob *j = &b->jobs[i];
+        if (!bytes[j->group])
+            bytes[j->group] = 1 + (j->kind == LQ_BJOB_ALBUM ? lq_balbum_input_bytes(b, j)
+                                                           : file_bytes(j->input_path));
+        g[j->group].cost += (double)bytes[j->group] * (double)(j->n_targets ? j->n_targets : 1);
+    }
+    free(bytes);
+    qsort(g, b->n_groups, sizeof *g, by_cost);
+    for (size_t k = 0; k < b->n_groups; k++) {
+        unsigned best = 0;
+        for (unsigned s = 1; s < count; s++)
+            if (load[s] < load[best]) best = s;
+        slice[g[k].group] = best;
+        load[best] += g[k].cost;
+    }
+    free(g);
+    free(load);
+    b->group_slice = slice;
+    return LQ_OK;
+}
+
 lq_error lq_batch_set_shard(lq_batch *b, const char *spec, char *err, size_t errlen)
 {
     if (err && errlen) err[0] = 0;
@@ -348,6 +413,10 @@ lq_error lq_batch_set_shard(lq_batch *b, const char *spec, char *err, size_t err
                          "0 <= I < N <= 100000, such as 0/3)", spec);
         }
         return LQ_ERR_ARG;
+    }
+    if (deal(b, (unsigned)n)) {
+        if (err && errlen) snprintf(err, errlen, "out of memory");
+        return LQ_ERR_NOMEM;
     }
     b->shard_index = (unsigned)i;
     b->shard_count = (unsigned)n;

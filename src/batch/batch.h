@@ -78,6 +78,7 @@ struct lq_batch {
     size_t n_confs;
 
     unsigned shard_index, shard_count;   /* count 0: no sharding */
+    unsigned *group_slice;  /* n_groups: the slice each input goes to (batch.c, by cost) */
     int jobs_at_once, threads_per_job, force, dry_run;
     void (*event)(void *user, size_t index, const char *id, const char *status,
                   const char *line);
@@ -110,6 +111,9 @@ void lq_bjob_free(lq_bjob *j);
 /* album_job.c: album files as jobs.  efp[k] (65 chars each) gets the fingerprint of
  * target k: the album file's bytes, every track's input bytes, each track's preset and
  * the target after its overrides, the lacquer version. */
+/* The bytes an album job reads: its tracks' files (a stems track: its stems' files);
+ * the album file's own size when it cannot be read. */
+long long lq_balbum_input_bytes(const struct lq_batch *b, const lq_bjob *j);
 lq_error lq_balbum_fingerprints(const struct lq_batch *b, const lq_bjob *j, char **efp,
                                 lq_diag *d);
 /* Master album job j into `stage` through lq_album_run with the plan's targets.  On

@@ -1091,7 +1091,9 @@ lq_error lq_bmanifest_load(lq_batch *b, lq_diag *d)
 
 int lq_bjob_in_shard(const lq_batch *b, const lq_bjob *j)
 {
-    return b->shard_count == 0 || j->group % b->shard_count == b->shard_index;
+    if (b->shard_count == 0) return 1;
+    if (!b->group_slice) return j->group % b->shard_count == b->shard_index;
+    return b->group_slice[j->group] == b->shard_index;
 }
 
 json_t *lq_bjob_plan_json(const lq_batch *b, const lq_bjob *j)

@@ -1,10 +1,6 @@
 /* lacquer album ALBUM.yaml [--target NAME|FILE]... [--out DIR] [--json] [--force]
  * [--threads N] [--quiet] [--no-html]: the same exit codes, progress, atomic publishing and Ctrl-C
  * rules as `master`. */
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,14 +126,6 @@ static int run(const cli_command *self, int argc, char **argv)
     cli_catch_signals();
     lq_album_set_cancel_flag(album, &cli_interrupted);
 
-#ifdef __GLIBC__
-    /* glibc raises its mmap threshold each time a large block is freed; after that a
-     * track's large buffers (master bus, meters) come from the heap, where the small
-     * results every finished track keeps pin them, and the album's peak RSS grows with
-     * each track.  A fixed threshold (glibc's default, 128 KiB) hands every large buffer
-     * back when it is freed: memory stays the work in flight (bench/album). */
-    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-#endif
     e = lq_album_run(album);
     cli_bar_end(&b);
     if (e) {

@@ -117,7 +117,7 @@ static const cli_option options[N_OPTIONS] = {
                 "print the expanded jobs, one JSON line each, with content-derived ids", 0,
                 CLI_V_NONE},
     [O_SHARD] = {"--shard", NULL, "I/N", NULL,
-                 "run slice I of N of the plan (inputs dealt round robin)", 0, CLI_V_NONE},
+                 "run slice I of N of the plan (inputs dealt by cost)", 0, CLI_V_NONE},
     [O_ENV] = {"--shard-from-env", NULL, NULL, NULL,
                "the slice from SLURM_ARRAY_TASK_ID/_COUNT or JOB_COMPLETION_INDEX", 0,
                CLI_V_NONE},
@@ -221,9 +221,14 @@ static int run(const cli_command *self, int argc, char **argv)
         rc = cli_exit_for(e);
         goto done;
     }
-    if (shard && lq_batch_set_shard(b, shard, err, sizeof err) != LQ_OK) {
-        cli_error("--%s", err);
-        rc = LQ_EXIT_USAGE;
+    if (shard && (e = lq_batch_set_shard(b, shard, err, sizeof err)) != LQ_OK) {
+        if (e == LQ_ERR_ARG) {
+            cli_error("--%s", err);
+            rc = LQ_EXIT_USAGE;
+        } else {
+            cli_error("%s", err);
+            rc = cli_exit_for(e);
+        }
         goto done;
     }
     if (plan) {

@@ -83,6 +83,16 @@ static void print_long_target(const json_t *o)
     row("filename", "%s", str(o, "filename"));
     if (json_is_true(json_object_get(o, "limiter_override"))) row("limiter", "overridden");
     if (json_is_true(json_object_get(o, "dither_override"))) row("dither", "overridden");
+    const json_t *floor = json_object_get(o, "min_sample_rate");
+    if (json_is_integer(floor))
+        row("min_sample_rate", "%lld Hz (a lower source rate is resampled up to it)",
+            (long long)json_integer_value(floor));
+    row("resampler", "%s", str(o, "resampler"));
+    if (list[0])
+        row("codec_guard_db", "%.2f (headroom for other encoders)",
+            json_number_value(json_object_get(o, "codec_guard_db")));
+    if (strstr(list, "aac"))
+        row("aac_kbps", "%lld", (long long)json_integer_value(json_object_get(o, "aac_kbps")));
     row("file", "%s", str(o, "file"));
 }
 
@@ -104,6 +114,12 @@ static void print_long_preset(const json_t *o)
     else row("loudness_lufs", "none (targets without their own get no gain)");
     join(json_object_get(o, "targets"), list, sizeof list);
     row("targets", "%s", list[0] ? list : "none");
+    const json_t *ref = json_object_get(o, "reference");
+    if (json_is_object(ref)) {
+        join(json_object_get(ref, "files"), list, sizeof list);
+        row("reference", "%s (strength %.2f)", list,
+            json_number_value(json_object_get(ref, "strength")));
+    }
     row("file", "%s", str(o, "file"));
     const json_t *ch = json_object_get(o, "character");
     if (json_is_object(ch)) {

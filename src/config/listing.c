@@ -48,6 +48,11 @@ char *lq_target_json(const lq_target *t)
     json_object_set_new(o, "filename", str_or_null(t->filename));
     json_object_set_new(o, "limiter_override", json_boolean(t->limiter_node != NULL));
     json_object_set_new(o, "dither_override", json_boolean(t->dither_node != NULL));
+    json_object_set_new(o, "min_sample_rate", t->min_sample_rate ? json_integer(t->min_sample_rate)
+                                                                 : json_null());
+    json_object_set_new(o, "resampler", json_string(lq_resampler_names[t->resampler]));
+    json_object_set_new(o, "codec_guard_db", json_real(t->codec_guard_db));
+    json_object_set_new(o, "aac_kbps", json_integer(t->aac_kbps));
     return dump(o);
 }
 
@@ -89,5 +94,22 @@ char *lq_preset_json(const lq_preset *p)
     json_t *t = json_array();
     for (size_t i = 0; i < p->n_targets; i++) json_array_append_new(t, json_string(p->targets[i]));
     json_object_set_new(o, "targets", t);
+    json_t *r = p->has_reference ? json_object() : json_null();
+    if (p->has_reference) {
+        json_t *files = json_array(), *w = json_array();
+        for (size_t i = 0; i < p->n_refs; i++) {
+            json_array_append_new(files, json_string(p->ref_files[i]));
+            json_array_append_new(w, json_real(p->ref_weights[i]));
+        }
+        json_object_set_new(r, "files", files);
+        json_object_set_new(r, "weights", w);
+        json_object_set_new(r, "strength", json_real(p->ref_strength));
+        json_object_set_new(r, "width_strength", json_real(p->ref_width_strength));
+        json_object_set_new(r, "max_boost_db", json_real(p->ref_max_boost_db));
+        json_object_set_new(r, "max_cut_db", json_real(p->ref_max_cut_db));
+        json_object_set_new(r, "boost_lo_hz", json_real(p->ref_boost_lo_hz));
+        json_object_set_new(r, "boost_hi_hz", json_real(p->ref_boost_hi_hz));
+    }
+    json_object_set_new(o, "reference", r);
     return dump(o);
 }

@@ -318,7 +318,7 @@ fail:
 
 /* ---- Presets -------------------------------------------------------------------------- */
 
-static const char *const preset_keys[] = {"lacquer", "name", "description", "master",
+const char *const lq_preset_file_keys[] = {"lacquer", "name", "description", "master",
                                           "finish", "targets", "character", "reference",
                                           NULL};
 
@@ -611,7 +611,7 @@ static lq_error parse_reference(lq_preset *p, const lq_node *n, lq_diag *d)
 static lq_error preset_validate(lq_preset *p, const char *preset_dir, lq_diag *d)
 {
     const lq_node *r = p->root;
-    lq_error e = lq_cfg_expect_map(r, preset_keys, "preset", d);
+    lq_error e = lq_cfg_expect_map(r, lq_preset_file_keys, "preset", d);
     if (e) return e;
     if (!lq_node_get(r, "name"))
         return lq_cfg_missing(d, r, "name", "the preset's name, a string");

@@ -152,6 +152,9 @@ lq_error lq_config_load_tree(const char *name_or_path, const char *preset_dir, i
 lq_error lq_config_check_root(const lq_node *root, const char *kind, lq_diag *d);
 
 /* Keys that --set may change, NULL-terminated (overrides.c). */
+/* The top-level keys of a preset and of a target file (NULL-terminated). */
+extern const char *const lq_preset_file_keys[];
+extern const char *const lq_target_file_keys[];
 extern const char *const lq_preset_override_keys[];
 extern const char *const lq_target_override_keys[];
 

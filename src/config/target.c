@@ -25,7 +25,7 @@ int lq_target_rate(const lq_target *t, int in_rate)
     return in_rate < t->min_sample_rate ? t->min_sample_rate : in_rate;
 }
 
-static const char *const target_keys[] = {
+const char *const lq_target_file_keys[] = {
     "lacquer", "name", "description", "sample_rate", "format", "bit_depth", "loudness_lufs",
     "true_peak_dbtp", "codec_check", "bitrate_kbps", "filename", "limiter", "dither",
     "min_sample_rate", "resampler",
@@ -280,7 +280,7 @@ static lq_error check_combination(lq_target *t, lq_diag *d)
 static lq_error target_validate(lq_target *t, lq_diag *d)
 {
     const lq_node *r = t->root;
-    lq_error e = lq_cfg_expect_map(r, target_keys, "target", d);
+    lq_error e = lq_cfg_expect_map(r, lq_target_file_keys, "target", d);
     if (e) return e;
     if (!lq_node_get(r, "name"))
         return lq_cfg_missing(d, r, "name", "the target's name, a string");

@@ -213,8 +213,12 @@ size_t lq_check_analysis(const lq_analysis *a, const lq_check_rules *rules, lq_f
             "worse, and the master will sound flat",
             "bounce the mix without the bus limiter (or with far less gain reduction) and "
             "let mastering set the level",
-            "the mix is already heavily limited (peak-to-loudness ratio %.1f dB, short-term "
-            "PSR down to %.1f dB)", a->plr_db, a->psr_min_db);
+            isfinite(a->psr_min_db)
+                ? "the mix is already heavily limited (peak-to-loudness ratio %.1f dB, "
+                  "short-term PSR down to %.1f dB)"
+                : "the mix is already heavily limited (peak-to-loudness ratio %.1f dB; too "
+                  "short for a short-term PSR)",
+            a->plr_db, a->psr_min_db);
     }
 
     if (on[R_DC]) {

@@ -282,6 +282,7 @@ lq_error lq_job_begin(lq_job *j, lq_publisher *pub, lq_diag *d)
     j->errmsg[0] = 0;
     j->cancel = 0;
     j->n_mix_warnings = 0;
+    j->n_stem_warnings = 0;
     j->targets_done = 0;
     j->title_owned = NULL;
     if (!j->title && j->stems && j->stems->title)

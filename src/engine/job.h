@@ -142,8 +142,9 @@ struct lq_job {
     lq_meter_result in_meas; /* the input mix, with health figures */
     lq_meter_result master_meas;
     int n_mix_warnings;
+    int n_stem_warnings;     /* the first ones: stems that clip (master.c), kept by the check */
     char mix_warnings[LQ_MAX_WARNINGS][640];
-    /* the mix check (engine/job_check.c) */
+    /* the mix check (engine/mixcheck.c) */
     const lq_check_rules *rules;   /* NULL: the defaults */
     int no_html;                   /* lq_job_set_html(j, 0): no report.html */
     lq_analysis in_analysis;       /* the input mix, deep figures included */

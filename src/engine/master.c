@@ -400,6 +400,7 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
         for (size_t k = 0; (w = lq_mixsrc_stem_warning(src.in, k)) &&
                            j->n_mix_warnings < LQ_MAX_WARNINGS; k++)
             snprintf(j->mix_warnings[j->n_mix_warnings++], sizeof j->mix_warnings[0], "%s", w);
+        j->n_stem_warnings = j->n_mix_warnings;
     }
     free(tmp);
     lq_chain_destroy(&chain);

@@ -13,9 +13,11 @@ void lq_job_check_mix(lq_job *j)
     lq_analysis_from_meter(m, &j->in_analysis);
     size_t n = lq_check_analysis(&j->in_analysis, j->rules, j->findings, LQ_CHECK_MAX_FINDINGS);
     j->n_findings = n < LQ_CHECK_MAX_FINDINGS ? n : LQ_CHECK_MAX_FINDINGS;
-    j->n_mix_warnings = 0;
+    /* the stems' own warnings (a stem that clips) come first and stay: the findings
+     * below are the sum's */
+    j->n_mix_warnings = j->n_stem_warnings;
     for (size_t i = 0; i < j->n_findings && j->n_mix_warnings < LQ_MAX_WARNINGS; i++)
-        snprintf(j->mix_warnings[j->n_mix_warnings++], sizeof j->mix_warnings[0], "%s; %s",
+        snprintf(j->mix_warnings[j->n_mix_warnings++], sizeof j->mix_warnings[0], "%.318s; %.318s",
                  j->findings[i].message, j->findings[i].fix);
 }
 

@@ -94,6 +94,8 @@ char *lq_job_report_text(const lq_job *j)
             json_array_size(json_object_get(st, "chain")),
             json_array_size(json_object_get(st, "chain")) == 1 ? "" : "s");
     }
+    /* what a stem itself shows (clipping): the stems' warnings lead the mix warnings */
+    for (int k = 0; k < j->n_stem_warnings; k++) lq_text_add(&b, "  ! %s\n", j->mix_warnings[k]);
     lq_text_add(&b, "Preset  %s\n", lq_preset_name(j->preset));
     master_text(&b, j);
     lq_text_add(&b, "\n");
