@@ -1,7 +1,8 @@
 /* codec_rounds: helper for bench/codec_rounds (not part of liblacquer; may print).
  *
  *   codec_rounds gen OUT.wav STYLE SECONDS SEED   a mix of one src/synth style (dense,
- *                                                 sparse, dynamic, bass), 44.1 kHz 24-bit,
+ *                                                 sparse, dynamic, bass-heavy), 24-bit
+ *                                                 44.1 kHz WAV,
  *                                                 normalised to a 0.9 sample peak
  *
  * (bench/codec_rounds masters them and counts the whole-file codec verifications.) */
@@ -25,7 +26,7 @@ static int gen(int argc, char **argv)
     int style = -1;
     for (int s = 0; s < LQS_STYLE_COUNT; s++)
         if (!strcmp(argv[3], lqs_style_names[s])) style = s;
-    if (style < 0) return die("unknown style (dense, sparse, dynamic, bass)");
+    if (style < 0) return die("unknown style (dense, sparse, dynamic, bass-heavy)");
     const int rate = 44100;
     const size_t n = (size_t)(atof(argv[4]) * rate);
     double *l = malloc(n * sizeof *l), *r = malloc(n * sizeof *r);
