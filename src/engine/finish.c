@@ -1327,6 +1327,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
          * one did no better: end on the best round */
         int stop = round >= MAX_CODEC_ROUNDS - 1 || (rp_rank == 2 && !is_rp);
         if (stop) {
+            /* nothing more to search: the best round, below */
         } else if (peak_over && !p.use_limiter) {
             gain_db -= worst - hold + 0.05;
         } else if (peak_over || loose) {
