@@ -334,6 +334,7 @@ static long long file_bytes(const char *path)
 
 typedef struct group_cost {
     size_t group;
+    long long bytes; /* what the input reads, + 1 (0: not yet looked at) */
     double cost;
 } group_cost;
 
@@ -367,15 +368,14 @@ static lq_error deal(lq_batch *b, unsigned count)
         return LQ_ERR_NOMEM;
     }
     for (size_t k = 0; k < b->n_groups; k++) g[k].group = k;
-    long long *bytes = calloc(b->n_groups, sizeof *bytes);
-    for (size_t i = 0; bytes && i < b->n_jobs; i++) {
+    for (size_t i = 0; i < b->n_jobs; i++) {
         const lq_bjob *j = &b->jobs[i];
-        if (!bytes[j->group])
-            bytes[j->group] = 1 + (j->kind == LQ_BJOB_ALBUM ? lq_balbum_input_bytes(b, j)
-                                                           : file_bytes(j->input_path));
-        g[j->group].cost += (double)bytes[j->group] * (double)(j->n_targets ? j->n_targets : 1);
+        group_cost *c = &g[j->group];
+        if (!c->bytes) /* once per input: its jobs read the same bytes */
+            c->bytes = 1 + (j->kind == LQ_BJOB_ALBUM ? lq_balbum_input_bytes(b, j)
+                                                     : file_bytes(j->input_path));
+        c->cost += (double)c->bytes * (double)(j->n_targets ? j->n_targets : 1);
     }
-    free(bytes);
     qsort(g, b->n_groups, sizeof *g, by_cost);
     for (size_t k = 0; k < b->n_groups; k++) {
         unsigned best = 0;

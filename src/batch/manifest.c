@@ -1091,9 +1091,8 @@ lq_error lq_bmanifest_load(lq_batch *b, lq_diag *d)
 
 int lq_bjob_in_shard(const lq_batch *b, const lq_bjob *j)
 {
-    if (b->shard_count == 0) return 1;
-    if (!b->group_slice) return j->group % b->shard_count == b->shard_index;
-    return b->group_slice[j->group] == b->shard_index;
+    /* lq_batch_set_shard deals every input (batch.c) before it sets a count */
+    return b->shard_count == 0 || b->group_slice[j->group] == b->shard_index;
 }
 
 json_t *lq_bjob_plan_json(const lq_batch *b, const lq_bjob *j)

@@ -1086,7 +1086,6 @@ static lq_error search_margin(plan *p, const excerpts *x, const lq_format *fmts,
     return LQ_OK;
 }
 
-
 void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
 {
     const lq_target *t = ex->target;
