@@ -11,6 +11,7 @@
 #include "engine/describe.h"
 #include "engine/job.h"
 #include "engine/mixsrc.h"
+#include "engine/pipe.h"
 #include "engine/staging.h"
 
 #define MAX_BLOCK 4096
@@ -24,12 +25,18 @@ static uint64_t mix64(uint64_t h, uint64_t v)
 typedef struct input_src {
     lq_mixsrc *in;
     int channels;
-    lq_meter *meter;
+    lq_pipe *meter;     /* the input's meter, on its own thread (engine/pipe.h) */
+    lq_pipe *tp_meter;  /* libebur128's true peak of it, on another */
     lq_job *j;
     lq_diag *d;
     double gain;        /* input gain staging (1: none) */
-    int metered;        /* the staging's read already fed the meter */
 } input_src;
+
+static lq_error meter_sink(void *u, const double *const *buf, size_t n)
+{
+    lq_meter_push(u, buf, n);
+    return LQ_OK;
+}
 
 static size_t input_read(void *u, double *const *buf, size_t n, lq_error *err)
 {
@@ -40,7 +47,11 @@ static size_t input_read(void *u, double *const *buf, size_t n, lq_error *err)
         *err = e;
         return 0;
     }
-    if (!s->metered) lq_meter_push(s->meter, (const double *const *)buf, got);
+    if ((e = lq_pipe_put(s->meter, (const double *const *)buf, got)) ||
+        (e = lq_pipe_put(s->tp_meter, (const double *const *)buf, got))) {
+        *err = e;
+        return 0;
+    }
     uint64_t h = s->j->in_hash;
     for (size_t i = 0; i < got; i++)
         for (int c = 0; c < s->channels; c++) {
@@ -56,7 +67,8 @@ static size_t input_read(void *u, double *const *buf, size_t n, lq_error *err)
 typedef struct spool_sink {
     lq_spool *spool;
     lq_meter *meter;
-    lq_diag *d;
+    lq_diag *d;         /* its own (the sink runs on the pipe's thread) */
+    lq_error err;       /* the sink's error, its line in *d */
     double undo;        /* undoes the input gain staging (1: none) */
     int channels;
     double *tmp[2];     /* MAX_BLOCK frames each, when undo != 1 */
@@ -67,7 +79,7 @@ static lq_error spool_put1(spool_sink *s, const double *const *buf, size_t n)
 {
     if (s->meter) lq_meter_push(s->meter, buf, n);
     if (s->ltas) lq_ltas_push(s->ltas, buf, n);
-    return lq_spool_write(s->spool, buf, n, s->d);
+    return s->err = lq_spool_write(s->spool, buf, n, s->d);
 }
 
 static lq_error spool_put(void *u, const double *const *buf, size_t n)
@@ -345,14 +357,20 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
     }
     if (j->n_refs) e = lq_ltas_new(&master_ltas, channels, rate, d);
     j->master_identity = chain.n == 0;
-    /* the input's meter: fed by the staging's measuring read when there is one (the
-     * input is then measured once, not twice), else by the master bus's read */
-    if (!e) e = lq_meter_new(&src.meter, channels, rate,
-                             LQ_METER_FULL | LQ_METER_HEALTH | LQ_METER_TP16 |
-                                 LQ_METER_DEEP | LQ_METER_TP_EBUR128, MAX_BLOCK, d);
+    /* the staging measures the loudness alone (a quick read); the input's full meter
+     * and the master's meter and spool each run on their own thread beside the master
+     * bus's read and chain (engine/pipe.h: the same blocks in the same order, so the
+     * figures do not depend on it) */
+    lq_meter *in_meter = NULL, *in_tp_meter = NULL;
+    if (!e) e = lq_meter_new(&in_meter, channels, rate,
+                             LQ_METER_FULL | LQ_METER_HEALTH | LQ_METER_TP16 | LQ_METER_DEEP,
+                             MAX_BLOCK, d);
+    if (!e) e = lq_meter_new(&in_tp_meter, channels, rate, LQ_METER_TP_EBUR128, MAX_BLOCK, d);
     if (!e) e = lq_staging_plan(&j->staging, j->preset, chain.n == 0, j->input, j->stems,
-                                j->stems_pad, job_cancelled, j, src.meter, d);
-    src.metered = !e && j->staging.fed;
+                                j->stems_pad, job_cancelled, j, NULL, d);
+    if (!e) e = lq_pipe_open(&src.meter, meter_sink, in_meter, channels, MAX_BLOCK, j->threads, d);
+    if (!e) e = lq_pipe_open(&src.tp_meter, meter_sink, in_tp_meter, channels, MAX_BLOCK,
+                             j->threads, d);
     double *tmp = NULL;
     if (!e && j->staging.applied) {
         src.gain = j->staging.gain;
@@ -370,17 +388,30 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
         lq_blocker_init(&bl, j->block, MAX_BLOCK);
         progress_ctx pc = {j, "master", lq_mixsrc_frames(src.in)};
         lq_run_ctl ctl = {&bl, &j->cancel, chain_progress, &pc};
-        spool_sink sink = {&j->master, master_meter, d, j->staging.applied ? j->staging.undo : 1.0,
+        lq_diag sink_diag = {{0}};
+        spool_sink sink = {&j->master, master_meter, &sink_diag, LQ_OK,
+                           j->staging.applied ? j->staging.undo : 1.0,
                            channels, {tmp, tmp ? tmp + MAX_BLOCK : NULL}, master_ltas};
+        lq_pipe *out = NULL;
+        e = lq_pipe_open(&out, spool_put, &sink, channels, MAX_BLOCK, j->threads, d);
         long long n = 0;
-        e = lq_chain_run(&chain, input_read, &src, spool_put, &sink, &ctl, &n);
+        if (!e) e = lq_chain_run(&chain, input_read, &src, lq_pipe_put, out, &ctl, &n);
+        e = lq_pipe_close(&out, e);
+        e = lq_pipe_close(&src.meter, e);
+        e = lq_pipe_close(&src.tp_meter, e);
+        if (sink.err && d) *d = sink_diag;
         if (e == LQ_ERR_CANCELLED) lq_diag_set(d, e, "cancelled");
         if (!e) e = lq_spool_finish(&j->master, d);
         if (!e) lq_job_progress(j, "master", 1.0);
         j->in_frames = n;
     }
+    e = lq_pipe_close(&src.meter, e);
+    e = lq_pipe_close(&src.tp_meter, e);
     if (!e) {
-        lq_meter_result_get(src.meter, &j->in_meas);
+        lq_meter_result_get(in_meter, &j->in_meas);
+        lq_meter_result tpr;
+        lq_meter_result_get(in_tp_meter, &tpr);
+        j->in_meas.true_peak_dbtp = tpr.true_peak_dbtp;
         if (master_meter) lq_meter_result_get(master_meter, &j->master_meas);
         else j->master_meas = j->in_meas;
         if (master_ltas) lq_ltas_get(master_ltas, &j->master_ltas);
@@ -404,7 +435,8 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
     }
     free(tmp);
     lq_chain_destroy(&chain);
-    lq_meter_destroy(&src.meter);
+    lq_meter_destroy(&in_meter);
+    lq_meter_destroy(&in_tp_meter);
     lq_meter_destroy(&master_meter);
     lq_mixsrc_close(&src.in);
 early:

@@ -49,7 +49,8 @@ lq_error lq_meter_new(lq_meter **out, int channels, double rate, int what, size_
         mode |= EBUR128_MODE_LRA | EBUR128_MODE_M;
     if (what & LQ_METER_TP_EBUR128) mode |= EBUR128_MODE_TRUE_PEAK;
     /* a true-peak-only meter (codec round trips) needs no loudness filter at all */
-    const int want_loudness = (what & (LQ_METER_LOUDNESS | LQ_METER_FULL)) != 0;
+    const int want_loudness =
+        (what & (LQ_METER_LOUDNESS | LQ_METER_FULL | LQ_METER_TP_EBUR128)) != 0;
     if (want_loudness) m->st = ebur128_init((unsigned)channels, (unsigned long)rate, mode);
     if (m->st) m->ibuf = malloc(max_block * (size_t)channels * sizeof(double));
     if (want_loudness && (!m->st || !m->ibuf)) goto fail;
@@ -232,15 +233,15 @@ void lq_meter_result_get(lq_meter *m, lq_meter_result *r)
     if (m->what & LQ_METER_FULL) {
         double x;
         if (ebur128_loudness_range(m->st, &x) == EBUR128_SUCCESS) r->lra_lu = x;
-        if (m->what & LQ_METER_TP_EBUR128) {
-            double tp = 0;
-            for (int c = 0; c < nc; c++)
-                if (ebur128_true_peak(m->st, (unsigned)c, &x) == EBUR128_SUCCESS && x > tp)
-                    tp = x;
-            r->true_peak_dbtp = lq_db(tp);
-        }
         r->max_momentary_lufs = m->max_m;
         r->max_short_term_lufs = m->max_s;
+    }
+    if (m->what & LQ_METER_TP_EBUR128) {
+        double tp = 0, x;
+        for (int c = 0; c < nc; c++)
+            if (ebur128_true_peak(m->st, (unsigned)c, &x) == EBUR128_SUCCESS && x > tp)
+                tp = x;
+        r->true_peak_dbtp = lq_db(tp);
     }
     r->sample_peak_dbfs = lq_db(m->sample_peak);
     if (m->tp) r->true_peak_16x_dbtp = lq_tp_meter_max_dbtp(m->tp);

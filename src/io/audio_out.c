@@ -33,13 +33,27 @@ static int sf_format_for(lq_format fmt, int bits)
 /* libsndfile sets the bitrate of its lossy encoders through a compression level in
  * 0..1 (0 = highest quality).  For MP3 (LAME, constant bitrate) and Opus the level maps
  * linearly onto the encoder's bitrate range (libsndfile mpeg_l3_encode.c: 320..32 kbps;
- * ogg_opus.c: 256..6 kbps per channel); Vorbis takes it as quality. */
+ * ogg_opus.c: 256..6 kbps per channel).  Vorbis takes 1 - level as its VBR quality
+ * (ogg_vorbis.c), whose nominal bitrate is libvorbis's own table (lib/modes/setup_44.c,
+ * rate_mapping_44_stereo, per channel): q 0, 0.1, ..., 1 give 64, 80, 96, 112, 128, 160,
+ * 192, 224, 256, 320 and 500 kbit/s for stereo; the quality is read off it, so that
+ * 320 kbit/s (Spotify's "very high") is q 0.9, not the 500 kbit/s of q 1. */
+static double vorbis_quality(double stereo_kbps)
+{
+    static const double kbps[11] = {64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 500};
+    if (stereo_kbps <= kbps[0]) return 0.0;
+    for (int i = 1; i < 11; i++)
+        if (stereo_kbps <= kbps[i])
+            return 0.1 * (i - 1 + (stereo_kbps - kbps[i - 1]) / (kbps[i] - kbps[i - 1]));
+    return 1.0;
+}
+
 static double level_for(lq_format fmt, int kbps, int channels)
 {
     double lv = 0.0;
     if (fmt == LQ_FMT_MP3) lv = (320.0 - kbps) / (320.0 - 32.0);
     else if (fmt == LQ_FMT_OPUS) lv = (256.0 - kbps / (double)channels) / (256.0 - 6.0);
-    else if (fmt == LQ_FMT_OGG) lv = kbps >= 320 ? 0.0 : 1.0 - (kbps - 64.0) / 256.0;
+    else if (fmt == LQ_FMT_OGG) lv = 1.0 - vorbis_quality(kbps * 2.0 / channels);
     return lv < 0 ? 0 : lv > 1 ? 1 : lv;
 }
 

@@ -1,0 +1,140 @@
+/* engine/pipe.c: a sink on its own thread sees exactly the blocks, in exactly the order,
+ * it would see called inline (split at the pipe's block size, which a sink must not
+ * notice); a sink's error reaches the producer and the close, with no hang and no
+ * block after it; and the master bus and the closed loop give the same bytes with the
+ * pipes (two threads) as without (one). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/pipe.h"
+#include "lqtest.h"
+
+#define MAXB 64
+
+typedef struct rec {
+    uint64_t h;          /* FNV-1a over every sample's bits, in order */
+    long long frames, calls;
+    long long fail_at;   /* fail the call that would pass this frame (-1: never) */
+    long long after_fail;
+} rec;
+
+static lq_error rec_sink(void *u, const double *const *buf, size_t n)
+{
+    rec *r = u;
+    if (r->fail_at >= 0 && r->frames + (long long)n > r->fail_at) {
+        r->after_fail++;
+        if (r->after_fail > 1) return LQ_ERR_OUTPUT;   /* must never be called again */
+        return LQ_ERR_OUTPUT;
+    }
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < 2; c++) {
+            uint64_t v;
+            memcpy(&v, &buf[c][i], sizeof v);
+            for (int b = 0; b < 8; b++) {
+                r->h ^= (v >> (8 * b)) & 0xFF;
+                r->h *= 0x100000001B3ull;
+            }
+        }
+    r->frames += (long long)n;
+    r->calls++;
+    return LQ_OK;
+}
+
+/* Put 5000 frames of noise in blocks of 1..3*MAXB (pseudo-random) through a pipe. */
+static lq_error run(int threads, rec *r, long long *put_ok)
+{
+    r->h = 0xCBF29CE484222325ull;
+    r->frames = r->calls = r->after_fail = 0;
+    double a[3 * MAXB], b[3 * MAXB];
+    const double *pl[2] = {a, b};
+    uint64_t s = 12345;
+    lq_pipe *p = NULL;
+    lq_diag d;
+    lq_error e = lq_pipe_open(&p, rec_sink, r, 2, MAXB, threads, &d);
+    assert_int_equal(e, LQ_OK);
+    long long done = 0;
+    *put_ok = 0;
+    while (done < 5000 && !e) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        size_t n = 1 + (size_t)((s >> 33) % (3 * MAXB));
+        for (size_t i = 0; i < n; i++) {
+            a[i] = (double)(done + (long long)i) * 0.25 - 3.0;
+            b[i] = -a[i] * 0.5;
+        }
+        e = lq_pipe_put(p, pl, n);
+        if (!e) *put_ok += (long long)n;
+        done += (long long)n;
+    }
+    return lq_pipe_close(&p, e);
+}
+
+static void test_order(void **state)
+{
+    (void)state;
+    rec inl = {.fail_at = -1}, thr = {.fail_at = -1};
+    long long ok1, ok2;
+    assert_int_equal(run(1, &inl, &ok1), LQ_OK);
+    assert_int_equal(run(2, &thr, &ok2), LQ_OK);
+    assert_true(inl.frames >= 5000);
+    assert_int_equal(thr.frames, inl.frames);
+    assert_true(inl.h == thr.h);
+    /* the thread's blocks are at most MAXB frames: blocks longer than that were split */
+    assert_true(thr.calls > inl.calls);
+    printf("pipe: %lld frames, inline %lld calls, threaded %lld calls, same hash\n",
+           thr.frames, inl.calls, thr.calls);
+}
+
+static void test_error(void **state)
+{
+    (void)state;
+    for (int threads = 1; threads <= 2; threads++) {
+        rec r = {.fail_at = 1000};
+        long long ok;
+        lq_error e = run(threads, &r, &ok);
+        assert_int_equal(e, LQ_ERR_OUTPUT);
+        /* the sink stopped at its error: nothing after it reached it */
+        assert_int_equal(r.after_fail, 1);
+        assert_true(r.frames <= 1000);
+        /* the producer heard of it before the end */
+        assert_true(ok < 5000);
+        printf("threads %d: sink failed after %lld frames, producer stopped after %lld\n",
+               threads, r.frames, ok);
+    }
+}
+
+/* The same bytes with the pipes as without: a generated mix through a preset with an
+ * EQ and a multiband compressor (the master bus's pipes) to cd (the closed loop's,
+ * 16-bit dither) at --threads 1 and 2. */
+static void test_master_identical(void **state)
+{
+    (void)state;
+    char *dir = lqt_tmpdir();
+    char *mix = lqt_join(dir, "mix.wav"), *o1 = lqt_join(dir, "t1"), *o2 = lqt_join(dir, "t2");
+    assert_int_equal(lqt_write_mix(mix, 12.0, 7), 0);
+    const char *targets[] = {"cd", "spotify"};
+    assert_int_equal(lqt_master(mix, "gentle", targets, 2, o1, 1, -1), 0);
+    assert_int_equal(lqt_master(mix, "gentle", targets, 2, o2, 2, 0), 0);
+    /* both exports and nothing else (the reports hold timings) */
+    assert_int_equal(lqt_exports_equal(o1, o2), 2);
+    lqt_rmrf(dir);
+    free(mix);
+    free(o1);
+    free(o2);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_order),
+        cmocka_unit_test(test_error),
+        cmocka_unit_test(test_master_identical),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
