@@ -245,6 +245,72 @@ static void test_loudness_streaming_targets(void **state)
     free(r);
 }
 
+/* A loudness the limiter cannot reach at its ceiling (a generated mix to -3 LUFS under
+ * -1 dBTP): the closed loop stops pushing once more gain hardly moves the loudness (it
+ * used to spend every pass it had, up to 20 dB of gain more for hundredths of an LU),
+ * and the report says how far short it is and why. */
+static void test_unreachable_loudness(void **state)
+{
+    (void)state;
+    int rate = 44100;
+    size_t n = (size_t)(8.0 * rate);
+    double *l = malloc(n * sizeof *l), *r = malloc(n * sizeof *r);
+    lqs_mix(l, r, n, rate, 29, 0.9);
+    char in[512], out[512], tgt[512], pre[512];
+    snprintf(in, sizeof in, "%s/hot.wav", g_tmp);
+    const double *pl[2] = {l, r};
+    assert_int_equal(lqt_write_wav(in, pl, 2, n, rate, SF_FORMAT_PCM_24), 0);
+    snprintf(tgt, sizeof tgt, "%s/hot-target.yaml", g_tmp);
+    write_text(tgt, "lacquer: 1\nname: hot\nformat: wav\nbit_depth: 24\nsample_rate: source\n"
+                    "loudness_lufs: -3\ntrue_peak_dbtp: -1.0\n");
+    snprintf(pre, sizeof pre, "%s/lim.yaml", g_tmp);
+    write_text(pre, "lacquer: 1\nname: lim\nfinish:\n  limiter: {lookahead_ms: 2.0, "
+                    "release_ms: 80}\n");
+    snprintf(out, sizeof out, "%s/out-hot", g_tmp);
+    const char *targets[] = {tgt};
+    run(in, pre, targets, 1, out);
+    char rp[600];
+    snprintf(rp, sizeof rp, "%s/report.json", out);
+    json_error_t jerr;
+    json_t *rep = json_load_file(rp, 0, &jerr);
+    assert_non_null(rep);
+    json_t *ex = json_array_get(json_object_get(rep, "exports"), 0);
+    json_t *passes = json_object_get(ex, "passes");
+    const size_t np = json_array_size(passes);
+    const double lufs = json_real_value(json_object_get(json_object_get(ex, "measured"),
+                                                        "integrated_lufs"));
+    const double short_lu = json_real_value(json_object_get(ex, "shortfall_lu"));
+    const char *w = json_string_value(json_array_get(json_object_get(ex, "warnings"), 0));
+    printf("%zu passes, %.3f LUFS, %.2f LU short: %s\n", np, lufs, short_lu, w ? w : "(none)");
+    for (size_t i = 0; i < np; i++) {
+        json_t *p = json_array_get(passes, i);
+        printf("  gain %7.3f dB -> %.4f LUFS\n",
+               json_real_value(json_object_get(p, "gain_db")),
+               json_real_value(json_object_get(p, "integrated_lufs")));
+    }
+    assert_true(np >= 2 && np <= 4);
+    assert_false(json_is_true(json_object_get(rep, "all_met")));
+    assert_true(lufs < -3.5);
+    /* the shortfall is the file's */
+    assert_true(fabs(short_lu - (-3.0 - lufs)) < 0.01);
+    char want[200];
+    snprintf(want, sizeof want, "%.2f LU short of -3.0 LUFS: the limiter cannot make this "
+             "master louder under its ", short_lu);
+    assert_non_null(w);
+    assert_true(strncmp(w, want, strlen(want)) == 0);
+    /* the last pass raised the loudness by under 0.05 LU per dB of gain */
+    json_t *pa = json_array_get(passes, np - 2), *pb = json_array_get(passes, np - 1);
+    const double slope =
+        (json_real_value(json_object_get(pb, "integrated_lufs")) -
+         json_real_value(json_object_get(pa, "integrated_lufs"))) /
+        (json_real_value(json_object_get(pb, "gain_db")) -
+         json_real_value(json_object_get(pa, "gain_db")));
+    assert_true(slope < 0.05);
+    json_decref(rep);
+    free(l);
+    free(r);
+}
+
 /* Every shipped preset masters a generated mix to its own default targets, and every
  * export meets its target (report.json all_met). */
 static void test_shipped_presets(void **state)
@@ -301,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_shipped_presets),
         cmocka_unit_test(test_ceiling_lossy),
         cmocka_unit_test(test_ceiling_pcm),
+        cmocka_unit_test(test_unreachable_loudness),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -60,7 +60,8 @@ typedef struct lq_export {
     double aim_lufs;
     double gain_db;
     double ceiling_dbtp;    /* the limiter's internal ceiling (after margins) */
-    double shortfall_lu;    /* loudness not reached because the ceiling stopped the gain */
+    double shortfall_lu;    /* loudness not reached: the ceiling stopped the gain (no limiter), or the
+                               limiter could not go louder under it (finish.c, FLAT_SLOPE) */
     double codec_margin_db; /* how far the ceiling was lowered for lossy round trips */
     int n_passes;
     lq_pass passes[LQ_MAX_PASSES];
