@@ -110,7 +110,8 @@ static void test_error(void **state)
 
 /* The same bytes with the pipes as without: a generated mix through a preset with an
  * EQ and a multiband compressor (the master bus's pipes) to cd (the closed loop's,
- * 16-bit dither) at --threads 1 and 2. */
+ * 16-bit dither) and spotify at --threads 1 and 2 (block size 4096 and random), and to
+ * cd alone (a pass pipes when a core is free for it). */
 static void test_master_identical(void **state)
 {
     (void)state;
@@ -122,6 +123,13 @@ static void test_master_identical(void **state)
     assert_int_equal(lqt_master(mix, "gentle", targets, 2, o2, 2, 0), 0);
     /* both exports and nothing else (the reports hold timings) */
     assert_int_equal(lqt_exports_equal(o1, o2), 2);
+    /* one target: every one of its passes has a core to pipe to */
+    char *o3 = lqt_join(dir, "t3"), *o4 = lqt_join(dir, "t4");
+    assert_int_equal(lqt_master(mix, "gentle", targets, 1, o3, 1, -1), 0);
+    assert_int_equal(lqt_master(mix, "gentle", targets, 1, o4, 2, 0), 0);
+    assert_int_equal(lqt_exports_equal(o3, o4), 1);
+    free(o3);
+    free(o4);
     lqt_rmrf(dir);
     free(mix);
     free(o1);

@@ -219,6 +219,17 @@ typedef struct plan {
     long long n_dens;
 } plan;
 
+/* The threads a pass may use for its pipe (engine/pipe.h): 1 (inline) while the job
+ * has at least as many targets left to finish as threads to run them. */
+static int pipe_threads(lq_job *j)
+{
+    const int threads = j->threads > 0 ? j->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    pthread_mutex_lock(&j->progress_lock);
+    const size_t left = j->n_targets - j->targets_done;
+    pthread_mutex_unlock(&j->progress_lock);
+    return left >= (size_t)threads ? 1 : threads;
+}
+
 /* Run the chain once with gain_db and ceiling; measure with `what`; optionally encode
  * into outs.  *res gets the figures of what came out of the chain. */
 static lq_error run_pass_from(plan *p, const lq_spool *src, lq_spool *to,
@@ -264,9 +275,13 @@ static lq_error run_pass_from(plan *p, const lq_spool *src, lq_spool *to,
         lq_blocker bl;
         lq_blocker_init(&bl, src == &p->g->spool ? p->j->block : BLOCK, BLOCK);
         lq_run_ctl ctl = {.blocks = &bl, .cancel = &p->j->cancel};
-        /* the metering and writing beside the limiter, on a second thread */
+        /* the metering and writing beside the limiter, on a second thread, when a core
+         * is free for it: not while as many of the job's targets are left as it has
+         * threads (they keep the cores busy; two threads of one pass on cores that
+         * are busy anyway only cost CPU time) */
         lq_pipe *pipe = NULL;
-        e = lq_pipe_open(&pipe, sink_fn, &r, p->env.channels, BLOCK, p->j->threads, &ex->diag);
+        e = lq_pipe_open(&pipe, sink_fn, &r, p->env.channels, BLOCK, pipe_threads(p->j),
+                         &ex->diag);
         if (!e) e = lq_chain_run(&chain, src_fn, &r, lq_pipe_put, pipe, &ctl, NULL);
         e = lq_pipe_close(&pipe, e);
         if (r.sink_err) ex->diag = r.sd;
