@@ -658,6 +658,39 @@ static void test_mix_warnings(void **state)
     }
 }
 
+/* An Ogg Vorbis export at the bitrate its target asks for: libvorbis's VBR quality
+ * whose nominal rate that is (q 0.5 for 160 kbit/s, q 0.9 for 320), not the linear
+ * map that gave 125 kbit/s for 160 and 470 for 320 (q 1). */
+static void test_ogg_bitrate(void **state)
+{
+    (void)state;
+    char in[300], out[300], t160[300], t320[300];
+    path_in(in, sizeof in, "ogg-mix.wav");
+    make_mix(in, 44100, 20.0, 0.5, SF_FORMAT_PCM_24);
+    path_in(t160, sizeof t160, "ogg160.yaml");
+    write_text(t160, "lacquer: 1\nname: ogg160\nformat: ogg\nbitrate_kbps: 160\n"
+                     "loudness_lufs: -14\ntrue_peak_dbtp: -1.0\n");
+    path_in(t320, sizeof t320, "ogg320.yaml");
+    write_text(t320, "lacquer: 1\nname: ogg320\nformat: ogg\nbitrate_kbps: 320\n"
+                     "loudness_lufs: -14\ntrue_peak_dbtp: -1.0\n");
+    path_in(out, sizeof out, "out-ogg");
+    run_opts o = {.preset = "transparent", .targets = {t160, t320}, .block = -1};
+    run_job(in, out, &o);
+    static const char *const names[] = {"ogg160", "ogg320"};
+    static const double want[] = {160, 320};
+    for (int k = 0; k < 2; k++) {
+        char f[700];
+        snprintf(f, sizeof f, "%s/ogg-mix (%s).ogg", out, names[k]);
+        FILE *fp = fopen(f, "rb");
+        assert_non_null(fp);
+        fseek(fp, 0, SEEK_END);
+        const double kbps = (double)ftell(fp) * 8.0 / 20.0 / 1000.0;
+        fclose(fp);
+        printf("%s: %.1f kbit/s (nominal %.0f)\n", names[k], kbps, want[k]);
+        assert_true(kbps > 0.85 * want[k] && kbps < 1.15 * want[k]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -671,6 +704,7 @@ int main(void)
         cmocka_unit_test(test_mix_warnings),
         cmocka_unit_test(test_delivery_rates),
         cmocka_unit_test(test_resampler_per_target),
+        cmocka_unit_test(test_ogg_bitrate),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
