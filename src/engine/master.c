@@ -367,7 +367,7 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
                              MAX_BLOCK, d);
     if (!e) e = lq_meter_new(&in_tp_meter, channels, rate, LQ_METER_TP_EBUR128, MAX_BLOCK, d);
     if (!e) e = lq_staging_plan(&j->staging, j->preset, chain.n == 0, j->input, j->stems,
-                                j->stems_pad, job_cancelled, j, NULL, d);
+                                j->stems_pad, job_cancelled, j, d);
     if (!e) e = lq_pipe_open(&src.meter, meter_sink, in_meter, channels, MAX_BLOCK, j->threads, d);
     if (!e) e = lq_pipe_open(&src.tp_meter, meter_sink, in_tp_meter, channels, MAX_BLOCK,
                              j->threads, d);

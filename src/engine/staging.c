@@ -13,20 +13,17 @@
 #define BLOCK 4096
 
 static lq_error measure(const char *path, const lq_stems_spec *stems, int pad,
-                        int (*cancelled)(void *), void *user, lq_meter *in_meter,
-                        double *lufs, lq_diag *d)
+                        int (*cancelled)(void *), void *user, double *lufs, lq_diag *d)
 {
     lq_mixsrc *in = NULL;
-    lq_meter *own = NULL;
+    lq_meter *m = NULL;
     lq_error e = lq_mixsrc_open(&in, path, stems, pad, BLOCK, d);
     if (e) return e;
     double *mem = malloc(2 * BLOCK * sizeof *mem);
     double *pl[2] = {mem, mem ? mem + BLOCK : NULL};
     e = !mem ? lq_diag_set(d, LQ_ERR_NOMEM, "out of memory")
-        : in_meter ? LQ_OK
-                   : lq_meter_new(&own, lq_mixsrc_channels(in), lq_mixsrc_rate(in),
-                                  LQ_METER_LOUDNESS, BLOCK, d);
-    lq_meter *m = in_meter ? in_meter : own;
+             : lq_meter_new(&m, lq_mixsrc_channels(in), lq_mixsrc_rate(in), LQ_METER_LOUDNESS,
+                            BLOCK, d);
     while (!e) {
         size_t got = 0;
         e = lq_mixsrc_read(in, pl, BLOCK, &got, d);
@@ -39,7 +36,7 @@ static lq_error measure(const char *path, const lq_stems_spec *stems, int pad,
         lq_meter_result_get(m, &r);
         *lufs = r.integrated_lufs;
     }
-    lq_meter_destroy(&own);
+    lq_meter_destroy(&m);
     free(mem);
     lq_mixsrc_close(&in);
     return e;
@@ -47,8 +44,7 @@ static lq_error measure(const char *path, const lq_stems_spec *stems, int pad,
 
 lq_error lq_staging_plan(lq_staging *s, const lq_preset *p, int bus_identity, const char *path,
                          const lq_stems_spec *stems, int stems_pad,
-                         int (*cancelled)(void *user), void *user, lq_meter *in_meter,
-                         lq_diag *d)
+                         int (*cancelled)(void *user), void *user, lq_diag *d)
 {
     memset(s, 0, sizeof *s);
     s->gain = s->undo = 1.0;
@@ -57,9 +53,8 @@ lq_error lq_staging_plan(lq_staging *s, const lq_preset *p, int bus_identity, co
     s->ref_lufs = p->input_lufs;
     if (!s->wanted || bus_identity) return LQ_OK;
     double lufs = -INFINITY;
-    lq_error e = measure(path, stems, stems_pad, cancelled, user, in_meter, &lufs, d);
+    lq_error e = measure(path, stems, stems_pad, cancelled, user, &lufs, d);
     if (e) return e;
-    s->fed = in_meter != NULL;
     s->input_lufs = lufs;
     if (!isfinite(lufs)) return LQ_OK;
     s->applied = 1;

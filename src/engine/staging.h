@@ -17,23 +17,19 @@ typedef struct lq_staging {
     double input_lufs;   /* integrated loudness of the input (-inf: silent or too short) */
     double gain_db;      /* applied before the stages (ref - input); 0 when not applied */
     double gain, undo;   /* linear: gain and 1 / gain */
-    int fed;             /* the measuring pass fed the caller's input meter */
 } lq_staging;
 
 /* Decide the staging of p's bus for the mix at path (or the stems, summed as the master
  * bus gets them: engine/mixsrc.c): when the preset wants staging and the bus does
  * something (bus_identity 0), measure the mix's integrated loudness (libebur128, one
  * extra decode) and set the gain.  A mix without an integrated loudness (silent, shorter
- * than one 400 ms block) gets none.  in_meter (may be NULL): the caller's meter of the
- * input, with LQ_METER_LOUDNESS among its figures; when the mix is measured, that pass
- * feeds it (and the loudness is read from it), s->fed says so, and the caller need not
- * measure the input again on the master bus's own read.  Errors: those of decoding the
- * input; LQ_ERR_CANCELLED when cancelled(user) (may be NULL; polled once per block) says
- * so. */
+ * than one 400 ms block) gets none.  The measuring read takes the loudness alone: the
+ * input's full meter runs on the master bus's own read (engine/master.c).  Errors: those
+ * of decoding the input; LQ_ERR_CANCELLED when cancelled(user) (may be NULL; polled once
+ * per block) says so. */
 lq_error lq_staging_plan(lq_staging *s, const lq_preset *p, int bus_identity, const char *path,
                          const lq_stems_spec *stems, int stems_pad,
-                         int (*cancelled)(void *user), void *user, lq_meter *in_meter,
-                         lq_diag *d);
+                         int (*cancelled)(void *user), void *user, lq_diag *d);
 
 /* Multiply n frames of `channels` planar channels by g in place. */
 void lq_staging_scale(double *const *buf, int channels, size_t n, double g);
