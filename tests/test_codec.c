@@ -264,6 +264,56 @@ static void test_precise_margins_styles(void **state)
     }
 }
 
+/* The margin search leaves out a check codec that reads far under the worst: a dense
+ * mix at -5 LUFS checked with Ogg (q9: a small overshoot) and AAC (a large one).  The
+ * Ogg reading sits more than 0.5 dB under the AAC one, so after the first estimate only
+ * AAC is round-tripped on the excerpts (report timings.search_round_trips); the
+ * whole-file verification still checks both, and both hold the ceiling. */
+static void test_codec_focus(void **state)
+{
+    (void)state;
+    need_ffmpeg();
+    char in[512], out[512], pre[512], tgt[512];
+    snprintf(in, sizeof in, "%s/focus.wav", g_tmp);
+    snprintf(out, sizeof out, "%s/focus", g_tmp);
+    snprintf(pre, sizeof pre, "%s/focus0.yaml", g_tmp);
+    snprintf(tgt, sizeof tgt, "%s/focus-t.yaml", g_tmp);
+    write_style(in, 1, SECS, LQS_STYLE_DENSE);
+    drive_preset(pre, 0);
+    assert_int_equal(lqt_write_text(tgt, "lacquer: 1\nname: focus\nformat: wav\n"
+                                         "bit_depth: 24\nloudness_lufs: -5\n"
+                                         "true_peak_dbtp: -1.0\ncodec_check: [ogg, aac]\n"
+                                         "codec_guard_db: 0\n"), 0);
+    const char *targets[] = {tgt};
+    if (lqt_master(in, pre, targets, 1, out, 0, -1)) fail_msg("mastering %s failed", in);
+    json_t *rep = load_report(out);
+    json_t *e = json_array_get(json_object_get(rep, "exports"), 0);
+    json_t *rt = json_object_get(json_object_get(e, "timings"), "search_round_trips");
+    const json_int_t n_ogg = json_integer_value(json_object_get(rt, "ogg"));
+    const json_int_t n_aac = json_integer_value(json_object_get(rt, "aac"));
+    json_t *ccs = json_object_get(json_object_get(e, "requirements"), "codec_checks");
+    double tp[2] = {0, 0};
+    for (size_t c = 0; c < 2; c++)
+        tp[c] = json_number_value(json_object_get(json_array_get(ccs, c), "true_peak_dbtp"));
+    printf("dense at -5 LUFS: excerpt round trips ogg %lld, aac %lld; decoded true peaks "
+           "ogg %.3f, aac %.3f dBTP (margin %.2f dB)\n", (long long)n_ogg, (long long)n_aac,
+           tp[0], tp[1], json_number_value(json_object_get(e, "codec_margin_db")));
+    assert_int_equal(json_array_size(ccs), 2);
+    /* Ogg far under AAC on the whole file too (the reason it left the search) */
+    assert_true(tp[0] < tp[1] - 0.5);
+    /* Ogg encoded on the excerpts once per search, AAC at every estimate */
+    assert_true(n_ogg >= 1);
+    assert_true(n_aac >= 2);
+    assert_true(n_ogg < n_aac);
+    /* the guarantee is the whole file's: both codecs held */
+    if (!(tp[0] <= -1.0 && tp[1] <= -1.0))
+        fail_msg("decoded true peaks ogg %.3f, aac %.3f dBTP (expected <= -1.0)", tp[0], tp[1]);
+    for (size_t c = 0; c < 2; c++)
+        assert_true(json_is_true(json_object_get(json_array_get(ccs, c), "pass")));
+    json_decref(rep);
+    lqt_rmrf(out);
+}
+
 /* Other encoders: the shipped targets' exports, transcoded by FFmpeg's encoders for
  * every codec each target checks (at the rate the check used), decode with 0 overs of
  * the target's ceiling at 16x.  This is what codec_guard_db's default buys. */
@@ -597,6 +647,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_precise_margins),
         cmocka_unit_test(test_precise_margins_styles),
+        cmocka_unit_test(test_codec_focus),
         cmocka_unit_test(test_other_encoders),
         cmocka_unit_test(test_other_encoders_more_targets),
         cmocka_unit_test(test_lossy_input_length),

@@ -118,3 +118,62 @@ lq_error lq_chain_run(lq_chain *c, lq_source_fn src, void *src_user, lq_sink_fn 
     if (frames_out) *frames_out = out_frames;
     return e;
 }
+
+lq_error lq_chain_feed_init(lq_chain_feed *f, lq_chain *c, lq_sink_fn sink, void *user)
+{
+    memset(f, 0, sizeof *f);
+    f->c = c;
+    f->sink = sink;
+    f->user = user;
+    f->skip = c->latency;
+    if (!c->n) return LQ_OK;   /* nothing to run: blocks go straight to the sink */
+    f->buf[0] = malloc(c->max_block * (size_t)c->channels * sizeof(double));
+    if (!f->buf[0]) return LQ_ERR_NOMEM;
+    f->buf[1] = c->channels > 1 ? f->buf[0] + c->max_block : f->buf[0];
+    return LQ_OK;
+}
+
+/* Run n frames (n <= max_block; NULL: silence) through the chain; emit at most `limit`. */
+static lq_error feed_block(lq_chain_feed *f, const double *const *buf, size_t n,
+                           long long limit)
+{
+    const int nc = f->c->channels;
+    for (int ch = 0; ch < nc; ch++) {
+        if (buf) memcpy(f->buf[ch], buf[ch], n * sizeof(double));
+        else memset(f->buf[ch], 0, n * sizeof(double));
+    }
+    lq_chain_process(f->c, f->buf, n);
+    size_t off = f->skip < n ? f->skip : n;
+    f->skip -= off;
+    size_t emit = n - off;
+    if ((long long)emit > limit) emit = (size_t)limit;
+    if (!emit) return LQ_OK;
+    const double *view[2] = {f->buf[0] + off, f->buf[nc > 1 ? 1 : 0] + off};
+    f->out += (long long)emit;
+    return f->sink(f->user, view, emit);
+}
+
+lq_error lq_chain_feed_put(void *feed, const double *const *buf, size_t n)
+{
+    lq_chain_feed *f = feed;
+    if (!f->c->n) return f->sink(f->user, buf, n);
+    f->in += (long long)n;
+    return feed_block(f, buf, n, (long long)n);
+}
+
+lq_error lq_chain_feed_end(lq_chain_feed *f)
+{
+    lq_error e = LQ_OK;
+    while (!e && f->c->n && f->out < f->in) {
+        long long owed = f->in - f->out + (long long)f->skip;
+        size_t k = owed < (long long)f->c->max_block ? (size_t)owed : f->c->max_block;
+        e = feed_block(f, NULL, k, f->in - f->out);
+    }
+    return e;
+}
+
+void lq_chain_feed_free(lq_chain_feed *f)
+{
+    free(f->buf[0]);
+    f->buf[0] = f->buf[1] = NULL;
+}

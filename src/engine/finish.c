@@ -16,7 +16,8 @@
  * decoded 16x true peak is driven into the lower half of the 0.2 dB window under the aim
  * (the ceiling less codec_guard_db) by regula falsi between the closest held and failed
  * margins: a dozen passages can under-read the whole song's worst by a few hundredths
- * of a dB, and a codec's overshoot grows as the ceiling drops.  Then the closed loop
+ * of a dB, and a codec's overshoot grows as the ceiling drops; a codec that reads more
+ * than FOCUS_DB under the worst is left out of the later estimates.  Then the closed loop
  * solves the gain at that ceiling, its kept pass writing the export, and the export is
  * verified by a real encode and decode of the whole file per check codec, the codecs
  * side by side on the job's threads (each result in its own slot).  If that
@@ -61,6 +62,7 @@
 #define PRECISE_DB 0.2         /* decoded peaks land this close under the aim ceiling */
 #define EXCERPTS 12            /* passages the margin search encodes */
 #define MAX_ESTIMATES 6        /* excerpt round trips per search */
+#define FOCUS_DB 0.5           /* a codec this far under the worst leaves the search */
 /* The closed loop gives up on a loudness the limiter cannot reach at its ceiling when
  * its last step raised the loudness by less than FLAT_SLOPE LU per dB of gain and the
  * rest would take more than FLAT_STEP_DB dB more (a brick-walled render: pushing on
@@ -239,17 +241,24 @@ static lq_error run_pass_from(plan *p, const lq_spool *src, lq_spool *to,
                               long long *clipped)
 {
     lq_export *ex = p->ex;
-    lq_stage_spec specs[2] = {{0}, {0}};
+    lq_stage_spec lim = {0}, dit = {0};
     if (p->use_limiter) {
         memcpy(p->lim_cfg, p->limiter.cfg, p->limiter.vt->config_size);
         ((lq_limiter_config *)(void *)p->lim_cfg)->ceiling_dbtp = ceiling_dbtp;
-        specs[0].vt = p->limiter.vt;
-        specs[0].cfg = p->lim_cfg;
+        lim.vt = p->limiter.vt;
+        lim.cfg = p->lim_cfg;
     }
-    if (p->use_dither) specs[1] = p->dither;
-    lq_chain chain;
-    lq_error e = lq_chain_create(&chain, specs, 2, &p->env, &ex->diag);
+    if (p->use_dither) dit = p->dither;
+    /* the limiter on this thread; the dither, with the metering and writing, on the
+     * pipe's (the two halves of the pass take about as long) */
+    lq_chain chains[2];
+    lq_error e = lq_chain_create(&chains[0], &lim, 1, &p->env, &ex->diag);
     if (e) return e;
+    e = lq_chain_create(&chains[1], &dit, 1, &p->env, &ex->diag);
+    if (e) {
+        lq_chain_destroy(&chains[0]);
+        return e;
+    }
     render r = {.gain = pow(10.0, gain_db / 20.0), .d = &ex->diag, .n_out = n_out, .to = to};
     if (p->dens && src == &p->g->spool) {
         r.dens = p->dens;
@@ -275,15 +284,21 @@ static lq_error run_pass_from(plan *p, const lq_spool *src, lq_spool *to,
         lq_blocker bl;
         lq_blocker_init(&bl, src == &p->g->spool ? p->j->block : BLOCK, BLOCK);
         lq_run_ctl ctl = {.blocks = &bl, .cancel = &p->j->cancel};
-        /* the metering and writing beside the limiter, on a second thread, when a core
-         * is free for it: not while as many of the job's targets are left as it has
-         * threads (they keep the cores busy; two threads of one pass on cores that
-         * are busy anyway only cost CPU time) */
+        /* the dither, metering and writing beside the limiter, on a second thread, when
+         * a core is free for it: not while as many of the job's targets are left as it
+         * has threads (they keep the cores busy; two threads of one pass on cores that
+         * are busy anyway only cost CPU time).  Inline or not, the same blocks in the
+         * same order: the same bytes. */
         lq_pipe *pipe = NULL;
-        e = lq_pipe_open(&pipe, sink_fn, &r, p->env.channels, BLOCK, pipe_threads(p->j),
-                         &ex->diag);
-        if (!e) e = lq_chain_run(&chain, src_fn, &r, lq_pipe_put, pipe, &ctl, NULL);
+        lq_chain_feed post;
+        if (lq_chain_feed_init(&post, &chains[1], sink_fn, &r))
+            e = lq_diag_set(&ex->diag, LQ_ERR_NOMEM, "out of memory");
+        if (!e) e = lq_pipe_open(&pipe, lq_chain_feed_put, &post, p->env.channels, BLOCK,
+                                 pipe_threads(p->j), &ex->diag);
+        if (!e) e = lq_chain_run(&chains[0], src_fn, &r, lq_pipe_put, pipe, &ctl, NULL);
         e = lq_pipe_close(&pipe, e);
+        if (!e) e = lq_chain_feed_end(&post);
+        lq_chain_feed_free(&post);
         if (r.sink_err) ex->diag = r.sd;
         if (e == LQ_ERR_CANCELLED) lq_diag_set(&ex->diag, e, "cancelled");
         if (!e && r.shape) push_silence(&r, shape->tail);
@@ -291,27 +306,29 @@ static lq_error run_pass_from(plan *p, const lq_spool *src, lq_spool *to,
     if (r.rd.buf) lq_spool_reader_free(&r.rd);
     free(r.tmp[0]);
     if (!e && r.meter) lq_meter_result_get(r.meter, res);
-    if (!e) {
-        for (size_t i = 0; i < chain.n; i++) {
-            json_t **slot = strcmp(chain.vt[i]->name, "limiter") == 0 ? lim_report
-                            : strcmp(chain.vt[i]->name, "dither") == 0 ? dith_report
-                                                                         : NULL;
-            if (strcmp(chain.vt[i]->name, "dither") == 0 && clipped)
-                *clipped = lq_dither_clipped(chain.state[i]);
-            if (strcmp(chain.vt[i]->name, "limiter") == 0 && lim_report) {
+    for (int h = 0; h < 2 && !e; h++) {
+        const lq_chain *chain = &chains[h];
+        for (size_t i = 0; i < chain->n; i++) {
+            json_t **slot = strcmp(chain->vt[i]->name, "limiter") == 0 ? lim_report
+                            : strcmp(chain->vt[i]->name, "dither") == 0 ? dith_report
+                                                                          : NULL;
+            if (strcmp(chain->vt[i]->name, "dither") == 0 && clipped)
+                *clipped = lq_dither_clipped(chain->state[i]);
+            if (strcmp(chain->vt[i]->name, "limiter") == 0 && lim_report) {
                 double mx, mean, secs;
-                lq_limiter_stats(chain.state[i], &mx, &mean, &secs);
+                lq_limiter_stats(chain->state[i], &mx, &mean, &secs);
                 ex->max_gr_db = mx;
             }
-            if (slot && chain.vt[i]->report) {
+            if (slot && chain->vt[i]->report) {
                 if (*slot) json_decref(*slot);
                 *slot = json_object();
-                chain.vt[i]->report(chain.state[i], *slot);
+                chain->vt[i]->report(chain->state[i], *slot);
             }
         }
     }
     lq_meter_destroy(&r.meter);
-    lq_chain_destroy(&chain);
+    lq_chain_destroy(&chains[0]);
+    lq_chain_destroy(&chains[1]);
     return e;
 }
 
@@ -876,10 +893,11 @@ static void excerpts_free(excerpts *x)
     x->own.fd = -1;
 }
 
-/* The worst decoded true peak of the check codecs on the excerpts rendered at (gain,
- * ceiling). */
+/* The worst decoded true peak of the check codecs whose `on` is set, on the excerpts
+ * rendered at (gain, ceiling); tp[i] gets codec i's (-inf when it is off). */
 static lq_error excerpt_estimate(plan *p, const excerpts *x, const lq_format *fmts, int nf,
-                                 double gain_db, double ceil_db, double *worst)
+                                 const int *on, double gain_db, double ceil_db, double *worst,
+                                 double *tp)
 {
     lq_export *ex = p->ex;
     lq_spool out;
@@ -889,14 +907,22 @@ static lq_error excerpt_estimate(plan *p, const excerpts *x, const lq_format *fm
     if (!e) e = run_pass_from(p, x->sp, &out, NULL, gain_db, ceil_db, 0, NULL, 0, NULL, NULL, NULL,
                                NULL);
     if (!e) e = lq_spool_finish(&out, &ex->diag);
-    codec_task t[LQ_MAX_CODEC_CHECKS];
-    for (int i = 0; i < nf && !e; i++)
-        t[i] = (codec_task){.p = p, .fmt = fmts[i], .spool = &out,
-                            .rg = x->n_rg ? x->rg : NULL, .n_rg = x->n_rg};
-    if (!e) e = run_tasks(p, t, nf);
+    codec_task t[LQ_MAX_CODEC_CHECKS + 1];
+    int idx[LQ_MAX_CODEC_CHECKS + 1], n = 0;
+    for (int i = 0; i < nf; i++) {
+        tp[i] = -HUGE_VAL;
+        if (!on[i]) continue;
+        idx[n] = i;
+        t[n++] = (codec_task){.p = p, .fmt = fmts[i], .spool = &out,
+                              .rg = x->n_rg ? x->rg : NULL, .n_rg = x->n_rg};
+    }
+    if (!e) e = run_tasks(p, t, n);
     *worst = -HUGE_VAL;
-    for (int i = 0; i < nf && !e; i++)
+    for (int i = 0; i < n && !e; i++) {
+        ex->n_search_rt[fmts[idx[i]]]++;
+        tp[idx[i]] = t[i].tp_db;
         if (t[i].tp_db > *worst) *worst = t[i].tp_db;
+    }
     lq_spool_destroy(&out);
     return e;
 }
@@ -1153,11 +1179,19 @@ static lq_error search_margin(plan *p, const excerpts *x, const lq_format *fmts,
     double m = *margin, best = -1.0, slope = 1.0, off = 0.0;
     /* the held estimate with the least margin, the failed one with the most */
     int hi = -1, fi = -1;
+    /* the codecs still encoded: one whose decoded peak came out more than FOCUS_DB
+     * under the worst is left out of the later estimates (the codecs' overshoots move
+     * together with the ceiling, by tenths of a dB against each other; the whole-file
+     * verification checks every codec again) */
+    int on[LQ_MAX_CODEC_CHECKS + 1];
+    double tp[LQ_MAX_CODEC_CHECKS + 1];
+    for (int i = 0; i < nf; i++) on[i] = 1;
     for (int k = 0; k < MAX_ESTIMATES; k++) {
         const double c = ceiling_int - m;
         const double g = cv ? curve_gain(cv, aim, c, gain_db, 0) : gain_db;
-        lq_error e = excerpt_estimate(p, x, fmts, nf, g, c, &es[k]);
+        lq_error e = excerpt_estimate(p, x, fmts, nf, on, g, c, &es[k], tp);
         if (e) return e;
+        for (int i = 0; i < nf; i++) on[i] = on[i] && !(tp[i] < es[k] - FOCUS_DB);
         /* whole0: the whole file's worst at the starting margin; the excerpts are read
          * with the offset to it (never below their own reading) */
         if (k == 0 && isfinite(whole0) && whole0 > es[0]) off = whole0 - es[0];

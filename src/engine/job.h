@@ -79,6 +79,7 @@ typedef struct lq_export {
      * on excerpts, the export render + encode, verification + whole-file codec checks */
     double time_solve_s, time_search_s, time_render_s, time_verify_s;
     int n_verify;           /* whole-file verifications run (1: the first one held) */
+    int n_search_rt[LQ_FMT_COUNT]; /* excerpt round trips per codec in the margin search */
     lq_audio_out out;       /* the hidden file until published */
     int have_out;
     lq_error err;

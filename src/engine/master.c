@@ -26,7 +26,6 @@ typedef struct input_src {
     lq_mixsrc *in;
     int channels;
     lq_pipe *meter;     /* the input's meter, on its own thread (engine/pipe.h) */
-    lq_pipe *tp_meter;  /* libebur128's true peak of it, on another */
     lq_job *j;
     lq_diag *d;
     double gain;        /* input gain staging (1: none) */
@@ -47,8 +46,7 @@ static size_t input_read(void *u, double *const *buf, size_t n, lq_error *err)
         *err = e;
         return 0;
     }
-    if ((e = lq_pipe_put(s->meter, (const double *const *)buf, got)) ||
-        (e = lq_pipe_put(s->tp_meter, (const double *const *)buf, got))) {
+    if ((e = lq_pipe_put(s->meter, (const double *const *)buf, got))) {
         *err = e;
         return 0;
     }
@@ -358,19 +356,18 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
     if (j->n_refs) e = lq_ltas_new(&master_ltas, channels, rate, d);
     j->master_identity = chain.n == 0;
     /* the staging measures the loudness alone (a quick read); the input's full meter
+     * (libebur128's cross-check true peak in the same libebur128 state: one K-filter)
      * and the master's meter and spool each run on their own thread beside the master
      * bus's read and chain (engine/pipe.h: the same blocks in the same order, so the
      * figures do not depend on it) */
-    lq_meter *in_meter = NULL, *in_tp_meter = NULL;
+    lq_meter *in_meter = NULL;
     if (!e) e = lq_meter_new(&in_meter, channels, rate,
-                             LQ_METER_FULL | LQ_METER_HEALTH | LQ_METER_TP16 | LQ_METER_DEEP,
+                             LQ_METER_FULL | LQ_METER_HEALTH | LQ_METER_TP16 | LQ_METER_DEEP |
+                                 LQ_METER_TP_EBUR128,
                              MAX_BLOCK, d);
-    if (!e) e = lq_meter_new(&in_tp_meter, channels, rate, LQ_METER_TP_EBUR128, MAX_BLOCK, d);
     if (!e) e = lq_staging_plan(&j->staging, j->preset, chain.n == 0, j->input, j->stems,
                                 j->stems_pad, job_cancelled, j, d);
     if (!e) e = lq_pipe_open(&src.meter, meter_sink, in_meter, channels, MAX_BLOCK, j->threads, d);
-    if (!e) e = lq_pipe_open(&src.tp_meter, meter_sink, in_tp_meter, channels, MAX_BLOCK,
-                             j->threads, d);
     double *tmp = NULL;
     if (!e && j->staging.applied) {
         src.gain = j->staging.gain;
@@ -398,7 +395,6 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
         if (!e) e = lq_chain_run(&chain, input_read, &src, lq_pipe_put, out, &ctl, &n);
         e = lq_pipe_close(&out, e);
         e = lq_pipe_close(&src.meter, e);
-        e = lq_pipe_close(&src.tp_meter, e);
         if (sink.err && d) *d = sink_diag;
         if (e == LQ_ERR_CANCELLED) lq_diag_set(d, e, "cancelled");
         if (!e) e = lq_spool_finish(&j->master, d);
@@ -406,12 +402,8 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
         j->in_frames = n;
     }
     e = lq_pipe_close(&src.meter, e);
-    e = lq_pipe_close(&src.tp_meter, e);
     if (!e) {
         lq_meter_result_get(in_meter, &j->in_meas);
-        lq_meter_result tpr;
-        lq_meter_result_get(in_tp_meter, &tpr);
-        j->in_meas.true_peak_dbtp = tpr.true_peak_dbtp;
         if (master_meter) lq_meter_result_get(master_meter, &j->master_meas);
         else j->master_meas = j->in_meas;
         if (master_ltas) lq_ltas_get(master_ltas, &j->master_ltas);
@@ -436,7 +428,6 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
     free(tmp);
     lq_chain_destroy(&chain);
     lq_meter_destroy(&in_meter);
-    lq_meter_destroy(&in_tp_meter);
     lq_meter_destroy(&master_meter);
     lq_mixsrc_close(&src.in);
 early:

@@ -174,6 +174,11 @@ static json_t *export_json(const lq_job *j, const lq_export *ex)
     json_object_set_new(tm, "render_encode_s", num(ex->time_render_s));
     json_object_set_new(tm, "verify_s", num(ex->time_verify_s));
     json_object_set_new(tm, "verify_rounds", json_integer(ex->n_verify));
+    json_t *rt = json_object();
+    for (int f = 0; f < LQ_FMT_COUNT; f++)
+        if (ex->n_search_rt[f])
+            json_object_set_new(rt, lq_format_names[f], json_integer(ex->n_search_rt[f]));
+    json_object_set_new(tm, "search_round_trips", rt);
     json_object_set_new(o, "timings", tm);
     (void)j;
     return o;
