@@ -1,7 +1,7 @@
 /* engine/pipe.c: a sink on its own thread sees exactly the blocks, in exactly the order,
  * it would see called inline (split at the pipe's block size, which a sink must not
- * notice); a chain driven by pushes (lq_chain_feed, the dither on a pipe's thread) gives
- * what lq_chain_run gives, latency cut and drained; a sink's error reaches the producer and the close, with no hang and no
+ * notice); a pass split in two, its dither driven by pushes on a pipe's thread
+ * (lq_chain_feed), gives the bits one chain gives; a sink's error reaches the producer and the close, with no hang and no
  * block after it; and the master bus and the closed loop give the same bytes with the
  * pipes (two threads) as without (one). */
 #include <setjmp.h>
@@ -15,6 +15,7 @@
 
 #include "engine/pipe.h"
 #include "stages/dither.h"
+#include "stages/limiter.h"
 #include "lqtest.h"
 
 #define MAXB 64
@@ -109,21 +110,23 @@ static void test_error(void **state)
     }
 }
 
-/* A dither with auto_blank (64 frames of latency) over 20000 frames of noise with a
- * stretch of digital silence: pushed through lq_chain_feed in random blocks, the sink
- * gets the frames lq_chain_run gives (same count, same bits), ending with the drained
- * latency; with a stage that has no latency as well. */
+/* A pass split in two (engine/finish.c): the limiter run by lq_chain_run, the dither
+ * (with auto_blank: 64 frames of latency; without: none) pushed through lq_chain_feed on
+ * the limiter's output in random blocks, primed with the limiter's latency as silence.
+ * Over 20000 frames of noise driving the limiter, with a stretch of digital silence,
+ * the sink gets exactly the frames one chain of both stages gives (same count, same
+ * bits), drained latency included; without the priming the dither's noise is not the
+ * same (the check can fail). */
 typedef struct noise_src {
     long long pos, n;
     uint64_t s;
-    lq_blocker *bl;
 } noise_src;
 
 static double noise_at(uint64_t *s, long long pos)
 {
     *s = *s * 6364136223846793005ull + 1442695040888963407ull;
     if (pos >= 8000 && pos < 9000) return 0.0;   /* digital silence: auto_blank keeps it */
-    return ((double)(*s >> 11) / 9007199254740992.0 - 0.5) * 0.5;
+    return ((double)(*s >> 11) / 9007199254740992.0 - 0.5) * 2.0;
 }
 
 static size_t noise_read(void *u, double *const *buf, size_t n, lq_error *err)
@@ -138,54 +141,73 @@ static size_t noise_read(void *u, double *const *buf, size_t n, lq_error *err)
     return k;
 }
 
+/* lq_chain_run(lim) -> lq_chain_feed(dit, lead) -> r */
+static void split_run(const lq_stage_spec *lim, const lq_stage_spec *dit,
+                      const lq_stage_env *env, int prime, rec *r)
+{
+    lq_diag d;
+    lq_chain a, b;
+    assert_int_equal(lq_chain_create(&a, lim, 1, env, &d), LQ_OK);
+    assert_int_equal(lq_chain_create(&b, dit, 1, env, &d), LQ_OK);
+    lq_chain_feed f;
+    assert_int_equal(lq_chain_feed_init(&f, &b, prime ? a.latency : 0, rec_sink, r), LQ_OK);
+    lq_blocker bl;
+    lq_blocker_init(&bl, 0, MAXB);
+    lq_run_ctl ctl = {.blocks = &bl};
+    noise_src ns = {.n = 20000, .s = 7};
+    long long out = 0;
+    assert_int_equal(lq_chain_run(&a, noise_read, &ns, lq_chain_feed_put, &f, &ctl, &out),
+                     LQ_OK);
+    assert_int_equal(out, 20000);
+    assert_int_equal(lq_chain_feed_end(&f), LQ_OK);
+    lq_chain_feed_free(&f);
+    lq_chain_destroy(&a);
+    lq_chain_destroy(&b);
+}
+
 static void test_chain_feed(void **state)
 {
     (void)state;
     for (int blank = 0; blank <= 1; blank++) {
-        lq_dither_config c;
-        memset(&c, 0, sizeof c);
-        lq_stage_dither.config_default(&c);
-        c.auto_blank = blank;
-        lq_stage_spec spec = {.vt = &lq_stage_dither, .cfg = &c};
+        lq_dither_config dc;
+        memset(&dc, 0, sizeof dc);
+        lq_stage_dither.config_default(&dc);
+        dc.auto_blank = blank;
+        unsigned char lc[512];
+        assert_true(lq_stage_limiter.config_size <= sizeof lc);
+        lq_stage_limiter.config_default(lc);
+        lq_stage_spec both[2] = {{.vt = &lq_stage_limiter, .cfg = lc},
+                                 {.vt = &lq_stage_dither, .cfg = &dc}};
         lq_stage_env env = {.sample_rate = 44100, .channels = 2, .max_block = MAXB,
                             .seed = 99, .out_bits = 16};
         lq_diag d;
-        lq_chain a, b;
-        assert_int_equal(lq_chain_create(&a, &spec, 1, &env, &d), LQ_OK);
-        assert_int_equal(lq_chain_create(&b, &spec, 1, &env, &d), LQ_OK);
-        assert_int_equal((int)a.latency, blank ? 64 : 0);
-        /* the reference: lq_chain_run */
+        /* the reference: one chain of both, run by lq_chain_run */
+        lq_chain one;
+        assert_int_equal(lq_chain_create(&one, both, 2, &env, &d), LQ_OK);
+        assert_int_equal(one.n, 2);
         rec ref = {.fail_at = -1, .h = 0xCBF29CE484222325ull};
         lq_blocker bl;
         lq_blocker_init(&bl, 0, MAXB);
         lq_run_ctl ctl = {.blocks = &bl};
         noise_src ns = {.n = 20000, .s = 7};
         long long out = 0;
-        assert_int_equal(lq_chain_run(&a, noise_read, &ns, rec_sink, &ref, &ctl, &out), LQ_OK);
+        assert_int_equal(lq_chain_run(&one, noise_read, &ns, rec_sink, &ref, &ctl, &out), LQ_OK);
         assert_int_equal(out, 20000);
-        /* pushed: the same samples, in other random blocks */
+        const size_t lat = one.latency;
+        lq_chain_destroy(&one);
+        /* split: the same bits */
         rec got = {.fail_at = -1, .h = 0xCBF29CE484222325ull};
-        lq_chain_feed f;
-        assert_int_equal(lq_chain_feed_init(&f, &b, rec_sink, &got), LQ_OK);
-        noise_src ns2 = {.n = 20000, .s = 7};
-        double x[MAXB], y[MAXB];
-        double *pl[2] = {x, y};
-        uint64_t s = 3;
-        size_t n;
-        do {
-            s = s * 6364136223846793005ull + 1442695040888963407ull;
-            lq_error e = LQ_OK;
-            n = noise_read(&ns2, pl, 1 + (size_t)((s >> 33) % MAXB), &e);
-            if (n) assert_int_equal(lq_chain_feed_put(&f, (const double *const *)pl, n), LQ_OK);
-        } while (n);
-        assert_int_equal(lq_chain_feed_end(&f), LQ_OK);
-        lq_chain_feed_free(&f);
+        split_run(&both[0], &both[1], &env, 1, &got);
         assert_int_equal(got.frames, 20000);
         assert_true(got.h == ref.h);
-        printf("chain feed, auto_blank %d (latency %zu): 20000 frames, same bits as "
-               "lq_chain_run\n", blank, a.latency);
-        lq_chain_destroy(&a);
-        lq_chain_destroy(&b);
+        /* not primed: the dither runs a different stretch of its noise */
+        rec bare = {.fail_at = -1, .h = 0xCBF29CE484222325ull};
+        split_run(&both[0], &both[1], &env, 0, &bare);
+        assert_int_equal(bare.frames, 20000);
+        if (!blank) assert_true(bare.h != ref.h);
+        printf("limiter | chain feed of the dither, auto_blank %d (latency %zu in all): 20000 "
+               "frames, same bits as one chain; unprimed: %s\n", blank, lat,
+               bare.h == ref.h ? "same" : "different");
     }
 }
 

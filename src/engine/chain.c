@@ -119,18 +119,28 @@ lq_error lq_chain_run(lq_chain *c, lq_source_fn src, void *src_user, lq_sink_fn 
     return e;
 }
 
-lq_error lq_chain_feed_init(lq_chain_feed *f, lq_chain *c, lq_sink_fn sink, void *user)
+static lq_error feed_block(lq_chain_feed *f, const double *const *buf, size_t n,
+                           long long limit);
+
+lq_error lq_chain_feed_init(lq_chain_feed *f, lq_chain *c, size_t lead, lq_sink_fn sink,
+                            void *user)
 {
     memset(f, 0, sizeof *f);
     f->c = c;
     f->sink = sink;
     f->user = user;
-    f->skip = c->latency;
+    f->skip = c->latency + lead;
     if (!c->n) return LQ_OK;   /* nothing to run: blocks go straight to the sink */
     f->buf[0] = malloc(c->max_block * (size_t)c->channels * sizeof(double));
     if (!f->buf[0]) return LQ_ERR_NOMEM;
     f->buf[1] = c->channels > 1 ? f->buf[0] + c->max_block : f->buf[0];
-    return LQ_OK;
+    lq_error e = LQ_OK;
+    while (!e && lead > 0) {   /* the upstream chain's silence, its output cut */
+        size_t k = lead < c->max_block ? lead : c->max_block;
+        e = feed_block(f, NULL, k, 0);
+        lead -= k;
+    }
+    return e;
 }
 
 /* Run n frames (n <= max_block; NULL: silence) through the chain; emit at most `limit`. */

@@ -56,7 +56,10 @@ lq_error lq_chain_run(lq_chain *c, lq_source_fn src, void *src_user, lq_sink_fn 
  * pass run on a pipe's thread, engine/pipe.h).  lq_chain_feed_put is an lq_sink_fn: it
  * runs a block through the chain and hands the output, latency cut, to the sink;
  * lq_chain_feed_end drains the latency with silence.  The sink gets exactly the frames
- * put, in order, as lq_chain_run would give them. */
+ * put, in order, as lq_chain_run would give them.  `lead`: frames of silence run
+ * through first and cut, the latency of the chain that feeds this one (whose first
+ * output frames are that silence): the two halves then compute what one chain of all
+ * the stages would, to the bit. */
 typedef struct lq_chain_feed {
     lq_chain *c;
     lq_sink_fn sink;
@@ -65,7 +68,8 @@ typedef struct lq_chain_feed {
     long long in, out;
     double *buf[2];
 } lq_chain_feed;
-lq_error lq_chain_feed_init(lq_chain_feed *f, lq_chain *c, lq_sink_fn sink, void *user);
+lq_error lq_chain_feed_init(lq_chain_feed *f, lq_chain *c, size_t lead, lq_sink_fn sink,
+                            void *user);
 lq_error lq_chain_feed_put(void *feed, const double *const *buf, size_t n);
 lq_error lq_chain_feed_end(lq_chain_feed *f);
 void lq_chain_feed_free(lq_chain_feed *f);

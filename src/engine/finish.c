@@ -250,7 +250,8 @@ static lq_error run_pass_from(plan *p, const lq_spool *src, lq_spool *to,
     }
     if (p->use_dither) dit = p->dither;
     /* the limiter on this thread; the dither, with the metering and writing, on the
-     * pipe's (the two halves of the pass take about as long) */
+     * pipe's (the two halves of the pass take about as long).  The dither first runs
+     * over the limiter's latency as silence, as it would in one chain: the same bytes. */
     lq_chain chains[2];
     lq_error e = lq_chain_create(&chains[0], &lim, 1, &p->env, &ex->diag);
     if (e) return e;
@@ -291,7 +292,7 @@ static lq_error run_pass_from(plan *p, const lq_spool *src, lq_spool *to,
          * same order: the same bytes. */
         lq_pipe *pipe = NULL;
         lq_chain_feed post;
-        if (lq_chain_feed_init(&post, &chains[1], sink_fn, &r))
+        if (lq_chain_feed_init(&post, &chains[1], chains[0].latency, sink_fn, &r))
             e = lq_diag_set(&ex->diag, LQ_ERR_NOMEM, "out of memory");
         if (!e) e = lq_pipe_open(&pipe, lq_chain_feed_put, &post, p->env.channels, BLOCK,
                                  pipe_threads(p->j), &ex->diag);
