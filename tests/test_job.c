@@ -691,6 +691,48 @@ static void test_ogg_bitrate(void **state)
     }
 }
 
+/* libebur128's cross-check true peak of the input is measured only when asked
+ * (--ebur128-peak, lq_job_set_ebur128_peak): null by default, then within 0.3 dB of the
+ * 16x figure; the exports are the same bytes either way. */
+static void test_ebur128_peak_option(void **state)
+{
+    (void)state;
+    char in[300], out[2][300];
+    path_in(in, sizeof in, "ebur-mix.wav");
+    make_mix(in, 44100, 8.0, 0.9, SF_FORMAT_PCM_24);
+    double tp[2] = {0, 0}, tp16[2] = {0, 0};
+    int is_null[2] = {0, 0};
+    for (int k = 0; k < 2; k++) {
+        path_in(out[k], sizeof out[k], k ? "ebur-on" : "ebur-off");
+        const char *argv[] = {LQ_CLI_PATH, "master", in, "--target", "cd", "--out", out[k],
+                              "--quiet", "--no-html", k ? "--ebur128-peak" : NULL, NULL};
+        char *o = NULL, *e = NULL;
+        int rc = lqt_run(argv, &o, &e);
+        if (rc) fail_msg("lacquer master exited %d: %s", rc, e ? e : "");
+        free(o);
+        free(e);
+        char rp[400];
+        snprintf(rp, sizeof rp, "%s/report.json", out[k]);
+        json_error_t je;
+        json_t *r = json_load_file(rp, 0, &je);
+        assert_non_null(r);
+        json_t *m = json_object_get(json_object_get(r, "input"), "measured");
+        json_t *v = json_object_get(m, "true_peak_ebur128_dbtp");
+        assert_non_null(v);   /* the key is always there */
+        is_null[k] = json_is_null(v);
+        tp[k] = json_number_value(v);
+        tp16[k] = json_number_value(json_object_get(m, "true_peak_dbtp"));
+        json_decref(r);
+    }
+    printf("input true peak: 16x %.3f dBTP; libebur128 off: %s, on: %.3f dBTP\n", tp16[0],
+           is_null[0] ? "null" : "a number", tp[1]);
+    assert_true(is_null[0]);
+    assert_false(is_null[1]);
+    assert_float_equal(tp[1], tp16[1], 0.3);
+    assert_true(tp16[0] == tp16[1]);
+    assert_int_equal(lqt_exports_equal(out[0], out[1]), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -705,6 +747,7 @@ int main(void)
         cmocka_unit_test(test_delivery_rates),
         cmocka_unit_test(test_resampler_per_target),
         cmocka_unit_test(test_ogg_bitrate),
+        cmocka_unit_test(test_ebur128_peak_option),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

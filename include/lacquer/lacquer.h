@@ -167,6 +167,10 @@ LQ_API char *lq_job_report_text(const lq_job *j);
  * successful run or when out of memory. */
 LQ_API char *lq_job_report_html(const lq_job *j);
 LQ_API void lq_job_set_html(lq_job *j, int on);
+/* Also measure the input with libebur128's own true peak (4x below 96 kHz), a
+ * cross-check of lacquer's 16x meter: report.json input.measured.true_peak_ebur128_dbtp,
+ * else null.  Off by default: it costs about as much as the rest of the input's meters. */
+LQ_API void lq_job_set_ebur128_peak(lq_job *j, int on);
 LQ_API void lq_job_destroy(lq_job **j);
 
 /* ---- Reference matching (docs/REFERENCE.md) ------------------------------------ */

@@ -94,7 +94,7 @@ static void say_missed(const lq_job *job, const char *out)
 
 enum {
     O_PRESET, O_TARGET, O_OUT, O_SET, O_TITLE, O_ARTIST, O_ALBUM, O_JSON, O_QUIET, O_FORCE,
-    O_THREADS, O_STEMS, O_PAD, O_BLOCK, O_NO_HTML, O_RULES, O_REFERENCE, O_WEIGHT,
+    O_THREADS, O_STEMS, O_PAD, O_BLOCK, O_NO_HTML, O_EBUR128_PEAK, O_RULES, O_REFERENCE, O_WEIGHT,
     O_STRENGTH, O_WIDTH, O_MAX_BOOST, O_MAX_CUT, O_SAVE_PRESET, N_OPTIONS
 };
 
@@ -135,6 +135,9 @@ static const cli_option options[N_OPTIONS] = {
     [O_NO_HTML] = {"--no-html", NULL, NULL, NULL,
                    "do not write report.html (plots and the level-matched A/B player)", 0,
                    CLI_V_NONE},
+    [O_EBUR128_PEAK] = {"--ebur128-peak", NULL, NULL, NULL,
+                         "also measure the input's true peak with libebur128 (4x), a "
+                         "cross-check of the 16x meter in report.json (slower)", 0, CLI_V_NONE},
     [O_RULES] = {"--rules", NULL, "FILE", "presets/rules/check.yaml",
                  "the mix check's thresholds (docs/CHECK.md) for the findings atop the report",
                  0, CLI_V_FILE},
@@ -176,6 +179,7 @@ static int run(const cli_command *self, int argc, char **argv)
     const char *title = NULL, *artist = NULL, *album = NULL, *rules_arg = NULL;
     const char *target_args[MAX_TARGETS];
     int n_targets = 0, json = 0, quiet = 0, force = 0, threads = 0, pad = 0, no_html = 0;
+    int ebur128_peak = 0;
     const char *refs[16], *save_preset = NULL;
     double weights[16], strength = -1.0, width = -1.0, max_boost = -1.0, max_cut = -1.0;
     int n_refs = 0;
@@ -231,6 +235,7 @@ static int run(const cli_command *self, int argc, char **argv)
         case O_STEMS: stems = v; break;
         case O_PAD: pad = 1; break;
         case O_NO_HTML: no_html = 1; break;
+        case O_EBUR128_PEAK: ebur128_peak = 1; break;
         case O_RULES: rules_arg = v; break;
         case O_REFERENCE:
             if (n_refs == 16) {
@@ -382,6 +387,7 @@ static int run(const cli_command *self, int argc, char **argv)
         }
     lq_job_set_force(job, force);
     lq_job_set_html(job, !no_html);
+    lq_job_set_ebur128_peak(job, ebur128_peak);
     lq_job_set_check_rules(job, rules);
     lq_job_set_threads(job, threads);
     if (block >= 0) lq_job_set_block_size(job, (size_t)block);

@@ -186,6 +186,7 @@ lq_error lq_job_set_match_limits(lq_job *j, double max_boost_db, double max_cut_
 
 void lq_job_set_force(lq_job *j, int force) { j->force = force; }
 void lq_job_set_threads(lq_job *j, int threads) { j->threads = threads; }
+void lq_job_set_ebur128_peak(lq_job *j, int on) { j->ebur128_peak = on != 0; }
 void lq_job_set_block_size(lq_job *j, size_t frames)
 {
     j->block = frames > MAX_BLOCK ? MAX_BLOCK : frames;

@@ -149,6 +149,7 @@ struct lq_job {
     /* the mix check (engine/mixcheck.c) */
     const lq_check_rules *rules;   /* NULL: the defaults */
     int no_html;                   /* lq_job_set_html(j, 0): no report.html */
+    int ebur128_peak;              /* lq_job_set_ebur128_peak: libebur128's input true peak */
     lq_analysis in_analysis;       /* the input mix, deep figures included */
     size_t n_findings;
     lq_finding findings[LQ_CHECK_MAX_FINDINGS];
