@@ -304,10 +304,23 @@ static size_t fp_block(size_t block, uint64_t *rng)
  * too, on random windows); lq_os_stream_meter gives exactly the maximum over every
  * phase of every sample; lq_os_stream_detect gives exactly lq_os_detector_push's value
  * wherever it exceeds the threshold (and <= thr elsewhere), on a mix, noise and an fs/4
- * sine at levels from well below to far above the threshold, in any block sizes. */
+ * sine at levels from well below to far above the threshold, in any block sizes.  All
+ * of it with the AVX sums (where the CPU has AVX) and with the SSE2 ones (lq_os_simd),
+ * which also skip exactly the same samples. */
+static size_t g_computed[2][3][FP_COUNT][3];
+static void fast_paths(int simd);
 static void test_fast_paths(void **st)
 {
     (void)st;
+    printf("AVX sums %s\n", __builtin_cpu_supports("avx") ? "on this CPU" : "not on this CPU");
+    for (int simd = 1; simd >= 0; simd--) fast_paths(simd);
+    lq_os_simd = 1;
+    assert_memory_equal(g_computed[0], g_computed[1], sizeof g_computed[0]);
+}
+
+static void fast_paths(int simd)
+{
+    lq_os_simd = simd;
     lqs_rng rng;
     lqs_rng_seed(&rng, 77);
     for (int L = 2; L <= LQ_OS_MAX_FACTOR; L++) {
@@ -393,7 +406,8 @@ static void test_fast_paths(void **st)
                     if (b == 0) computed1 = computed;
                     assert_int_equal(computed, computed1);   /* same work in any blocks */
                 }
-                if (fi == 1)
+                g_computed[simd][fi][kind][li] = computed1;
+                if (fi == 1 && simd)
                     printf("  %2dx %-9s peak %.1f: true peak %.6f (identical), detector "
                            "identical on %zu samples over thr, phases computed for %zu of "
                            "%zu\n",

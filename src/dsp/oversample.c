@@ -8,6 +8,27 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+/* On x86-64 with GCC or Clang the hot sums also have AVX versions, chosen at run time
+ * when the CPU has AVX (lq_os_simd).  They keep the SSE2 versions' summation order
+ * (one 256-bit register holds the two 128-bit partial sums of SSE2, reduced in the same
+ * order; no FMA: every product and sum rounds as before), so every value, bound and
+ * skip decision is bit-identical on any CPU: only the instruction count halves. */
+#if defined(__SSE2__) && defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define LQ_OS_AVX 1
+#include <immintrin.h>
+#define LQ_AVX_FN __attribute__((target("avx")))
+#endif
+
+int lq_os_simd = 1;
+
+#ifdef LQ_OS_AVX
+static int use_avx(void)
+{
+    return lq_os_simd && __builtin_cpu_supports("avx");
+}
+LQ_AVX_FN static double tap_bound_avx(const lq_os_filter *f, const double *w);
+LQ_AVX_FN static double abs_max_avx(const double *w, size_t n);
+#endif
 
 #define LQ_OS_PI 3.14159265358979323846
 
@@ -224,6 +245,9 @@ static double phase1(const double *h, const double *w)
  * callers leave a relative slack far above its rounding error). */
 static double tap_bound(const lq_os_filter *f, const double *w)
 {
+#ifdef LQ_OS_AVX
+    if (use_avx()) return tap_bound_avx(f, w);
+#endif
     const __m128d sign = _mm_set1_pd(-0.0);
     __m128d a = _mm_setzero_pd(), b = a, c = a, d = a;
     for (int j = 0; j < LQ_OS_TAPS; j += 8) {
@@ -243,6 +267,9 @@ static double tap_bound(const lq_os_filter *f, const double *w)
 /* max |w[j]| over j in [0, n), n even or odd */
 static double abs_max(const double *w, size_t n)
 {
+#ifdef LQ_OS_AVX
+    if (use_avx()) return abs_max_avx(w, n);
+#endif
     const __m128d sign = _mm_set1_pd(-0.0);
     __m128d m = _mm_setzero_pd();
     size_t j = 0;
@@ -297,9 +324,108 @@ static void centre_sums2(const double *h, const double *w, double *c)
 }
 #endif
 
+#ifdef LQ_OS_AVX
+/* (lo[0] + lo[1]) + (hi[0] + hi[1]): LQ_OS_HSUM of SSE2's A, plus that of its B */
+LQ_AVX_FN static inline double hsum_ab(__m256d a)
+{
+    const __m128d lo = _mm256_castpd256_pd128(a), hi = _mm256_extractf128_pd(a, 1);
+    return LQ_OS_HSUM(lo) + LQ_OS_HSUM(hi);
+}
+
+/* phases4/phase1 with lanes (A, B) in one register: the same sums, the same order */
+LQ_AVX_FN static void phases4_avx(const double *h, const double *w, double *y)
+{
+    const double *h0 = h, *h1 = h + LQ_OS_TAPS, *h2 = h + 2 * LQ_OS_TAPS,
+                 *h3 = h + 3 * LQ_OS_TAPS;
+    __m256d a0 = _mm256_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+    for (int j = 0; j < LQ_OS_TAPS; j += 4) {
+        const __m256d x = _mm256_loadu_pd(w + j);
+        a0 = _mm256_add_pd(a0, _mm256_mul_pd(_mm256_loadu_pd(h0 + j), x));
+        a1 = _mm256_add_pd(a1, _mm256_mul_pd(_mm256_loadu_pd(h1 + j), x));
+        a2 = _mm256_add_pd(a2, _mm256_mul_pd(_mm256_loadu_pd(h2 + j), x));
+        a3 = _mm256_add_pd(a3, _mm256_mul_pd(_mm256_loadu_pd(h3 + j), x));
+    }
+    y[0] = hsum_ab(a0);
+    y[1] = hsum_ab(a1);
+    y[2] = hsum_ab(a2);
+    y[3] = hsum_ab(a3);
+}
+
+LQ_AVX_FN static double phase1_avx(const double *h, const double *w)
+{
+    __m256d a = _mm256_setzero_pd();
+    for (int j = 0; j < LQ_OS_TAPS; j += 4)
+        a = _mm256_add_pd(a, _mm256_mul_pd(_mm256_loadu_pd(h + j), _mm256_loadu_pd(w + j)));
+    return hsum_ab(a);
+}
+
+LQ_AVX_FN static void phases_avx(const lq_os_filter *f, const double *hist, double *y)
+{
+    const int L = f->factor;
+    const double *h = f->coef;
+    y[0] = lq_os_phase(f, 0, hist);
+    int p = 1;
+    for (; p + 4 <= L; p += 4) phases4_avx(h + (size_t)p * LQ_OS_TAPS, hist, y + p);
+    for (; p < L; p++) y[p] = phase1_avx(h + (size_t)p * LQ_OS_TAPS, hist);
+}
+
+/* tap_bound's (a + b) + (c + d), lane by lane, then its horizontal sum */
+LQ_AVX_FN static double tap_bound_avx(const lq_os_filter *f, const double *w)
+{
+    const __m256d sign = _mm256_set1_pd(-0.0);
+    __m256d ab = _mm256_setzero_pd(), cd = ab;
+    for (int j = 0; j < LQ_OS_TAPS; j += 8) {
+        ab = _mm256_add_pd(ab, _mm256_mul_pd(_mm256_loadu_pd(f->hmax + j),
+                                             _mm256_andnot_pd(sign, _mm256_loadu_pd(w + j))));
+        cd = _mm256_add_pd(cd, _mm256_mul_pd(_mm256_loadu_pd(f->hmax + j + 4),
+                                             _mm256_andnot_pd(sign, _mm256_loadu_pd(w + j + 4))));
+    }
+    const __m128d a = _mm_add_pd(_mm256_castpd256_pd128(ab), _mm256_extractf128_pd(ab, 1));
+    const __m128d c = _mm_add_pd(_mm256_castpd256_pd128(cd), _mm256_extractf128_pd(cd, 1));
+    const __m128d t = _mm_add_pd(a, c);
+    return LQ_OS_HSUM(t);
+}
+
+LQ_AVX_FN static double abs_max_avx(const double *w, size_t n)
+{
+    const __m256d sign = _mm256_set1_pd(-0.0);
+    __m256d m = _mm256_setzero_pd();
+    const size_t n4 = n & ~(size_t)3;
+    size_t j = 0;
+    for (; j < n4; j += 4) m = _mm256_max_pd(m, _mm256_andnot_pd(sign, _mm256_loadu_pd(w + j)));
+    __m128d q = _mm_max_pd(_mm256_castpd256_pd128(m), _mm256_extractf128_pd(m, 1));
+    double r = _mm_cvtsd_f64(_mm_max_sd(q, _mm_unpackhi_pd(q, q)));
+    for (; j < n; j++)
+        if (fabs(w[j]) > r) r = fabs(w[j]);
+    return r;
+}
+
+/* centre_sums2 with each phase's (a0, b0) in one register, reduced as there */
+LQ_AVX_FN static void centre_sums2_avx(const double *h, const double *w, double *c)
+{
+    const double *h1 = h + LQ_OS_TAPS;
+    __m256d a0 = _mm256_setzero_pd(), a1 = a0;
+    for (int j = LQ_OS_C0; j < LQ_OS_C0 + LQ_OS_CENTER; j += 4) {
+        const __m256d x = _mm256_loadu_pd(w + j);
+        a0 = _mm256_add_pd(a0, _mm256_mul_pd(_mm256_loadu_pd(h + j), x));
+        a1 = _mm256_add_pd(a1, _mm256_mul_pd(_mm256_loadu_pd(h1 + j), x));
+    }
+    const __m128d t0 = _mm_add_pd(_mm256_castpd256_pd128(a0), _mm256_extractf128_pd(a0, 1));
+    const __m128d t1 = _mm_add_pd(_mm256_castpd256_pd128(a1), _mm256_extractf128_pd(a1, 1));
+    c[0] = fabs(LQ_OS_HSUM(t0));
+    c[1] = fabs(LQ_OS_HSUM(t1));
+}
+#endif
+
 void lq_os_phases(const lq_os_filter *f, const double *hist, double *y)
 {
     const int L = f->factor;
+#ifdef LQ_OS_AVX
+    if (use_avx()) {
+        phases_avx(f, hist, y);
+        return;
+    }
+#endif
     y[0] = lq_os_phase(f, 0, hist);
 #ifdef __SSE2__
     const double *h = f->coef;
@@ -324,10 +450,17 @@ static double centre_bound_tm(const lq_os_filter *f, const double *w, double lim
 {
     double b = fabs(w[LQ_OS_TAPS - 1 - LQ_OS_DELAY]);
     const int L = f->factor;
+#ifdef LQ_OS_AVX
+    const int avx = use_avx();
+#endif
     double c[2];
     /* phases 1..L-1 in pairs; with an odd count the last pair starts one phase back */
     for (int p = 1; p < L && b <= lim; p += 2) {
         const int q = p + 1 < L ? p : L - 2;
+#ifdef LQ_OS_AVX
+        if (avx) centre_sums2_avx(f->coef + (size_t)q * LQ_OS_TAPS, w, c);
+        else
+#endif
         centre_sums2(f->coef + (size_t)q * LQ_OS_TAPS, w, c);
         b = dmax(b, dmax(c[0] + f->tail_l1[q] * tm, c[1] + f->tail_l1[q + 1] * tm));
     }

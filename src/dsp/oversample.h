@@ -89,6 +89,10 @@ static inline double lq_os_phase(const lq_os_filter *f, int p, const double *his
  * four partial sums in the same order, two per SSE2 register, several phases per pass;
  * plain C where SSE2 is not available). */
 void lq_os_phases(const lq_os_filter *f, const double *hist, double *y);
+/* 1 (the default): the AVX versions of the sums where the CPU has AVX (x86-64); 0: the
+ * SSE2 ones.  Every value is the same either way (tests compare both); set it only
+ * while no other thread uses this module. */
+extern int lq_os_simd;
 
 /* Streaming history of one channel: a doubled ring so the last `taps` samples are
  * always contiguous.  lq_os_hist_push returns a pointer to them (oldest first). */
