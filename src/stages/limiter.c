@@ -223,7 +223,9 @@ static lq_error limiter_create(void **state, const void *cfg, const lq_stage_env
     s->W2 = s->S + 1 - s->W1;
     s->H = LQ_LIMITER_HOLD;
     s->win = s->S + s->H;
-    s->dq_cap = s->win + 1;
+    /* a power of two >= win + 1 (the deque's longest): ring positions by a mask */
+    s->dq_cap = 1;
+    while (s->dq_cap < s->win + 1) s->dq_cap <<= 1;
     s->D = (size_t)LQ_OS_DELAY + (s->S - 1) + s->H / 2;
     size_t dsize = 1;
     while (dsize < s->D + 1) dsize <<= 1;
@@ -262,22 +264,22 @@ static size_t limiter_latency(const void *state)
 /* One step of a gain path with the new requirement q (2^40 = gain 1); returns g. */
 static inline double path_step(limiter_state *s, gain_path *gp, int64_t q)
 {
-    const size_t cap = s->dq_cap;
+    const size_t mask = s->dq_cap - 1;
     const long long t = s->t;
     /* sliding minimum over the last `win` values */
     while (gp->dq_len > 0) {
-        size_t back = (gp->dq_head + gp->dq_len - 1) % cap;
+        size_t back = (gp->dq_head + gp->dq_len - 1) & mask;
         if (gp->dq_val[back] < q) break;
         gp->dq_len--;
     }
     {
-        size_t slot = (gp->dq_head + gp->dq_len) % cap;
+        size_t slot = (gp->dq_head + gp->dq_len) & mask;
         gp->dq_val[slot] = q;
         gp->dq_idx[slot] = t;
         gp->dq_len++;
     }
     while (gp->dq_idx[gp->dq_head] <= t - (long long)s->win) {
-        gp->dq_head = (gp->dq_head + 1) % cap;
+        gp->dq_head = (gp->dq_head + 1) & mask;
         gp->dq_len--;
     }
     const int64_t m = gp->dq_val[gp->dq_head];
