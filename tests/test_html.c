@@ -370,13 +370,40 @@ static void test_album_html(void **state)
     assert_offline(html, netlog, res);
     json_decref(res);
 
-    /* --no-html: the same album without the page */
+    /* --no-html: the same album without the page; with --ebur128-peak each track's
+     * input also has libebur128's true peak (null without it, as in the first run) */
+    char first[800];
+    snprintf(first, sizeof first, "%s/report.json", out);
     snprintf(out, sizeof out, "%s/album-nohtml", g_tmp);
     const char *argv2[] = {LQ_CLI_PATH, "album", yaml, "--out", out, "--quiet", "--no-html",
-                           NULL};
+                           "--ebur128-peak", NULL};
     assert_int_equal(lqt_run(argv2, NULL, NULL), 0);
     snprintf(html, sizeof html, "%s/report.json", out);
     assert_true(lqt_exists(html));
+    for (int k = 0; k < 2; k++) {
+        json_error_t je;
+        json_t *rep = json_load_file(k ? html : first, 0, &je);
+        assert_non_null(rep);
+        json_t *tr = json_object_get(rep, "tracks");
+        assert_int_equal(json_array_size(tr), 2);
+        for (size_t i = 0; i < 2; i++) {
+            json_t *m = json_object_get(
+                json_object_get(json_object_get(json_array_get(tr, i), "report"), "input"),
+                "measured");
+            json_t *v = json_object_get(m, "true_peak_ebur128_dbtp");
+            assert_non_null(v);
+            if (!k) {
+                assert_true(json_is_null(v));
+            } else {
+                const double tp16 = json_number_value(json_object_get(m, "true_peak_dbtp"));
+                printf("track %zu input: 16x %.3f dBTP, libebur128 %.3f dBTP\n", i + 1, tp16,
+                       json_number_value(v));
+                assert_true(json_is_number(v));
+                assert_float_equal(json_number_value(v), tp16, 0.3);
+            }
+        }
+        json_decref(rep);
+    }
     snprintf(html, sizeof html, "%s/report.html", out);
     assert_false(lqt_exists(html));
 }

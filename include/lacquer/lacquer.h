@@ -242,6 +242,8 @@ LQ_API char *lq_album_report_text(const lq_album *a);
  * lq_album_set_html(a, 0) (before the run).  malloc'd; NULL before a run. */
 LQ_API char *lq_album_report_html(const lq_album *a);
 LQ_API void lq_album_set_html(lq_album *a, int on);
+/* Every track's input also measured with libebur128's true peak (lq_job_set_ebur128_peak). */
+LQ_API void lq_album_set_ebur128_peak(lq_album *a, int on);
 LQ_API void lq_album_destroy(lq_album **a);
 
 /* ---- Analysis ------------------------------------------------------------------ */

@@ -66,6 +66,7 @@ lq_error lq_album_add_target(lq_album *a, const lq_target *t)
 }
 
 void lq_album_set_threads(lq_album *a, int threads) { a->threads = threads; }
+void lq_album_set_ebur128_peak(lq_album *a, int on) { a->ebur128_peak = on != 0; }
 void lq_album_set_force(lq_album *a, int force) { a->force = force; }
 void lq_album_set_progress(lq_album *a, lq_progress_fn fn, void *user)
 {

@@ -173,6 +173,7 @@ static lq_error prepare(lq_album *a, lq_diag *d)
         j->track_prefix = 1;
         j->force = a->force;
         j->threads = a->threads;
+        j->ebur128_peak = a->ebur128_peak;
         j->user_cancel = a->user_cancel;
     }
     return LQ_OK;

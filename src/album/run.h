@@ -63,6 +63,7 @@ struct lq_album {
     char *out_dir;
     int force, threads;
     int no_html;               /* lq_album_set_html(a, 0): no report.html */
+    int ebur128_peak;          /* lq_album_set_ebur128_peak: per track, as lq_job's */
     lq_progress_fn progress;
     void *progress_user;
     pthread_mutex_t lock;

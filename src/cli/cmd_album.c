@@ -14,7 +14,7 @@
 #define MAX_TARGETS 64
 
 
-enum { O_TARGET, O_OUT, O_JSON, O_QUIET, O_FORCE, O_THREADS, O_NO_HTML, N_OPTIONS };
+enum { O_TARGET, O_OUT, O_JSON, O_QUIET, O_FORCE, O_THREADS, O_NO_HTML, O_EBUR128_PEAK, N_OPTIONS };
 
 static const cli_option options[N_OPTIONS] = {
     [O_TARGET] = {"--target", NULL, "NAME|FILE", "the album file's targets",
@@ -32,6 +32,9 @@ static const cli_option options[N_OPTIONS] = {
     [O_NO_HTML] = {"--no-html", NULL, NULL, NULL,
                    "do not write report.html (the record's tables and each track's plots)", 0,
                    CLI_V_NONE},
+    [O_EBUR128_PEAK] = {"--ebur128-peak", NULL, NULL, NULL,
+                         "also measure each track's true peak with libebur128 (4x), a "
+                         "cross-check of the 16x meter in report.json (slower)", 0, CLI_V_NONE},
 };
 
 static int run(const cli_command *self, int argc, char **argv)
@@ -39,6 +42,7 @@ static int run(const cli_command *self, int argc, char **argv)
     const char *file = NULL, *out = DEFAULT_OUT, *v;
     const char *target_args[MAX_TARGETS];
     int n_targets = 0, json = 0, quiet = 0, force = 0, threads = 0, no_html = 0;
+    int ebur128_peak = 0;
     char err[1024];
     int opt, rv;
     cli_parser ps;
@@ -75,6 +79,8 @@ static int run(const cli_command *self, int argc, char **argv)
             quiet = 1;
         } else if (opt == O_NO_HTML) {
             no_html = 1;
+        } else if (opt == O_EBUR128_PEAK) {
+            ebur128_peak = 1;
         } else {
             force = 1;
         }
@@ -120,6 +126,7 @@ static int run(const cli_command *self, int argc, char **argv)
     }
     lq_album_set_force(album, force);
     lq_album_set_html(album, !no_html);
+    lq_album_set_ebur128_peak(album, ebur128_peak);
     lq_album_set_threads(album, threads);
     cli_bar b = {.on = !quiet && isatty(2), .last_pct = -1};
     lq_album_set_progress(album, cli_bar_progress, &b);
