@@ -266,9 +266,10 @@ static void test_precise_margins_styles(void **state)
 
 /* The margin search leaves out a check codec that reads far under the worst: a dense
  * mix at -5 LUFS checked with Ogg (q9: a small overshoot) and AAC (a large one).  The
- * Ogg reading sits more than 0.5 dB under the AAC one, so after the first estimate only
- * AAC is round-tripped on the excerpts (report timings.search_round_trips); the
- * whole-file verification still checks both, and both hold the ceiling. */
+ * Ogg reading sits more than 0.25 dB (FOCUS_DB) under the AAC one, so after the first
+ * estimate only AAC is round-tripped on the excerpts (report timings.search_round_trips);
+ * the whole-file verification still checks both, and both hold the ceiling.  A sparse
+ * mix at -14 LUFS, whose Ogg and AAC read close together, keeps both in every estimate. */
 static void test_codec_focus(void **state)
 {
     (void)state;
@@ -310,6 +311,29 @@ static void test_codec_focus(void **state)
         fail_msg("decoded true peaks ogg %.3f, aac %.3f dBTP (expected <= -1.0)", tp[0], tp[1]);
     for (size_t c = 0; c < 2; c++)
         assert_true(json_is_true(json_object_get(json_array_get(ccs, c), "pass")));
+    json_decref(rep);
+    lqt_rmrf(out);
+
+    /* close together: both stay */
+    write_style(in, 2, SECS, LQS_STYLE_SPARSE);
+    assert_int_equal(lqt_write_text(tgt, "lacquer: 1\nname: focus\nformat: wav\n"
+                                         "bit_depth: 24\nloudness_lufs: -14\n"
+                                         "true_peak_dbtp: -1.0\ncodec_check: [ogg, aac]\n"
+                                         "codec_guard_db: 0\n"), 0);
+    if (lqt_master(in, pre, targets, 1, out, 0, -1)) fail_msg("mastering %s failed", in);
+    rep = load_report(out);
+    e = json_array_get(json_object_get(rep, "exports"), 0);
+    rt = json_object_get(json_object_get(e, "timings"), "search_round_trips");
+    const json_int_t k_ogg = json_integer_value(json_object_get(rt, "ogg"));
+    const json_int_t k_aac = json_integer_value(json_object_get(rt, "aac"));
+    ccs = json_object_get(json_object_get(e, "requirements"), "codec_checks");
+    for (size_t c = 0; c < 2; c++)
+        tp[c] = json_number_value(json_object_get(json_array_get(ccs, c), "true_peak_dbtp"));
+    printf("sparse at -14 LUFS: excerpt round trips ogg %lld, aac %lld; decoded true peaks "
+           "ogg %.3f, aac %.3f dBTP\n", (long long)k_ogg, (long long)k_aac, tp[0], tp[1]);
+    assert_true(fabs(tp[0] - tp[1]) < 0.25);
+    assert_true(k_aac >= 2);
+    assert_int_equal(k_ogg, k_aac);
     json_decref(rep);
     lqt_rmrf(out);
 }

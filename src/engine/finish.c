@@ -62,7 +62,7 @@
 #define PRECISE_DB 0.2         /* decoded peaks land this close under the aim ceiling */
 #define EXCERPTS 12            /* passages the margin search encodes */
 #define MAX_ESTIMATES 6        /* excerpt round trips per search */
-#define FOCUS_DB 0.5           /* a codec this far under the worst leaves the search */
+#define FOCUS_DB 0.25          /* a codec this far under the worst leaves the search */
 /* The closed loop gives up on a loudness the limiter cannot reach at its ceiling when
  * its last step raised the loudness by less than FLAT_SLOPE LU per dB of gain and the
  * rest would take more than FLAT_STEP_DB dB more (a brick-walled render: pushing on
