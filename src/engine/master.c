@@ -357,9 +357,9 @@ lq_error lq_job_render_master(lq_job *j, lq_diag *d)
     j->master_identity = chain.n == 0;
     /* the staging measures the loudness alone (a quick read); the input's full meter
      * (with lq_job_set_ebur128_peak, libebur128's cross-check true peak in the same
-     * libebur128 state: one K-filter) and the master's meter and spool each run on their own thread beside the master
-     * bus's read and chain (engine/pipe.h: the same blocks in the same order, so the
-     * figures do not depend on it) */
+     * libebur128 state: one K-filter) and the master's meter and spool each run on
+     * their own thread beside the master bus's read and chain (engine/pipe.h: the same
+     * blocks in the same order, so the figures do not depend on it) */
     lq_meter *in_meter = NULL;
     if (!e) e = lq_meter_new(&in_meter, channels, rate,
                              LQ_METER_FULL | LQ_METER_HEALTH | LQ_METER_TP16 | LQ_METER_DEEP |
