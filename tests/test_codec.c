@@ -270,72 +270,79 @@ static void test_precise_margins_styles(void **state)
  * estimate only AAC is round-tripped on the excerpts (report timings.search_round_trips);
  * the whole-file verification still checks both, and both hold the ceiling.  A sparse
  * mix at -14 LUFS, whose Ogg and AAC read close together, keeps both in every estimate. */
-static void test_codec_focus(void **state)
+typedef struct focus_result {
+    json_int_t n_ogg, n_aac;   /* excerpt round trips */
+    double tp[2];              /* whole-file decoded true peaks: ogg, aac */
+    int pass[2];
+    size_t n_checks;
+    double margin;
+} focus_result;
+
+/* Master a style mix (seed, style) with no drive to a WAV target at `lufs` checked with
+ * Ogg and AAC (codec_guard_db 0); what the report says of the search and the checks. */
+static focus_result focus_run(uint64_t seed, int style, int lufs)
 {
-    (void)state;
-    need_ffmpeg();
-    char in[512], out[512], pre[512], tgt[512];
+    char in[512], out[512], pre[512], tgt[512], text[256];
     snprintf(in, sizeof in, "%s/focus.wav", g_tmp);
     snprintf(out, sizeof out, "%s/focus", g_tmp);
     snprintf(pre, sizeof pre, "%s/focus0.yaml", g_tmp);
     snprintf(tgt, sizeof tgt, "%s/focus-t.yaml", g_tmp);
-    write_style(in, 1, SECS, LQS_STYLE_DENSE);
+    write_style(in, seed, SECS, style);
     drive_preset(pre, 0);
-    assert_int_equal(lqt_write_text(tgt, "lacquer: 1\nname: focus\nformat: wav\n"
-                                         "bit_depth: 24\nloudness_lufs: -5\n"
-                                         "true_peak_dbtp: -1.0\ncodec_check: [ogg, aac]\n"
-                                         "codec_guard_db: 0\n"), 0);
+    snprintf(text, sizeof text,
+             "lacquer: 1\nname: focus\nformat: wav\nbit_depth: 24\nloudness_lufs: %d\n"
+             "true_peak_dbtp: -1.0\ncodec_check: [ogg, aac]\ncodec_guard_db: 0\n", lufs);
+    assert_int_equal(lqt_write_text(tgt, text), 0);
     const char *targets[] = {tgt};
     if (lqt_master(in, pre, targets, 1, out, 0, -1)) fail_msg("mastering %s failed", in);
     json_t *rep = load_report(out);
     json_t *e = json_array_get(json_object_get(rep, "exports"), 0);
     json_t *rt = json_object_get(json_object_get(e, "timings"), "search_round_trips");
-    const json_int_t n_ogg = json_integer_value(json_object_get(rt, "ogg"));
-    const json_int_t n_aac = json_integer_value(json_object_get(rt, "aac"));
     json_t *ccs = json_object_get(json_object_get(e, "requirements"), "codec_checks");
-    double tp[2] = {0, 0};
-    for (size_t c = 0; c < 2; c++)
-        tp[c] = json_number_value(json_object_get(json_array_get(ccs, c), "true_peak_dbtp"));
-    printf("dense at -5 LUFS: excerpt round trips ogg %lld, aac %lld; decoded true peaks "
-           "ogg %.3f, aac %.3f dBTP (margin %.2f dB)\n", (long long)n_ogg, (long long)n_aac,
-           tp[0], tp[1], json_number_value(json_object_get(e, "codec_margin_db")));
-    assert_int_equal(json_array_size(ccs), 2);
-    /* Ogg far under AAC on the whole file too (the reason it left the search) */
-    assert_true(tp[0] < tp[1] - 0.5);
-    /* Ogg encoded on the excerpts once per search, AAC at every estimate */
-    assert_true(n_ogg >= 1);
-    assert_true(n_aac >= 2);
-    assert_true(n_ogg < n_aac);
-    /* the guarantee is the whole file's: both codecs held */
-    if (!(tp[0] <= -1.0 && tp[1] <= -1.0))
-        fail_msg("decoded true peaks ogg %.3f, aac %.3f dBTP (expected <= -1.0)", tp[0], tp[1]);
-    for (size_t c = 0; c < 2; c++)
-        assert_true(json_is_true(json_object_get(json_array_get(ccs, c), "pass")));
+    focus_result r = {.n_ogg = json_integer_value(json_object_get(rt, "ogg")),
+                      .n_aac = json_integer_value(json_object_get(rt, "aac")),
+                      .n_checks = json_array_size(ccs),
+                      .margin = json_number_value(json_object_get(e, "codec_margin_db"))};
+    for (size_t c = 0; c < 2; c++) {
+        json_t *cc = json_array_get(ccs, c);
+        r.tp[c] = json_number_value(json_object_get(cc, "true_peak_dbtp"));
+        r.pass[c] = json_is_true(json_object_get(cc, "pass"));
+    }
     json_decref(rep);
     lqt_rmrf(out);
+    return r;
+}
+
+static void test_codec_focus(void **state)
+{
+    (void)state;
+    need_ffmpeg();
+    focus_result r = focus_run(1, LQS_STYLE_DENSE, -5);
+    printf("dense at -5 LUFS: excerpt round trips ogg %lld, aac %lld; decoded true peaks "
+           "ogg %.3f, aac %.3f dBTP (margin %.2f dB)\n", (long long)r.n_ogg,
+           (long long)r.n_aac, r.tp[0], r.tp[1], r.margin);
+    assert_int_equal(r.n_checks, 2);
+    /* Ogg far under AAC on the whole file too (the reason it left the search) */
+    assert_true(r.tp[0] < r.tp[1] - 0.5);
+    /* Ogg encoded on the excerpts once per search, AAC at every estimate */
+    assert_true(r.n_ogg >= 1);
+    assert_true(r.n_aac >= 2);
+    assert_true(r.n_ogg < r.n_aac);
+    /* the guarantee is the whole file's: both codecs held */
+    if (!(r.tp[0] <= -1.0 && r.tp[1] <= -1.0))
+        fail_msg("decoded true peaks ogg %.3f, aac %.3f dBTP (expected <= -1.0)", r.tp[0],
+                 r.tp[1]);
+    assert_true(r.pass[0] && r.pass[1]);
 
     /* close together: both stay */
-    write_style(in, 2, SECS, LQS_STYLE_SPARSE);
-    assert_int_equal(lqt_write_text(tgt, "lacquer: 1\nname: focus\nformat: wav\n"
-                                         "bit_depth: 24\nloudness_lufs: -14\n"
-                                         "true_peak_dbtp: -1.0\ncodec_check: [ogg, aac]\n"
-                                         "codec_guard_db: 0\n"), 0);
-    if (lqt_master(in, pre, targets, 1, out, 0, -1)) fail_msg("mastering %s failed", in);
-    rep = load_report(out);
-    e = json_array_get(json_object_get(rep, "exports"), 0);
-    rt = json_object_get(json_object_get(e, "timings"), "search_round_trips");
-    const json_int_t k_ogg = json_integer_value(json_object_get(rt, "ogg"));
-    const json_int_t k_aac = json_integer_value(json_object_get(rt, "aac"));
-    ccs = json_object_get(json_object_get(e, "requirements"), "codec_checks");
-    for (size_t c = 0; c < 2; c++)
-        tp[c] = json_number_value(json_object_get(json_array_get(ccs, c), "true_peak_dbtp"));
+    r = focus_run(2, LQS_STYLE_SPARSE, -14);
     printf("sparse at -14 LUFS: excerpt round trips ogg %lld, aac %lld; decoded true peaks "
-           "ogg %.3f, aac %.3f dBTP\n", (long long)k_ogg, (long long)k_aac, tp[0], tp[1]);
-    assert_true(fabs(tp[0] - tp[1]) < 0.25);
-    assert_true(k_aac >= 2);
-    assert_int_equal(k_ogg, k_aac);
-    json_decref(rep);
-    lqt_rmrf(out);
+           "ogg %.3f, aac %.3f dBTP\n", (long long)r.n_ogg, (long long)r.n_aac, r.tp[0],
+           r.tp[1]);
+    assert_int_equal(r.n_checks, 2);
+    assert_true(fabs(r.tp[0] - r.tp[1]) < 0.25);
+    assert_true(r.n_aac >= 2);
+    assert_int_equal(r.n_ogg, r.n_aac);
 }
 
 /* Other encoders: the shipped targets' exports, transcoded by FFmpeg's encoders for

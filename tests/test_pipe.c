@@ -141,18 +141,21 @@ static size_t noise_read(void *u, double *const *buf, size_t n, lq_error *err)
     return k;
 }
 
-/* lq_chain_run(lim) -> lq_chain_feed(dit, lead) -> r */
+/* lq_chain_run(lim) -> lq_chain_feed(dit, lead) -> r; big: the limiter's blocks up to 3
+ * times the fed chain's max_block (the feed splits them) */
 static void split_run(const lq_stage_spec *lim, const lq_stage_spec *dit,
-                      const lq_stage_env *env, int prime, rec *r)
+                      const lq_stage_env *env, int prime, int big, rec *r)
 {
     lq_diag d;
     lq_chain a, b;
-    assert_int_equal(lq_chain_create(&a, lim, 1, env, &d), LQ_OK);
+    lq_stage_env ea = *env;
+    if (big) ea.max_block = 3 * env->max_block;
+    assert_int_equal(lq_chain_create(&a, lim, 1, &ea, &d), LQ_OK);
     assert_int_equal(lq_chain_create(&b, dit, 1, env, &d), LQ_OK);
     lq_chain_feed f;
     assert_int_equal(lq_chain_feed_init(&f, &b, prime ? a.latency : 0, rec_sink, r), LQ_OK);
     lq_blocker bl;
-    lq_blocker_init(&bl, 0, MAXB);
+    lq_blocker_init(&bl, 0, ea.max_block);
     lq_run_ctl ctl = {.blocks = &bl};
     noise_src ns = {.n = 20000, .s = 7};
     long long out = 0;
@@ -197,12 +200,17 @@ static void test_chain_feed(void **state)
         lq_chain_destroy(&one);
         /* split: the same bits */
         rec got = {.fail_at = -1, .h = 0xCBF29CE484222325ull};
-        split_run(&both[0], &both[1], &env, 1, &got);
+        split_run(&both[0], &both[1], &env, 1, 0, &got);
         assert_int_equal(got.frames, 20000);
         assert_true(got.h == ref.h);
+        /* blocks larger than the fed chain takes: split by the feed, the same bits */
+        rec big = {.fail_at = -1, .h = 0xCBF29CE484222325ull};
+        split_run(&both[0], &both[1], &env, 1, 1, &big);
+        assert_int_equal(big.frames, 20000);
+        assert_true(big.h == ref.h);
         /* not primed: the dither runs a different stretch of its noise */
         rec bare = {.fail_at = -1, .h = 0xCBF29CE484222325ull};
-        split_run(&both[0], &both[1], &env, 0, &bare);
+        split_run(&both[0], &both[1], &env, 0, 0, &bare);
         assert_int_equal(bare.frames, 20000);
         if (!blank) assert_true(bare.h != ref.h);
         printf("limiter | chain feed of the dither, auto_blank %d (latency %zu in all): 20000 "

@@ -167,8 +167,16 @@ lq_error lq_chain_feed_put(void *feed, const double *const *buf, size_t n)
 {
     lq_chain_feed *f = feed;
     if (!f->c->n) return f->sink(f->user, buf, n);
-    f->in += (long long)n;
-    return feed_block(f, buf, n, (long long)n);
+    const int nc = f->c->channels;
+    lq_error e = LQ_OK;
+    for (size_t done = 0; !e && done < n;) {   /* at most max_block frames at a time */
+        size_t k = n - done < f->c->max_block ? n - done : f->c->max_block;
+        const double *part[2] = {buf[0] + done, buf[nc > 1 ? 1 : 0] + done};
+        f->in += (long long)k;
+        e = feed_block(f, part, k, (long long)k);
+        done += k;
+    }
+    return e;
 }
 
 lq_error lq_chain_feed_end(lq_chain_feed *f)
