@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "config/node.h"
+#include "core/divc.h"
 #include "dsp/oversample.h"
 #include "stage.h"
 #include "stages/limiter.h"
@@ -566,6 +567,42 @@ static void test_report(void **st)
     }
 }
 
+
+/* The running means' floors by multiply and shift (core/divc.h) against the hardware
+ * division: every divisor a limiter can have (lookahead up to 10 ms at 768 kHz gives
+ * W up to 3841) and then some, at the edges of each quotient and at random up to
+ * 2^63 - 1. */
+static void test_exact_division(void **st)
+{
+    (void)st;
+    uint64_t r = 0x9E3779B97F4A7C15ull;
+    long long checked = 0;
+    for (uint64_t d = 1; d <= 5000; d++) {
+        const lq_divc c = lq_divc_init(d);
+        for (int k = 0; k < 64; k++) {
+            r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+            const int64_t base = (int64_t)(r >> 1);
+            const int64_t q = base / (int64_t)d;
+            const int64_t ns[6] = {base, q * (int64_t)d, q * (int64_t)d - 1 < 0 ? 0 : q * (int64_t)d - 1,
+                                   (int64_t)(k * d), (int64_t)(k * d + d - 1), INT64_MAX - k};
+            for (int i = 0; i < 6; i++) {
+                if (lq_divc_div(ns[i], c) != ns[i] / (int64_t)d)
+                    fail_msg("%lld / %llu: %lld, expected %lld", (long long)ns[i],
+                             (unsigned long long)d, (long long)lq_divc_div(ns[i], c),
+                             (long long)(ns[i] / (int64_t)d));
+                checked++;
+            }
+        }
+    }
+    const uint64_t big[4] = {1ull << 40, (1ull << 62) + 3, INT64_MAX, (uint64_t)INT64_MAX + 1};
+    for (int b = 0; b < 4; b++) {
+        const lq_divc c = lq_divc_init(big[b]);
+        const int64_t ns[3] = {0, INT64_MAX, (int64_t)(big[b] - 1 > (uint64_t)INT64_MAX ? INT64_MAX : big[b] - 1)};
+        for (int i = 0; i < 3; i++) assert_true(lq_divc_div(ns[i], c) == (int64_t)((uint64_t)ns[i] / big[b]));
+    }
+    printf("  %lld quotients exact\n", checked);
+}
+
 /* ---- config ------------------------------------------------------------------ */
 
 static lq_error parse(const char *yaml, lq_limiter_config *c, lq_diag *d)
@@ -614,6 +651,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config),
+        cmocka_unit_test(test_exact_division),
         cmocka_unit_test(test_transparent_below_ceiling),
         cmocka_unit_test(test_sine_thdn_and_smoothness),
         cmocka_unit_test(test_block_size_independence),

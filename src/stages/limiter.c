@@ -59,6 +59,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/divc.h"
 #include "dsp/oversample.h"
 #include "stage.h"
 
@@ -90,17 +91,21 @@ typedef struct limiter_state {
     double pk[2][LQ_OS_CHUNK]; /* detector output of the current chunk */
     double thr, skip;
     size_t S, W1, W2, H, win, D, dq_cap;
+    lq_divc div1, div2;     /* by W1, W2 (core/divc.h: the running means' floors) */
     double *delay[2];
     size_t dmask;
     gain_path path[2];
     double alpha, act_beta, release_base;
     long long t;
     /* figures */
-    double min_g, sum_gr_db;
-    long long limiting_frames, counted_frames;
-    float *env;
+    /* no logarithm per sample: the sum of the gain reductions in dB is read off the
+     * product of the gains (gr_prod * 2^gr_exp), a window's largest reduction off its
+     * smallest gain */
+    double min_g, gr_prod, lim_g;
+    long long gr_exp, limiting_frames, counted_frames;
+    float *env;             /* per window, the largest gain reduction (dB) */
     size_t env_len, env_win, env_pos;
-    double env_cur;
+    double env_cur;         /* the current window's smallest gain */
 } limiter_state;
 
 /* ---- config ------------------------------------------------------------------- */
@@ -162,12 +167,14 @@ static void limiter_reset(void *state)
     }
     s->t = 0;
     s->min_g = 1.0;
-    s->sum_gr_db = 0;
+    s->gr_prod = 1.0;
+    s->gr_exp = 0;
+    s->lim_g = pow(10.0, -LIMITING_GR_DB / 20.0);
     s->limiting_frames = s->counted_frames = 0;
     s->env_len = 0;
     s->env_win = (size_t)fmax(1.0, floor(s->rate / ENV_RATE + 0.5));
     s->env_pos = 0;
-    s->env_cur = 0;
+    s->env_cur = 1.0;
 }
 
 static void limiter_destroy(void *state)
@@ -221,6 +228,8 @@ static lq_error limiter_create(void **state, const void *cfg, const lq_stage_env
     s->S = (size_t)fmax(2.0, floor(la * 1e-3 * s->rate + 0.5));
     s->W1 = (s->S + 1) / 2;
     s->W2 = s->S + 1 - s->W1;
+    s->div1 = lq_divc_init(s->W1);
+    s->div2 = lq_divc_init(s->W2);
     s->H = LQ_LIMITER_HOLD;
     s->win = s->S + s->H;
     /* a power of two >= win + 1 (the deque's longest): ring positions by a mask */
@@ -303,16 +312,21 @@ static inline double path_step(limiter_state *s, gain_path *gp, int64_t q)
     gp->sum1 += rel - gp->ring1[gp->pos1];
     gp->ring1[gp->pos1] = rel;
     if (++gp->pos1 == s->W1) gp->pos1 = 0;
-    const int64_t a = gp->sum1 / (int64_t)s->W1;
+    const int64_t a = lq_divc_div(gp->sum1, s->div1);
     gp->sum2 += a - gp->ring2[gp->pos2];
     gp->ring2[gp->pos2] = a;
     if (++gp->pos2 == s->W2) gp->pos2 = 0;
-    return (double)(gp->sum2 / (int64_t)s->W2) * Q_SCALE;
+    return (double)lq_divc_div(gp->sum2, s->div2) * Q_SCALE;
 }
 
-static void envelope_push(limiter_state *s, double gr)
+static double gr_db(double g)
 {
-    if (gr > s->env_cur) s->env_cur = gr;
+    return g < 1.0 ? -20.0 * log10(g) : 0.0;
+}
+
+static void envelope_push(limiter_state *s, double g)
+{
+    if (g < s->env_cur) s->env_cur = g;
     if (++s->env_pos < s->env_win) return;
     if (s->env_len == ENV_CAP) {
         /* full: halve the resolution; the window just finished becomes the first half
@@ -323,9 +337,9 @@ static void envelope_push(limiter_state *s, double gr)
         s->env_win *= 2;
         return;
     }
-    s->env[s->env_len++] = (float)s->env_cur;
+    s->env[s->env_len++] = (float)gr_db(s->env_cur);
     s->env_pos = 0;
-    s->env_cur = 0;
+    s->env_cur = 1.0;
 }
 
 static void limiter_process(void *state, double *const *buf, size_t n)
@@ -370,15 +384,18 @@ static void limiter_process(void *state, double *const *buf, size_t n)
         }
         if (s->t >= (long long)D) {
             double gmin = nc == 2 && g[1] < g[0] ? g[1] : g[0];
-            double gr = 0;
             if (gmin < 1.0) {
-                gr = -20.0 * log10(gmin);
-                if (gr >= LIMITING_GR_DB) s->limiting_frames++;
-                s->sum_gr_db += gr;
+                if (gmin <= s->lim_g) s->limiting_frames++;
+                s->gr_prod *= gmin;
+                if (s->gr_prod < 0x1p-500) {   /* renormalized long before it underflows */
+                    int ex;
+                    s->gr_prod = frexp(s->gr_prod, &ex);
+                    s->gr_exp += ex;
+                }
                 if (gmin < s->min_g) s->min_g = gmin;
             }
             s->counted_frames++;
-            envelope_push(s, gr);
+            envelope_push(s, gmin);
         }
         s->t++;
     }
@@ -390,9 +407,12 @@ void lq_limiter_stats(const void *state, double *max_gr_db, double *mean_gr_db,
                       double *limiting_seconds)
 {
     const limiter_state *s = state;
-    if (max_gr_db) *max_gr_db = s->min_g < 1.0 ? -20.0 * log10(s->min_g) : 0.0;
-    if (mean_gr_db)
-        *mean_gr_db = s->counted_frames > 0 ? s->sum_gr_db / (double)s->counted_frames : 0.0;
+    if (max_gr_db) *max_gr_db = gr_db(s->min_g);
+    if (mean_gr_db) {
+        const double lg = log10(s->gr_prod) + (double)s->gr_exp * log10(2.0);
+        const double sum_db = lg < 0.0 ? -20.0 * lg : 0.0;
+        *mean_gr_db = s->counted_frames > 0 ? sum_db / (double)s->counted_frames : 0.0;
+    }
     if (limiting_seconds) *limiting_seconds = (double)s->limiting_frames / s->rate;
 }
 
@@ -426,7 +446,7 @@ static void limiter_report(const void *state, json_t *obj)
     if (env && arr) {
         for (size_t i = 0; i < s->env_len; i++)
             json_array_append_new(arr, json_real(round2(s->env[i])));
-        if (s->env_pos > 0) json_array_append_new(arr, json_real(round2(s->env_cur)));
+        if (s->env_pos > 0) json_array_append_new(arr, json_real(round2(gr_db(s->env_cur))));
         json_object_set_new(env, "interval_s", json_real((double)s->env_win / s->rate));
         json_object_set_new(env, "max_gr_db", arr);
         json_object_set_new(obj, "gr_envelope", env);
