@@ -484,9 +484,11 @@ static double tp_sink_result_db(tp_sink *t)
 typedef struct codec_task {
     plan *p;
     lq_format fmt;
-    const lq_spool *spool;   /* the audio to encode: a spool, or */
+    const lq_spool *spool;   /* the audio to encode: a spool (frames [from, to); to 0:
+                                all of it), or */
+    long long from, to;
     const char *path;        /* a written file */
-    const region *rg;        /* regions (spool frames) whose peaks count; NULL: all */
+    const region *rg;        /* regions (frames from `from`) whose peaks count; NULL: all */
     int n_rg;
     int verify;              /* not a codec: measure the export itself (lq_meter_file) */
     float *win;              /* or NULL: per second of a whole-file check, the decoded
@@ -501,14 +503,19 @@ typedef struct codec_task {
 /* Feed a source (spool or decoded file) in blocks to fn. */
 typedef lq_error (*feed_fn)(void *u, const double *const *pl, size_t n, lq_diag *d);
 
-static lq_error feed_spool(const lq_spool *s, feed_fn fn, void *u, double **pl,
-                           const volatile sig_atomic_t *cancel, lq_diag *d)
+/* frames [from, to) of the spool (to 0: to its end) */
+static lq_error feed_spool(const lq_spool *s, long long from, long long to, feed_fn fn, void *u,
+                           double **pl, const volatile sig_atomic_t *cancel, lq_diag *d)
 {
     lq_spool_reader rd;
     if (lq_spool_reader_init(&rd, s, BLOCK)) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    if (from > 0) lq_spool_reader_seek(&rd, from);
     lq_error e = LQ_OK;
     size_t n;
-    while (!e && (n = lq_spool_read(&rd, pl, BLOCK)) > 0) {
+    for (;;) {
+        size_t want = BLOCK;
+        if (to > 0 && to - rd.pos < (long long)want) want = to - rd.pos > 0 ? (size_t)(to - rd.pos) : 0;
+        if (e || want == 0 || (n = lq_spool_read(&rd, pl, want)) == 0) break;
         if (n == (size_t)-1) {
             e = lq_diag_set(d, LQ_ERR_OUTPUT, "cannot read back a temporary file");
             break;
@@ -595,12 +602,15 @@ static lq_error codec_roundtrip(codec_task *tk)
         e = lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
     /* the audio at the codec's rate */
     const lq_spool *src = tk->spool;
+    long long from = tk->from, to = tk->to;
     if (!e && crate != ex->rate) {
-        if (!src) {
+        if (!src || from > 0 || to > 0) {   /* the file, or the frames asked for */
             e = lq_spool_create(&s1, p->j->out_dir, nc, ex->rate, d);
-            if (!e) e = feed_file(tk->path, 0, to_spool, &s1, pl, cancel, d);
+            if (!e) e = src ? feed_spool(src, from, to, to_spool, &s1, pl, cancel, d)
+                            : feed_file(tk->path, 0, to_spool, &s1, pl, cancel, d);
             if (!e) e = lq_spool_finish(&s1, d);
             src = &s1;
+            from = to = 0;
         }
         if (!e) e = lq_spool_create(&s2, p->j->out_dir, nc, crate, d);
         /* the service's transcode, with the converter the target delivers with */
@@ -620,7 +630,7 @@ static lq_error codec_roundtrip(codec_task *tk)
     } else if (!e) {
         e = open_export(p, &o, tk->fmt, 24, crate, d);
     }
-    if (!e) e = src ? feed_spool(src, to_encoder, &ec, pl, cancel, d)
+    if (!e) e = src ? feed_spool(src, from, to, to_encoder, &ec, pl, cancel, d)
                     : feed_file(tk->path, 0, to_encoder, &ec, pl, cancel, d);
     if (!e && rt) e = lq_ff_roundtrip_finish(rt, tp_sink_push, &ts, d);
     if (!e && !rt) e = lq_audio_out_close(&o, d);
@@ -676,7 +686,8 @@ static lq_error run_tasks(plan *p, codec_task *t, int n)
     if (threads < 1) threads = 1;
     task_pool pool = {.t = t, .n = n};
     pthread_mutex_init(&pool.lock, NULL);
-    pthread_t th[LQ_MAX_CODEC_CHECKS + 1];
+    pthread_t th[2 * (LQ_MAX_CODEC_CHECKS + 1)];
+    if (threads > (int)(sizeof th / sizeof th[0])) threads = (int)(sizeof th / sizeof th[0]);
     int started = 0;
     for (int i = 1; i < threads; i++)
         if (pthread_create(&th[started], NULL, task_worker, &pool) == 0) started++;
@@ -698,6 +709,13 @@ typedef struct excerpts {
     const lq_spool *sp;      /* &own, or the rate group's spool itself for short songs */
     region rg[EXCERPTS];
     int n_rg;
+    /* the passages in two halves, encoded side by side: rg[0..split) in frames
+     * [0, split_at) of the spool, rg[split..n_rg) (rg2: from split_at) after it; split_at
+     * is on the codecs' frame grid and every passage has its own pre-roll, so each half
+     * encodes as it would in one piece.  split 0: one piece. */
+    int split;
+    long long split_at;
+    region rg2[EXCERPTS];
 } excerpts;
 
 /* Pick EXCERPTS one-second windows: given `score` (n_score seconds: the decoded peaks
@@ -840,13 +858,30 @@ static lq_error build_excerpts(plan *p, excerpts *x, const float *score, long lo
             ns++;
         }
     }
+    /* the second half starts with the segment that splits the frames most evenly */
+    int split = 0;
+    {
+        long long total = 0, cum = 0, best = -1;
+        for (int k = 0; k < ns; k++) total += seg_b[k] - seg_a[k];
+        for (int k = 1; k < ns; k++) {
+            cum += seg_b[k - 1] - seg_a[k - 1];
+            const long long dist = cum * 2 > total ? cum * 2 - total : total - cum * 2;
+            if (best < 0 || dist < best) best = dist, split = k;
+        }
+    }
     /* copy the segments, with 10 ms raised-cosine fades where they are cut */
     if (!e) e = lq_spool_create(&x->own, p->j->out_dir, s->channels, s->rate, d);
     const long long F = (long long)(s->rate / 100);
     long long out_pos = 0;
     for (int k = 0; k < ns && !e; k++) {
-        /* silence up to the segment's place on the codecs' frame grid */
+        /* silence up to the segment's place on the codecs' frame grid (for the second
+         * half, first up to a frame of the grid: its encode starts there) */
         long long pad = ((seg_a[k] - out_pos) % grid + grid) % grid;
+        if (k == split && split > 0) {
+            x->split = split;
+            x->split_at = out_pos + (grid - out_pos % grid) % grid;
+            pad = x->split_at - out_pos + ((seg_a[k] - x->split_at) % grid + grid) % grid;
+        }
         if (pad) memset(mem, 0, 2 * BLOCK * sizeof(double));
         while (!e && pad > 0) {
             size_t z = (size_t)(pad < BLOCK ? pad : BLOCK);
@@ -880,6 +915,8 @@ static lq_error build_excerpts(plan *p, excerpts *x, const float *score, long lo
         out_pos += seg_b[k] - seg_a[k];
     }
     x->n_rg = ns;
+    for (int k = x->split; k < ns && x->split > 0; k++)
+        x->rg2[k - x->split] = (region){x->rg[k].start - x->split_at, x->rg[k].end - x->split_at};
     if (!e) e = lq_spool_finish(&x->own, d);
     x->sp = &x->own;
     lq_spool_reader_free(&rd);
@@ -908,20 +945,30 @@ static lq_error excerpt_estimate(plan *p, const excerpts *x, const lq_format *fm
     if (!e) e = run_pass_from(p, x->sp, &out, NULL, gain_db, ceil_db, 0, NULL, 0, NULL, NULL, NULL,
                                NULL);
     if (!e) e = lq_spool_finish(&out, &ex->diag);
-    codec_task t[LQ_MAX_CODEC_CHECKS + 1];
-    int idx[LQ_MAX_CODEC_CHECKS + 1], n = 0;
+    /* per codec, the passages in one piece or in their two halves */
+    codec_task t[2 * (LQ_MAX_CODEC_CHECKS + 1)];
+    int idx[2 * (LQ_MAX_CODEC_CHECKS + 1)], n = 0;
     for (int i = 0; i < nf; i++) {
         tp[i] = -HUGE_VAL;
         if (!on[i]) continue;
-        idx[n] = i;
-        t[n++] = (codec_task){.p = p, .fmt = fmts[i], .spool = &out,
-                              .rg = x->n_rg ? x->rg : NULL, .n_rg = x->n_rg};
+        ex->n_search_rt[fmts[i]]++;
+        if (x->split > 0) {
+            idx[n] = i;
+            t[n++] = (codec_task){.p = p, .fmt = fmts[i], .spool = &out, .to = x->split_at,
+                                  .rg = x->rg, .n_rg = x->split};
+            idx[n] = i;
+            t[n++] = (codec_task){.p = p, .fmt = fmts[i], .spool = &out, .from = x->split_at,
+                                  .rg = x->rg2, .n_rg = x->n_rg - x->split};
+        } else {
+            idx[n] = i;
+            t[n++] = (codec_task){.p = p, .fmt = fmts[i], .spool = &out,
+                                  .rg = x->n_rg ? x->rg : NULL, .n_rg = x->n_rg};
+        }
     }
     if (!e) e = run_tasks(p, t, n);
     *worst = -HUGE_VAL;
     for (int i = 0; i < n && !e; i++) {
-        ex->n_search_rt[fmts[idx[i]]]++;
-        tp[idx[i]] = t[i].tp_db;
+        if (t[i].tp_db > tp[idx[i]]) tp[idx[i]] = t[i].tp_db;
         if (t[i].tp_db > *worst) *worst = t[i].tp_db;
     }
     lq_spool_destroy(&out);
