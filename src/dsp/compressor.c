@@ -202,7 +202,10 @@ void lq_comp_run(lq_comp *c, const double *const *x, double *const *g, double *g
             }
         }
         double grmax = 0.0;
-        for (int k = 0; k < nch; k++) {
+        /* fully linked stereo: both channels' smoothers start at 0 and see the same
+         * target, so they are the same numbers; the second copies the first (one exp) */
+        const int nsmooth = nch == 2 && link >= 1.0 ? 1 : nch;
+        for (int k = 0; k < nsmooth; k++) {
             comp_chan *h = &c->ch[k];
             /* smooth branching detector on the gain reduction (Giannoulis eq. 17) */
             double target = -gc[k];
@@ -220,6 +223,11 @@ void lq_comp_run(lq_comp *c, const double *const *x, double *const *g, double *g
             }
             if (y > grmax) grmax = y;
             g[k][i] = h->g;
+        }
+        if (nsmooth < nch) {
+            c->ch[1].y = c->ch[0].y;
+            c->ch[1].g = c->ch[0].g;
+            g[1][i] = c->ch[0].g;
         }
         if (gr_db) gr_db[i] = grmax;
         if (++c->seg_pos == c->seg) {  /* peak hold: start a new segment */
