@@ -271,7 +271,15 @@ static lq_error run_pass_from(plan *p, const lq_spool *src, lq_spool *to,
         memset(p->hfe, 0, (size_t)p->n_dens * sizeof *p->hfe);
     }
     for (int i = 0; i < n_out; i++) r.out[i] = outs[i];
-    if (what) e = lq_meter_new(&r.meter, p->env.channels, p->env.sample_rate, what, BLOCK, &ex->diag);
+    /* integrated loudness only: the compact meter, exact (the written file is measured
+     * by libebur128 in the verification) */
+    if (what == LQ_METER_LOUDNESS)
+        e = lq_meter_new_quick(&r.meter, p->env.channels, p->env.sample_rate,
+                               src->frames + (shape ? shape->lead + shape->tail : 0) +
+                                   (long long)chains[0].latency,
+                               &ex->diag);
+    else if (what)
+        e = lq_meter_new(&r.meter, p->env.channels, p->env.sample_rate, what, BLOCK, &ex->diag);
     if (!e && lq_spool_reader_init(&r.rd, src, BLOCK))
         e = lq_diag_set(&ex->diag, LQ_ERR_NOMEM, "out of memory");
     if (!e && r.meter && shape) {
@@ -763,6 +771,9 @@ static lq_error build_excerpts(plan *p, excerpts *x, const float *score, long lo
     if (s->frames <= 4 * EXCERPTS * (W + P + Q) || nwin < EXCERPTS) {
         x->sp = s;
         x->n_rg = 0;   /* the whole song */
+        p->ex->n_search_passages = 0;
+        p->ex->n_search_pieces = 1;
+        p->ex->search_seconds = (double)s->frames / s->rate;
         return LQ_OK;
     }
     float *peak = malloc(2 * (size_t)(nwin + 1) * sizeof *peak);
@@ -919,6 +930,9 @@ static lq_error build_excerpts(plan *p, excerpts *x, const float *score, long lo
         x->rg2[k - x->split] = (region){x->rg[k].start - x->split_at, x->rg[k].end - x->split_at};
     if (!e) e = lq_spool_finish(&x->own, d);
     x->sp = &x->own;
+    p->ex->n_search_passages = ns;
+    p->ex->n_search_pieces = x->split > 0 ? 2 : 1;
+    p->ex->search_seconds = (double)out_pos / s->rate;
     lq_spool_reader_free(&rd);
     free(peak);
     free(mem);

@@ -80,6 +80,10 @@ typedef struct lq_export {
     double time_solve_s, time_search_s, time_render_s, time_verify_s;
     int n_verify;           /* whole-file verifications run (1: the first one held) */
     int n_search_rt[LQ_FMT_COUNT]; /* excerpt round trips per codec in the margin search */
+    /* the passages the (last) margin search encoded: how many (0: the whole song), their
+     * seconds, in how many pieces side by side; n_search_pieces 0: no search */
+    int n_search_passages, n_search_pieces;
+    double search_seconds;
     lq_audio_out out;       /* the hidden file until published */
     int have_out;
     lq_error err;

@@ -179,6 +179,14 @@ static json_t *export_json(const lq_job *j, const lq_export *ex)
         if (ex->n_search_rt[f])
             json_object_set_new(rt, lq_format_names[f], json_integer(ex->n_search_rt[f]));
     json_object_set_new(tm, "search_round_trips", rt);
+    json_t *sx = json_null();
+    if (ex->n_search_pieces > 0) {
+        sx = json_object();
+        json_object_set_new(sx, "passages", json_integer(ex->n_search_passages));
+        json_object_set_new(sx, "seconds", num(ex->search_seconds));
+        json_object_set_new(sx, "pieces", json_integer(ex->n_search_pieces));
+    }
+    json_object_set_new(tm, "search_excerpts", sx);
     json_object_set_new(o, "timings", tm);
     (void)j;
     return o;
