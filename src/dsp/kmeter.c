@@ -32,6 +32,10 @@ struct lq_kmeter {
     double acc;
     long long count[N_BINS];
     double energy[N_BINS];
+    /* lq_kmeter_keep_blocks: every block's energy, gated exactly (the bins take only
+     * blocks beyond the room asked for) */
+    double *blk;
+    size_t n_blk, cap_blk;
 };
 
 static double run(const biquad *f, double *s, double x)
@@ -94,6 +98,10 @@ static void block_done(lq_kmeter *m)
     m->acc = 0.0;
     if (m->n_sub < 4) return;
     double z = 0.25 * (m->sub[0] + m->sub[1] + m->sub[2] + m->sub[3]);
+    if (m->n_blk < m->cap_blk) {
+        m->blk[m->n_blk++] = z;
+        return;
+    }
     double l = -0.691 + 10.0 * log10(z);
     if (!(l > LO_LUFS)) return; /* the absolute gate */
     int b = (int)((l - LO_LUFS) / BIN_LU);
@@ -118,18 +126,38 @@ void lq_kmeter_push(lq_kmeter *m, const double *const *p, size_t n)
     }
 }
 
+lq_error lq_kmeter_keep_blocks(lq_kmeter *m, long long frames)
+{
+    const size_t cap = (size_t)(frames > 0 ? frames : 0) / m->hop + 2;
+    double *b = malloc(cap * sizeof *b);
+    if (!b) return LQ_ERR_NOMEM;
+    free(m->blk);
+    m->blk = b;
+    m->cap_blk = cap;
+    m->n_blk = 0;
+    return LQ_OK;
+}
+
 double lq_kmeter_integrated(const lq_kmeter *m)
 {
+    /* BS.1770-4 section 5.1, in energies: the absolute gate (-70 LKFS), then the
+     * relative gate 10 LU under the loudness of the blocks above it */
+    const double abs_e = pow(10.0, (LO_LUFS + 0.691) / 10.0);
     double sum = 0.0;
     long long cnt = 0;
+    for (size_t i = 0; i < m->n_blk; i++)
+        if (m->blk[i] > abs_e) sum += m->blk[i], cnt++;
     for (int b = 0; b < N_BINS; b++) {
         sum += m->energy[b];
         cnt += m->count[b];
     }
     if (cnt == 0) return -HUGE_VAL;
-    double gate = -0.691 + 10.0 * log10(sum / (double)cnt) - 10.0; /* the relative gate */
+    const double rel_e = 0.1 * (sum / (double)cnt);
+    const double gate = -0.691 + 10.0 * log10(rel_e); /* the relative gate */
     sum = 0.0;
     cnt = 0;
+    for (size_t i = 0; i < m->n_blk; i++)
+        if (m->blk[i] > abs_e && m->blk[i] > rel_e) sum += m->blk[i], cnt++;
     for (int b = 0; b < N_BINS; b++)
         if (LO_LUFS + (b + 0.5) * BIN_LU > gate) {
             sum += m->energy[b];
@@ -140,6 +168,7 @@ double lq_kmeter_integrated(const lq_kmeter *m)
 
 void lq_kmeter_destroy(lq_kmeter **m)
 {
+    if (*m) free((*m)->blk);
     free(*m);
     *m = NULL;
 }

@@ -3,8 +3,10 @@
  * histogram of block loudness (0.05 LU bins, each keeping its blocks' exact energy sum).
  * Its memory is a few tens of KB at any sample rate, where libebur128 keeps 400 ms of
  * audio per meter (600 KB at 96 kHz stereo): for per-stem figures, where one meter per
- * stem would make memory grow with the stem count.  Every figure that a target is judged
- * by still comes from libebur128 (engine/meter.c). */
+ * stem would make memory grow with the stem count; and, keeping its blocks
+ * (lq_kmeter_keep_blocks), for the closed loop's passes, at about a third of
+ * libebur128's cost.  Every figure that a target is judged by still comes from
+ * libebur128 (engine/meter.c). */
 #ifndef LQ_DSP_KMETER_H
 #define LQ_DSP_KMETER_H
 
@@ -16,6 +18,11 @@ typedef struct lq_kmeter lq_kmeter;
 
 lq_error lq_kmeter_new(lq_kmeter **out, int channels, double rate);
 void lq_kmeter_push(lq_kmeter *m, const double *const *planar, size_t n);
+/* Keep every 400 ms block's energy (room for `frames` frames; blocks beyond that go to
+ * the histogram): the gates are then applied to each block exactly, as libebur128 does,
+ * and the figure is libebur128's to rounding (test_levels: within 1e-6 LU).  8 bytes per
+ * 100 ms.  For the closed loop's passes (engine/meter.h lq_meter_new_quick). */
+lq_error lq_kmeter_keep_blocks(lq_kmeter *m, long long frames);
 /* Integrated loudness in LUFS; -HUGE_VAL when no block passes the gates. */
 double lq_kmeter_integrated(const lq_kmeter *m);
 void lq_kmeter_destroy(lq_kmeter **m);

@@ -74,6 +74,26 @@ fail:
     return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory (loudness meter)");
 }
 
+lq_error lq_meter_new_quick(lq_meter **out, int channels, double rate, long long frames,
+                            lq_diag *d)
+{
+    lq_meter *m = calloc(1, sizeof *m);
+    if (!m) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    m->channels = channels;
+    m->rate = rate;
+    m->what = LQ_METER_LOUDNESS | LQ_METER_COMPACT;
+    m->max_block = (size_t)-1;
+    m->hop = (size_t)llround(rate / 10.0);
+    m->max_m = m->max_s = -HUGE_VAL;
+    if (lq_kmeter_new(&m->km, channels, rate) != LQ_OK ||
+        lq_kmeter_keep_blocks(m->km, frames) != LQ_OK) {
+        lq_meter_destroy(&m);
+        return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory (loudness meter)");
+    }
+    *out = m;
+    return LQ_OK;
+}
+
 /* The health figures of a stereo span: the same sums as the per-channel loop in
  * push_span, both channels in one pass (two independent filter chains overlap). */
 static void health2(lq_meter *m, const double *const *p, size_t off, size_t k)
