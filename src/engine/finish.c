@@ -223,6 +223,11 @@ typedef struct plan {
 
 /* The threads a pass may use for its pipe (engine/pipe.h): 1 (inline) while the job
  * has at least as many targets left to finish as threads to run them. */
+static int job_threads(const lq_job *j)
+{
+    return j->threads > 0 ? j->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 static int pipe_threads(lq_job *j)
 {
     const int threads = j->threads > 0 ? j->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -687,9 +692,8 @@ static void *task_worker(void *u)
 /* Run the tasks side by side on up to the job's thread count (each task's result lands
  * in its own slot: nothing depends on which thread ran it or when).  The first error
  * in task order is copied into the export's diagnostics. */
-static lq_error run_tasks(plan *p, codec_task *t, int n)
+static lq_error run_tasks(plan *p, codec_task *t, int n, int threads)
 {
-    int threads = p->j->threads > 0 ? p->j->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (threads > n) threads = n;
     if (threads < 1) threads = 1;
     task_pool pool = {.t = t, .n = n};
@@ -979,7 +983,7 @@ static lq_error excerpt_estimate(plan *p, const excerpts *x, const lq_format *fm
                                   .rg = x->n_rg ? x->rg : NULL, .n_rg = x->n_rg};
         }
     }
-    if (!e) e = run_tasks(p, t, n);
+    if (!e) e = run_tasks(p, t, n, pipe_threads(p->j));
     *worst = -HUGE_VAL;
     for (int i = 0; i < n && !e; i++) {
         if (t[i].tp_db > tp[idx[i]]) tp[idx[i]] = t[i].tp_db;
@@ -1489,7 +1493,7 @@ void lq_finish_target(lq_job *j, lq_export *ex, const lq_rate_group *g)
             tk[1 + i] = (codec_task){.p = &p, .fmt = chk_fmt[i], .path = ex->out.read_path,
                                      .win = round == 0 && win ? win + i * n_sec : NULL,
                                      .n_win = n_sec};
-        ex->err = run_tasks(&p, tk, 1 + n_chk);
+        ex->err = run_tasks(&p, tk, 1 + n_chk, job_threads(p.j));
         ex->time_verify_s += lq_now_s() - t0;
         ex->n_verify++;
         if (ex->err) goto out;
