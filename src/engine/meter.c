@@ -13,6 +13,7 @@ struct lq_meter {
     lq_tp_meter *tp;
     lq_kmeter *km;          /* LQ_METER_COMPACT */
     int channels, what;
+    int quick;              /* lq_meter_new_quick: integrated loudness only */
     double rate;
     double *ibuf;
     size_t max_block;
@@ -82,6 +83,7 @@ lq_error lq_meter_new_quick(lq_meter **out, int channels, double rate, long long
     m->channels = channels;
     m->rate = rate;
     m->what = LQ_METER_LOUDNESS | LQ_METER_COMPACT;
+    m->quick = 1;
     m->max_block = (size_t)-1;
     m->hop = (size_t)llround(rate / 10.0);
     m->max_m = m->max_s = -HUGE_VAL;
@@ -160,7 +162,8 @@ static void push_span(lq_meter *m, const double *const *p, size_t off, size_t k)
         lq_tp_meter_push(m->tp, v, k);
     }
     double pk = m->sample_peak;
-    for (int c = 0; c < nc && !m->deep; c++) /* the analysis has it */
+    /* the analysis has it; the closed loop's passes do not need it */
+    for (int c = 0; c < nc && !m->deep && !m->quick; c++)
         for (size_t i = off; i < off + k; i++) {
             const double a = fabs(p[c][i]);
             pk = a > pk ? a : pk;
