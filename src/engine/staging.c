@@ -1,6 +1,8 @@
 /* Input gain staging of the master bus (staging.h).  The measurement is BS.1770-4
- * integrated loudness by libebur128 (lq_meter, LQ_METER_LOUDNESS only), of the mix as
- * the master bus reads it (engine/mixsrc.c: one file, or stems summed). */
+ * integrated loudness by the closed loop's quick meter (lq_meter_new_quick: libebur128's
+ * figure to 1e-6 LU at a third of its cost; a lossy input whose length is not known
+ * ahead is gated on the meter's 0.05 LU histogram, within a few thousandths), of the mix
+ * as the master bus reads it (engine/mixsrc.c: one file, or stems summed). */
 #include "engine/staging.h"
 
 #include <math.h>
@@ -22,8 +24,8 @@ static lq_error measure(const char *path, const lq_stems_spec *stems, int pad,
     double *mem = malloc(2 * BLOCK * sizeof *mem);
     double *pl[2] = {mem, mem ? mem + BLOCK : NULL};
     e = !mem ? lq_diag_set(d, LQ_ERR_NOMEM, "out of memory")
-             : lq_meter_new(&m, lq_mixsrc_channels(in), lq_mixsrc_rate(in), LQ_METER_LOUDNESS,
-                            BLOCK, d);
+             : lq_meter_new_quick(&m, lq_mixsrc_channels(in), lq_mixsrc_rate(in),
+                                  lq_mixsrc_frames(in), d);
     while (!e) {
         size_t got = 0;
         e = lq_mixsrc_read(in, pl, BLOCK, &got, d);
