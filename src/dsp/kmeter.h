@@ -20,7 +20,7 @@ lq_error lq_kmeter_new(lq_kmeter **out, int channels, double rate);
 void lq_kmeter_push(lq_kmeter *m, const double *const *planar, size_t n);
 /* Keep every 400 ms block's energy (room for `frames` frames; blocks beyond that go to
  * the histogram): the gates are then applied to each block exactly, as libebur128 does,
- * and the figure is libebur128's to rounding (test_levels: within 1e-6 LU).  8 bytes per
+ * and the figure is libebur128's to rounding (test_kmeter: within 1e-6 LU).  8 bytes per
  * 100 ms.  For the closed loop's passes (engine/meter.h lq_meter_new_quick). */
 lq_error lq_kmeter_keep_blocks(lq_kmeter *m, long long frames);
 /* Integrated loudness in LUFS; -HUGE_VAL when no block passes the gates. */

@@ -222,16 +222,18 @@ typedef struct plan {
     long long n_dens;
 } plan;
 
-/* The threads a pass may use for its pipe (engine/pipe.h): 1 (inline) while the job
- * has at least as many targets left to finish as threads to run them. */
+/* The job's threads (--threads; 0: every core). */
 static int job_threads(const lq_job *j)
 {
     return j->threads > 0 ? j->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
 }
 
+/* The threads a pass may use for its pipe (engine/pipe.h), or a margin search estimate
+ * for its codec tasks: 1 (inline) while the job has at least as many targets left to
+ * finish as threads to run them. */
 static int pipe_threads(lq_job *j)
 {
-    const int threads = j->threads > 0 ? j->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    const int threads = job_threads(j);
     pthread_mutex_lock(&j->progress_lock);
     const size_t left = j->n_targets - j->targets_done;
     pthread_mutex_unlock(&j->progress_lock);
