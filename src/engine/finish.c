@@ -240,6 +240,81 @@ static int pipe_threads(lq_job *j)
     return left >= (size_t)threads ? 1 : threads;
 }
 
+/* A pass's limiter in two halves on two threads (when a core is free for them besides
+ * the pipe's): this thread reads the source and runs the limiter's detector, the split's
+ * worker limits with its output (lq_limiter_apply) and hands the result, its latency
+ * cut, to the pipe of the dither, meter and writer.  The same blocks in the same order
+ * as lq_chain_run gives the limiter: the same bits. */
+typedef struct split_apply {
+    void *lim;              /* the limiter's state */
+    int channels;
+    size_t skip;            /* output frames still to cut: the limiter's latency */
+    lq_pipe *down;
+    double *buf[2];         /* BLOCK frames each: the block, limited in place */
+} split_apply;
+
+static lq_error split_apply_sink(void *u, const double *const *pl, size_t n)
+{
+    split_apply *a = u;
+    const int nc = a->channels;
+    for (int c = 0; c < nc; c++) memcpy(a->buf[c], pl[c], n * sizeof(double));
+    double *b[2] = {a->buf[0], a->buf[nc > 1 ? 1 : 0]};
+    const double *pk[2] = {pl[nc], pl[nc > 1 ? nc + 1 : nc]};
+    lq_limiter_apply(a->lim, b, n, pk);
+    const size_t off = a->skip < n ? a->skip : n;
+    a->skip -= off;
+    if (off == n) return LQ_OK;
+    const double *view[2] = {b[0] + off, b[1] + off};
+    return lq_pipe_put(a->down, view, n - off);
+}
+
+/* lq_chain_run for a chain of the limiter alone, split (above); r's source. */
+static lq_error run_split(const lq_chain *c0, render *r, lq_pipe *down, const lq_run_ctl *ctl,
+                          int threads, lq_diag *d)
+{
+    const int nc = c0->channels;
+    const size_t per = nc > 1 ? BLOCK : 0;
+    double *mem = malloc((size_t)3 * (size_t)nc * BLOCK * sizeof *mem);
+    if (!mem) return lq_diag_set(d, LQ_ERR_NOMEM, "out of memory");
+    double *x[2] = {mem, mem + per};
+    double *pk[2] = {mem + (size_t)nc * BLOCK, mem + (size_t)nc * BLOCK + per};
+    split_apply a = {.lim = c0->state[0], .channels = nc, .skip = c0->latency, .down = down,
+                     .buf = {mem + (size_t)2 * nc * BLOCK, mem + (size_t)2 * nc * BLOCK + per}};
+    lq_pipe *up = NULL;
+    lq_error e = lq_pipe_open(&up, split_apply_sink, &a, 2 * nc, BLOCK, threads, d);
+    const long long lat = (long long)c0->latency;
+    long long in = 0, pushed = 0;
+    int ended = 0;
+    while (!e) {
+        if (ctl->cancel && *ctl->cancel) {
+            e = LQ_ERR_CANCELLED;
+            break;
+        }
+        size_t want = lq_blocker_next(ctl->blocks), got = 0;
+        if (!ended) {
+            got = src_fn(r, x, want, &e);
+            if (e) break;
+            if (got == 0) ended = 1;
+            in += (long long)got;
+        }
+        if (ended) {   /* drain: silence until every input frame has come out */
+            const long long owed = in + lat - pushed;
+            if (owed <= 0) break;
+            got = (size_t)owed < want ? (size_t)owed : want;
+            for (int c = 0; c < nc; c++) memset(x[c], 0, got * sizeof(double));
+        }
+        lq_limiter_detect(a.lim, (const double *const *)x, got, pk);
+        /* planes: the channels, then their peak estimates */
+        const double *planes[4] = {x[0], x[1], pk[0], pk[1]};
+        if (nc == 1) planes[1] = pk[0];
+        e = lq_pipe_put(up, planes, got);
+        pushed += (long long)got;
+    }
+    e = lq_pipe_close(&up, e);
+    free(mem);
+    return e;
+}
+
 /* Run the chain once with gain_db and ceiling; measure with `what`; optionally encode
  * into outs.  *res gets the figures of what came out of the chain. */
 static lq_error run_pass_from(plan *p, const lq_spool *src, lq_spool *to,
@@ -310,9 +385,14 @@ static lq_error run_pass_from(plan *p, const lq_spool *src, lq_spool *to,
         lq_chain_feed post;
         if (lq_chain_feed_init(&post, &chains[1], chains[0].latency, sink_fn, &r))
             e = lq_diag_set(&ex->diag, LQ_ERR_NOMEM, "out of memory");
+        const int threads = pipe_threads(p->j);
         if (!e) e = lq_pipe_open(&pipe, lq_chain_feed_put, &post, p->env.channels, BLOCK,
-                                 pipe_threads(p->j), &ex->diag);
-        if (!e) e = lq_chain_run(&chains[0], src_fn, &r, lq_pipe_put, pipe, &ctl, NULL);
+                                 threads, &ex->diag);
+        /* with a core free, the limiter's detector and its gain on two threads too */
+        if (!e && threads > 1 && chains[0].n == 1 && chains[0].vt[0] == &lq_stage_limiter)
+            e = run_split(&chains[0], &r, pipe, &ctl, threads, &ex->diag);
+        else if (!e)
+            e = lq_chain_run(&chains[0], src_fn, &r, lq_pipe_put, pipe, &ctl, NULL);
         e = lq_pipe_close(&pipe, e);
         if (!e) e = lq_chain_feed_end(&post);
         lq_chain_feed_free(&post);

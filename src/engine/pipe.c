@@ -42,8 +42,8 @@ static void *worker(void *u)
         pthread_mutex_unlock(&p->lock);
         lq_error e = LQ_OK;
         if (!err) {
-            const double *pl[2] = {slot_plane(p, s, 0),
-                                   p->channels > 1 ? slot_plane(p, s, 1) : NULL};
+            const double *pl[LQ_PIPE_MAX_PLANES] = {NULL};
+            for (int c = 0; c < p->channels; c++) pl[c] = slot_plane(p, s, c);
             e = p->sink(p->user, pl, p->len[s]);
         }
         pthread_mutex_lock(&p->lock);
@@ -68,7 +68,7 @@ lq_error lq_pipe_open(lq_pipe **out, lq_sink_fn sink, void *user, int channels,
     p->max_block = max_block;
     if (threads <= 0) threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     /* one core: the sink is called inline (no copies, no thread) */
-    if (threads > 1 && channels >= 1 && channels <= 2) {
+    if (threads > 1 && channels >= 1 && channels <= LQ_PIPE_MAX_PLANES) {
         p->mem = malloc((size_t)SLOTS * (size_t)channels * max_block * sizeof *p->mem);
         if (p->mem && pthread_mutex_init(&p->lock, NULL) == 0) {
             if (pthread_cond_init(&p->more, NULL) == 0) {

@@ -20,6 +20,10 @@
 
 typedef struct lq_pipe lq_pipe;
 
+/* planes per block: a stereo signal, or with it a plane per channel of side data (the
+ * limiter's detector output, engine/finish.c) */
+#define LQ_PIPE_MAX_PLANES 4
+
 /* sink(user, buf, n) for every block put; threads <= 0: the machine's cores.  The sink
  * reports its errors through its own diagnostics (which the producer must not touch
  * until lq_pipe_close returns). */

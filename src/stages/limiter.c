@@ -342,27 +342,18 @@ static void envelope_push(limiter_state *s, double g)
     s->env_cur = 1.0;
 }
 
-static void limiter_process(void *state, double *const *buf, size_t n)
+/* The gain computer, the delay and the gain, sample by sample: pk[c][i] is the
+ * detector's peak estimate for buf[c][i] (lq_limiter_detect). */
+static void apply_span(limiter_state *s, double *const *buf, size_t n, const double *pk0,
+                       const double *pk1)
 {
-    limiter_state *s = state;
     const int nc = s->channels, np = s->npaths;
-    const double thr = s->thr, skip = s->skip, link = s->cfg.link;
+    const double thr = s->thr, link = s->cfg.link;
     const size_t D = s->D, dmask = s->dmask;
     for (size_t i = 0; i < n; i++) {
-        const size_t ci = i % LQ_OS_CHUNK;
-        if (ci == 0) {
-            /* detector for the next chunk: pk is the peak estimate of
-             * lq_os_detector_push(..., skip, 1) wherever that exceeds thr, and <= thr
-             * elsewhere (where the gain requirement is exactly 1 either way) */
-            const size_t k = n - i < LQ_OS_CHUNK ? n - i : LQ_OS_CHUNK;
-            for (int c = 0; c < nc; c++)
-                lq_os_stream_detect(&s->det[c], &s->f, buf[c] + i, k, skip, thr, s->pk[c]);
-        }
         double r[2] = {1.0, 1.0};
-        for (int c = 0; c < nc; c++) {
-            const double pk = s->pk[c][ci];
-            if (pk > thr) r[c] = thr / pk;
-        }
+        if (pk0[i] > thr) r[0] = thr / pk0[i];
+        if (nc == 2 && pk1[i] > thr) r[1] = thr / pk1[i];
         double rmin = nc == 2 && r[1] < r[0] ? r[1] : r[0];
         double g[2];
         if (np == 1) {
@@ -399,6 +390,42 @@ static void limiter_process(void *state, double *const *buf, size_t n)
         }
         s->t++;
     }
+}
+
+/* The detector over a block, chunk by chunk from its start (as limiter_process runs it):
+ * pk is the peak estimate of lq_os_detector_push(..., skip, 1) wherever that exceeds
+ * thr, and <= thr elsewhere (where the gain requirement is exactly 1 either way). */
+static void detect_block(limiter_state *s, const double *const *x, size_t n, double *const *pk)
+{
+    for (size_t i = 0; i < n; i += LQ_OS_CHUNK) {
+        const size_t k = n - i < LQ_OS_CHUNK ? n - i : LQ_OS_CHUNK;
+        for (int c = 0; c < s->channels; c++)
+            lq_os_stream_detect(&s->det[c], &s->f, x[c] + i, k, s->skip, s->thr, pk[c] + i);
+    }
+}
+
+static void limiter_process(void *state, double *const *buf, size_t n)
+{
+    limiter_state *s = state;
+    const int nc = s->channels;
+    for (size_t i = 0; i < n; i += LQ_OS_CHUNK) {
+        const size_t k = n - i < LQ_OS_CHUNK ? n - i : LQ_OS_CHUNK;
+        double *b[2] = {buf[0] + i, buf[nc > 1 ? 1 : 0] + i};
+        double *pk[2] = {s->pk[0], s->pk[1]};
+        detect_block(s, (const double *const *)b, k, pk);
+        apply_span(s, b, k, s->pk[0], s->pk[nc > 1 ? 1 : 0]);
+    }
+}
+
+void lq_limiter_detect(void *state, const double *const *x, size_t n, double *const *pk)
+{
+    detect_block(state, x, n, pk);
+}
+
+void lq_limiter_apply(void *state, double *const *buf, size_t n, const double *const *pk)
+{
+    limiter_state *s = state;
+    apply_span(s, buf, n, pk[0], pk[s->channels > 1 ? 1 : 0]);
 }
 
 /* ---- figures ------------------------------------------------------------------ */

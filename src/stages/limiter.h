@@ -42,4 +42,12 @@ typedef struct lq_limiter_config {
 void lq_limiter_stats(const void *state, double *max_gr_db, double *mean_gr_db,
                       double *limiting_seconds);
 
+/* A limiter's process() in two halves, for a pass that runs them on two threads
+ * (engine/finish.c): lq_limiter_detect reads a block and writes the detector's peak
+ * estimate of each sample into pk (n per channel); lq_limiter_apply then limits the same
+ * block with them.  Called block by block, in order, with the blocks process() would
+ * get: the same bits as process(). */
+void lq_limiter_detect(void *state, const double *const *x, size_t n, double *const *pk);
+void lq_limiter_apply(void *state, double *const *buf, size_t n, const double *const *pk);
+
 #endif
