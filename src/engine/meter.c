@@ -85,7 +85,6 @@ lq_error lq_meter_new_quick(lq_meter **out, int channels, double rate, long long
     m->what = LQ_METER_LOUDNESS | LQ_METER_COMPACT;
     m->quick = 1;
     m->max_block = (size_t)-1;
-    m->hop = (size_t)llround(rate / 10.0);
     m->max_m = m->max_s = -HUGE_VAL;
     if (lq_kmeter_new(&m->km, channels, rate) != LQ_OK ||
         lq_kmeter_keep_blocks(m->km, frames) != LQ_OK) {
